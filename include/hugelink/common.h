@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Small things every hugelink module uses: branch hints, cache-line
+ * alignment, logging with levels, and the "last error" message.
+ *
+ * Errors are negative errno values. A function that refuses input also leaves
+ * a human-readable reason (naming the field at fault) in a thread-local
+ * buffer, readable with hl_last_error(), and logs it.
+ */
+#ifndef HUGELINK_COMMON_H
+#define HUGELINK_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define hl_likely(x)   __builtin_expect(!!(x), 1)
+#define hl_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define HL_CACHE_LINE 64
+#define hl_cache_aligned __attribute__((aligned(HL_CACHE_LINE)))
+
+#define HL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HL_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define HL_IS_POW2(x) ((x) != 0 && (((x) & ((x) - 1)) == 0))
+
+/* Returned by address translations that miss. */
+#define HL_BAD_ADDR UINT64_MAX
+
+enum hl_log_level {
+	HL_LOG_ERR = 1,
+	HL_LOG_WARN = 2,
+	HL_LOG_INFO = 3,
+	HL_LOG_DEBUG = 4,
+};
+
+/* Level is taken from $HL_LOG (err|warn|info|debug or 1..4) at first use. */
+void hl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hl_log_set_level(int level);
+int hl_log_get_level(void);
+
+#define HL_LOG_ERR(...)   hl_log(HL_LOG_ERR, __VA_ARGS__)
+#define HL_LOG_WARN(...)  hl_log(HL_LOG_WARN, __VA_ARGS__)
+#define HL_LOG_INFO(...)  hl_log(HL_LOG_INFO, __VA_ARGS__)
+#define HL_LOG_DEBUG(...) hl_log(HL_LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * Record why an operation failed, log it at warning level, and return err
+ * (a negative errno) so callers can write `return hl_error(-EINVAL, ...)`.
+ */
+int hl_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The reason recorded by the last hl_error() on this thread ("" if none). */
+const char *hl_last_error(void);
+void hl_clear_error(void);
+
+/* CRC32C (Castagnoli), as used by the metadata record. */
+uint32_t hl_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t hl_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Prepare this machine for building and testing hugelink: install the Debian
+# packages that are missing, reserve 2 MiB hugepages, mount hugetlbfs.
+#
+#   scripts/setup-host.sh            everything
+#   scripts/setup-host.sh --build    only what building needs
+#
+# Idempotent: on a ready machine it changes nothing and says so in one line.
+# Environment: HL_HUGEPAGES (default 1536) is the least number of 2 MiB pages
+# to have reserved; HL_HUGEPAGE_MOUNT (default /dev/hugepages).
+set -euo pipefail
+
+BUILD_PKGS="meson ninja-build gcc pkg-config python3"
+TEST_PKGS=""
+want_pages=${HL_HUGEPAGES:-1536}
+mnt=${HL_HUGEPAGE_MOUNT:-/dev/hugepages}
+
+pkgs="$BUILD_PKGS"
+[ "${1:-}" = "--build" ] || pkgs="$pkgs $TEST_PKGS"
+
+say() { echo "setup-host: $*"; }
+die() { echo "setup-host: ERROR: $*" >&2; exit 1; }
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	[ "$(id -u)" = 0 ] || die "packages missing:$missing (run as root, or install them)"
+	say "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ "${1:-}" = "--build" ] && exit 0
+
+nr=/proc/sys/vm/nr_hugepages
+have=$(cat "$nr")
+if [ "$have" -lt "$want_pages" ]; then
+	[ "$(id -u)" = 0 ] || die "only $have hugepages reserved, $want_pages wanted (run as root)"
+	echo "$want_pages" > "$nr"
+	have=$(cat "$nr")
+	[ "$have" -ge "$want_pages" ] || say "WARNING: asked for $want_pages hugepages, the kernel gave $have"
+	say "reserved $have 2 MiB hugepages"
+fi
+if ! grep -q " hugetlbfs " /proc/mounts; then
+	[ "$(id -u)" = 0 ] || die "no hugetlbfs mounted (run as root)"
+	mkdir -p "$mnt"
+	mount -t hugetlbfs -o pagesize=2M nodev "$mnt"
+	say "mounted hugetlbfs at $mnt"
+fi
+say "ready: $(cat $nr) hugepages ($(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages) free), hugetlbfs at $(awk '$3=="hugetlbfs"{print $2; exit}' /proc/mounts)"

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Helpers shared by the memory-layer tests. */
+#ifndef HL_TEST_POOL_UTIL_H
+#define HL_TEST_POOL_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hugelink/pool.h>
+
+/* Free 2 MiB hugepages right now. */
+static inline long free_hugepages_2m(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/* Lines of /proc/self/maps that name `needle`. */
+static inline int maps_count(const char *needle)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int n = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Bytes of address space mapped PROT_NONE, private and anonymous. */
+static inline unsigned long long maps_reserved_bytes(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	unsigned long long total = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long a, b;
+		char perm[8];
+		unsigned long long off;
+		char dev[16];
+		unsigned long long ino;
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &a, &b, perm, &off, dev, &ino) == 6 &&
+		    strcmp(perm, "---p") == 0 && ino == 0)
+			total += b - a;
+	}
+	fclose(f);
+	return total;
+}
+
+static inline int path_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+#endif

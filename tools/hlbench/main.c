@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hlbench: hugelink's benchmarks. Each subcommand measures hugelink against a
+ * peer in the same run and prints one JSON line per measurement, with medians
+ * of repeated runs, because the machines are shared and noisy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
+		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "xlate") == 0)
+		return bench_xlate(argc - 1, argv + 1);
+	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
