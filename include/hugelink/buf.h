@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Packet buffers: fixed-size data rooms carved out of an hl_pool, each
+ * described by a struct hl_buf.
+ *
+ * Where things live:
+ *   - data rooms are in a pool zone ("b:<name>"), so peers and guests that
+ *     map the pool can read and DMA into them. Each data room lies within
+ *     one pool page, so its IOVA range is contiguous (segments are runs of
+ *     whole pages) and a single IOVA + length describes it.
+ *   - struct hl_buf metadata is process-local (malloc'd): it holds pointers
+ *     (VA, next, pool, callback) that mean nothing in another address space,
+ *     and no peer should be able to corrupt our free lists or refcounts.
+ *
+ * Life of a buffer: free buffers have refcnt 0 and sit in the pool's shared
+ * free ring or in a per-thread cache. Allocation sets refcnt to 1;
+ * hl_buf_ref() adds one; hl_buf_free() drops one, and the holder that drops
+ * the last one releases the buffer: an attached external buffer is handed
+ * back through its free callback, the metadata is reset and returned to the
+ * pool, and the reference the buffer held on its `next` segment is dropped
+ * in turn. So a chain is freed by freeing its head, and a segment shared by
+ * two chains (refcnt 2) survives until both are freed.
+ *
+ * Freeing a buffer whose refcnt is already 0 is counted (stats.double_free),
+ * logged, and otherwise ignored. A double free that races with the buffer
+ * being allocated again cannot be told from a legitimate free; that is the
+ * caller's bug and is not detected.
+ *
+ * Per-thread caches: a thread that calls hl_buf_thread_attach() gets a cache
+ * slot id, and every bufpool keeps one small cache per slot, touched only by
+ * that thread, in front of the shared ring. Threads that do not attach go to
+ * the ring directly (correct, just one atomic operation per burst more).
+ * hl_buf_thread_detach() (or the thread's exit) flushes the thread's caches
+ * back to the rings. Buffers sitting in caches count as free. A cache holds
+ * up to 2 * cache_size buffers: a small allocation that misses refills it
+ * to cache_size beyond the request, a free that would overflow it sends the
+ * older half to the ring, and bursts of cache_size or more go to the ring
+ * directly (an allocation takes what the cache has first, so a thread never
+ * gets -ENOBUFS while its own cache could have served it). Buffers cached
+ * by another thread are out of reach until that thread frees or detaches.
+ */
+#ifndef HUGELINK_BUF_H
+#define HUGELINK_BUF_H
+
+#include <stdint.h>
+
+#include <hugelink/common.h>
+#include <hugelink/pool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HL_BUF_HEADROOM 128      /* default data_off */
+#define HL_BUF_MAX_THREADS 64    /* cache slots, i.e. attached threads */
+#define HL_BUF_CACHE_MAX 512     /* cache_size limit */
+#define HL_BUF_NAME_LEN (HL_ZONE_NAME_LEN - 2) /* bufpool name + "b:" prefix */
+
+/* hl_buf.flags */
+#define HL_BUF_F_EXTERNAL 0x1u /* buf_va/buf_iova point at memory we do not own */
+
+struct hl_buf;
+struct hl_bufpool;
+
+/* Called once, when the last reference to an external buffer is dropped. */
+typedef void (*hl_buf_ext_free_cb)(void *va, void *opaque);
+
+struct hl_buf {
+	/* first cache line: what the data path reads per packet */
+	uint8_t *buf_va;    /* start of the data room (headroom included) */
+	uint64_t buf_iova;  /* IOVA of buf_va; contiguous for buf_len bytes */
+	uint32_t buf_len;
+	uint16_t data_off;  /* packet data starts at buf_va + data_off */
+	uint16_t nb_segs;   /* segments in the chain (meaningful in the head) */
+	uint32_t data_len;  /* bytes of data in this segment */
+	uint32_t pkt_len;   /* bytes in the whole chain (meaningful in the head) */
+	uint32_t refcnt;    /* atomic; 0 while free */
+	uint16_t port;
+	uint16_t flags;
+	struct hl_buf *next; /* next segment; this buffer holds a reference on it */
+	struct hl_bufpool *pool;
+	uint64_t pool_off;  /* pool offset of this buffer's own data room */
+
+	/* second cache line: external-buffer bookkeeping, cold */
+	hl_buf_ext_free_cb ext_free hl_cache_aligned;
+	void *ext_opaque;
+	uint64_t udata;     /* free for the application */
+};
+
+struct hl_bufpool_stats {
+	uint32_t n;          /* buffers in the pool */
+	uint32_t in_use;     /* allocated and not yet freed */
+	uint32_t in_ring;    /* free, in the shared ring */
+	uint32_t in_caches;  /* free, in per-thread caches */
+	uint64_t double_free; /* frees of a buffer whose refcnt was already 0 */
+	uint64_t alloc_fail; /* allocations refused for lack of buffers */
+};
+
+/*
+ * Owner only (it reserves a zone). n buffers of data_room bytes each
+ * (headroom included; 64-byte aligned, at most the pool's page size).
+ * cache_size: buffers each attached thread may keep (0: no caches).
+ */
+int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
+		      unsigned cache_size, struct hl_bufpool **out);
+
+/*
+ * Flush all caches, free the zone and the metadata. No thread may use the
+ * bufpool during or after this; buffers still in use are logged.
+ */
+void hl_bufpool_free(struct hl_bufpool *bp);
+
+/* Allocated and not yet freed. Exact while no thread allocates or frees. */
+unsigned hl_bufpool_in_use(const struct hl_bufpool *bp);
+void hl_bufpool_stats(const struct hl_bufpool *bp, struct hl_bufpool_stats *st);
+struct hl_pool *hl_bufpool_pool(const struct hl_bufpool *bp);
+
+/*
+ * Give this thread a cache slot (idempotent). Returns the slot id, or
+ * -EBUSY when all HL_BUF_MAX_THREADS are taken.
+ */
+int hl_buf_thread_attach(void);
+/* Flush this thread's caches in every bufpool and give up its slot. */
+void hl_buf_thread_detach(void);
+
+/* All n or none: 0, or -ENOBUFS. Each buffer has refcnt 1 and is reset. */
+int hl_buf_alloc_bulk(struct hl_bufpool *bp, struct hl_buf **bufs, unsigned n);
+/* NULL when the pool is exhausted. */
+struct hl_buf *hl_buf_alloc(struct hl_bufpool *bp);
+
+/* Drop one reference from each of bufs[0..n) (NULL entries are skipped). */
+void hl_buf_free_bulk(struct hl_buf **bufs, unsigned n);
+void hl_buf_free(struct hl_buf *b);
+
+static inline void hl_buf_ref(struct hl_buf *b)
+{
+	__atomic_fetch_add(&b->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+static inline uint32_t hl_buf_refcnt(const struct hl_buf *b)
+{
+	return __atomic_load_n(&b->refcnt, __ATOMIC_RELAXED);
+}
+
+/*
+ * Point b (refcnt 1, not external) at len bytes of memory it does not own,
+ * e.g. a guest's buffer for zero-copy dequeue. free_cb(va, opaque) is called
+ * exactly once, when the last reference to b is dropped. data_off becomes 0
+ * and data_len len.
+ */
+int hl_buf_attach_extbuf(struct hl_buf *b, void *va, uint64_t iova, uint32_t len,
+			 hl_buf_ext_free_cb free_cb, void *opaque);
+
+/*
+ * Append `tail` (one segment or a chain) to the chain headed by `head`. The
+ * head's nb_segs grows by the tail's segment count and its pkt_len by the
+ * sum of the tail's data_len (the tail's own pkt_len is not used, so a fresh
+ * segment needs only data_len set). The chain takes over the caller's
+ * reference on tail: freeing head frees it.
+ */
+int hl_buf_chain(struct hl_buf *head, struct hl_buf *tail);
+
+static inline void *hl_buf_data(const struct hl_buf *b)
+{
+	return b->buf_va + b->data_off;
+}
+
+static inline uint64_t hl_buf_data_iova(const struct hl_buf *b)
+{
+	return b->buf_iova + b->data_off;
+}
+
+/* Bytes free after the data in this segment. */
+static inline uint32_t hl_buf_tailroom(const struct hl_buf *b)
+{
+	return b->buf_len - b->data_off - b->data_len;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
