@@ -12,7 +12,14 @@
 set -euo pipefail
 
 BUILD_PKGS="meson ninja-build gcc pkg-config python3"
-TEST_PKGS=""
+# clang + its runtimes for the libFuzzer harnesses
+TEST_PKGS="clang libclang-rt-14-dev"
+# QEMU guests on DPDK testpmd (tests/guest): the emulator and its qboot BIOS,
+# busybox for the initramfs, testpmd, a static libc for guest helpers, and
+# the decompressors scripts/guest/build-guest.sh needs if kernel modules come
+# compressed
+TEST_PKGS="$TEST_PKGS qemu-system-x86 qemu-system-data busybox-static dpdk-dev libc6-dev"
+TEST_PKGS="$TEST_PKGS xz-utils zstd"
 want_pages=${HL_HUGEPAGES:-1536}
 mnt=${HL_HUGEPAGE_MOUNT:-/dev/hugepages}
 

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Run every test meson knows of, one at a time, and count each TAP case.
 
-usage: run_tests.py BUILD_DIR [--suite NAME] [--list]
+usage: run_tests.py BUILD_DIR[:SUITE] [BUILD_DIR[:SUITE] ...] [--list]
+
+Each build directory's tests (or only those of SUITE) run in turn; one tally
+covers them all.
 
 A test binary that dies, times out, or reports fewer cases than it planned
 has its missing cases counted as failed. The last line is
@@ -30,7 +33,7 @@ def run_one(t):
     timeout = t.get("timeout") or 120
     start = time.monotonic()
     try:
-        p = subprocess.run(cmd, cwd=t.get("workdir") or None, env=env, capture_output=True,
+        p = subprocess.run(cmd, cwd=t.get("workdir") or t.get("builddir"), env=env, capture_output=True,
                            text=True, timeout=timeout, errors="replace")
         out, err, rc, why = p.stdout, p.stderr, p.returncode, None
     except subprocess.TimeoutExpired as e:
@@ -62,9 +65,14 @@ def main():
     if not args:
         print(__doc__)
         return 2
-    build = args[0]
-    suite = args[args.index("--suite") + 1] if "--suite" in args else None
-    tests = [t for t in tests_of(build) if suite is None or suite in t.get("suite", [])]
+    tests = []
+    for spec in [a for a in args if not a.startswith("--")]:
+        build, _, suite = spec.partition(":")
+        # meson prefixes suites with the project name ("hugelink:fuzz")
+        for t in tests_of(build):
+            if not suite or any(x == suite or x.endswith(":" + suite) for x in t.get("suite", [])):
+                t["builddir"] = build
+                tests.append(t)
     if "--list" in args:
         for t in tests:
             print(t["name"])

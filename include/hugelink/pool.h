@@ -119,6 +119,9 @@ int hl_pool_clean(const char *record_path);
 int hl_pool_get_info(const struct hl_pool *p, struct hl_pool_info *info);
 const struct hl_pool_seg *hl_pool_segments(const struct hl_pool *p, unsigned *n);
 
+/* The fd of the pool's (first) file, for passing to a peer (vhost-user). */
+int hl_pool_fd(const struct hl_pool *p);
+
 /* The validated record this pool was created or attached with. */
 const struct hl_meta_view *hl_pool_meta(const struct hl_pool *p);
 

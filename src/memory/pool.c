@@ -781,6 +781,11 @@ const struct hl_pool_seg *hl_pool_segments(const struct hl_pool *p, unsigned *n)
 	return p->segs;
 }
 
+int hl_pool_fd(const struct hl_pool *p)
+{
+	return p->fd;
+}
+
 const struct hl_meta_view *hl_pool_meta(const struct hl_pool *p)
 {
 	return &p->meta;

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The vhost-user back-end's protocol engine: one device's state as the
+ * front-end (QEMU, DPDK virtio-user, hugelink's own front-end) configures it.
+ *
+ * It takes a message and the file descriptors that came with it, and returns
+ * what to do: send a reply, send nothing, or drop the connection. It opens
+ * no sockets and runs no event loop, so the same engine serves the daemon,
+ * the tests and a fuzzer.
+ *
+ * Trust: every byte and fd comes from the front-end. Memory regions are
+ * checked against their fd's real size before they are mapped (a region
+ * larger than its file would fault the switch on first touch); ring
+ * addresses are checked to lie, whole and aligned, inside mapped memory.
+ * Guest-physical and front-end-virtual addresses translate through O(1)
+ * page-number tables (xlate.h), however many regions there are.
+ *
+ * Ownership: the engine owns every fd it is handed (it closes the ones it
+ * does not keep) and every mapping it makes. The data path reads
+ * struct hl_vu_vring of started queues; the control thread must stop a queue
+ * (ops->queue_stop) before it changes memory under it.
+ */
+#ifndef HUGELINK_VHOST_DEV_H
+#define HUGELINK_VHOST_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hugelink/guest_mem.h>
+#include <hugelink/vhost_user_proto.h>
+#include <hugelink/xlate.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HL_VHOST_MAX_QUEUES 8
+#define HL_VHOST_MAX_MEM_SLOTS 509
+#define HL_VHOST_MAX_RING 32768
+
+struct hl_vu_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t uva;        /* front-end's address for the same bytes */
+	uint64_t mmap_offset;
+	uint8_t *hva;        /* host address of gpa */
+	void *map_base;      /* what mmap returned */
+	uint64_t map_len;
+	int fd;
+};
+
+struct hl_vu_vring {
+	uint32_t num;
+	uint16_t base;       /* SET_VRING_BASE: next avail index to read */
+	bool addr_set;
+	bool enabled;        /* SET_VRING_ENABLE, or implied without PROTOCOL_FEATURES */
+	bool kick_set;       /* SET_VRING_KICK seen (fd, or no fd: poll) */
+	bool started;        /* the data path may run it */
+	struct hl_vu_vring_addr addr;
+	void *desc, *avail, *used; /* host addresses, valid while started */
+	int kick_fd, call_fd, err_fd;
+};
+
+struct hl_vhost_dev;
+
+/* What the engine tells the layer above (all optional). */
+struct hl_vhost_ops {
+	/* queue became runnable: rings mapped, kick known, enabled */
+	void (*queue_start)(struct hl_vhost_dev *d, unsigned q);
+	/* queue must stop now; return the next avail index (for GET_VRING_BASE) */
+	uint16_t (*queue_stop)(struct hl_vhost_dev *d, unsigned q);
+};
+
+struct hl_vhost_counters {
+	uint64_t msgs;
+	uint64_t bad_msgs;     /* refused: malformed, out of range, wrong fds */
+	uint64_t unknown_msgs; /* requests this back-end does not implement */
+};
+
+struct hl_vhost_dev {
+	uint64_t supported_features;
+	uint64_t supported_protocol;
+	uint64_t features;          /* acked by SET_FEATURES */
+	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
+	bool owner;
+	uint8_t status;
+	unsigned nqueues;           /* GET_QUEUE_NUM answer */
+	unsigned nregions;
+	struct hl_vu_region regions[HL_VHOST_MAX_MEM_SLOTS];
+	struct hl_guest_mem mem;    /* GPA -> host, what descriptors use */
+	struct hl_xlate uva2hva;    /* front-end VA -> host, what ring addresses use */
+	struct hl_vu_vring vq[HL_VHOST_MAX_QUEUES];
+	struct hl_vhost_counters stats;
+	const struct hl_vhost_ops *ops;
+	void *opaque;
+};
+
+void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueues,
+		       const struct hl_vhost_ops *ops, void *opaque);
+/* Stop queues, unmap memory, close fds: back to the state after init. */
+void hl_vhost_dev_reset(struct hl_vhost_dev *d);
+
+/*
+ * Handle one message of `len` bytes (header included) with `nfds` fds, which
+ * the engine now owns. Returns the number of bytes of `reply` to send (0:
+ * none), or a negative errno when the connection should be dropped.
+ */
+int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_t len, int *fds,
+			unsigned nfds, struct hl_vu_msg *reply);
+
+/* Guest-physical to host address; NULL unless [gpa, gpa+len) is mapped whole. */
+static inline void *hl_vhost_gpa_to_hva(const struct hl_vhost_dev *d, uint64_t gpa, uint64_t len)
+{
+	uint64_t contig = 0;
+	void *h = hl_gpa_to_hva(&d->mem, gpa, len, &contig);
+	return h != NULL && contig >= len ? h : NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A virtio-net device driven from user space over vhost-user, like DPDK's
+ * virtio-user: the process owns its memory (a pool, shared whole with the
+ * back-end as guest memory, guest-physical address = our virtual address),
+ * lays out one receive and one transmit ring in it, and sends and receives
+ * bursts of pool buffers. Tests, benchmarks and container applications use
+ * it to reach any vhost-user back-end (hugelink's, DPDK's, OVS's).
+ *
+ * Buffers on the rings are ours until the back-end returns them on the used
+ * ring: transmit buffers are freed then (lazily, at the next transmit burst
+ * or at close); receive buffers are handed to the caller and replaced.
+ * One thread drives both rings.
+ */
+#ifndef HUGELINK_VIRTIO_USER_H
+#define HUGELINK_VIRTIO_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hugelink/buf.h>
+#include <hugelink/vhost_frontend.h>
+#include <hugelink/vhost_port.h>
+#include <hugelink/vring_driver.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hl_vuser_params {
+	const char *path;       /* the back-end's socket */
+	bool server;            /* listen for the back-end instead of connecting */
+	int timeout_ms;         /* for connect/accept; 0: 5000 */
+	struct hl_pool *pool;   /* owned by the caller; we reserve ring zones in it */
+	struct hl_bufpool *bp;  /* buffers from that pool */
+	unsigned ring_size;     /* 0: 256 */
+	uint64_t features;      /* 0: VERSION_1 | MRG_RXBUF | EVENT_IDX */
+	const char *name;       /* zone name prefix, unique per pool; NULL: "vu" */
+};
+
+struct hl_vuser_stats {
+	uint64_t tx_packets, tx_bytes, tx_full; /* tx_full: not sent, ring full */
+	uint64_t rx_packets, rx_bytes, rx_bad;  /* rx_bad: malformed completion */
+	uint64_t kicks;
+};
+
+struct hl_vuser {
+	struct hl_vhost_frontend fe;
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_vring_driver rx, tx;
+	int kick[2], call[2];
+	uint16_t hdr_len;
+	bool mrg_rxbuf;
+	char zone[2][32];
+	struct hl_vuser_stats stats;
+};
+
+int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p);
+
+/* Send up to n packets (ownership passes on success). Returns how many were queued. */
+uint16_t hl_vuser_tx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n);
+
+/* Receive up to n packets into pkts (the caller owns them). */
+uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n);
+
+/* Reclaim transmit buffers the back-end has finished with; returns how many. */
+unsigned hl_vuser_tx_reclaim(struct hl_vuser *u);
+
+/* Stop both queues, free every buffer still on the rings, disconnect. */
+void hl_vuser_close(struct hl_vuser *u);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

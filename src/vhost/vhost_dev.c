@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The vhost-user back-end's message handlers (see vhost_dev.h).
+ *
+ * Queue life cycle, as the specification has it: a queue starts when it has
+ * a size, ring addresses inside mapped memory, a kick (fd or "no fd: poll"),
+ * and is enabled (implicitly when PROTOCOL_FEATURES was not negotiated, else
+ * by SET_VRING_ENABLE). GET_VRING_BASE stops it and reports where the
+ * back-end stopped reading; the data path is told first (ops->queue_stop),
+ * so buffers it holds are completed or reclaimed before memory goes away.
+ * A memory table change stops every running queue, remaps, and restarts
+ * those whose rings still translate.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+
+#include "vhost_mem.h"
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void close_all(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close_fd(&fds[i]);
+}
+
+void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueues,
+		       const struct hl_vhost_ops *ops, void *opaque)
+{
+	memset(d, 0, sizeof(*d));
+	d->supported_features = features | (1ull << HL_VU_F_PROTOCOL_FEATURES);
+	d->supported_protocol = (1ull << HL_VU_PROTOCOL_F_MQ) | (1ull << HL_VU_PROTOCOL_F_REPLY_ACK) |
+				(1ull << HL_VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				(1ull << HL_VU_PROTOCOL_F_STATUS) |
+				(1ull << HL_VU_PROTOCOL_F_RESET_DEVICE);
+	d->nqueues = nqueues > HL_VHOST_MAX_QUEUES ? HL_VHOST_MAX_QUEUES : nqueues;
+	d->ops = ops;
+	d->opaque = opaque;
+	hl_guest_mem_build(&d->mem, NULL, 0);
+	hl_xlate_build(&d->uva2hva, NULL, 0, 12);
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+		d->vq[q].kick_fd = d->vq[q].call_fd = d->vq[q].err_fd = -1;
+}
+
+static uint16_t stop_queue(struct hl_vhost_dev *d, unsigned q)
+{
+	struct hl_vu_vring *v = &d->vq[q];
+	if (v->started) {
+		if (d->ops && d->ops->queue_stop)
+			v->base = d->ops->queue_stop(d, q);
+		v->started = false;
+	}
+	return v->base;
+}
+
+void hl_vhost_dev_reset(struct hl_vhost_dev *d)
+{
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		stop_queue(d, q);
+		struct hl_vu_vring *v = &d->vq[q];
+		close_fd(&v->kick_fd);
+		close_fd(&v->call_fd);
+		close_fd(&v->err_fd);
+		memset(v, 0, sizeof(*v));
+		v->kick_fd = v->call_fd = v->err_fd = -1;
+	}
+	hl_vu_mem_clear(d);
+	d->features = d->protocol_features = 0;
+	d->owner = false;
+	d->status = 0;
+}
+
+/* Host address of a ring part given by front-end VA; NULL unless whole and aligned. */
+static void *ring_part(const struct hl_vhost_dev *d, uint64_t uva, uint64_t len, uint64_t align)
+{
+	if (uva & (align - 1))
+		return NULL;
+	uint64_t h = hl_xlate(&d->uva2hva, uva);
+	if (h == HL_BAD_ADDR || hl_xlate_contig(&d->uva2hva, uva, len) != len)
+		return NULL;
+	return (void *)(uintptr_t)h;
+}
+
+static int translate_rings(struct hl_vhost_dev *d, unsigned q)
+{
+	struct hl_vu_vring *v = &d->vq[q];
+	uint64_t n = v->num;
+
+	v->desc = ring_part(d, v->addr.desc_user_addr, 16 * n, 16);
+	v->avail = ring_part(d, v->addr.avail_user_addr, 6 + 2 * n, 2);
+	v->used = ring_part(d, v->addr.used_user_addr, 6 + 8 * n, 4);
+	if (v->desc == NULL || v->avail == NULL || v->used == NULL)
+		return hl_error(-EFAULT, "vhost-user queue %u: %s ring not inside guest memory (or misaligned)",
+				q, v->desc == NULL ? "descriptor" : v->avail == NULL ? "avail" : "used");
+	return 0;
+}
+
+static bool queue_enabled(const struct hl_vhost_dev *d, const struct hl_vu_vring *v)
+{
+	return v->enabled || !(d->features & (1ull << HL_VU_F_PROTOCOL_FEATURES));
+}
+
+static void maybe_start(struct hl_vhost_dev *d, unsigned q)
+{
+	struct hl_vu_vring *v = &d->vq[q];
+	if (v->started || v->num == 0 || !v->addr_set || !v->kick_set || d->nregions == 0 ||
+	    !queue_enabled(d, v))
+		return;
+	if (translate_rings(d, q) < 0)
+		return;
+	v->started = true;
+	if (d->ops && d->ops->queue_start)
+		d->ops->queue_start(d, q);
+}
+
+/* ---- handlers: return 0 (done), >0 (reply bytes), <0 (refused) --------- */
+
+static int reply_u64(const struct hl_vu_msg *m, struct hl_vu_msg *r, uint64_t v)
+{
+	r->hdr = (struct hl_vu_hdr){.request = m->hdr.request, .flags = HL_VU_VERSION | HL_VU_FLAG_REPLY,
+				    .size = sizeof(uint64_t)};
+	r->payload.u64 = v;
+	return (int)(sizeof(r->hdr) + sizeof(uint64_t));
+}
+
+static int queue_index(const struct hl_vhost_dev *d, uint32_t idx, const char *what)
+{
+	if (idx >= d->nqueues || idx >= HL_VHOST_MAX_QUEUES)
+		return hl_error(-ERANGE, "vhost-user %s: queue %u out of range (%u queues)", what, idx,
+				d->nqueues);
+	return (int)idx;
+}
+
+static int set_mem_table(struct hl_vhost_dev *d, const struct hl_vu_mem_table *t, int *fds)
+{
+	bool was[HL_VHOST_MAX_QUEUES];
+	int rc = 0;
+
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		was[q] = d->vq[q].started;
+		stop_queue(d, q);
+	}
+	hl_vu_mem_clear(d);
+	for (uint32_t i = 0; i < t->nregions; i++) {
+		rc = hl_vu_region_map(&d->regions[i], &t->regions[i], fds[i]);
+		fds[i] = -1;
+		if (rc < 0) {
+			close_all(fds + i + 1, t->nregions - i - 1);
+			break;
+		}
+		d->nregions = i + 1;
+	}
+	if (rc == 0)
+		rc = hl_vu_mem_rebuild(d);
+	if (rc < 0) {
+		hl_vu_mem_clear(d); /* all or nothing */
+		return rc;
+	}
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+		if (was[q])
+			maybe_start(d, q);
+	return 0;
+}
+
+static int add_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m, int fd)
+{
+	if (d->nregions >= HL_VHOST_MAX_MEM_SLOTS) {
+		close(fd);
+		return hl_error(-ENOSPC, "vhost-user ADD_MEM_REG: all %d slots in use", HL_VHOST_MAX_MEM_SLOTS);
+	}
+	int rc = hl_vu_region_map(&d->regions[d->nregions], m, fd);
+	if (rc < 0)
+		return rc;
+	d->nregions++;
+	rc = hl_vu_mem_rebuild(d);
+	if (rc < 0) {
+		/* the new region overlapped: drop it and keep the old map */
+		hl_vu_region_unmap(&d->regions[--d->nregions]);
+		hl_vu_mem_rebuild(d);
+		return rc;
+	}
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+		maybe_start(d, q);
+	return 0;
+}
+
+static int rem_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m)
+{
+	for (unsigned i = 0; i < d->nregions; i++) {
+		struct hl_vu_region *r = &d->regions[i];
+		if (r->gpa != m->guest_phys_addr || r->size != m->memory_size)
+			continue;
+		/* rings may live in it: stop all, remove, restart what still translates */
+		bool was[HL_VHOST_MAX_QUEUES];
+		for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+			was[q] = d->vq[q].started;
+			stop_queue(d, q);
+		}
+		hl_vu_region_unmap(r);
+		d->regions[i] = d->regions[--d->nregions];
+		memset(&d->regions[d->nregions], 0, sizeof(*r));
+		d->regions[d->nregions].fd = -1;
+		int rc = hl_vu_mem_rebuild(d);
+		for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+			if (was[q])
+				maybe_start(d, q);
+		return rc;
+	}
+	return hl_error(-ENOENT, "vhost-user REM_MEM_REG: no region at gpa 0x%llx size %llu",
+			(unsigned long long)m->guest_phys_addr, (unsigned long long)m->memory_size);
+}
+
+static int set_vring_fd(struct hl_vhost_dev *d, uint32_t req, uint64_t v, int *fds, unsigned nfds)
+{
+	int q = queue_index(d, (uint32_t)(v & HL_VU_VRING_IDX_MASK), hl_vu_request_name(req));
+	bool nofd = v & HL_VU_VRING_NOFD;
+
+	if (q < 0)
+		return q;
+	if (nofd != (nfds == 0))
+		return hl_error(-EBADMSG, "vhost-user %s: no-fd flag %s but %u fds", hl_vu_request_name(req),
+				nofd ? "set" : "clear", nfds);
+	struct hl_vu_vring *r = &d->vq[q];
+	/* the data path signals call_fd: stop it before the fd changes under it */
+	bool was = r->started && req != HL_VU_SET_VRING_KICK;
+	if (was)
+		stop_queue(d, (unsigned)q);
+	int *slot = req == HL_VU_SET_VRING_KICK ? &r->kick_fd : req == HL_VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd;
+	close_fd(slot);
+	*slot = nofd ? -1 : fds[0];
+	if (!nofd)
+		fds[0] = -1;
+	if (req == HL_VU_SET_VRING_KICK)
+		r->kick_set = true;
+	if (req == HL_VU_SET_VRING_KICK || was)
+		maybe_start(d, (unsigned)q);
+	return 0;
+}
+
+/* Requests that carry their own reply; the rest answer only with REPLY_ACK. */
+static bool has_reply(uint32_t req)
+{
+	switch (req) {
+	case HL_VU_GET_FEATURES:
+	case HL_VU_GET_PROTOCOL_FEATURES:
+	case HL_VU_GET_VRING_BASE:
+	case HL_VU_GET_QUEUE_NUM:
+	case HL_VU_GET_MAX_MEM_SLOTS:
+	case HL_VU_GET_STATUS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds, unsigned nfds,
+		    struct hl_vu_msg *r)
+{
+	const uint64_t v = m->payload.u64;
+	int q;
+
+	switch (m->hdr.request) {
+	case HL_VU_GET_FEATURES:
+		return reply_u64(m, r, d->supported_features);
+	case HL_VU_SET_FEATURES:
+		if (v & ~d->supported_features)
+			return hl_error(-EINVAL, "vhost-user SET_FEATURES: 0x%llx not offered",
+					(unsigned long long)(v & ~d->supported_features));
+		d->features = v;
+		return 0;
+	case HL_VU_GET_PROTOCOL_FEATURES:
+		return reply_u64(m, r, d->supported_protocol);
+	case HL_VU_SET_PROTOCOL_FEATURES:
+		if (v & ~d->supported_protocol)
+			return hl_error(-EINVAL, "vhost-user SET_PROTOCOL_FEATURES: 0x%llx not offered",
+					(unsigned long long)(v & ~d->supported_protocol));
+		d->protocol_features = v;
+		return 0;
+	case HL_VU_SET_OWNER:
+		d->owner = true;
+		return 0;
+	case HL_VU_RESET_OWNER:
+	case HL_VU_RESET_DEVICE:
+		hl_vhost_dev_reset(d);
+		return 0;
+	case HL_VU_GET_QUEUE_NUM:
+		return reply_u64(m, r, d->nqueues);
+	case HL_VU_GET_MAX_MEM_SLOTS:
+		return reply_u64(m, r, HL_VHOST_MAX_MEM_SLOTS);
+	case HL_VU_SET_STATUS:
+		if (v > 0xff)
+			return hl_error(-EINVAL, "vhost-user SET_STATUS: 0x%llx is not a status byte",
+					(unsigned long long)v);
+		d->status = (uint8_t)v;
+		return 0;
+	case HL_VU_GET_STATUS:
+		return reply_u64(m, r, d->status);
+	case HL_VU_SET_MEM_TABLE:
+		return set_mem_table(d, &m->payload.mem, fds);
+	case HL_VU_ADD_MEM_REG: {
+		int fd = fds[0];
+		fds[0] = -1;
+		return add_mem_reg(d, &m->payload.single.region, fd);
+	}
+	case HL_VU_REM_MEM_REG:
+		return rem_mem_reg(d, &m->payload.single.region);
+	case HL_VU_SET_VRING_NUM: {
+		uint32_t n = m->payload.state.num;
+		if ((q = queue_index(d, m->payload.state.index, "SET_VRING_NUM")) < 0)
+			return q;
+		if (n == 0 || n > HL_VHOST_MAX_RING || !HL_IS_POW2(n))
+			return hl_error(-EINVAL, "vhost-user SET_VRING_NUM: %u is not a power of two in 1..%d",
+					n, HL_VHOST_MAX_RING);
+		if (d->vq[q].started)
+			return hl_error(-EBUSY, "vhost-user SET_VRING_NUM: queue %d is running", q);
+		d->vq[q].num = n;
+		return 0;
+	}
+	case HL_VU_SET_VRING_ADDR: {
+		if ((q = queue_index(d, m->payload.addr.index, "SET_VRING_ADDR")) < 0)
+			return q;
+		uint16_t base = stop_queue(d, (unsigned)q);
+		d->vq[q].addr = m->payload.addr;
+		d->vq[q].addr_set = true;
+		d->vq[q].base = base;
+		maybe_start(d, (unsigned)q);
+		return 0;
+	}
+	case HL_VU_SET_VRING_BASE:
+		if ((q = queue_index(d, m->payload.state.index, "SET_VRING_BASE")) < 0)
+			return q;
+		if (d->vq[q].started)
+			return hl_error(-EBUSY, "vhost-user SET_VRING_BASE: queue %d is running", q);
+		if (m->payload.state.num > 0xffff)
+			return hl_error(-EINVAL, "vhost-user SET_VRING_BASE: %u is not a 16-bit index",
+					m->payload.state.num);
+		d->vq[q].base = (uint16_t)m->payload.state.num;
+		return 0;
+	case HL_VU_GET_VRING_BASE: {
+		if ((q = queue_index(d, m->payload.state.index, "GET_VRING_BASE")) < 0)
+			return q;
+		uint16_t base = stop_queue(d, (unsigned)q);
+		struct hl_vu_vring *vr = &d->vq[q];
+		close_fd(&vr->kick_fd);
+		vr->kick_set = false;
+		r->hdr = (struct hl_vu_hdr){.request = m->hdr.request,
+					    .flags = HL_VU_VERSION | HL_VU_FLAG_REPLY,
+					    .size = sizeof(struct hl_vu_vring_state)};
+		r->payload.state = (struct hl_vu_vring_state){.index = (uint32_t)q, .num = base};
+		return (int)(sizeof(r->hdr) + sizeof(r->payload.state));
+	}
+	case HL_VU_SET_VRING_KICK:
+	case HL_VU_SET_VRING_CALL:
+	case HL_VU_SET_VRING_ERR:
+		return set_vring_fd(d, m->hdr.request, v, fds, nfds);
+	case HL_VU_SET_VRING_ENABLE:
+		if ((q = queue_index(d, m->payload.state.index, "SET_VRING_ENABLE")) < 0)
+			return q;
+		if (m->payload.state.num > 1)
+			return hl_error(-EINVAL, "vhost-user SET_VRING_ENABLE: %u is not 0 or 1",
+					m->payload.state.num);
+		d->vq[q].enabled = m->payload.state.num;
+		if (d->vq[q].enabled)
+			maybe_start(d, (unsigned)q);
+		else
+			stop_queue(d, (unsigned)q);
+		return 0;
+	case HL_VU_SEND_RARP:
+	case HL_VU_NET_SET_MTU:
+		return 0; /* nothing to do for a switch port */
+	default:
+		d->stats.unknown_msgs++;
+		return hl_error(-EOPNOTSUPP, "vhost-user: request %u (%s) not supported", m->hdr.request,
+				hl_vu_request_name(m->hdr.request));
+	}
+}
+
+int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_t len, int *fds,
+			unsigned nfds, struct hl_vu_msg *reply)
+{
+	int rc;
+
+	d->stats.msgs++;
+	rc = hl_vu_msg_check(m, len, nfds);
+	if (rc < 0) {
+		d->stats.bad_msgs++;
+		close_all(fds, nfds);
+		/* framing we cannot trust, or a question we cannot answer: hang up */
+		if (len < sizeof(m->hdr) || len != sizeof(m->hdr) + m->hdr.size ||
+		    (m->hdr.flags & HL_VU_VERSION_MASK) != HL_VU_VERSION || has_reply(m->hdr.request))
+			return rc;
+		goto ack;
+	}
+	rc = dispatch(d, m, fds, nfds, reply);
+	close_all(fds, nfds); /* whatever the handler did not keep */
+	if (rc < 0 && rc != -EOPNOTSUPP)
+		d->stats.bad_msgs++;
+	if (rc > 0)
+		return rc;
+	if (rc < 0 && has_reply(m->hdr.request))
+		return rc;
+ack:
+	if ((m->hdr.flags & HL_VU_FLAG_NEED_REPLY) &&
+	    (d->protocol_features & (1ull << HL_VU_PROTOCOL_F_REPLY_ACK)))
+		return reply_u64(m, reply, rc < 0 ? 1 : 0);
+	return 0;
+}

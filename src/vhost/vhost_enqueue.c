@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Host -> guest, copy mode: each packet is copied, behind a virtio-net
+ * header, into buffers the guest made available on its receive queue. With
+ * MRG_RXBUF a packet may fill several chains; the header's num_buffers says
+ * how many. A packet that does not fit what the guest offers is not
+ * delivered, and the chains it would have used are given back untouched (the
+ * shadow indices roll back: nothing is visible to the guest before a flush).
+ */
+#include <string.h>
+
+#include <hugelink/vhost_port.h>
+
+/* Cursor over a packet's segments. */
+struct src {
+	const struct hl_buf *seg;
+	uint32_t off;
+};
+
+/* Copy up to `room` bytes of the packet into iov[0..niov) after `at` bytes; returns bytes copied. */
+static uint32_t fill(struct src *s, const struct hl_iov *iov, unsigned niov, uint32_t at, uint32_t *left)
+{
+	uint32_t done = 0;
+	unsigned i = 0;
+
+	while (i < niov && at >= iov[i].len)
+		at -= iov[i++].len;
+	while (*left > 0 && i < niov && s->seg != NULL) {
+		uint32_t have = s->seg->data_len - s->off;
+		if (have == 0) {
+			s->seg = s->seg->next;
+			s->off = 0;
+			continue;
+		}
+		uint32_t k = iov[i].len - at;
+		if (k > have)
+			k = have;
+		memcpy((uint8_t *)iov[i].base + at, (const uint8_t *)hl_buf_data(s->seg) + s->off, k);
+		s->off += k;
+		at += k;
+		done += k;
+		*left -= k;
+		if (at == iov[i].len) {
+			i++;
+			at = 0;
+		}
+	}
+	return done;
+}
+
+/* Write the header (num_buffers last) into the first writable bytes of a chain. */
+static void put_header(const struct hl_iov *iov, unsigned niov, uint16_t hdr_len, uint16_t nbufs)
+{
+	struct hl_virtio_net_hdr_v1 h;
+	memset(&h, 0, sizeof(h));
+	h.num_buffers = nbufs;
+	const uint8_t *src = (const uint8_t *)&h;
+	for (unsigned i = 0, done = 0; i < niov && done < hdr_len; i++) {
+		uint32_t k = iov[i].len < hdr_len - done ? iov[i].len : hdr_len - done;
+		memcpy(iov[i].base, src + done, k);
+		done += k;
+	}
+}
+
+uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n)
+{
+	struct hl_vhost_vq *vq = &p->vq[q];
+	struct hl_iov iov[HL_VHOST_MAX_IOV], first[HL_VHOST_MAX_IOV];
+	struct hl_chain ch;
+	uint16_t sent = 0;
+
+	if (!hl_vhost_vq_enter(vq))
+		return 0;
+	unsigned avail = hl_vring_avail_count(&vq->vr);
+	for (uint16_t k = 0; k < n && avail > 0; k++) {
+		struct hl_buf *b = pkts[k];
+		uint16_t save_avail = vq->vr.last_avail_idx, save_used = vq->vr.last_used_idx;
+		unsigned save_count = avail;
+		uint32_t left = b->pkt_len;
+		struct src s = {.seg = b, .off = 0};
+		uint16_t nbufs = 0;
+		unsigned nfirst = 0;
+		bool ok = true, too_big = false;
+
+		/* one chain, or several with MRG_RXBUF, until the packet is in */
+		do {
+			if (avail == 0) {
+				ok = false;
+				vq->stats.drop_no_buf++;
+				break;
+			}
+			uint16_t head = hl_vring_pop_avail(&vq->vr);
+			avail--;
+			if (hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch) < 0 ||
+			    ch.nr_in == 0 || (nbufs == 0 && ch.in_len < vq->hdr_len)) {
+				/* a bad chain goes back empty; it costs this packet nothing */
+				vq->stats.drop_bad_chain++;
+				hl_vring_put_used(&vq->vr, head, 0);
+				if (nbufs == 0) {
+					save_avail = vq->vr.last_avail_idx;
+					save_used = vq->vr.last_used_idx;
+					save_count = avail;
+				}
+				continue;
+			}
+			const struct hl_iov *w = iov + ch.nr_out;
+			uint32_t at = nbufs == 0 ? vq->hdr_len : 0;
+			if (nbufs == 0) {
+				nfirst = ch.nr_in;
+				memcpy(first, w, nfirst * sizeof(*w));
+			}
+			uint32_t wrote = fill(&s, w, ch.nr_in, at, &left);
+			nbufs++;
+			hl_vring_put_used(&vq->vr, head, at + wrote);
+			if (left > 0 && !vq->mrg_rxbuf) {
+				ok = false;
+				too_big = true;
+				vq->stats.drop_too_big++;
+			}
+		} while (ok && left > 0);
+
+		if (!ok) {
+			/* undo: the chains this packet took are offered again */
+			vq->vr.last_avail_idx = save_avail;
+			vq->vr.last_used_idx = save_used;
+			avail = save_count;
+			if (too_big)
+				continue; /* try the next packet: it may be smaller */
+			break;
+		}
+		put_header(first, nfirst, vq->hdr_len, nbufs);
+		vq->stats.bytes += b->pkt_len;
+		sent++;
+	}
+	vq->stats.packets += sent;
+	hl_vring_flush_used(&vq->vr);
+	hl_vhost_vq_notify(vq);
+	hl_vhost_vq_leave(vq);
+	return sent;
+}
