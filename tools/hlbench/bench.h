@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 int bench_xlate(int argc, char **argv);
+int bench_vhost(int argc, char **argv);
 
 /* Median of n values (sorts them). */
 double bench_median(double *v, unsigned n);

@@ -25,7 +25,9 @@ double bench_median(double *v, unsigned n)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
-		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n");
+		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n"
+		   "       hlbench vhost --dir g2h|h2g --size B [--seconds S] [--vs-dpdk]\n"
+		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n");
 }
 
 int main(int argc, char **argv)
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "xlate") == 0)
 		return bench_xlate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "vhost") == 0)
+		return bench_vhost(argc - 1, argv + 1);
 	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
