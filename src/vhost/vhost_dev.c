@@ -138,15 +138,29 @@ static int queue_index(const struct hl_vhost_dev *d, uint32_t idx, const char *w
 	return (int)idx;
 }
 
+/* Memory is about to change under the rings: stop every queue, noting which ran. */
+static void stop_all(struct hl_vhost_dev *d, bool *was)
+{
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		was[q] = d->vq[q].started;
+		stop_queue(d, q);
+	}
+}
+
+/* Restart the queues that ran, where their rings still translate. */
+static void restart(struct hl_vhost_dev *d, const bool *was)
+{
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+		if (was[q])
+			maybe_start(d, q);
+}
+
 static int set_mem_table(struct hl_vhost_dev *d, const struct hl_vu_mem_table *t, int *fds)
 {
 	bool was[HL_VHOST_MAX_QUEUES];
 	int rc = 0;
 
-	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
-		was[q] = d->vq[q].started;
-		stop_queue(d, q);
-	}
+	stop_all(d, was);
 	hl_vu_mem_clear(d);
 	for (uint32_t i = 0; i < t->nregions; i++) {
 		rc = hl_vu_region_map(&d->regions[i], &t->regions[i], fds[i]);
@@ -163,9 +177,7 @@ static int set_mem_table(struct hl_vhost_dev *d, const struct hl_vu_mem_table *t
 		hl_vu_mem_clear(d); /* all or nothing */
 		return rc;
 	}
-	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
-		if (was[q])
-			maybe_start(d, q);
+	restart(d, was);
 	return 0;
 }
 
@@ -199,18 +211,13 @@ static int rem_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m)
 			continue;
 		/* rings may live in it: stop all, remove, restart what still translates */
 		bool was[HL_VHOST_MAX_QUEUES];
-		for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
-			was[q] = d->vq[q].started;
-			stop_queue(d, q);
-		}
+		stop_all(d, was);
 		hl_vu_region_unmap(r);
 		d->regions[i] = d->regions[--d->nregions];
 		memset(&d->regions[d->nregions], 0, sizeof(*r));
 		d->regions[d->nregions].fd = -1;
 		int rc = hl_vu_mem_rebuild(d);
-		for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
-			if (was[q])
-				maybe_start(d, q);
+		restart(d, was);
 		return rc;
 	}
 	return hl_error(-ENOENT, "vhost-user REM_MEM_REG: no region at gpa 0x%llx size %llu",

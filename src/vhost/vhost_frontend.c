@@ -81,6 +81,14 @@ static int set_state(struct hl_vhost_frontend *fe, uint32_t req, unsigned q, uin
 	return request(fe, req, &s, sizeof(s), NULL, 0, NULL);
 }
 
+/* SET_VRING_CALL/KICK with an fd, or with the no-fd flag when fd < 0 (polling). */
+static int set_vring_fd(struct hl_vhost_frontend *fe, uint32_t req, unsigned q, int fd)
+{
+	if (fd >= 0)
+		return set_u64(fe, req, q, &fd, 1);
+	return set_u64(fe, req, q | HL_VU_VRING_NOFD, NULL, 0);
+}
+
 int hl_vhost_frontend_connect(struct hl_vhost_frontend *fe, const char *path, int timeout_ms)
 {
 	memset(fe, 0, sizeof(*fe));
@@ -168,17 +176,8 @@ int hl_vhost_frontend_start_queue(struct hl_vhost_frontend *fe, unsigned q, unsi
 	    (rc = set_state(fe, HL_VU_SET_VRING_BASE, q, base)) < 0 ||
 	    (rc = request(fe, HL_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL)) < 0)
 		return rc;
-	if (call_fd >= 0)
-		rc = set_u64(fe, HL_VU_SET_VRING_CALL, q, &call_fd, 1);
-	else
-		rc = set_u64(fe, HL_VU_SET_VRING_CALL, q | HL_VU_VRING_NOFD, NULL, 0);
-	if (rc < 0)
-		return rc;
-	if (kick_fd >= 0)
-		rc = set_u64(fe, HL_VU_SET_VRING_KICK, q, &kick_fd, 1);
-	else
-		rc = set_u64(fe, HL_VU_SET_VRING_KICK, q | HL_VU_VRING_NOFD, NULL, 0);
-	if (rc < 0)
+	if ((rc = set_vring_fd(fe, HL_VU_SET_VRING_CALL, q, call_fd)) < 0 ||
+	    (rc = set_vring_fd(fe, HL_VU_SET_VRING_KICK, q, kick_fd)) < 0)
 		return rc;
 	if (fe->features & (1ull << HL_VU_F_PROTOCOL_FEATURES))
 		rc = set_state(fe, HL_VU_SET_VRING_ENABLE, q, 1);

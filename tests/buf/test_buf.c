@@ -15,6 +15,7 @@
 #include <hugelink/ring.h>
 
 #include "hl_test.h"
+#include "../memory/pool_util.h"
 
 #define MB (1ull << 20)
 
@@ -28,18 +29,6 @@ static int create_pool(bool huge, uint64_t size, struct hl_pool **p)
 				     .page_size = huge ? 2 * MB : 0,
 				     .flags = huge ? 0 : HL_POOL_F_NO_HUGE};
 	return hl_pool_create(&prm, p);
-}
-
-static long free_hugepages_2m(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
-	long n = -1;
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
 }
 
 /* Run `body` on a fresh pool of the given kind; the pool is destroyed after. */

@@ -24,7 +24,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from test_guests_testpmd import Tap, hugepage_dir, our_processes, tail  # noqa: E402
+from test_guests_testpmd import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
 
 CASES = [
     "guest kernel and initramfs built",
@@ -59,11 +59,7 @@ def main():
     responder_bin = os.path.join(build, "tests/vhost/vhost_responder")
     responder = guest = None
     try:
-        blog = os.path.join(work, "build-guest.log")
-        with open(blog, "wb") as f:
-            rc = subprocess.run(["bash", os.path.join(src, "scripts/guest/build-guest.sh"), guest_dir],
-                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                                timeout=400).returncode
+        rc, blog = build_guest(src, guest_dir, work)
         if rc != 0:
             tap.result(0, False, f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc})", tail(blog))
             tap.fail_rest("not run: MISSING PREREQUISITE: no guest kernel/initramfs")

@@ -120,6 +120,21 @@ def tail(path, n=25):
         return str(e)
 
 
+def build_guest(src, guest_dir, work):
+    """Run scripts/guest/build-guest.sh into guest_dir: (0 or what went wrong, log path)."""
+    blog = os.path.join(work, "build-guest.log")
+    with open(blog, "wb") as f:
+        try:
+            rc = subprocess.run(["bash", os.path.join(src, "scripts/guest/build-guest.sh"), guest_dir],
+                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                timeout=400).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timed out"
+        except OSError as e:
+            rc = str(e)
+    return rc, blog
+
+
 def hugepage_dir(pages_needed):
     """A 2 MiB hugetlbfs mount with pages_needed free pages, or None."""
     try:
@@ -209,16 +224,7 @@ def main():
     started = time.monotonic()
     try:
         # 1: guest build
-        blog = os.path.join(work, "build-guest.log")
-        with open(blog, "wb") as f:
-            try:
-                rc = subprocess.run(["bash", os.path.join(src, "scripts/guest/build-guest.sh"), guest_dir],
-                                    stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                                    timeout=400).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timed out"
-            except OSError as e:
-                rc = str(e)
+        rc, blog = build_guest(src, guest_dir, work)
         kernel = os.path.join(guest_dir, "vmlinuz")
         initramfs = os.path.join(guest_dir, "initramfs.cpio.gz")
         if rc != 0:
