@@ -26,8 +26,10 @@ $(FUZZ_BUILD)/build.ninja:
 setup:
 	bash scripts/setup-host.sh
 
+# The switch with two vhost-user ports and traffic both ways for ~10 s;
+# VM=1 boots two small Linux guests (QEMU, TCG) that ping through it instead.
 demo: setup all
-	./$(BUILD)/examples/pool-demo
+	python3 scripts/demo.py $(BUILD) $(if $(VM),--vm)
 
 # Every test, under AddressSanitizer and UndefinedBehaviorSanitizer, then
 # each fuzz harness for a bounded time. The optimised build is compiled too,
@@ -39,8 +41,16 @@ test: setup $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.n
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		python3 tests/run_tests.py $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
 
-bench: setup all
+# Also compares the switch with Open vSwitch (DPDK), which --bench installs.
+bench: all
+	bash scripts/setup-host.sh --bench
 	./$(BUILD)/tools/hlbench xlate
+	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,512,1518 --vs-dpdk --rounds 3
+	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,4096,9000,16384,65535 \
+		--mode copy,zcopy,auto --vs-dpdk --plot $(BUILD)/vhost-g2h.svg
+	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk; done
+	./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs
+	./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -5,6 +5,7 @@
 #
 #   scripts/setup-host.sh            everything
 #   scripts/setup-host.sh --build    only what building needs
+#   scripts/setup-host.sh --bench    everything, and what `make bench` compares against
 #
 # Idempotent: on a ready machine it changes nothing and says so in one line.
 # Environment: HL_HUGEPAGES (default 1536) is the least number of 2 MiB pages
@@ -20,11 +21,14 @@ TEST_PKGS="clang libclang-rt-14-dev"
 # compressed
 TEST_PKGS="$TEST_PKGS qemu-system-x86 qemu-system-data busybox-static dpdk-dev libc6-dev"
 TEST_PKGS="$TEST_PKGS xz-utils zstd"
+# `hlbench switch --vs-ovs`: Open vSwitch with DPDK (ovs-vswitchd-dpdk, ovsdb, ovs-vsctl)
+BENCH_PKGS="openvswitch-switch-dpdk"
 want_pages=${HL_HUGEPAGES:-1536}
 mnt=${HL_HUGEPAGE_MOUNT:-/dev/hugepages}
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--build" ] || pkgs="$pkgs $TEST_PKGS"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs $BENCH_PKGS"
 
 say() { echo "setup-host: $*"; }
 die() { echo "setup-host: ERROR: $*" >&2; exit 1; }

@@ -42,6 +42,7 @@
 #ifndef HUGELINK_BUF_H
 #define HUGELINK_BUF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <hugelink/common.h>
@@ -159,6 +160,52 @@ int hl_buf_attach_extbuf(struct hl_buf *b, void *va, uint64_t iova, uint32_t len
  * reference on tail: freeing head frees it.
  */
 int hl_buf_chain(struct hl_buf *head, struct hl_buf *tail);
+
+/* ---- buffers by index, and adopting a bufpool after a crash ------------------ */
+
+/*
+ * Where a bufpool's data rooms sit in the pool: buffer i's room starts at
+ *     zone_off + (i / per_page) * page_size + (i % per_page) * stride
+ * and no room crosses a page. Lets another process (a peer that maps the
+ * pool) turn a pool offset back into a buffer index without our metadata.
+ */
+struct hl_bufpool_geom {
+	uint64_t zone_off;  /* pool offset of the "b:<name>" zone */
+	uint64_t zone_len;
+	uint64_t page_size; /* the pool's page size, a power of two */
+	uint32_t n;         /* buffers */
+	uint32_t data_room; /* bytes per room, headroom included */
+	uint32_t stride;    /* data_room rounded up to a cache line */
+	uint32_t per_page;  /* rooms per page */
+};
+
+void hl_bufpool_geom(const struct hl_bufpool *bp, struct hl_bufpool_geom *g);
+const char *hl_bufpool_name(const struct hl_bufpool *bp);
+
+/* The bufpool's own metadata for buffer `index` (NULL if index >= n). */
+struct hl_buf *hl_bufpool_buf_at(struct hl_bufpool *bp, unsigned index);
+
+/* The index of buffer b in its bufpool (its own data room, even while external). */
+unsigned hl_buf_index(const struct hl_buf *b);
+
+/*
+ * Called by hl_bufpool_adopt() for each buffer index: true keeps the buffer
+ * "in use" (refcnt 1, data room untouched), false puts it on the free list.
+ */
+typedef bool (*hl_bufpool_keep_fn)(unsigned index, void *opaque);
+
+/*
+ * Owner only. Rebuild a bufpool over the zone "b:<name>" that a previous
+ * owner of this pool (e.g. a crashed switch) created with the same n and
+ * data_room: fresh process-local metadata, no byte of any data room is
+ * written. Buffers keep(i) says are held elsewhere stay in use with refcnt 1
+ * (free them, or hand them on, through hl_bufpool_buf_at()); the rest are
+ * free. keep may be NULL (every buffer free). -ENOENT without the zone,
+ * -EINVAL when n or data_room do not give the zone's length.
+ */
+int hl_bufpool_adopt(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
+		     unsigned cache_size, hl_bufpool_keep_fn keep, void *opaque,
+		     struct hl_bufpool **out);
 
 static inline void *hl_buf_data(const struct hl_buf *b)
 {

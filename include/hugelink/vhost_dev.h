@@ -38,6 +38,18 @@ extern "C" {
 #define HL_VHOST_MAX_MEM_SLOTS 509
 #define HL_VHOST_MAX_RING 32768
 
+/*
+ * One mmap of a front-end region, counted: the region holds one reference,
+ * and so does every zero-copy context that may still have buffers pointing
+ * into it, so guest memory stays mapped until the last such buffer is freed
+ * even when the front-end removes the region or goes away.
+ */
+struct hl_vu_mapping {
+	uint32_t refs;       /* atomic */
+	void *base;
+	uint64_t len;
+};
+
 struct hl_vu_region {
 	uint64_t gpa;
 	uint64_t size;
@@ -46,6 +58,9 @@ struct hl_vu_region {
 	uint8_t *hva;        /* host address of gpa */
 	void *map_base;      /* what mmap returned */
 	uint64_t map_len;
+	struct hl_vu_mapping *map;
+	uint64_t page_size;  /* of the file behind it: 4 KiB, or the hugepage size */
+	uint64_t *page_pa;   /* physical address of each page of the mapping; NULL: unknown */
 	int fd;
 };
 
@@ -89,6 +104,7 @@ struct hl_vhost_dev {
 	struct hl_vu_region regions[HL_VHOST_MAX_MEM_SLOTS];
 	struct hl_guest_mem mem;    /* GPA -> host, what descriptors use */
 	struct hl_xlate uva2hva;    /* front-end VA -> host, what ring addresses use */
+	struct hl_xlate hva2iova;   /* host address of guest RAM -> physical, where it is in hugepages */
 	struct hl_vu_vring vq[HL_VHOST_MAX_QUEUES];
 	struct hl_vhost_counters stats;
 	const struct hl_vhost_ops *ops;

@@ -37,9 +37,27 @@ extern "C" {
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |      \
 	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC))
 
+/*
+ * Guest -> host zero-copy (vhost_zcopy.c). OFF copies every packet; ON
+ * leaves in guest memory everything past the first HL_VHOST_ZC_COPY bytes
+ * of every packet longer than that; AUTO does so from zc_min_len bytes up
+ * (copying is cheaper for small packets).
+ */
+enum hl_vhost_zc_mode { HL_VHOST_ZC_OFF, HL_VHOST_ZC_ON, HL_VHOST_ZC_AUTO };
+#define HL_VHOST_ZC_COPY 64              /* bytes always copied: what the switch decides on */
+#define HL_VHOST_ZC_DEFAULT_MIN_LEN 512  /* AUTO, when not measured or given */
+#define HL_VHOST_ZC_DEFAULT_MAX_PIN_NS 1000000ull
+
+struct hl_vhost_zc;
+
 struct hl_vhost_vq_stats {
 	uint64_t packets;
 	uint64_t bytes;
+	uint64_t zcopy;          /* dequeue: packets left in guest memory (pinned) */
+	uint64_t copied;         /* dequeue: packets copied */
+	uint64_t zc_fallback;    /* would have been zero-copied, copied because of a bound */
+	uint64_t zc_reclaimed;   /* pinned chains returned at a queue stop before their buffers were freed */
+	uint64_t zc_pinned;      /* chains pinned now */
 	uint64_t drop_no_buf;    /* dequeue: no pool buffer; enqueue: no guest buffer */
 	uint64_t drop_bad_chain; /* descriptor chain refused by the walker */
 	uint64_t drop_too_big;   /* enqueue: packet larger than the guest's buffers */
@@ -52,6 +70,10 @@ struct hl_vhost_vq {
 	int call_fd;
 	uint16_t hdr_len; /* virtio-net header: 12 with VERSION_1 or MRG_RXBUF, else 10 */
 	bool mrg_rxbuf;
+	struct hl_vhost_zc *zc;      /* transmit queues with zero-copy on, while running */
+	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
+	uint32_t zc_max_pinned;      /* chains pinned at once */
+	uint64_t zc_max_pin_ns;      /* once the oldest pin is older, copy */
 	int running;      /* control thread writes; data path reads */
 	int busy;         /* data path writes; control thread waits on it */
 	struct hl_vhost_vq_stats stats; /* data-path thread only */
@@ -60,6 +82,11 @@ struct hl_vhost_vq {
 struct hl_vhost_port {
 	struct hl_vhost_backend be;
 	struct hl_vhost_vq vq[HL_VHOST_MAX_QUEUES];
+	enum hl_vhost_zc_mode zc_mode;
+	uint32_t zc_min_len, zc_max_pinned;
+	uint64_t zc_max_pin_ns;
+	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
+	uint64_t wake_data; /* epoll data for those registrations */
 };
 
 struct hl_vhost_port_params {
@@ -67,7 +94,24 @@ struct hl_vhost_port_params {
 	bool client;
 	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES */
 	unsigned nqueues;  /* 0: 2 (one receive and one transmit queue) */
+	enum hl_vhost_zc_mode zc_mode;
+	uint32_t zc_min_len;     /* AUTO threshold; 0: hl_vhost_zc_min_len_default() */
+	uint32_t zc_max_pinned;  /* 0: half the ring */
+	uint64_t zc_max_pin_ns;  /* 0: HL_VHOST_ZC_DEFAULT_MAX_PIN_NS */
 };
+
+/*
+ * The AUTO threshold used when a port gives none: 512, or what
+ * hl_vhost_zc_calibrate() measured on this machine.
+ */
+uint32_t hl_vhost_zc_min_len_default(void);
+/*
+ * Time copying a packet out of cold memory against pinning it (attach,
+ * chain, free, complete), with buffers from bp, for sizes from 128 to
+ * 2048 B; the smallest size where pinning wins becomes the default (2048 if
+ * none does). Takes a few milliseconds; the caller's thread must be idle.
+ */
+uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp);
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm);
 void hl_vhost_port_close(struct hl_vhost_port *p);
@@ -112,6 +156,19 @@ static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
 {
 	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
 }
+
+/*
+ * Sleeping instead of polling. hl_vhost_port_set_wakeup() (control thread,
+ * once) has the port keep the kick fds of its transmit queues registered in
+ * epfd, edge-triggered with `data`, across reconnects: a kick is one event
+ * and nobody needs to read the eventfd. Before it sleeps, the data-path
+ * thread arms each queue it polls: the guest is asked to kick again, and
+ * arm returns false if packets arrived meanwhile (then it must not sleep).
+ * After waking, disarm goes back to polling without kicks.
+ */
+int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
+bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
+void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
 
 /* Tell the guest about used buffers if it asked to be told. */
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq);

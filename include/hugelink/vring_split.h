@@ -140,6 +140,22 @@ static inline uint16_t hl_vring_pop_avail(struct hl_vring *vr)
 }
 
 /*
+ * Start loading the descriptors of the next `count` available heads (at most
+ * what hl_vring_avail_count() allowed), so that their cache misses (the
+ * driver's core wrote them) overlap instead of coming one chain at a time.
+ * A hint only: the heads read here decide nothing (masked, they cannot point
+ * outside the table); each is popped and checked again when its turn comes.
+ */
+static inline void hl_vring_prefetch_avail(const struct hl_vring *vr, unsigned count)
+{
+	for (unsigned k = 0; k < count; k++) {
+		uint16_t slot = (uint16_t)(vr->last_avail_idx + k) & vr->mask;
+		uint16_t head = __atomic_load_n(&vr->avail->ring[slot], __ATOMIC_RELAXED);
+		__builtin_prefetch(&vr->desc[head & vr->mask]);
+	}
+}
+
+/*
  * Follow the chain at `head` (NEXT and INDIRECT), translate each descriptor
  * into host iovs (split where guest memory is not contiguous in the host).
  * Returns 0, or refuses the chain, counting why:

@@ -15,6 +15,10 @@
  *     taken on the data path.
  *   - data rooms never cross a pool page, so never a segment boundary;
  *     creation re-checks this through the IOVA translation.
+ *   - an adopted bufpool (hl_bufpool_adopt) is built exactly as a created
+ *     one over the existing zone, except that kept buffers start in use and
+ *     no data room is written; until adoption succeeds the zone is not ours
+ *     to free, so a failed adoption leaves it alone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +47,10 @@ struct hl_bufpool {
 	unsigned data_room;
 	unsigned cache_size;
 	uint64_t zone_off;
+	uint64_t zone_len;
+	uint64_t page_size;
+	unsigned stride;
+	unsigned per_page;
 	char name[HL_BUF_NAME_LEN];
 	char zone[HL_ZONE_NAME_LEN];
 	uint64_t double_free; /* atomic */
@@ -348,8 +356,13 @@ static void bufpool_destroy(struct hl_bufpool *bp)
 	free(bp);
 }
 
-int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
-		      unsigned cache_size, struct hl_bufpool **out)
+/*
+ * Build a bufpool over a new zone (adopt false) or over the existing zone of
+ * that name (adopt true, keeping the buffers `keep` names in use).
+ */
+static int bufpool_build(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
+			 unsigned cache_size, bool adopt, hl_bufpool_keep_fn keep, void *opaque,
+			 struct hl_bufpool **out)
 {
 	struct hl_pool_info info;
 	struct hl_bufpool *bp;
@@ -368,6 +381,8 @@ int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsign
 	rc = hl_pool_get_info(pool, &info);
 	if (rc < 0)
 		return rc;
+	if (adopt && !info.owner)
+		return hl_error(-EPERM, "bufpool %s: only the pool owner adopts a bufpool", name);
 	if (data_room <= HL_BUF_HEADROOM || data_room > info.page_size)
 		return hl_error(-EINVAL, "bufpool %s: data_room %u must be in %u..%llu (page size)",
 				name, data_room, HL_BUF_HEADROOM + 1,
@@ -386,6 +401,10 @@ int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsign
 	bp->n = n;
 	bp->data_room = data_room;
 	bp->cache_size = cache_size;
+	bp->zone_len = zone_len;
+	bp->page_size = info.page_size;
+	bp->stride = (unsigned)stride;
+	bp->per_page = (unsigned)per_page;
 	strcpy(bp->name, name);
 	bp->bufs = aligned_alloc(HL_CACHE_LINE, (size_t)n * sizeof(struct hl_buf));
 	if (cache_size > 0)
@@ -402,11 +421,29 @@ int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsign
 	if (rc < 0)
 		goto fail;
 
-	snprintf(bp->zone, sizeof(bp->zone), "b:%s", name);
-	rc = hl_pool_zone_reserve(pool, bp->zone, zone_len, info.page_size, 0, &bp->zone_off);
-	if (rc < 0) {
-		bp->zone[0] = '\0';
-		goto fail;
+	if (adopt) {
+		char zname[HL_ZONE_NAME_LEN];
+		uint64_t len;
+
+		snprintf(zname, sizeof(zname), "b:%s", name);
+		rc = hl_pool_zone_lookup(pool, zname, &bp->zone_off, &len);
+		if (rc < 0) {
+			rc = hl_error(rc, "bufpool %s: no zone %s to adopt", name, zname);
+			goto fail;
+		}
+		if (len != zone_len || (bp->zone_off & (info.page_size - 1)) != 0) {
+			rc = hl_error(-EINVAL, "bufpool %s: zone %s (%llu bytes at 0x%llx) is not %u rooms of %u bytes",
+				      name, zname, (unsigned long long)len,
+				      (unsigned long long)bp->zone_off, n, data_room);
+			goto fail;
+		}
+	} else {
+		snprintf(bp->zone, sizeof(bp->zone), "b:%s", name);
+		rc = hl_pool_zone_reserve(pool, bp->zone, zone_len, info.page_size, 0, &bp->zone_off);
+		if (rc < 0) {
+			bp->zone[0] = '\0';
+			goto fail;
+		}
 	}
 
 	for (unsigned i = 0; i < n; i++) {
@@ -426,25 +463,44 @@ int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsign
 		b->buf_iova = first;
 		b->buf_len = data_room;
 		buf_reset(b);
+		if (keep != NULL && keep(i, opaque)) {
+			b->refcnt = 1;
+			continue;
+		}
 		void *obj = b;
 		if (hl_ring_enqueue_bulk(bp->ring, &obj, 1) != 1) {
 			rc = hl_error(-EFAULT, "bufpool %s: free ring full", name);
 			goto fail;
 		}
 	}
+	if (adopt)
+		snprintf(bp->zone, sizeof(bp->zone), "b:%s", name); /* ours from now on */
 
 	pthread_mutex_lock(&g_lock);
 	bp->list_next = g_pools;
 	g_pools = bp;
 	pthread_mutex_unlock(&g_lock);
-	HL_LOG_DEBUG("bufpool %s: %u buffers of %u bytes, zone %s at 0x%llx (%llu bytes)", name, n,
+	HL_LOG_DEBUG("bufpool %s: %u buffers of %u bytes, zone %s at 0x%llx (%llu bytes)%s", name, n,
 		     data_room, bp->zone, (unsigned long long)bp->zone_off,
-		     (unsigned long long)zone_len);
+		     (unsigned long long)zone_len, adopt ? ", adopted" : "");
 	*out = bp;
 	return 0;
 fail:
 	bufpool_destroy(bp);
 	return rc;
+}
+
+int hl_bufpool_create(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
+		      unsigned cache_size, struct hl_bufpool **out)
+{
+	return bufpool_build(pool, name, n, data_room, cache_size, false, NULL, NULL, out);
+}
+
+int hl_bufpool_adopt(struct hl_pool *pool, const char *name, unsigned n, unsigned data_room,
+		     unsigned cache_size, hl_bufpool_keep_fn keep, void *opaque,
+		     struct hl_bufpool **out)
+{
+	return bufpool_build(pool, name, n, data_room, cache_size, true, keep, opaque, out);
 }
 
 void hl_bufpool_free(struct hl_bufpool *bp)
@@ -492,4 +548,30 @@ unsigned hl_bufpool_in_use(const struct hl_bufpool *bp)
 struct hl_pool *hl_bufpool_pool(const struct hl_bufpool *bp)
 {
 	return bp->pool;
+}
+
+void hl_bufpool_geom(const struct hl_bufpool *bp, struct hl_bufpool_geom *g)
+{
+	g->zone_off = bp->zone_off;
+	g->zone_len = bp->zone_len;
+	g->page_size = bp->page_size;
+	g->n = bp->n;
+	g->data_room = bp->data_room;
+	g->stride = bp->stride;
+	g->per_page = bp->per_page;
+}
+
+const char *hl_bufpool_name(const struct hl_bufpool *bp)
+{
+	return bp->name;
+}
+
+struct hl_buf *hl_bufpool_buf_at(struct hl_bufpool *bp, unsigned index)
+{
+	return index < bp->n ? &bp->bufs[index] : NULL;
+}
+
+unsigned hl_buf_index(const struct hl_buf *b)
+{
+	return (unsigned)(b - b->pool->bufs);
 }

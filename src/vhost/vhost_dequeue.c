@@ -12,43 +12,7 @@
 
 #include <hugelink/vhost_port.h>
 
-/* Copy `len` bytes starting `skip` bytes into the readable iovs, into a buffer chain. */
-static int copy_out(const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len,
-		    struct hl_buf *head, struct hl_bufpool *bp)
-{
-	struct hl_buf *seg = head;
-	unsigned i = 0;
-	uint32_t off = skip;
-
-	while (i < niov && off >= iov[i].len)
-		off -= iov[i++].len;
-	head->pkt_len = len;
-	while (len > 0 && i < niov) {
-		uint32_t room = hl_buf_tailroom(seg);
-		if (room == 0) {
-			struct hl_buf *n = hl_buf_alloc(bp);
-			if (hl_unlikely(n == NULL))
-				return -1;
-			hl_buf_chain(head, n);
-			seg = n;
-			room = hl_buf_tailroom(seg);
-		}
-		uint32_t k = iov[i].len - off;
-		if (k > room)
-			k = room;
-		if (k > len)
-			k = len;
-		memcpy((uint8_t *)hl_buf_data(seg) + seg->data_len, (uint8_t *)iov[i].base + off, k);
-		seg->data_len += k;
-		len -= k;
-		off += k;
-		if (off == iov[i].len) {
-			i++;
-			off = 0;
-		}
-	}
-	return 0;
-}
+#include "vhost_zcopy.h"
 
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,
 				struct hl_buf **pkts, uint16_t n)
@@ -60,11 +24,16 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
+	if (vq->zc != NULL) {
+		got = hl_vhost_dequeue_zc(vq, bp, pkts, n);
+		goto out;
+	}
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	if (avail > n)
 		avail = n;
 	if (avail == 0)
 		goto out;
+	hl_vring_prefetch_avail(&vq->vr, avail);
 	if (hl_buf_alloc_bulk(bp, pkts, avail) < 0) {
 		vq->stats.drop_no_buf++;
 		goto out; /* leave the chains for later: the guest loses nothing */
@@ -82,13 +51,9 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	for (unsigned k = 0; k < avail; k++) {
 		uint16_t head = hl_vring_pop_avail(&vq->vr);
 		struct hl_buf *b = pkts[got];
-		if (hl_unlikely(hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch) < 0 ||
-				ch.out_len < vq->hdr_len)) {
-			vq->stats.drop_bad_chain++;
-			hl_vring_put_used(&vq->vr, head, 0);
+		uint32_t len;
+		if (hl_unlikely(!hl_vhost_walk_tx(vq, head, iov, &ch, &len)))
 			continue;
-		}
-		uint32_t len = ch.out_len - vq->hdr_len;
 		pend[got].src = NULL;
 		if (hl_likely(ch.nr_out == 1 && len <= hl_buf_tailroom(b) && got < HL_VHOST_BURST)) {
 			/* the common case: header and frame in one descriptor */
@@ -99,14 +64,9 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			pend[got].src = src;
 			pend[got].len = len;
 			b->data_len = b->pkt_len = len;
-		} else if (hl_unlikely(copy_out(iov, ch.nr_out, vq->hdr_len, len, b, bp) < 0)) {
+		} else if (hl_unlikely(hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp) < 0)) {
+			/* the head buffer stays ours, empty, for the next chain */
 			vq->stats.drop_no_buf++;
-			/* give the segments back, keep the head buffer for the next chain */
-			if (b->next != NULL)
-				hl_buf_free(b->next);
-			b->next = NULL;
-			b->nb_segs = 1;
-			b->data_len = b->pkt_len = 0;
 			hl_vring_put_used(&vq->vr, head, 0);
 			continue;
 		}
@@ -120,6 +80,7 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	if (got < avail)
 		hl_buf_free_bulk(pkts + got, avail - got);
 	vq->stats.packets += got;
+	vq->stats.copied += got;
 	hl_vring_flush_used(&vq->vr);
 	hl_vhost_vq_notify(vq);
 out:

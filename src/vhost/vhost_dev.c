@@ -45,6 +45,7 @@ void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueu
 	d->opaque = opaque;
 	hl_guest_mem_build(&d->mem, NULL, 0);
 	hl_xlate_build(&d->uva2hva, NULL, 0, 12);
+	hl_xlate_build(&d->hva2iova, NULL, 0, 12);
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
 		d->vq[q].kick_fd = d->vq[q].call_fd = d->vq[q].err_fd = -1;
 }
@@ -190,14 +191,19 @@ static int add_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m,
 	int rc = hl_vu_region_map(&d->regions[d->nregions], m, fd);
 	if (rc < 0)
 		return rc;
+	/* the translation tables are rebuilt: the data path must not be reading them */
+	bool was[HL_VHOST_MAX_QUEUES];
+	stop_all(d, was);
 	d->nregions++;
 	rc = hl_vu_mem_rebuild(d);
 	if (rc < 0) {
 		/* the new region overlapped: drop it and keep the old map */
 		hl_vu_region_unmap(&d->regions[--d->nregions]);
 		hl_vu_mem_rebuild(d);
+		restart(d, was);
 		return rc;
 	}
+	restart(d, was);
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
 		maybe_start(d, q);
 	return 0;
@@ -235,8 +241,11 @@ static int set_vring_fd(struct hl_vhost_dev *d, uint32_t req, uint64_t v, int *f
 		return hl_error(-EBADMSG, "vhost-user %s: no-fd flag %s but %u fds", hl_vu_request_name(req),
 				nofd ? "set" : "clear", nfds);
 	struct hl_vu_vring *r = &d->vq[q];
-	/* the data path signals call_fd: stop it before the fd changes under it */
-	bool was = r->started && req != HL_VU_SET_VRING_KICK;
+	/*
+	 * The data path signals call_fd and sleeps on kick_fd: stop it before
+	 * either changes under it.
+	 */
+	bool was = r->started;
 	if (was)
 		stop_queue(d, (unsigned)q);
 	int *slot = req == HL_VU_SET_VRING_KICK ? &r->kick_fd : req == HL_VU_SET_VRING_CALL ? &r->call_fd : &r->err_fd;

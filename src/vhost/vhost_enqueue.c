@@ -62,6 +62,23 @@ static void put_header(const struct hl_iov *iov, unsigned niov, uint16_t hdr_len
 	}
 }
 
+/*
+ * Header with num_buffers 1 as two plain stores (building it in a struct on
+ * the stack first costs a failed store-to-load forward per packet).
+ */
+static inline void put_header_one(uint8_t *dst, uint16_t hdr_len)
+{
+	uint64_t lo = 0;
+	uint32_t hi = (uint32_t)1 << 16; /* csum_offset 0, num_buffers 1 (little-endian) */
+	uint16_t hi10 = 0;
+
+	memcpy(dst, &lo, sizeof(lo));
+	if (hl_likely(hdr_len == sizeof(struct hl_virtio_net_hdr_v1)))
+		memcpy(dst + 8, &hi, sizeof(hi));
+	else
+		memcpy(dst + 8, &hi10, sizeof(hi10)); /* the 10-byte header has no num_buffers */
+}
+
 uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n)
 {
 	struct hl_vhost_vq *vq = &p->vq[q];
@@ -72,27 +89,55 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
 	unsigned avail = hl_vring_avail_count(&vq->vr);
+	hl_vring_prefetch_avail(&vq->vr, avail < n ? avail : n);
 	for (uint16_t k = 0; k < n && avail > 0; k++) {
 		struct hl_buf *b = pkts[k];
 		uint16_t save_avail = vq->vr.last_avail_idx, save_used = vq->vr.last_used_idx;
 		unsigned save_count = avail;
 		uint32_t left = b->pkt_len;
 		struct src s = {.seg = b, .off = 0};
-		uint16_t nbufs = 0;
+		uint16_t nbufs = 0, head = 0;
 		unsigned nfirst = 0;
-		bool ok = true, too_big = false;
+		bool ok = true, too_big = false, walked = false;
+		int rc = 0;
+
+		/*
+		 * The common case: a one-segment packet into one chain of one
+		 * writable piece. Anything else goes on below with this chain.
+		 */
+		if (hl_likely(b->next == NULL && b->data_len == b->pkt_len)) {
+			head = hl_vring_pop_avail(&vq->vr);
+			avail--;
+			rc = hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch);
+			if (hl_likely(rc == 0 && ch.nr_out == 0 && ch.nr_in == 1 &&
+				      ch.in_len >= vq->hdr_len &&
+				      ch.in_len - vq->hdr_len >= b->pkt_len)) {
+				uint8_t *dst = iov[0].base;
+				memcpy(dst + vq->hdr_len, hl_buf_data(b), b->pkt_len);
+				put_header_one(dst, vq->hdr_len);
+				hl_vring_put_used(&vq->vr, head, vq->hdr_len + b->pkt_len);
+				vq->stats.bytes += b->pkt_len;
+				sent++;
+				continue;
+			}
+			walked = true;
+		}
 
 		/* one chain, or several with MRG_RXBUF, until the packet is in */
 		do {
-			if (avail == 0) {
-				ok = false;
-				vq->stats.drop_no_buf++;
-				break;
+			if (walked) {
+				walked = false;
+			} else {
+				if (avail == 0) {
+					ok = false;
+					vq->stats.drop_no_buf++;
+					break;
+				}
+				head = hl_vring_pop_avail(&vq->vr);
+				avail--;
+				rc = hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch);
 			}
-			uint16_t head = hl_vring_pop_avail(&vq->vr);
-			avail--;
-			if (hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch) < 0 ||
-			    ch.nr_in == 0 || (nbufs == 0 && ch.in_len < vq->hdr_len)) {
+			if (rc < 0 || ch.nr_in == 0 || (nbufs == 0 && ch.in_len < vq->hdr_len)) {
 				/* a bad chain goes back empty; it costs this packet nothing */
 				vq->stats.drop_bad_chain++;
 				hl_vring_put_used(&vq->vr, head, 0);

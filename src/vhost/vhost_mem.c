@@ -6,8 +6,15 @@
  * would turn the switch's first access into SIGBUS. Then two O(1) tables are
  * built over all regions: GPA -> host address (descriptors) and front-end
  * VA -> host address (ring addresses in SET_VRING_ADDR).
+ *
+ * Where guest RAM is in hugepages, a third table maps it to host physical
+ * addresses (the IOVA of a zero-copy buffer), read once from pagemap when
+ * the region arrives, never per packet. Mappings
+ * are counted (hl_vu_mapping) so zero-copy buffers keep them alive.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +26,46 @@
 #include "vhost_mem.h"
 
 #define MIN_ALIGN 4096ull
+
+/*
+ * Physical address of each page of a hugepage region, from pagemap (needs
+ * CAP_SYS_ADMIN; without it the kernel reports 0 and the region simply has
+ * no IOVA). Hugepages do not move, so this stays true while mapped.
+ */
+static void read_page_pa(struct hl_vu_region *r)
+{
+	unsigned n = (unsigned)(r->map_len / r->page_size);
+	uint64_t *pa = calloc(n, sizeof(*pa));
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok = pa != NULL && fd >= 0;
+	for (unsigned i = 0; ok && i < n; i++) {
+		uint64_t va = (uintptr_t)r->map_base + (uint64_t)i * r->page_size, e;
+		ok = pread(fd, &e, sizeof(e), (off_t)(va / 4096 * sizeof(e))) == (ssize_t)sizeof(e) &&
+		     (e >> 63) && (e & ((1ull << 55) - 1)) != 0;
+		if (ok)
+			pa[i] = (e & ((1ull << 55) - 1)) * 4096;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		free(pa);
+		pa = NULL;
+	}
+	r->page_pa = pa;
+}
+
+void hl_vu_mapping_get(struct hl_vu_mapping *m)
+{
+	__atomic_fetch_add(&m->refs, 1, __ATOMIC_RELAXED);
+}
+
+void hl_vu_mapping_put(struct hl_vu_mapping *m)
+{
+	if (m != NULL && __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		munmap(m->base, m->len);
+		free(m);
+	}
+}
 
 int hl_vu_region_map(struct hl_vu_region *r, const struct hl_vu_mem_region *m, int fd)
 {
@@ -51,7 +98,10 @@ int hl_vu_region_map(struct hl_vu_region *r, const struct hl_vu_mem_region *m, i
 		pg = (uint64_t)sf.f_bsize; /* hugetlbfs maps in whole hugepages */
 	uint64_t map_off = o & ~(pg - 1);
 	uint64_t map_len = HL_ALIGN_UP(o + n - map_off, pg);
-	void *base = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)map_off);
+	bool huge = sf.f_type == HUGETLBFS_MAGIC && pg > MIN_ALIGN;
+	/* hugepages: fault them in now, so pagemap can name each one below */
+	void *base = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | (huge ? MAP_POPULATE : 0), fd,
+			  (off_t)map_off);
 	if (base == MAP_FAILED) {
 		rc = hl_error(-errno, "vhost-user region: mmap of %llu bytes failed",
 			      (unsigned long long)map_len);
@@ -65,6 +115,16 @@ int hl_vu_region_map(struct hl_vu_region *r, const struct hl_vu_mem_region *m, i
 	r->map_len = map_len;
 	r->hva = (uint8_t *)base + (o - map_off);
 	r->fd = fd;
+	r->page_size = pg;
+	r->map = malloc(sizeof(*r->map));
+	if (r->map == NULL) {
+		munmap(base, map_len);
+		rc = hl_error(-ENOMEM, "vhost-user region: out of memory");
+		goto fail;
+	}
+	*r->map = (struct hl_vu_mapping){.refs = 1, .base = base, .len = map_len};
+	if (huge)
+		read_page_pa(r);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -74,12 +134,49 @@ fail:
 
 void hl_vu_region_unmap(struct hl_vu_region *r)
 {
-	if (r->map_base != NULL)
-		munmap(r->map_base, r->map_len);
+	hl_vu_mapping_put(r->map); /* unmapped now, or when the last zero-copy buffer goes */
+	free(r->page_pa);
 	if (r->fd >= 0)
 		close(r->fd);
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
+}
+
+/*
+ * Host address -> physical for every region whose pages are known (the rest
+ * translate to HL_BAD_ADDR). Keyed by our address rather than the GPA: a
+ * walked descriptor is already a host address, so a zero-copy buffer gets
+ * its IOVA in one more look-up.
+ */
+static void build_iova(struct hl_vhost_dev *d)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->nregions; i++)
+		if (d->regions[i].page_pa != NULL)
+			n += (unsigned)(d->regions[i].map_len / d->regions[i].page_size);
+	struct hl_xrange *x = calloc(n ? n : 1, sizeof(*x));
+	unsigned k = 0;
+	for (unsigned i = 0; x != NULL && i < d->nregions; i++) {
+		const struct hl_vu_region *r = &d->regions[i];
+		if (r->page_pa == NULL)
+			continue;
+		/* the region starts (r->hva - map_base) bytes into its first page */
+		uint64_t lead = (uint64_t)(r->hva - (uint8_t *)r->map_base);
+		for (uint64_t p = 0; p * r->page_size < r->map_len; p++) {
+			uint64_t lo = p * r->page_size, hi = lo + r->page_size;
+			if (lo < lead)
+				lo = lead;
+			if (hi > lead + r->size)
+				hi = lead + r->size;
+			if (lo >= hi)
+				continue;
+			x[k++] = (struct hl_xrange){.src = (uintptr_t)r->map_base + lo, .len = hi - lo,
+						    .dst = r->page_pa[p] + (lo - p * r->page_size)};
+		}
+	}
+	if (x == NULL || hl_xlate_build(&d->hva2iova, x, k, hl_xlate_best_shift(x, k, 21)) < 0)
+		hl_xlate_build(&d->hva2iova, NULL, 0, 12);
+	free(x);
 }
 
 int hl_vu_mem_rebuild(struct hl_vhost_dev *d)
@@ -91,6 +188,7 @@ int hl_vu_mem_rebuild(struct hl_vhost_dev *d)
 
 	hl_guest_mem_free(&d->mem);
 	hl_xlate_free(&d->uva2hva);
+	hl_xlate_free(&d->hva2iova);
 	if (g == NULL || u == NULL)
 		goto out;
 	for (unsigned i = 0; i < d->nregions; i++) {
@@ -110,7 +208,9 @@ int hl_vu_mem_rebuild(struct hl_vhost_dev *d)
 		hl_guest_mem_free(&d->mem);
 		snprintf(why, sizeof(why), "%s", hl_last_error());
 		rc = hl_error(rc, "vhost-user memory: front-end address ranges: %s", why);
+		goto out;
 	}
+	build_iova(d);
 out:
 	free(g);
 	free(u);
@@ -124,4 +224,5 @@ void hl_vu_mem_clear(struct hl_vhost_dev *d)
 	d->nregions = 0;
 	hl_guest_mem_free(&d->mem);
 	hl_xlate_free(&d->uva2hva);
+	hl_xlate_free(&d->hva2iova);
 }

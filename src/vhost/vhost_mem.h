@@ -12,4 +12,8 @@ void hl_vu_region_unmap(struct hl_vu_region *r);
 int hl_vu_mem_rebuild(struct hl_vhost_dev *d);
 void hl_vu_mem_clear(struct hl_vhost_dev *d);
 
+/* References on a region's mapping (any thread); the last put unmaps it. */
+void hl_vu_mapping_get(struct hl_vu_mapping *m);
+void hl_vu_mapping_put(struct hl_vu_mapping *m);
+
 #endif

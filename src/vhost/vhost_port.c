@@ -6,9 +6,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <hugelink/vhost_port.h>
+
+#include "vhost_zcopy.h"
 
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
 {
@@ -26,8 +29,24 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	vq->call_fd = v->call_fd;
 	vq->mrg_rxbuf = d->features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
 	vq->hdr_len = (d->features & HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1)) || vq->mrg_rxbuf ? 12 : 10;
+	vq->zc = NULL;
+	if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF) {
+		vq->zc_min_len = p->zc_mode == HL_VHOST_ZC_ON ? 0 : p->zc_min_len ? p->zc_min_len
+										 : hl_vhost_zc_min_len_default();
+		vq->zc_max_pinned = p->zc_max_pinned ? p->zc_max_pinned : v->num / 2;
+		vq->zc_max_pin_ns = p->zc_max_pin_ns ? p->zc_max_pin_ns : HL_VHOST_ZC_DEFAULT_MAX_PIN_NS;
+		vq->zc = hl_vhost_zc_create(d, v->num);
+		if (vq->zc == NULL)
+			HL_LOG_WARN("vhost-user %s: queue %u: no memory for zero-copy, copying", p->be.path, q);
+	}
 	/* poll mode: the guest need not kick */
 	hl_vring_set_notify(&vq->vr, false);
+	if ((q & 1) && p->wake_epfd >= 0 && v->kick_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = p->wake_data};
+		if (epoll_ctl(p->wake_epfd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0)
+			HL_LOG_WARN("vhost-user %s: queue %u: cannot watch its kick fd: %s", p->be.path, q,
+				    strerror(errno));
+	}
 	__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
 	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries)", p->be.path, q, v->num);
 }
@@ -42,6 +61,11 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 	__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
 		__builtin_ia32_pause();
+	/* every pinned chain goes back on the used ring before the front-end reads the base */
+	hl_vhost_zc_stop(vq);
+	/* before the engine closes the fd, or a stale registration would linger */
+	if ((q & 1) && p->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
+		epoll_ctl(p->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);
 	HL_LOG_INFO("vhost-user %s: queue %u stopped at %u", p->be.path, q, vq->vr.last_avail_idx);
 	return vq->vr.last_avail_idx;
 }
@@ -51,8 +75,15 @@ static const struct hl_vhost_ops port_ops = {.queue_start = queue_start, .queue_
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
 	memset(p, 0, sizeof(*p));
+	p->wake_epfd = -1;
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
 		p->vq[q].call_fd = -1;
+	p->zc_mode = prm->zc_mode;
+	if (p->zc_mode != HL_VHOST_ZC_OFF)
+		hl_fast_clock_init(); /* pin ages are taken per burst */
+	p->zc_min_len = prm->zc_min_len;
+	p->zc_max_pinned = prm->zc_max_pinned;
+	p->zc_max_pin_ns = prm->zc_max_pin_ns;
 	struct hl_vhost_backend_params bp = {
 		.path = prm->path,
 		.client = prm->client,
@@ -80,4 +111,42 @@ void hl_vhost_vq_notify(struct hl_vhost_vq *vq)
 		eventfd_write(vq->call_fd, 1);
 		vq->stats.calls++;
 	}
+}
+
+int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
+{
+	if (p->wake_epfd >= 0)
+		return hl_error(-EBUSY, "vhost-user %s: wake-up already set", p->be.path);
+	p->wake_epfd = epfd;
+	p->wake_data = data;
+	/* queues already running: register them now, later ones at queue start */
+	for (unsigned q = 1; q < HL_VHOST_MAX_QUEUES; q += 2) {
+		int fd = p->be.dev.vq[q].kick_fd;
+		if (!p->be.dev.vq[q].started || fd < 0)
+			continue;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return hl_error(-errno, "vhost-user %s: watch kick fd: %s", p->be.path, strerror(errno));
+	}
+	return 0;
+}
+
+bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q)
+{
+	struct hl_vhost_vq *vq = &p->vq[q];
+	if (!hl_vhost_vq_enter(vq))
+		return true; /* not running: its start will wake nobody, but sleeping is bounded */
+	hl_vring_set_notify(&vq->vr, true);
+	bool empty = hl_vring_avail_count(&vq->vr) == 0;
+	hl_vhost_vq_leave(vq);
+	return empty;
+}
+
+void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q)
+{
+	struct hl_vhost_vq *vq = &p->vq[q];
+	if (!hl_vhost_vq_enter(vq))
+		return;
+	hl_vring_set_notify(&vq->vr, false);
+	hl_vhost_vq_leave(vq);
 }

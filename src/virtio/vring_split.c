@@ -78,12 +78,46 @@ unsigned hl_vring_avail_count(struct hl_vring *vr)
 	return n;
 }
 
+/*
+ * The shape nearly every chain has: one direct descriptor whose buffer is
+ * one host-contiguous piece of guest memory (within a page, or across one
+ * page boundary into the next page of the same mapping). Fills the chain
+ * and returns true only then; anything else (and every refusal) is left to
+ * the general walk, which applies the full checks to the same copy.
+ */
+static inline bool walk_one(struct hl_vring *vr, const struct hl_guest_mem *mem,
+			    const struct hl_vring_desc *d, struct hl_iov *iov, unsigned max_iov,
+			    struct hl_chain *out)
+{
+	const struct hl_xlate *x = &mem->gpa2hva;
+	uint64_t addr = d->addr, len = d->len, page = x->page_mask + 1;
+
+	if ((d->flags & (HL_VRING_DESC_F_NEXT | HL_VRING_DESC_F_INDIRECT)) || len == 0 ||
+	    max_iov == 0 || len > page || addr > UINT64_MAX - len)
+		return false;
+	uint64_t h = hl_xlate(x, addr);
+	uint64_t in_page = page - (addr & x->page_mask);
+	if (h == HL_BAD_ADDR || (len > in_page && hl_xlate(x, addr + in_page) != h + in_page))
+		return false;
+	bool writable = d->flags & HL_VRING_DESC_F_WRITE;
+	iov[0].base = (void *)(uintptr_t)h;
+	iov[0].len = (uint32_t)len;
+	vr->stats.chains++;
+	out->ndesc = 1;
+	out->nr_out = !writable;
+	out->nr_in = writable;
+	out->out_len = writable ? 0 : (uint32_t)len;
+	out->in_len = writable ? (uint32_t)len : 0;
+	return true;
+}
+
 int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t head,
 		  struct hl_iov *iov, unsigned max_iov, struct hl_chain *out)
 {
 	struct walk w = {.vr = vr, .mem = mem, .iov = iov, .max_iov = max_iov};
 	struct table t = {.host = vr->desc, .size = vr->num};
-	bool in_indirect = false;
+	struct hl_vring_desc d;
+	bool in_indirect = false, loaded;
 	uint32_t i = head, count = 0, ndesc = 0;
 	int rc;
 
@@ -92,15 +126,22 @@ int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t 
 	if (hl_unlikely(head >= vr->num))
 		return refuse(vr, &vr->stats.bad_desc_index, -EINVAL, head,
 			      "head index %llu >= queue size %llu", head, vr->num);
+	fetch_desc(&w, &t, head, &d); /* the ring's own table: cannot fail */
+	if (hl_likely(walk_one(vr, mem, &d, iov, max_iov, out))) {
+		out->head = head;
+		return 0;
+	}
+	/* The general walk goes on from this same copy: the head is read once. */
+	loaded = true;
 	for (;;) {
-		struct hl_vring_desc d;
-
 		/* Each entry visited at most once in a sane chain: more is a loop. */
 		if (hl_unlikely(++count > t.size))
 			return refuse(vr, &vr->stats.loop, -ELOOP, head,
 				      "chain longer than its table (%llu entries, indirect %llu)",
 				      t.size, in_indirect);
-		if (hl_unlikely(!fetch_desc(&w, &t, i, &d)))
+		if (loaded)
+			loaded = false;
+		else if (hl_unlikely(!fetch_desc(&w, &t, i, &d)))
 			return refuse(vr, &vr->stats.bad_indirect, -EFAULT, head,
 				      "indirect entry %llu at gpa 0x%llx unreadable", i,
 				      t.gpa + 16ull * i);

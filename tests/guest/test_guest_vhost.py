@@ -24,7 +24,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from test_guests_testpmd import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
+from guest_test import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
 
 CASES = [
     "guest kernel and initramfs built",

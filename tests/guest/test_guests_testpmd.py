@@ -29,6 +29,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
+from guest_test import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
 
 TESTPMD = "dpdk-testpmd"
 GUEST_MEM_MB = 256
@@ -87,70 +88,6 @@ exit $rc
 """
 
 
-class Tap:
-    def __init__(self, cases):
-        self.cases = cases
-        self.done = {}
-        print(f"1..{len(cases)}", flush=True)
-
-    def result(self, idx, good, detail="", log=None):
-        if idx in self.done:
-            return
-        self.done[idx] = good
-        text = self.cases[idx]
-        if detail:
-            text += f": {detail}" if good else f" -- {detail}"
-        print(f"{'ok' if good else 'not ok'} {idx + 1} - {text}", flush=True)
-        if not good and log:
-            for line in log.rstrip().splitlines()[-25:]:
-                print(f"#   {line}", flush=True)
-
-    def fail_rest(self, why):
-        """Fail every undecided case but the last (the process check always runs)."""
-        for i in range(len(self.cases) - 1):
-            if i not in self.done:
-                self.result(i, False, why)
-
-
-def tail(path, n=25):
-    try:
-        with open(path, "rb") as f:
-            return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
-    except OSError as e:
-        return str(e)
-
-
-def build_guest(src, guest_dir, work):
-    """Run scripts/guest/build-guest.sh into guest_dir: (0 or what went wrong, log path)."""
-    blog = os.path.join(work, "build-guest.log")
-    with open(blog, "wb") as f:
-        try:
-            rc = subprocess.run(["bash", os.path.join(src, "scripts/guest/build-guest.sh"), guest_dir],
-                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                                timeout=400).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timed out"
-        except OSError as e:
-            rc = str(e)
-    return rc, blog
-
-
-def hugepage_dir(pages_needed):
-    """A 2 MiB hugetlbfs mount with pages_needed free pages, or None."""
-    try:
-        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-            free = int(f.read())
-        with open("/proc/mounts") as f:
-            mounts = [l.split() for l in f]
-    except (OSError, ValueError):
-        return None
-    for m in mounts:
-        if m[2] == "hugetlbfs" and ("pagesize=2M" in m[3] or "pagesize=" not in m[3]):
-            if free >= pages_needed and os.access(m[1], os.W_OK):
-                return m[1]
-    return None
-
-
 def forward_stats(log_text):
     """{port: (rx, tx)} from testpmd's last "Forward statistics for port N" blocks."""
     stats = {}
@@ -179,24 +116,6 @@ def clean_stale():
                     os.unlink(path)
                 except OSError:
                     pass
-
-
-def our_processes(tokens):
-    """pid -> cmdline of live processes whose command line has one of tokens."""
-    found = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and any(t in cmd for t in tokens):
-            found[int(pid)] = cmd.strip()
-    return found
 
 
 def main():

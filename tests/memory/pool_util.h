@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hugelink/buf.h>
 #include <hugelink/pool.h>
 
 /* Free 2 MiB hugepages right now. */
@@ -64,6 +65,22 @@ static inline int path_exists(const char *p)
 {
 	struct stat st;
 	return stat(p, &st) == 0;
+}
+
+/*
+ * A pool of `size` bytes on 2 MiB pages with its record in dir, named
+ * "<tag>-<pid>", and a bufpool "tag" of nbufs 2048-byte buffers (no caches).
+ */
+static inline int pool_with_bufs(const char *dir, const char *tag, uint64_t size, unsigned nbufs,
+				 struct hl_pool **p, struct hl_bufpool **bp)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "%s-%d", tag, (int)getpid());
+	struct hl_pool_params pp = {.name = name, .size = size, .run_dir = dir, .page_size = 2 << 20};
+	int rc = hl_pool_create(&pp, p);
+	if (rc < 0)
+		return rc;
+	return hl_bufpool_create(*p, tag, nbufs, 2048, 0, bp);
 }
 
 #endif

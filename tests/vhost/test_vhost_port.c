@@ -14,6 +14,7 @@
 #include <hugelink/vhost_port.h>
 
 #include "hl_test.h"
+#include "../memory/pool_util.h"
 
 static struct hl_vhost_port port;
 static struct hl_pool *sw_pool; /* the switch's memory */
@@ -43,14 +44,7 @@ static void *echo_thread(void *arg)
 
 static int make_pool(const char *tag, struct hl_pool **p, struct hl_bufpool **bp, unsigned nbufs)
 {
-	char name[32];
-	snprintf(name, sizeof(name), "t-%s-%d", tag, (int)getpid());
-	struct hl_pool_params pp = {.name = name, .size = 64 << 20, .run_dir = hl_test_tmpdir(),
-				    .page_size = 2 << 20};
-	int rc = hl_pool_create(&pp, p);
-	if (rc < 0)
-		return rc;
-	return hl_bufpool_create(*p, tag, nbufs, 2048, 0, bp);
+	return pool_with_bufs(hl_test_tmpdir(), tag, 64 << 20, nbufs, p, bp);
 }
 
 /* A packet of `len` bytes whose content depends on (seq, offset). */

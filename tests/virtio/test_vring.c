@@ -235,6 +235,57 @@ HL_TEST(chain_crosses_region_boundary)
 	teardown(&f);
 }
 
+/* Walk the one chain just added; returns the walk's result. */
+static int walk_next(struct fix *f, struct hl_iov *iov, unsigned max_iov, struct hl_chain *ch)
+{
+	if (hl_vring_avail_count(&f->dev) != 1)
+		return -EAGAIN;
+	return hl_vring_walk(&f->dev, &f->mem, hl_vring_pop_avail(&f->dev), iov, max_iov, ch);
+}
+
+HL_TEST(single_descriptor_shapes)
+{
+	struct fix f;
+	struct hl_iov iov[MAX_IOV];
+	struct hl_chain ch;
+	int tok;
+
+	REQUIRE_OK(setup(&f, 16, 0, false));
+	/* across a page inside one region: one host piece, readable */
+	struct hl_drv_buf across = {GPA_C + 4096 - 100, 300};
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &across, 1, 0, &tok));
+	REQUIRE_OK(walk_next(&f, iov, MAX_IOV, &ch));
+	CHECK(ch.nr_out == 1 && ch.nr_in == 0 && ch.out_len == 300 && ch.in_len == 0);
+	CHECK(ch.ndesc == 1 && iov[0].base == f.c + 4096 - 100 && iov[0].len == 300);
+	/* the same, writable, and with exactly one iov of room */
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &across, 0, 1, &tok));
+	REQUIRE_OK(walk_next(&f, iov, 1, &ch));
+	CHECK(ch.nr_out == 0 && ch.nr_in == 1 && ch.out_len == 0 && ch.in_len == 300);
+	/* longer than a page: still one piece */
+	struct hl_drv_buf longer = {GPA_C + 10, 3 * 4096};
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &longer, 0, 1, &tok));
+	REQUIRE_OK(walk_next(&f, iov, MAX_IOV, &ch));
+	CHECK(ch.nr_in == 1 && iov[0].base == f.c + 10 && iov[0].len == 3 * 4096);
+	/* A into B (adjacent in GPA, apart in the host): two pieces */
+	struct hl_drv_buf split = {GPA_B - 100, 300};
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &split, 0, 1, &tok));
+	REQUIRE_OK(walk_next(&f, iov, MAX_IOV, &ch));
+	CHECK(ch.nr_in == 2 && iov[0].base == f.a + KB64 - 100 && iov[1].base == f.b);
+	/* ... refused with room for one */
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &split, 0, 1, &tok));
+	CHECK_EQ(walk_next(&f, iov, 1, &ch), -ENOBUFS);
+	/* from C's last page into the hole after it; and wholly in a hole */
+	struct hl_drv_buf out_end = {GPA_C + KB64 - 10, 20}, hole = {GPA_B + KB64 + 4096, 64};
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &out_end, 0, 1, &tok));
+	CHECK_EQ(walk_next(&f, iov, MAX_IOV, &ch), -EFAULT);
+	REQUIRE_OK(hl_vring_driver_add(&f.drv, &hole, 1, 0, &tok));
+	CHECK_EQ(walk_next(&f, iov, MAX_IOV, &ch), -EFAULT);
+	CHECK_EQ(f.dev.stats.bad_addr, 2);
+	CHECK_EQ(f.dev.stats.too_many_iov, 1);
+	CHECK_EQ(f.dev.stats.chains, 4);
+	teardown(&f);
+}
+
 static void wraparound(uint64_t features)
 {
 	struct fix f;

@@ -7,6 +7,8 @@
 
 int bench_xlate(int argc, char **argv);
 int bench_vhost(int argc, char **argv);
+int bench_switch(int argc, char **argv);
+int bench_shm(int argc, char **argv);
 
 /* Median of n values (sorts them). */
 double bench_median(double *v, unsigned n);

@@ -7,7 +7,15 @@
  * back-end is hugelink's port, driven by this process on one core, or with
  * --vs-dpdk also DPDK's net_vhost in a second testpmd, measured in the same
  * run. Rates are medians of per-second samples after a warm-up second: for
- * g2h what the back-end dequeued, for h2g what the front-end received.
+ * g2h what the back-end dequeued, for h2g what the back-end delivered into
+ * the front-end's receive ring (DPDK's: what its front-end received).
+ *
+ * Both back-ends share two cores with whatever else the machine runs, and
+ * load that comes and goes between the two measurements skews their ratio.
+ * --rounds N alternates them N times; the ratio printed is then the median
+ * of the N per-round ratios, and each rate the median of its N rates.
+ * Each side's best second is printed too (mpps_peak, ratio_peak), and
+ * HLBENCH_SAMPLES=1 in the environment lists our per-second samples.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +32,7 @@
 #include <hugelink/vhost_port.h>
 
 #include "bench.h"
+#include "plot.h"
 
 #define MAX_SAMPLES 120
 
@@ -32,16 +41,33 @@ struct peer {
 	char log[256];
 };
 
+/*
+ * testpmd's --txpkts for a frame of `size` bytes: one segment up to 2048
+ * (its mbufs' data room), else equal segments, so large frames reach the
+ * back-end as descriptor chains.
+ */
+static void txpkts(unsigned size, char *out, size_t len)
+{
+	unsigned nseg = (size + 2047) / 2048, each = size / nseg;
+	size_t at = 0;
+	for (unsigned i = 0; i < nseg && at < len; i++)
+		at += (size_t)snprintf(out + at, len - at, "%s%u", i ? "," : "",
+				       i + 1 < nseg ? each : size - each * (nseg - 1));
+}
+
 static int peer_start(struct peer *p, const char *dir, const char *tag, int main_lcore, const char *vdev,
 		      const char *fwd, unsigned size)
 {
-	char cmd[1024];
+	static unsigned runs; /* a fresh EAL prefix each time: a reused one broke the next run */
+	char cmd[1400], segs[300];
+	txpkts(size, segs, sizeof(segs));
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", dir, tag);
 	snprintf(cmd, sizeof(cmd),
-		 "exec dpdk-testpmd -l 0,1 --main-lcore %d --no-pci --no-huge -m 512 --file-prefix hlb-%s-%d "
-		 "--vdev '%s' -- --nb-cores=1 --forward-mode=%s --txpkts=%u --stats-period 1 "
-		 "--no-lsc-interrupt --total-num-mbufs=8192 > '%s' 2>&1",
-		 main_lcore, tag, (int)getpid(), vdev, fwd, size, p->log);
+		 "exec dpdk-testpmd -l 0,1 --main-lcore %d --no-pci --no-huge -m 512 --file-prefix hlb-%s-%d-%u "
+		 "--vdev '%s' -- --nb-cores=1 --forward-mode=%s --txpkts=%s --stats-period 1 "
+		 "--no-lsc-interrupt --total-num-mbufs=%u%s > '%s' 2>&1",
+		 main_lcore, tag, (int)getpid(), ++runs, vdev, fwd, segs, size > 2048 ? 32768 : 8192,
+		 size > 2048 ? " --tx-offloads=0x8000" : "", p->log);
 	p->pid = fork();
 	if (p->pid < 0)
 		return -errno;
@@ -115,8 +141,9 @@ static void pin(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
 }
 
-/* Our back-end on core 0 for `seconds`; returns the median rate (pps). */
-static double run_hugelink(const char *dir, bool g2h, unsigned size, unsigned seconds, double *peer_pps)
+/* Our back-end on core 0 for `seconds`; returns the median rate (pps), *peak the best second. */
+static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vhost_zc_mode mode, unsigned seconds,
+			   double *peer_pps, double *peak)
 {
 	char sock[300], vdev[400], name[32];
 	struct hl_pool *pool;
@@ -127,15 +154,21 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, unsigned se
 	unsigned ns = 0;
 
 	snprintf(sock, sizeof(sock), "%s/hl.sock", dir);
+	unlink(sock); /* a previous round's */
 	snprintf(name, sizeof(name), "hlbench-v-%d", (int)getpid());
 	struct hl_pool_params pp = {.name = name, .size = 128 << 20, .run_dir = dir};
 	if (hl_pool_create(&pp, &pool) < 0 || hl_bufpool_create(pool, "b", 16384, 2048, 256, &bp) < 0)
 		return -1;
-	struct hl_vhost_port_params vp = {.path = sock};
+	if (mode == HL_VHOST_ZC_AUTO)
+		hl_vhost_zc_calibrate(bp); /* as hugelinkd does at start */
+	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode};
 	if (hl_vhost_port_open(&port, &vp) < 0)
 		return -1;
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
 	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size);
+	/* on core 0 for the run only: testpmd instances forked later must not inherit it */
+	cpu_set_t was;
+	pthread_getaffinity_np(pthread_self(), sizeof(was), &was);
 	pin(0);
 	hl_buf_thread_attach();
 
@@ -188,6 +221,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, unsigned se
 		}
 	}
 	peer_stop(&fe);
+	pthread_setaffinity_np(pthread_self(), sizeof(was), &was);
 	double ps[MAX_SAMPLES];
 	unsigned np = peer_samples(&fe, g2h ? "Tx-pps:" : "Rx-pps:", 2, ps);
 	*peer_pps = np ? bench_median(ps, np) : 0;
@@ -195,17 +229,23 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, unsigned se
 	hl_vhost_port_close(&port);
 	hl_bufpool_free(bp);
 	hl_pool_destroy(pool);
-	return ns ? bench_median(samples, ns) : 0;
+	if (getenv("HLBENCH_SAMPLES") != NULL) /* the spread behind the median */
+		for (unsigned i = 0; i < ns; i++)
+			fprintf(stderr, "hlbench vhost: hugelink sample %u: %.3f Mpps\n", i, samples[i] / 1e6);
+	double med = ns ? bench_median(samples, ns) : 0; /* sorts */
+	*peak = ns ? samples[ns - 1] : 0;
+	return med;
 }
 
-/* DPDK's net_vhost back-end (forwarding on core 0) against the same front-end (core 1). */
-static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned seconds)
+/* DPDK's net_vhost back-end (forwarding on core 0) against the same front-end (core 1); as above. */
+static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned seconds, double *peak)
 {
 	char sock[300], vdev[400];
 	struct peer be = {0}, fe = {0};
 	double s[MAX_SAMPLES];
 
 	snprintf(sock, sizeof(sock), "%s/dpdk.sock", dir);
+	unlink(sock); /* a previous round's: the front-end must not find it early */
 	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", sock);
 	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size);
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
@@ -217,8 +257,47 @@ static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned second
 	peer_stop(&fe);
 	peer_stop(&be);
 	unsigned n = peer_samples(g2h ? &be : &fe, "Rx-pps:", 2, s);
-	return n ? bench_median(s, n) : 0;
+	double med = n ? bench_median(s, n) : 0; /* sorts */
+	*peak = n ? s[n - 1] : 0;
+	return med;
 }
+
+static const char *const mode_names[] = {[HL_VHOST_ZC_OFF] = "copy", [HL_VHOST_ZC_ON] = "zcopy",
+					   [HL_VHOST_ZC_AUTO] = "auto"};
+
+/* Comma-separated unsigned numbers; how many, or -1. */
+static int parse_list(const char *arg, unsigned *out, int max)
+{
+	int n = 0;
+	for (const char *p = arg; *p != '\0' && n < max;) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 0);
+		if (end == p || (*end != ',' && *end != '\0'))
+			return -1;
+		out[n++] = (unsigned)v;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+static int parse_modes(const char *arg, enum hl_vhost_zc_mode *out)
+{
+	int n = 0;
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL && n < 3; t = strtok_r(NULL, ",", &save)) {
+		int m = -1;
+		for (int k = 0; k < 3; k++)
+			if (strcmp(t, mode_names[k]) == 0)
+				m = k;
+		if (m < 0)
+			return -1;
+		out[n++] = (enum hl_vhost_zc_mode)m;
+	}
+	return n;
+}
+
+#define MAX_SIZES 16
 
 int bench_vhost(int argc, char **argv)
 {
@@ -227,33 +306,51 @@ int bench_vhost(int argc, char **argv)
 					     {"seconds", required_argument, 0, 't'},
 					     {"mode", required_argument, 0, 'm'},
 					     {"vs-dpdk", no_argument, 0, 'v'},
+					     {"rounds", required_argument, 0, 'r'},
+					     {"plot", required_argument, 0, 'p'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	const char *dirs = "g2h", *mode = "copy";
-	unsigned size = 64, seconds = 5;
+	const char *dirs = "g2h", *plot = NULL;
+	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = 1;
+	enum hl_vhost_zc_mode modes[3] = {HL_VHOST_ZC_OFF};
+	int nsizes = 1, nmodes = 1;
 	bool vs = false;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "d:s:t:m:vh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:s:t:m:vr:p:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': dirs = optarg; break;
-		case 's': size = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 's': nsizes = parse_list(optarg, sizes, MAX_SIZES); break;
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'm': mode = optarg; break;
+		case 'm': nmodes = parse_modes(optarg, modes); break;
 		case 'v': vs = true; break;
+		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'p': plot = optarg; break;
 		case 'h':
-			printf("usage: hlbench vhost --dir g2h|h2g --size B [--seconds S] [--mode copy] [--vs-dpdk]\n");
+			printf("usage: hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]]\n"
+			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg]\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	bool g2h = strcmp(dirs, "h2g") != 0;
-	if (strcmp(mode, "copy") != 0) {
-		fprintf(stderr, "hlbench vhost: mode '%s' is not available (copy only)\n", mode);
+	if (nmodes < 1) {
+		fprintf(stderr, "hlbench vhost: --mode takes copy, zcopy and auto, comma-separated\n");
 		return 2;
 	}
-	if (size < 60 || size > 1518) {
-		fprintf(stderr, "hlbench vhost: --size must be 60..1518 (testpmd txpkts)\n");
+	for (int i = 0; i < nsizes; i++)
+		if (sizes[i] < 60 || sizes[i] > (g2h ? 65535u : 1518u))
+			nsizes = -1;
+	if (nsizes < 1) {
+		fprintf(stderr, "hlbench vhost: --size must be 60..65535 for g2h (chains above 2048), 60..1518 for h2g\n");
+		return 2;
+	}
+	if (!g2h && (nmodes > 1 || modes[0] != HL_VHOST_ZC_OFF)) {
+		fprintf(stderr, "hlbench vhost: zero-copy is a dequeue (g2h) mode\n");
+		return 2;
+	}
+	if (rounds < 1 || rounds > MAX_SAMPLES) {
+		fprintf(stderr, "hlbench vhost: --rounds must be 1..%d\n", MAX_SAMPLES);
 		return 2;
 	}
 	if (access("/usr/bin/dpdk-testpmd", X_OK) != 0) {
@@ -264,22 +361,80 @@ int bench_vhost(int argc, char **argv)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	hl_log_set_level(HL_LOG_WARN);
-	double fe_pps = 0;
-	double ours = run_hugelink(dir, g2h, size, seconds, &fe_pps) / 1e6;
-	double dpdk = vs ? run_dpdk(dir, g2h, size, seconds) / 1e6 : 0;
-	char ratio[64] = "";
-	if (vs && dpdk > 0)
-		snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f", ours / dpdk);
-	printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"size\":%u,"
-	       "\"mode\":\"%s\",\"mpps\":%.3f,\"gbps\":%.3f,\"seconds\":%u%s}\n",
-	       g2h ? "g2h" : "h2g", size, mode, ours, ours * size * 8 / 1000, seconds, ratio);
-	if (vs)
-		printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"size\":%u,"
-		       "\"mode\":\"copy\",\"mpps\":%.3f,\"gbps\":%.3f,\"seconds\":%u}\n",
-		       g2h ? "g2h" : "h2g", size, dpdk, dpdk * size * 8 / 1000, seconds);
+	struct plot_series ser[4] = {{.name = "hugelink copy"}, {.name = "hugelink zcopy"}, {.name = "hugelink auto"},
+				     {.name = "DPDK 22.11 vhost (copy)", .dashed = true}};
+	int rc = 0;
+	for (int si = 0; si < nsizes; si++) {
+		unsigned size = sizes[si];
+		double r_ours[3][MAX_SAMPLES], r_dpdk[MAX_SAMPLES], peak_ours[3] = {0}, peak_dpdk = 0, pk = 0;
+		/* rounds alternate every mode and DPDK, so slow drifts in load hit them alike */
+		for (unsigned r = 0; r < rounds; r++) {
+			for (int mi = 0; mi < nmodes; mi++) {
+				double fe_pps = 0;
+				r_ours[mi][r] = run_hugelink(dir, g2h, size, modes[mi], seconds, &fe_pps, &pk) / 1e6;
+				peak_ours[mi] = pk / 1e6 > peak_ours[mi] ? pk / 1e6 : peak_ours[mi];
+			}
+			r_dpdk[r] = vs ? run_dpdk(dir, g2h, size, seconds, &pk) / 1e6 : 0;
+			peak_dpdk = vs && pk / 1e6 > peak_dpdk ? pk / 1e6 : peak_dpdk;
+			if (rounds > 1)
+				fprintf(stderr, "hlbench vhost: %u B round %u: hugelink %.3f Mpps (%s), dpdk %.3f Mpps\n",
+					size, r + 1, r_ours[0][r], mode_names[modes[0]], r_dpdk[r]);
+		}
+		double dpdk = vs ? bench_median(r_dpdk, rounds) : 0;
+		for (int mi = 0; mi < nmodes; mi++) {
+			double ratio_r[MAX_SAMPLES];
+			unsigned nratio = 0;
+			for (unsigned r = 0; r < rounds && vs; r++)
+				if (r_dpdk[r] > 0)
+					ratio_r[nratio++] = r_ours[mi][r] / r_dpdk[r];
+			double ours = bench_median(r_ours[mi], rounds);
+			/*
+			 * The best second of each side is printed too: on a machine shared
+			 * with bursty load it is the one figure that load cannot raise.
+			 */
+			char ratio[128] = "";
+			if (nratio > 0)
+				snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f,\"ratio_peak\":%.3f",
+					 bench_median(ratio_r, nratio), peak_dpdk > 0 ? peak_ours[mi] / peak_dpdk : 0);
+			printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
+			       "\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
+			       "\"seconds\":%u%s}\n",
+			       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], ours, peak_ours[mi],
+			       ours * size * 8 / 1000, seconds, ratio);
+			struct plot_series *ps = &ser[modes[mi]];
+			ps->x[ps->n] = size;
+			ps->y[ps->n++] = ours * size * 8 / 1000;
+			if (ours <= 0)
+				rc = 1;
+		}
+		if (vs) {
+			printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"size\":%u,"
+			       "\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"seconds\":%u}\n",
+			       g2h ? "g2h" : "h2g", size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, seconds);
+			ser[3].x[ser[3].n] = size;
+			ser[3].y[ser[3].n++] = dpdk * size * 8 / 1000;
+		}
+		fflush(stdout);
+	}
+	if (plot != NULL) {
+		struct plot_series used[4];
+		unsigned nu = 0;
+		for (int k = 0; k < 4; k++)
+			if (ser[k].n > 0)
+				used[nu++] = ser[k];
+		char title[128];
+		snprintf(title, sizeof(title), "vhost-user %s, one core per side (medians)",
+			 g2h ? "guest -> host" : "host -> guest");
+		if (plot_svg(plot, title, "Gbit/s", used, nu) < 0) {
+			fprintf(stderr, "hlbench vhost: could not write %s\n", plot);
+			rc = 1;
+		}
+	}
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (getenv("HLBENCH_KEEP") != NULL) /* the peers' logs, for a run that went wrong */
+		fprintf(stderr, "hlbench vhost: logs kept in %s\n", dir);
+	else if (system(cmd) != 0)
 		fprintf(stderr, "hlbench: could not remove %s\n", dir);
-	return ours > 0 ? 0 : 1;
+	return rc;
 }

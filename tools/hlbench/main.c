@@ -27,7 +27,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
 		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n"
 		   "       hlbench vhost --dir g2h|h2g --size B [--seconds S] [--vs-dpdk]\n"
-		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n");
+		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
+		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
+		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
+		   "       hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
+		   "  frames between two shm peers through the switch, in this process\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +44,10 @@ int main(int argc, char **argv)
 		return bench_xlate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "vhost") == 0)
 		return bench_vhost(argc - 1, argv + 1);
+	if (strcmp(argv[1], "switch") == 0)
+		return bench_switch(argc - 1, argv + 1);
+	if (strcmp(argv[1], "shm") == 0)
+		return bench_shm(argc - 1, argv + 1);
 	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -1,39 +1,402 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* hlctl: hugelink's command line. `hlctl pool-info RECORD [--json]` reads a pool's record. */
+/*
+ * hlctl: hugelink's command line. It turns a command into one JSON request
+ * to hugelinkd's control socket and the reply into text (or passes the reply
+ * through verbatim with --json).
+ *
+ * The request names and fields built here are the contract with the daemon;
+ * the exit status is the contract with scripts: 0 ok, 1 the daemon refused
+ * (or replied nonsense), 2 bad usage, 3 the daemon cannot be reached.
+ * `hlctl pool-info RECORD` needs no daemon: it reads a pool's record directly.
+ */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <hugelink/common.h>
+#include <hugelink/ctl.h>
+#include <hugelink/json.h>
 #include <hugelink/pool.h>
 
-static int pool_info(const char *record, int json)
+#include "hlctl.h"
+
+static const char usage_text[] =
+	"usage: hlctl [--ctl SOCK] [--timeout MS] COMMAND\n"
+	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off]\n"
+	"  port add tap NAME [--ifname IF]\n"
+	"  port add shm NAME [--isolated]\n"
+	"  port del NAME\n"
+	"  port list [--json]\n"
+	"  stats [--json]\n"
+	"  mac [--json]\n"
+	"  top [--interval S] [--count N]\n"
+	"  qemu-args NAME\n"
+	"  ping\n"
+	"  raw JSON\n"
+	"  pool-info RECORD [--json]     (reads a pool record; no daemon needed)\n"
+	"The socket is --ctl, else $HUGELINK_CTL, else " HL_CTL_DEFAULT_PATH ".\n"
+	"Exit status: 0 ok, 1 refused by the daemon, 2 usage, 3 daemon unreachable.\n";
+
+__attribute__((format(printf, 1, 2)))
+static int usage(const char *fmt, ...)
+{
+	if (fmt != NULL) {
+		va_list ap;
+		fputs("hlctl: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fputs(usage_text, stderr);
+	return HLCTL_USAGE;
+}
+
+double hlctl_num(const struct hl_json *obj, const char *key)
+{
+	double d = 0;
+
+	hl_json_num(hl_json_get(obj, key), &d);
+	return d;
+}
+
+uint64_t hlctl_u64(const struct hl_json *obj, const char *key)
+{
+	const struct hl_json *v = hl_json_get(obj, key);
+	uint64_t u = 0;
+	double d;
+
+	if (!hl_json_u64(v, &u) && hl_json_num(v, &d) && d > 0 && d < 1.8e19)
+		u = (uint64_t)d;
+	return u;
+}
+
+int hlctl_call(const struct hlctl *h, const char *req, char **raw, struct hl_json **reply)
+{
+	char *txt = NULL;
+	struct hl_json *r = NULL;
+	int rc;
+
+	*raw = NULL;
+	*reply = NULL;
+	rc = hl_ctl_request(h->ctl_path, req, h->timeout_ms, &txt);
+	if (rc < 0) {
+		fprintf(stderr, "hlctl: %s\n", hl_last_error());
+		return HLCTL_UNREACHABLE;
+	}
+	if (hl_json_parse(txt, strlen(txt), &r) < 0 || hl_json_type(r) != HL_JSON_OBJ ||
+	    hl_json_bool(hl_json_get(r, "ok")) < 0) {
+		fprintf(stderr, "hlctl: malformed reply from hugelinkd on %s: %s\n", h->ctl_path,
+			r == NULL ? hl_last_error() : "not an object with a boolean \"ok\"");
+		hl_json_free(r);
+		*raw = txt; /* still worth showing with --json or raw */
+		return HLCTL_FAILED;
+	}
+	*raw = txt;
+	*reply = r;
+	if (hl_json_bool(hl_json_get(r, "ok")) == 1)
+		return HLCTL_OK;
+	const char *err = hl_json_str(hl_json_get(r, "error"));
+	fprintf(stderr, "hlctl: %s\n", err ? err : "request failed (no reason given)");
+	return HLCTL_FAILED;
+}
+
+/* Send a finished request; print the reply raw (--json) or through show(). */
+static int run(const struct hlctl *h, struct hl_jw *w, bool json, void (*show)(const struct hl_json *))
+{
+	char *raw;
+	struct hl_json *reply;
+	int rc;
+
+	if (hl_jw_error(w) < 0) {
+		fprintf(stderr, "hlctl: cannot build the request\n");
+		hl_jw_free(w);
+		return HLCTL_FAILED;
+	}
+	rc = hlctl_call(h, hl_jw_cstr(w), &raw, &reply);
+	hl_jw_free(w);
+	if (raw != NULL && json)
+		printf("%s\n", raw);
+	else if (rc == HLCTL_OK && show != NULL)
+		show(reply);
+	hl_json_free(reply);
+	free(raw);
+	return rc;
+}
+
+static void req_begin(struct hl_jw *w, const char *cmd)
+{
+	hl_jw_init(w);
+	hl_jw_obj_begin(w);
+	hl_jw_kv_str(w, "cmd", cmd);
+}
+
+/* "--json" as the only remaining argument, or nothing. */
+static int json_flag(int argc, char **argv, const char *cmd, bool *json)
+{
+	*json = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			*json = true;
+		else
+			return usage("%s: unexpected argument '%s'", cmd, argv[i]);
+	}
+	return 0;
+}
+
+static int port_add(const struct hlctl *h, int argc, char **argv)
+{
+	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL;
+	bool isolated = false;
+	struct hl_jw w;
+
+	if (argc < 2)
+		return usage("port add: KIND and NAME are required");
+	kind = argv[0];
+	name = argv[1];
+	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0)
+		return usage("port add: unknown port kind '%s' (vhost, tap or shm)", kind);
+	if (name[0] == '\0' || name[0] == '-')
+		return usage("port add %s: a port NAME is required", kind);
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+		bool has_arg = i + 1 < argc;
+		if (strcmp(kind, "vhost") == 0 && (strcmp(o, "--server") == 0 || strcmp(o, "--client") == 0)) {
+			if (!has_arg)
+				return usage("port add vhost: %s needs a PATH", o);
+			if (mode != NULL)
+				return usage("port add vhost: give one of --server or --client, once");
+			mode = o + 2;
+			path = argv[++i];
+		} else if (strcmp(kind, "vhost") == 0 && strcmp(o, "--zcopy") == 0) {
+			if (!has_arg)
+				return usage("port add vhost: --zcopy needs auto, on or off");
+			zcopy = argv[++i];
+			if (strcmp(zcopy, "auto") != 0 && strcmp(zcopy, "on") != 0 && strcmp(zcopy, "off") != 0)
+				return usage("port add vhost: --zcopy is auto, on or off, not '%s'", zcopy);
+		} else if (strcmp(kind, "tap") == 0 && strcmp(o, "--ifname") == 0) {
+			if (!has_arg)
+				return usage("port add tap: --ifname needs an interface name");
+			ifname = argv[++i];
+		} else if (strcmp(kind, "shm") == 0 && strcmp(o, "--isolated") == 0) {
+			isolated = true;
+		} else {
+			return usage("port add %s: unexpected argument '%s'", kind, o);
+		}
+	}
+	if (strcmp(kind, "vhost") == 0 && mode == NULL)
+		return usage("port add vhost: one of --server PATH or --client PATH is required");
+	if (path != NULL && path[0] == '\0')
+		return usage("port add vhost: the socket PATH is empty");
+
+	req_begin(&w, "port-add");
+	hl_jw_kv_str(&w, "kind", kind);
+	hl_jw_kv_str(&w, "name", name);
+	if (strcmp(kind, "vhost") == 0) {
+		hl_jw_kv_str(&w, "path", path);
+		hl_jw_kv_str(&w, "mode", mode);
+		if (zcopy != NULL)
+			hl_jw_kv_str(&w, "zcopy", zcopy);
+	} else if (strcmp(kind, "tap") == 0) {
+		if (ifname != NULL)
+			hl_jw_kv_str(&w, "ifname", ifname);
+	} else {
+		hl_jw_kv_bool(&w, "isolated", isolated);
+	}
+	hl_jw_obj_end(&w);
+	return run(h, &w, false, NULL);
+}
+
+static int cmd_port(const struct hlctl *h, int argc, char **argv)
+{
+	struct hl_jw w;
+	bool json;
+	int rc;
+
+	if (argc < 1)
+		return usage("port: add, del or list?");
+	if (strcmp(argv[0], "add") == 0)
+		return port_add(h, argc - 1, argv + 1);
+	if (strcmp(argv[0], "del") == 0) {
+		if (argc != 2 || argv[1][0] == '\0')
+			return usage("port del: exactly one NAME is required");
+		req_begin(&w, "port-del");
+		hl_jw_kv_str(&w, "name", argv[1]);
+		hl_jw_obj_end(&w);
+		return run(h, &w, false, NULL);
+	}
+	if (strcmp(argv[0], "list") == 0) {
+		if ((rc = json_flag(argc - 1, argv + 1, "port list", &json)) != 0)
+			return rc;
+		req_begin(&w, "port-list");
+		hl_jw_obj_end(&w);
+		return run(h, &w, json, hlctl_show_ports);
+	}
+	return usage("port: unknown subcommand '%s'", argv[0]);
+}
+
+static void show_ping(const struct hl_json *reply)
+{
+	const struct hl_json *v = hl_json_get(reply, "version");
+	const char *s = hl_json_str(v);
+	double d;
+	char num[32] = "?";
+
+	if (s == NULL && hl_json_num(v, &d))
+		snprintf(num, sizeof(num), "%g", d);
+	printf("hugelinkd %s is alive\n", s ? s : num);
+}
+
+static void show_qemu_args(const struct hl_json *reply)
+{
+	const char *a = hl_json_str(hl_json_get(reply, "args"));
+
+	printf("%s\n", a ? a : "");
+}
+
+static int pool_info(int argc, char **argv)
 {
 	struct hl_pool *p;
 	struct hl_pool_info in;
+	bool json = false;
 
-	if (hl_pool_attach(record, 0, &p) < 0) {
+	if (argc < 1)
+		return usage("pool-info: RECORD is required");
+	if (argc > 1 && json_flag(argc - 1, argv + 1, "pool-info", &json) != 0)
+		return HLCTL_USAGE;
+	if (hl_pool_attach(argv[0], 0, &p) < 0) {
 		fprintf(stderr, "hlctl: %s\n", hl_last_error());
-		return 1;
+		return HLCTL_FAILED;
 	}
 	hl_pool_get_info(p, &in);
-	if (json)
-		printf("{\"name\":\"%s\",\"size\":%" PRIu64 ",\"page_size\":%" PRIu64 ",\"pages\":%u,"
-		       "\"segments\":%u,\"hugepages\":%s,\"iova\":\"%s\",\"file\":\"%s\"}\n",
-		       in.name, in.size, in.page_size, in.npages, in.nsegs, in.hugepages ? "true" : "false",
-		       in.phys_iova ? "pa" : "offset", in.file_path);
-	else
+	if (json) {
+		struct hl_jw w;
+		hl_jw_init(&w);
+		hl_jw_obj_begin(&w);
+		hl_jw_kv_str(&w, "name", in.name);
+		hl_jw_kv_u64(&w, "size", in.size);
+		hl_jw_kv_u64(&w, "page_size", in.page_size);
+		hl_jw_kv_u64(&w, "pages", in.npages);
+		hl_jw_kv_u64(&w, "segments", in.nsegs);
+		hl_jw_kv_bool(&w, "hugepages", in.hugepages);
+		hl_jw_kv_str(&w, "iova", in.phys_iova ? "pa" : "offset");
+		hl_jw_kv_str(&w, "file", in.file_path);
+		hl_jw_obj_end(&w);
+		printf("%s\n", hl_jw_cstr(&w) ? hl_jw_cstr(&w) : "{}");
+		hl_jw_free(&w);
+	} else {
 		printf("pool %s: %" PRIu64 " MiB, %" PRIu64 " KiB pages x %u in %u segments, %s, IOVA %s\n  file %s\n",
 		       in.name, in.size >> 20, in.page_size >> 10, in.npages, in.nsegs,
 		       in.hugepages ? "hugetlbfs" : "shared memory", in.phys_iova ? "= physical" : "= offset",
 		       in.file_path);
+	}
 	hl_pool_detach(p);
-	return 0;
+	return HLCTL_OK;
+}
+
+static int cmd_top(const struct hlctl *h, int argc, char **argv)
+{
+	double interval = 1.0;
+	unsigned long count = 0;
+
+	for (int i = 0; i < argc; i++) {
+		char *end;
+		if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+			errno = 0;
+			interval = strtod(argv[++i], &end);
+			if (errno || *end || end == argv[i] || !(interval >= 0.05 && interval <= 3600))
+				return usage("top: --interval is seconds between 0.05 and 3600, not '%s'", argv[i]);
+		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+			errno = 0;
+			count = strtoul(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || argv[i][0] == '-' || count == 0)
+				return usage("top: --count is a positive number, not '%s'", argv[i]);
+		} else {
+			return usage("top: unexpected argument '%s'", argv[i]);
+		}
+	}
+	return hlctl_top(h, interval, count);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && strcmp(argv[1], "pool-info") == 0)
-		return pool_info(argv[2], argc > 3 && strcmp(argv[3], "--json") == 0);
-	fprintf(stderr, "usage: hlctl pool-info RECORD [--json]\n");
-	return 2;
+	struct hlctl h = {.ctl_path = NULL, .timeout_ms = 5000};
+	struct hl_jw w;
+	bool json;
+	int i, rc;
+
+	/* hl_error() would log every refusal too; hlctl prints its own message */
+	if (getenv("HL_LOG") == NULL)
+		hl_log_set_level(HL_LOG_ERR);
+	h.ctl_path = getenv("HUGELINK_CTL");
+	if (h.ctl_path == NULL || h.ctl_path[0] == '\0')
+		h.ctl_path = HL_CTL_DEFAULT_PATH;
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return HLCTL_OK;
+		} else if (strcmp(argv[i], "--ctl") == 0 && i + 1 < argc && argv[i + 1][0] != '\0') {
+			h.ctl_path = argv[++i];
+		} else if (strncmp(argv[i], "--ctl=", 6) == 0 && argv[i][6] != '\0') {
+			h.ctl_path = argv[i] + 6;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *end;
+			long t = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || t <= 0 || t > 3600000)
+				return usage("--timeout is milliseconds, not '%s'", argv[i]);
+			h.timeout_ms = (int)t;
+		} else {
+			return usage("unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc)
+		return usage(NULL);
+	const char *cmd = argv[i];
+	int n = argc - i - 1;
+	char **args = argv + i + 1;
+
+	if (strcmp(cmd, "port") == 0)
+		return cmd_port(&h, n, args);
+	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "mac") == 0) {
+		if ((rc = json_flag(n, args, cmd, &json)) != 0)
+			return rc;
+		req_begin(&w, cmd);
+		hl_jw_obj_end(&w);
+		return run(&h, &w, json, strcmp(cmd, "stats") == 0 ? hlctl_show_stats : hlctl_show_mac);
+	}
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(&h, n, args);
+	if (strcmp(cmd, "qemu-args") == 0) {
+		if (n != 1 || args[0][0] == '\0')
+			return usage("qemu-args: exactly one port NAME is required");
+		req_begin(&w, "qemu-args");
+		hl_jw_kv_str(&w, "name", args[0]);
+		hl_jw_obj_end(&w);
+		return run(&h, &w, false, show_qemu_args);
+	}
+	if (strcmp(cmd, "ping") == 0) {
+		if (n != 0)
+			return usage("ping takes no arguments");
+		req_begin(&w, "ping");
+		hl_jw_obj_end(&w);
+		return run(&h, &w, false, show_ping);
+	}
+	if (strcmp(cmd, "raw") == 0) {
+		char *raw;
+		struct hl_json *reply;
+		if (n != 1)
+			return usage("raw: exactly one JSON argument is required");
+		rc = hlctl_call(&h, args[0], &raw, &reply);
+		if (raw != NULL)
+			printf("%s\n", raw);
+		hl_json_free(reply);
+		free(raw);
+		return rc;
+	}
+	if (strcmp(cmd, "pool-info") == 0)
+		return pool_info(n, args);
+	return usage("unknown command '%s'", cmd);
 }

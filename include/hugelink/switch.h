@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The L2 switch: ports of any kind behind one small interface, a learning
+ * MAC table, and poll-mode workers that move bursts between ports.
+ *
+ * Threads and what they own:
+ *   - the control thread adds and removes ports, runs each port's control
+ *     plane (sockets, reconnects) and ages the MAC table. It publishes the
+ *     port array; removing a port unpublishes it and waits until every
+ *     worker has passed a quiescent point (or sleeps) before the port may be
+ *     closed, so a worker never touches a closed port.
+ *   - each worker polls the receive side of the ports assigned to it
+ *     (round-robin at add time) and transmits to any port. With one worker
+ *     (the default) nothing is shared; with more, a port's transmit side is
+ *     taken under a per-port spinlock, as OVS does when PMDs outnumber
+ *     transmit queues.
+ *   - counters are per worker and per port, written by that worker only and
+ *     summed when read.
+ *
+ * A packet is forwarded by its destination MAC: known unicast to the port
+ * it was learned on, broadcast, multicast and unknown unicast to every port
+ * but the one it came from (one reference per copy; ports copy or write the
+ * bytes, never modify them). Nothing goes back out of its ingress port.
+ *
+ * An idle worker backs off: after `idle_us` without a packet it arms every
+ * port it polls (asks the guest to kick) and sleeps in epoll on the kick
+ * fds, with a bound so port changes are noticed.
+ */
+#ifndef HUGELINK_SWITCH_H
+#define HUGELINK_SWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hugelink/buf.h>
+#include <hugelink/mac_table.h>
+#include <hugelink/vhost_port.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HL_SW_MAX_PORTS 64
+#define HL_SW_MAX_WORKERS 8
+#define HL_SW_BURST 32
+#define HL_SW_NAME_LEN 32
+
+/* Why a packet was dropped; names are what `hlctl stats` shows. */
+enum hl_sw_drop {
+	HL_SW_DROP_TX_FULL,   /* the output port could not take it (guest ring full, TAP busy) */
+	HL_SW_DROP_NO_BUF,    /* no switch buffer to receive into */
+	HL_SW_DROP_BAD,       /* malformed: refused descriptor chain, runt frame */
+	HL_SW_DROP_TOO_BIG,   /* larger than the output port's buffers */
+	HL_SW_DROP_NO_PORT,   /* learned port is gone, or nowhere else to send */
+	HL_SW_DROP_MAX
+};
+extern const char *const hl_sw_drop_names[HL_SW_DROP_MAX];
+
+struct hl_sw_port_stats {
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+	uint64_t drops[HL_SW_DROP_MAX];
+	uint64_t zcopy_packets, copy_packets;
+	uint64_t errors;
+};
+
+struct hl_sw_port;
+
+/*
+ * What a port kind provides. rx/tx/arm/disarm run on a worker; the rest on
+ * the control thread.
+ */
+struct hl_sw_port_ops {
+	const char *kind;
+	/* Receive up to n packets into buffers from bp; the caller owns them. */
+	uint16_t (*rx)(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n);
+	/* Send up to n; returns how many went. The caller still frees all n. */
+	uint16_t (*tx)(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n);
+	/* Before sleeping: ask to be woken; false if packets already wait. */
+	bool (*arm)(struct hl_sw_port *p);
+	void (*disarm)(struct hl_sw_port *p);
+	/* Register the fds that wake a sleeping worker in epfd with `data`. */
+	int (*set_wakeup)(struct hl_sw_port *p, int epfd, uint64_t data);
+	/* Control plane work (sockets, reconnects); must not block. */
+	void (*ctrl)(struct hl_sw_port *p);
+	/* Counters only the port sees (drops inside it, zero-copy counts); added to the switch's. */
+	void (*stats)(const struct hl_sw_port *p, struct hl_sw_port_stats *st);
+	/* "up", "down", "listening", "connecting", ... */
+	const char *(*state)(const struct hl_sw_port *p);
+	void (*close)(struct hl_sw_port *p);
+	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
+	unsigned max_sleep_ms;
+};
+
+/* A port as the switch sees it; kinds embed it and set ops and name. */
+struct hl_sw_port {
+	const struct hl_sw_port_ops *ops;
+	char name[HL_SW_NAME_LEN];
+	uint16_t id;      /* set by the switch: index in its port array */
+	uint16_t worker;  /* set by the switch: who polls rx */
+	int tx_lock;      /* taken around tx only when there are several workers */
+};
+
+struct hl_switch;
+
+struct hl_switch_params {
+	struct hl_bufpool *bp;  /* packet buffers (the switch's pool) */
+	unsigned workers;       /* 0: 1 */
+	uint64_t aging_ns;      /* 0: 300 s */
+	unsigned mac_entries;   /* 0: 4096 */
+	unsigned idle_us;       /* poll this long without traffic before sleeping; 0: 200 ms */
+	int first_cpu;          /* pin worker i to first_cpu + i; -1: no pinning */
+};
+
+int hl_switch_create(const struct hl_switch_params *prm, struct hl_switch **out);
+/* Stops the workers. Ports still in it are closed. */
+void hl_switch_destroy(struct hl_switch *sw);
+
+/* Control thread. Names are unique; -EEXIST, -ENOSPC. */
+int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p);
+/* Unpublish, wait for the workers, forget its MACs, close it. -ENOENT. */
+int hl_switch_del_port(struct hl_switch *sw, const char *name);
+struct hl_sw_port *hl_switch_find_port(struct hl_switch *sw, const char *name);
+/* The i-th port in the table (NULL where free), for listing. */
+struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i);
+
+/* Control thread, every few milliseconds: ports' control plane, MAC aging. */
+void hl_switch_ctrl(struct hl_switch *sw);
+
+void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, struct hl_sw_port_stats *st);
+
+struct hl_sw_worker_info {
+	bool sleeping;
+	uint64_t sleeps;     /* times it went to sleep */
+	uint64_t busy_ns;    /* time spent on bursts that moved packets */
+	uint64_t total_ns;   /* time since start */
+	uint64_t loops;
+};
+unsigned hl_switch_workers(const struct hl_switch *sw);
+void hl_switch_worker_info(const struct hl_switch *sw, unsigned w, struct hl_sw_worker_info *wi);
+struct hl_mac_table *hl_switch_mac_table(struct hl_switch *sw);
+uint64_t hl_switch_aging_ns(const struct hl_switch *sw);
+
+/* Port kinds (sw_port_*.c). Each allocates its port; close frees it. */
+struct hl_sw_vhost_params {
+	const char *name;
+	const char *path;
+	bool client;
+	uint64_t features;  /* 0: default */
+	enum hl_vhost_zc_mode zcopy;
+};
+int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
+/* The socket path and role of a vhost port (for listing and qemu-args). */
+const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client);
+
+int hl_sw_port_tap_create(const char *name, const char *ifname, struct hl_sw_port **out);
+const char *hl_sw_port_tap_ifname(const struct hl_sw_port *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

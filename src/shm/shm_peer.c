@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shm ports, peer side: what a process (or a guest program behind a BAR)
+ * links to use a port of the switch's pool (model in shm_port.h).
+ *
+ * Invariants:
+ *   - everything read from the pool is checked once at attach (pool header,
+ *     zone table, control block, the bufpool's geometry against the mapped
+ *     length) and copied into this struct; the data path reads only the
+ *     private copies and the rings, never the control block again;
+ *   - descriptors the switch writes are checked like the switch checks the
+ *     peer's (offset exactly at a data start inside the bufpool, length in
+ *     bounds) before the peer dereferences base + offset: a switch bug or a
+ *     hostile co-peer scribbling on our rings cannot make us read or write
+ *     outside the mapping;
+ *   - the peer owns its indices of tx and done (producer) and rx and fill
+ *     (consumer), kept in its private ring views;
+ *   - ctrl->peer_pid is taken with a compare-and-swap, so two peers do not
+ *     share a port; a pid left by a dead peer may be taken over.
+ *   - the doorbell FIFO is opened read-write, so a write never meets "no
+ *     reader" (no SIGPIPE while the switch is down) and never blocks; after
+ *     publishing on tx or done the peer kicks only if the switch armed it
+ *     (ordering in shm_port.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hugelink/pool_meta.h>
+#include <hugelink/shm_port.h>
+
+struct hl_shm_peer {
+	struct hl_pool *pool; /* ours to detach, when we mapped it */
+	uint8_t *base;
+	size_t len;
+	struct hl_shm_ctrl *ctrl;
+	struct hl_shm_ring ring[HL_SHM_NRINGS];
+	uint64_t first;    /* lowest valid offset: zone_off + headroom */
+	uint64_t zone_off, zone_end;
+	uint64_t page_mask;
+	unsigned page_shift;
+	uint32_t stride, per_page, n, max_len;
+	uint32_t pid;
+	int kick_fd; /* -1: no doorbell */
+	struct hl_shm_peer_stats st;
+};
+
+/* Is d a packet of at least len_min bytes at a data start of the bufpool? */
+static inline bool desc_ok(const struct hl_shm_peer *pe, uint64_t d, uint32_t len_min)
+{
+	uint64_t off = hl_shm_desc_off(d);
+	uint32_t len = hl_shm_desc_len(d);
+
+	if (hl_unlikely(off < pe->first || off >= pe->zone_end || len < len_min || len > pe->max_len))
+		return false;
+	uint64_t rel = off - pe->first;
+	uint64_t in = rel & pe->page_mask;
+	uint64_t slot = in / pe->stride;
+	return in == slot * pe->stride && slot < pe->per_page &&
+	       (rel >> pe->page_shift) * pe->per_page + slot < pe->n;
+}
+
+/* ---- attach ------------------------------------------------------------------- */
+
+/* Find zone `name` in the zone table of the pool at base; copies the entry. */
+static int find_zone(const uint8_t *base, size_t len, const char *name, uint64_t *off, uint64_t *zlen)
+{
+	const struct hl_pool_hdr *h = (const struct hl_pool_hdr *)base;
+
+	if (len < sizeof(*h) || h->magic != HL_POOL_HDR_MAGIC || h->version != HL_POOL_HDR_VERSION)
+		return hl_error(-EBADMSG, "shm attach: no hugelink pool header at the start of the memory");
+	/* the record copy must describe a pool that fits the mapping; checked
+	 * on a private copy, since other peers can write the shared one */
+	uint64_t roff = h->record_off, rlen = h->record_len;
+	if (rlen < sizeof(struct hl_meta_hdr) || rlen > (1u << 20) || roff % 8 != 0 || roff + rlen > len)
+		return hl_error(-EBADMSG, "shm attach: the pool's record copy is out of bounds");
+	void *rec = malloc(rlen);
+	if (rec == NULL)
+		return hl_error(-ENOMEM, "shm attach: out of memory");
+	memcpy(rec, base + roff, rlen);
+	struct hl_meta_view mv;
+	int rc = hl_meta_parse(rec, rlen, &mv);
+	uint64_t pool_size = rc == 0 ? mv.hdr->pool_size : 0;
+	free(rec);
+	if (rc < 0)
+		return rc;
+	if (pool_size > len)
+		return hl_error(-EBADMSG, "shm attach: the pool (%llu bytes) is larger than the mapping (%zu)",
+				(unsigned long long)pool_size, len);
+	uint64_t zoff = h->zones_off, zmax = h->zones_max;
+	if (zmax > HL_POOL_ZONES_MAX || zoff + zmax * sizeof(struct hl_pool_zone) > len)
+		return hl_error(-EBADMSG, "shm attach: the pool's zone table is out of bounds");
+	const struct hl_pool_zone *z = (const struct hl_pool_zone *)(base + zoff);
+
+	for (int tries = 0; tries < 1000; tries++) {
+		uint64_t s0 = __atomic_load_n(&h->zone_seq, __ATOMIC_ACQUIRE);
+		struct hl_pool_zone e;
+		bool found = false;
+		if (s0 & 1) {
+			usleep(100);
+			continue;
+		}
+		for (uint64_t i = 0; i < zmax && !found; i++) {
+			memcpy(&e, &z[i], sizeof(e));
+			found = (e.state & HL_ZONE_USED) && strncmp(e.name, name, sizeof(e.name)) == 0;
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&h->zone_seq, __ATOMIC_RELAXED) != s0)
+			continue;
+		if (!found)
+			return hl_error(-ENOENT, "shm attach: no zone %s in the pool", name);
+		if (e.len == 0 || e.off + e.len < e.off || e.off + e.len > len)
+			return hl_error(-EBADMSG, "shm attach: zone %s is out of bounds", name);
+		*off = e.off;
+		*zlen = e.len;
+		return 0;
+	}
+	return hl_error(-EAGAIN, "shm attach: the zone table stays busy");
+}
+
+/* Check the control block against the mapping and keep what the data path needs. */
+static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_len)
+{
+	const struct hl_shm_ctrl *c = pe->ctrl;
+	uint32_t rs = c->ring_size;
+
+	if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != HL_SHM_MAGIC)
+		return hl_error(-EBADMSG, "shm attach: %s has no port control block", zname);
+	if (c->version != HL_SHM_VERSION || c->ctrl_size != sizeof(*c))
+		return hl_error(-EPROTONOSUPPORT, "shm attach: %s: version %u, size %u not supported", zname,
+				c->version, c->ctrl_size);
+	if (!HL_IS_POW2(rs) || rs < HL_SHM_RING_MIN || rs > HL_SHM_RING_MAX || c->zone_len != zone_len)
+		return hl_error(-EBADMSG, "shm attach: %s: ring_size %u or zone_len bad", zname, rs);
+	for (unsigned r = 0; r < HL_SHM_NRINGS; r++)
+		if (c->ring_off[r] < sizeof(*c) || c->ring_off[r] % HL_CACHE_LINE != 0 ||
+		    c->ring_off[r] > zone_len || zone_len - c->ring_off[r] < hl_shm_ring_memsize(rs))
+			return hl_error(-EBADMSG, "shm attach: %s: ring %u out of the zone", zname, r);
+
+	uint64_t ps = c->bp_page_size, zo = c->bp_zone_off, zl = c->bp_zone_len;
+	uint32_t room = c->bp_room, stride = c->bp_stride, per = c->bp_per_page, n = c->bp_n;
+	if (!HL_IS_POW2(ps) || ps < 4096 || c->headroom != HL_BUF_HEADROOM || room <= HL_BUF_HEADROOM ||
+	    room - HL_BUF_HEADROOM > HL_SHM_LEN_MAX || stride < room || stride % HL_CACHE_LINE != 0 ||
+	    stride > ps || per != ps / stride || n == 0)
+		return hl_error(-EBADMSG, "shm attach: %s: bufpool geometry makes no sense", zname);
+	if (zo + zl < zo || zo + zl > pe->len)
+		return hl_error(-EBADMSG, "shm attach: %s: bufpool zone out of the mapping", zname);
+	uint64_t last = zo + (uint64_t)((n - 1) / per) * ps + (uint64_t)((n - 1) % per) * stride;
+	if (last + room > zo + zl || last < zo)
+		return hl_error(-EBADMSG, "shm attach: %s: %u buffers do not fit the bufpool zone", zname, n);
+
+	pe->zone_off = zo;
+	pe->zone_end = zo + zl;
+	pe->first = zo + HL_BUF_HEADROOM;
+	pe->page_mask = ps - 1;
+	pe->page_shift = (unsigned)__builtin_ctzll(ps);
+	pe->stride = stride;
+	pe->per_page = per;
+	pe->n = n;
+	pe->max_len = room - HL_BUF_HEADROOM;
+	return 0;
+}
+
+/* Take the port: our pid in, unless a live peer's is there. */
+static int claim(struct hl_shm_peer *pe, const char *zname)
+{
+	uint32_t me = (uint32_t)getpid(), cur = 0;
+
+	while (!__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &cur, me, 0, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE)) {
+		if (cur == me || (kill((pid_t)cur, 0) < 0 && errno == ESRCH))
+			continue; /* a dead peer's (or our own stale) claim: retry over it */
+		return hl_error(-EBUSY, "shm attach: %s is taken by pid %u", zname, cur);
+	}
+	pe->pid = me;
+	__atomic_fetch_add(&pe->ctrl->peer_gen, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_peer **out)
+{
+	char zname[HL_ZONE_NAME_LEN];
+	uint64_t off = 0, zlen = 0;
+	int rc;
+
+	if (base == NULL || port == NULL || out == NULL)
+		return hl_error(-EINVAL, "shm attach: base, port or out is NULL");
+	if (port[0] == '\0' || strlen(port) + strlen(HL_SHM_ZONE_PREFIX) >= sizeof(zname))
+		return hl_error(-EINVAL, "shm attach: bad port name");
+	snprintf(zname, sizeof(zname), HL_SHM_ZONE_PREFIX "%s", port);
+	rc = find_zone(base, len, zname, &off, &zlen);
+	if (rc < 0)
+		return rc;
+	if (zlen < sizeof(struct hl_shm_ctrl) || off % HL_CACHE_LINE != 0)
+		return hl_error(-EBADMSG, "shm attach: zone %s is too small or misaligned", zname);
+
+	struct hl_shm_peer *pe = calloc(1, sizeof(*pe));
+	if (pe == NULL)
+		return hl_error(-ENOMEM, "shm attach: out of memory");
+	pe->base = base;
+	pe->len = len;
+	pe->kick_fd = -1;
+	pe->ctrl = (struct hl_shm_ctrl *)((uint8_t *)base + off);
+	rc = check_ctrl(pe, zname, zlen);
+	if (rc < 0)
+		goto fail;
+	for (unsigned r = 0; r < HL_SHM_NRINGS; r++) {
+		bool producer = r == HL_SHM_RING_TX || r == HL_SHM_RING_DONE;
+		rc = hl_shm_ring_open(&pe->ring[r], (uint8_t *)pe->ctrl + pe->ctrl->ring_off[r],
+				      pe->ctrl->ring_size, producer);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = claim(pe, zname);
+	if (rc < 0)
+		goto fail;
+	*out = pe;
+	return 0;
+fail:
+	free(pe);
+	return rc;
+}
+
+int hl_shm_attach(const char *record, const char *port, struct hl_shm_peer **out)
+{
+	struct hl_pool *pool;
+	struct hl_pool_info info;
+	int rc;
+
+	if (record == NULL || out == NULL)
+		return hl_error(-EINVAL, "shm attach: record or out is NULL");
+	rc = hl_pool_attach(record, 0, &pool);
+	if (rc < 0)
+		return rc;
+	hl_pool_get_info(pool, &info);
+	rc = hl_shm_attach_mem(info.va, info.size, port, out);
+	if (rc < 0) {
+		hl_pool_detach(pool);
+		return rc;
+	}
+	(*out)->pool = pool;
+
+	/* the doorbell sits next to the record; without it the switch polls */
+	char path[512];
+	struct stat st;
+	const char *slash = strrchr(record, '/');
+	int dir = slash != NULL ? (int)(slash - record) : 1;
+	int w = snprintf(path, sizeof(path), "%.*s/%s.shm.%s.kick", dir, slash != NULL ? record : ".",
+			 info.name, port);
+	if (w > 0 && (size_t)w < sizeof(path)) {
+		int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+			(*out)->kick_fd = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	return 0;
+}
+
+void hl_shm_detach(struct hl_shm_peer *pe)
+{
+	if (pe == NULL)
+		return;
+	uint32_t me = pe->pid;
+	__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	if (pe->kick_fd >= 0)
+		close(pe->kick_fd);
+	if (pe->pool != NULL)
+		hl_pool_detach(pe->pool);
+	free(pe);
+}
+
+/* ---- data path ------------------------------------------------------------------- */
+
+static uint32_t avail(struct hl_shm_peer *pe, enum hl_shm_ring_id id)
+{
+	struct hl_shm_ring *r = &pe->ring[id];
+	uint64_t before = r->broken_events;
+	uint32_t n = hl_shm_ring_avail(r);
+	if (hl_unlikely(r->broken_events != before))
+		pe->st.ring_broken++;
+	return n;
+}
+
+/* Take up to n descriptors from a ring the switch produces; skip bad ones. */
+static unsigned take(struct hl_shm_peer *pe, enum hl_shm_ring_id id, struct hl_shm_pkt *pkts,
+		     unsigned n, uint32_t len_min)
+{
+	struct hl_shm_ring *r = &pe->ring[id];
+	uint32_t k = avail(pe, id);
+	unsigned m = 0;
+
+	if (k > n)
+		k = n;
+	for (uint32_t i = 0; i < k; i++) {
+		uint64_t d = hl_shm_ring_get(r, i);
+		if (hl_unlikely(!desc_ok(pe, d, len_min))) {
+			pe->st.bad_desc++;
+			continue;
+		}
+		pkts[m].data = pe->base + hl_shm_desc_off(d);
+		pkts[m].len = hl_shm_desc_len(d);
+		pkts[m].desc = d;
+		m++;
+	}
+	if (k > 0)
+		hl_shm_ring_publish(r, k);
+	return m;
+}
+
+unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
+{
+	unsigned m = take(pe, HL_SHM_RING_RX, pkts, n, 1);
+	pe->st.rx_packets += m;
+	return m;
+}
+
+unsigned hl_shm_tx_alloc(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
+{
+	unsigned m = take(pe, HL_SHM_RING_FILL, pkts, n, 0);
+	pe->st.allocated += m;
+	return m;
+}
+
+/* Put descriptors on a ring the peer produces; stops at the first bad one. */
+static unsigned give(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const struct hl_shm_pkt *pkts,
+		     unsigned n, bool with_len)
+{
+	struct hl_shm_ring *r = &pe->ring[id];
+	uint32_t k = avail(pe, id), i;
+
+	if (k > n)
+		k = n;
+	for (i = 0; i < k; i++) {
+		uint32_t len = with_len ? pkts[i].len : hl_shm_desc_len(pkts[i].desc);
+		uint64_t d = hl_shm_desc(hl_shm_desc_off(pkts[i].desc), len);
+		if (hl_unlikely(!desc_ok(pe, d, with_len ? 1 : 0)))
+			break;
+		hl_shm_ring_put(r, i, d);
+	}
+	if (i > 0) {
+		hl_shm_ring_publish(r, i);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (pe->kick_fd >= 0 && __atomic_load_n(&pe->ctrl->kick_armed, __ATOMIC_RELAXED)) {
+			/* a full FIFO already holds a kick */
+			if (write(pe->kick_fd, "k", 1) == 1)
+				pe->st.kicks++;
+		}
+	}
+	return i;
+}
+
+unsigned hl_shm_tx_burst(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, unsigned n)
+{
+	unsigned m = give(pe, HL_SHM_RING_TX, pkts, n, true);
+	pe->st.tx_packets += m;
+	return m;
+}
+
+unsigned hl_shm_release(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, unsigned n)
+{
+	unsigned m = give(pe, HL_SHM_RING_DONE, pkts, n, false);
+	pe->st.released += m;
+	return m;
+}
+
+/* ---- introspection ------------------------------------------------------------------ */
+
+void hl_shm_peer_stats(const struct hl_shm_peer *pe, struct hl_shm_peer_stats *st)
+{
+	*st = pe->st;
+}
+
+uint32_t hl_shm_peer_mtu(const struct hl_shm_peer *pe)
+{
+	return pe->max_len;
+}
+
+struct hl_shm_ring *hl_shm_peer_ring(struct hl_shm_peer *pe, enum hl_shm_ring_id id)
+{
+	return (unsigned)id < HL_SHM_NRINGS ? &pe->ring[id] : NULL;
+}
+
+const struct hl_shm_ctrl *hl_shm_peer_ctrl(const struct hl_shm_peer *pe)
+{
+	return pe->ctrl;
+}

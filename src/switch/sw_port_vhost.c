@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A vhost-user port as a switch port: queue 1 (the guest's transmit queue)
+ * is the switch's receive side, queue 0 (the guest's receive queue) its
+ * transmit side. The vhost port's own rules (vhost_port.h) keep the data
+ * path off a queue while the control plane changes it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hugelink/switch.h>
+#include <hugelink/vhost_port.h>
+
+struct sw_vhost {
+	struct hl_sw_port sw; /* first: the switch's view */
+	struct hl_vhost_port vp;
+};
+
+static struct sw_vhost *of(struct hl_sw_port *p)
+{
+	return (struct sw_vhost *)p;
+}
+
+static uint16_t vh_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
+{
+	return hl_vhost_dequeue_burst(&of(p)->vp, 1, bp, pkts, n);
+}
+
+static uint16_t vh_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n)
+{
+	return hl_vhost_enqueue_burst(&of(p)->vp, 0, pkts, n);
+}
+
+static bool vh_arm(struct hl_sw_port *p)
+{
+	return hl_vhost_port_arm(&of(p)->vp, 1);
+}
+
+static void vh_disarm(struct hl_sw_port *p)
+{
+	hl_vhost_port_disarm(&of(p)->vp, 1);
+}
+
+static int vh_set_wakeup(struct hl_sw_port *p, int epfd, uint64_t data)
+{
+	return hl_vhost_port_set_wakeup(&of(p)->vp, epfd, data);
+}
+
+static void vh_ctrl(struct hl_sw_port *p)
+{
+	hl_vhost_port_poll_ctrl(&of(p)->vp, 0);
+}
+
+static void vh_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
+{
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	const struct hl_vhost_vq_stats *rx = &v->vp.vq[1].stats, *tx = &v->vp.vq[0].stats;
+	st->drops[HL_SW_DROP_NO_BUF] = __atomic_load_n(&rx->drop_no_buf, __ATOMIC_RELAXED);
+	st->drops[HL_SW_DROP_BAD] = __atomic_load_n(&rx->drop_bad_chain, __ATOMIC_RELAXED);
+	st->drops[HL_SW_DROP_TOO_BIG] = __atomic_load_n(&tx->drop_too_big, __ATOMIC_RELAXED);
+	st->copy_packets = __atomic_load_n(&rx->copied, __ATOMIC_RELAXED);
+	st->zcopy_packets = __atomic_load_n(&rx->zcopy, __ATOMIC_RELAXED);
+	st->errors = __atomic_load_n(&v->vp.be.dev.stats.bad_msgs, __ATOMIC_RELAXED) +
+		     __atomic_load_n(&v->vp.be.dev.stats.unknown_msgs, __ATOMIC_RELAXED);
+}
+
+static const char *vh_state(const struct hl_sw_port *p)
+{
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	if (!hl_vhost_backend_connected(&v->vp.be))
+		return v->vp.be.client ? "connecting" : "listening";
+	return hl_vhost_port_queue_ready(&v->vp, 0) && hl_vhost_port_queue_ready(&v->vp, 1) ? "up" : "negotiating";
+}
+
+static void vh_close(struct hl_sw_port *p)
+{
+	hl_vhost_port_close(&of(p)->vp);
+	free(p);
+}
+
+static const struct hl_sw_port_ops vhost_ops = {
+	.kind = "vhost",
+	.rx = vh_rx,
+	.tx = vh_tx,
+	.arm = vh_arm,
+	.disarm = vh_disarm,
+	.set_wakeup = vh_set_wakeup,
+	.ctrl = vh_ctrl,
+	.stats = vh_stats,
+	.state = vh_state,
+	.close = vh_close,
+};
+
+int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out)
+{
+	if (prm->name == NULL || prm->name[0] == '\0' || strlen(prm->name) >= HL_SW_NAME_LEN)
+		return hl_error(-EINVAL, "port name must be 1..%d characters", HL_SW_NAME_LEN - 1);
+	struct sw_vhost *v;
+	if (posix_memalign((void **)&v, HL_CACHE_LINE, sizeof(*v)) != 0)
+		return hl_error(-ENOMEM, "port %s: out of memory", prm->name);
+	memset(v, 0, sizeof(*v));
+	v->sw.ops = &vhost_ops;
+	strcpy(v->sw.name, prm->name);
+	struct hl_vhost_port_params vp = {
+		.path = prm->path, .client = prm->client, .features = prm->features, .zc_mode = prm->zcopy};
+	int rc = hl_vhost_port_open(&v->vp, &vp);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*out = &v->sw;
+	return 0;
+}
+
+const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client)
+{
+	if (p->ops != &vhost_ops)
+		return NULL;
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	if (client)
+		*client = v->vp.be.client;
+	return v->vp.be.path;
+}

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The switch: port table, workers, forwarding and idle back-off. The
+ * threading rules are in include/hugelink/switch.h; in short, the control
+ * thread publishes and unpublishes port pointers and waits for workers to
+ * pass a quiescent point (`seen` catching up with `gen`, or asleep) before
+ * a removed port is closed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <hugelink/switch.h>
+
+const char *const hl_sw_drop_names[HL_SW_DROP_MAX] = {
+	[HL_SW_DROP_TX_FULL] = "tx_full", [HL_SW_DROP_NO_BUF] = "no_buf", [HL_SW_DROP_BAD] = "bad",
+	[HL_SW_DROP_TOO_BIG] = "too_big", [HL_SW_DROP_NO_PORT] = "no_port",
+};
+
+#define WAKE_DATA 0xffffffffull   /* epoll data of a worker's own eventfd */
+#define SLEEP_MS 100              /* bound on one sleep, so nothing waits on a lost wake-up */
+#define REWAKE_NS 1000000ull      /* after an empty wake-up, poll this long before sleeping again */
+
+struct worker {
+	struct hl_switch *sw;
+	unsigned id;
+	pthread_t th;
+	int epfd;
+	int wake_fd;
+	int started;
+	uint64_t seen;      /* last generation this worker finished an iteration in */
+	int sleeping;
+	int stop;
+	struct hl_sw_worker_info info;
+	struct hl_sw_port_stats st[HL_SW_MAX_PORTS];
+	/* per burst: packets bound for each port */
+	struct hl_buf *out[HL_SW_MAX_PORTS][HL_SW_BURST];
+	uint16_t nout[HL_SW_MAX_PORTS];
+} hl_cache_aligned;
+
+struct hl_switch {
+	struct hl_bufpool *bp;
+	struct hl_mac_table *mac;
+	uint64_t aging_ns;
+	uint64_t idle_ns;
+	unsigned nworkers;
+	int first_cpu;
+	uint64_t gen;
+	unsigned nslots; /* high-water mark of used slots */
+	struct hl_sw_port *ports[HL_SW_MAX_PORTS];
+	struct hl_sw_port_stats base[HL_SW_MAX_PORTS]; /* counters at add time */
+	unsigned nassigned[HL_SW_MAX_WORKERS];
+	uint64_t last_age_ns;
+	struct worker *w;
+};
+
+static inline struct hl_sw_port *port_get(struct hl_switch *sw, unsigned i)
+{
+	return __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
+}
+
+static inline void tx_lock(struct hl_switch *sw, struct hl_sw_port *p)
+{
+	if (sw->nworkers == 1)
+		return;
+	while (__atomic_exchange_n(&p->tx_lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&p->tx_lock, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+
+static inline void tx_unlock(struct hl_switch *sw, struct hl_sw_port *p)
+{
+	if (sw->nworkers > 1)
+		__atomic_store_n(&p->tx_lock, 0, __ATOMIC_RELEASE);
+}
+
+static inline bool is_multicast(const uint8_t *mac)
+{
+	return mac[0] & 1;
+}
+
+/* Queue pkt for port o; `o` has room: a burst brings at most HL_SW_BURST packets. */
+static inline void put_out(struct worker *w, unsigned o, struct hl_buf *b)
+{
+	w->out[o][w->nout[o]++] = b;
+}
+
+static void flood(struct worker *w, struct hl_buf *b, unsigned in)
+{
+	struct hl_switch *sw = w->sw;
+	bool first = true;
+	for (unsigned j = 0; j < sw->nslots; j++) {
+		if (j == in || port_get(sw, j) == NULL)
+			continue;
+		if (!first)
+			hl_buf_ref(b);
+		first = false;
+		put_out(w, j, b);
+	}
+	if (first) {
+		w->st[in].drops[HL_SW_DROP_NO_PORT]++;
+		hl_buf_free(b);
+	}
+}
+
+/* One burst from port `in`: classify, learn, then one transmit call per output port. */
+static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t now)
+{
+	struct hl_switch *sw = w->sw;
+	struct hl_buf *pkts[HL_SW_BURST];
+	uint16_t n = in->ops->rx(in, sw->bp, pkts, HL_SW_BURST);
+	if (n == 0)
+		return 0;
+
+	struct hl_sw_port_stats *ist = &w->st[in->id];
+	ist->rx_packets += n;
+	for (unsigned k = 0; k < n; k++) {
+		struct hl_buf *b = pkts[k];
+		if (k + 1 < n)
+			__builtin_prefetch(hl_buf_data(pkts[k + 1]));
+		ist->rx_bytes += b->pkt_len;
+		if (hl_unlikely(b->data_len < 14)) {
+			ist->drops[HL_SW_DROP_BAD]++;
+			hl_buf_free(b);
+			continue;
+		}
+		const uint8_t *eth = hl_buf_data(b);
+		b->port = in->id;
+		if (!is_multicast(eth + 6))
+			hl_mac_learn(sw->mac, eth + 6, in->id, now);
+		if (is_multicast(eth)) {
+			flood(w, b, in->id);
+			continue;
+		}
+		int o = hl_mac_lookup(sw->mac, eth, now);
+		if (o < 0 || (unsigned)o >= sw->nslots || port_get(sw, (unsigned)o) == NULL) {
+			flood(w, b, in->id);
+		} else if ((unsigned)o == in->id) {
+			/* the destination is behind the port it came from */
+			ist->drops[HL_SW_DROP_NO_PORT]++;
+			hl_buf_free(b);
+		} else {
+			put_out(w, (unsigned)o, b);
+		}
+	}
+
+	for (unsigned j = 0; j < sw->nslots; j++) {
+		uint16_t c = w->nout[j];
+		if (c == 0)
+			continue;
+		w->nout[j] = 0;
+		struct hl_sw_port *op = port_get(sw, j);
+		uint16_t sent = 0;
+		if (hl_likely(op != NULL)) {
+			tx_lock(sw, op);
+			sent = op->ops->tx(op, w->out[j], c);
+			tx_unlock(sw, op);
+		}
+		struct hl_sw_port_stats *ost = &w->st[j];
+		ost->tx_packets += sent;
+		for (unsigned k = 0; k < sent; k++)
+			ost->tx_bytes += w->out[j][k]->pkt_len;
+		ost->drops[HL_SW_DROP_TX_FULL] += c - sent;
+		hl_buf_free_bulk(w->out[j], c);
+	}
+	return n;
+}
+
+/* Arm every port this worker polls and sleep until a kick, a wake-up or the bound. */
+static void idle_sleep(struct worker *w)
+{
+	struct hl_switch *sw = w->sw;
+	struct epoll_event ev[16];
+	bool ok = true;
+	int timeout = SLEEP_MS;
+
+	for (unsigned i = 0; i < sw->nslots && ok; i++) {
+		struct hl_sw_port *p = port_get(sw, i);
+		if (p == NULL || p->worker != w->id)
+			continue;
+		if (p->ops->max_sleep_ms != 0 && (int)p->ops->max_sleep_ms < timeout)
+			timeout = (int)p->ops->max_sleep_ms;
+		if (p->ops->arm != NULL)
+			ok = p->ops->arm(p);
+	}
+	if (ok) {
+		/* from here until `sleeping` drops, this worker touches no port */
+		__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+		int n = epoll_wait(w->epfd, ev, 16, timeout);
+		__atomic_store_n(&w->sleeping, 0, __ATOMIC_SEQ_CST);
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+			if (ev[i].data.u64 == WAKE_DATA && read(w->wake_fd, &v, sizeof(v)) < 0)
+				continue;
+		}
+		w->info.sleeps++;
+	}
+	for (unsigned i = 0; i < sw->nslots; i++) {
+		struct hl_sw_port *p = port_get(sw, i);
+		if (p != NULL && p->worker == w->id && p->ops->disarm != NULL)
+			p->ops->disarm(p);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct hl_switch *sw = w->sw;
+
+	if (sw->first_cpu >= 0) {
+		cpu_set_t s;
+		CPU_ZERO(&s);
+		CPU_SET((unsigned)sw->first_cpu + w->id, &s);
+		pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
+	}
+	hl_buf_thread_attach();
+	/* one clock read per loop: it stamps the next loop's bursts too */
+	uint64_t start = hl_fast_ns(), last_busy = start, t0 = start;
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t gen = __atomic_load_n(&sw->gen, __ATOMIC_SEQ_CST);
+		unsigned moved = 0;
+		for (unsigned i = 0; i < sw->nslots; i++) {
+			struct hl_sw_port *p = port_get(sw, i);
+			if (p != NULL && p->worker == w->id)
+				moved += forward_burst(w, p, t0);
+		}
+		__atomic_store_n(&w->seen, gen, __ATOMIC_RELEASE);
+		uint64_t t1 = hl_fast_ns();
+		w->info.loops++;
+		w->info.total_ns = t1 - start;
+		if (moved) {
+			w->info.busy_ns += t1 - t0;
+			last_busy = t1;
+		} else if (t1 - last_busy > sw->idle_ns) {
+			idle_sleep(w);
+			t1 = hl_fast_ns();
+			/* a timeout with nothing to do: sleep again soon, not after a full idle period */
+			last_busy = t1 - sw->idle_ns + (sw->idle_ns < REWAKE_NS ? sw->idle_ns : REWAKE_NS);
+		}
+		t0 = t1;
+	}
+	__atomic_store_n(&w->sleeping, 1, __ATOMIC_SEQ_CST);
+	hl_buf_thread_detach();
+	return NULL;
+}
+
+static void wake(struct worker *w)
+{
+	uint64_t one = 1;
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		HL_LOG_DEBUG("switch: wake worker %u: %s", w->id, strerror(errno));
+}
+
+int hl_switch_create(const struct hl_switch_params *prm, struct hl_switch **out)
+{
+	if (prm->bp == NULL)
+		return hl_error(-EINVAL, "switch: no buffer pool");
+	unsigned nw = prm->workers ? prm->workers : 1;
+	if (nw > HL_SW_MAX_WORKERS)
+		return hl_error(-EINVAL, "switch: %u workers (at most %u)", nw, HL_SW_MAX_WORKERS);
+	hl_fast_clock_init();
+	struct hl_switch *sw = calloc(1, sizeof(*sw));
+	if (sw == NULL)
+		return hl_error(-ENOMEM, "switch: out of memory");
+	sw->bp = prm->bp;
+	sw->nworkers = nw;
+	sw->aging_ns = prm->aging_ns ? prm->aging_ns : 300ull * 1000000000ull;
+	sw->idle_ns = (prm->idle_us ? prm->idle_us : 200000u) * 1000ull;
+	sw->first_cpu = prm->first_cpu;
+	int rc = hl_mac_table_create(prm->mac_entries ? prm->mac_entries : 4096, sw->aging_ns, &sw->mac);
+	if (rc < 0) {
+		free(sw);
+		return rc;
+	}
+	if (posix_memalign((void **)&sw->w, HL_CACHE_LINE, nw * sizeof(*sw->w)) != 0) {
+		hl_mac_table_destroy(sw->mac);
+		free(sw);
+		return hl_error(-ENOMEM, "switch: out of memory");
+	}
+	memset(sw->w, 0, nw * sizeof(*sw->w));
+	for (unsigned i = 0; i < nw; i++) {
+		struct worker *w = &sw->w[i];
+		w->sw = sw;
+		w->id = i;
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_DATA};
+		if (w->epfd < 0 || w->wake_fd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &ev) < 0) {
+			rc = hl_error(-errno, "switch: worker %u: %s", i, strerror(errno));
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < nw; i++) {
+		if ((rc = -pthread_create(&sw->w[i].th, NULL, worker_main, &sw->w[i])) < 0) {
+			hl_error(rc, "switch: cannot start worker %u", i);
+			goto fail;
+		}
+		sw->w[i].started = 1;
+	}
+	*out = sw;
+	HL_LOG_INFO("switch: %u worker(s), MAC aging %llu s", nw, (unsigned long long)(sw->aging_ns / 1000000000ull));
+	return 0;
+fail:
+	hl_switch_destroy(sw);
+	return rc;
+}
+
+/* Every worker is past a point where it could hold a pointer published before gen. */
+static void wait_quiescent(struct hl_switch *sw)
+{
+	uint64_t gen = __atomic_add_fetch(&sw->gen, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		struct worker *w = &sw->w[i];
+		if (!w->started)
+			continue;
+		while (__atomic_load_n(&w->seen, __ATOMIC_ACQUIRE) < gen &&
+		       !__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST))
+			sched_yield();
+	}
+}
+
+void hl_switch_destroy(struct hl_switch *sw)
+{
+	if (sw == NULL)
+		return;
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		struct worker *w = &sw->w[i];
+		__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+		if (w->started) {
+			wake(w);
+			pthread_join(w->th, NULL);
+		}
+	}
+	for (unsigned i = 0; i < sw->nslots; i++) {
+		struct hl_sw_port *p = sw->ports[i];
+		if (p != NULL) {
+			sw->ports[i] = NULL;
+			p->ops->close(p);
+		}
+	}
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		if (sw->w[i].epfd > 0)
+			close(sw->w[i].epfd);
+		if (sw->w[i].wake_fd > 0)
+			close(sw->w[i].wake_fd);
+	}
+	hl_mac_table_destroy(sw->mac);
+	free(sw->w);
+	free(sw);
+}
+
+static void sum_stats(struct hl_switch *sw, unsigned slot, struct hl_sw_port_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < sw->nworkers; i++) {
+		const struct hl_sw_port_stats *s = &sw->w[i].st[slot];
+		st->rx_packets += __atomic_load_n(&s->rx_packets, __ATOMIC_RELAXED);
+		st->rx_bytes += __atomic_load_n(&s->rx_bytes, __ATOMIC_RELAXED);
+		st->tx_packets += __atomic_load_n(&s->tx_packets, __ATOMIC_RELAXED);
+		st->tx_bytes += __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
+		for (unsigned d = 0; d < HL_SW_DROP_MAX; d++)
+			st->drops[d] += __atomic_load_n(&s->drops[d], __ATOMIC_RELAXED);
+	}
+}
+
+struct hl_sw_port *hl_switch_find_port(struct hl_switch *sw, const char *name)
+{
+	for (unsigned i = 0; i < sw->nslots; i++)
+		if (sw->ports[i] != NULL && strcmp(sw->ports[i]->name, name) == 0)
+			return sw->ports[i];
+	return NULL;
+}
+
+struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i)
+{
+	return i < sw->nslots ? sw->ports[i] : NULL;
+}
+
+int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
+{
+	if (hl_switch_find_port(sw, p->name) != NULL)
+		return hl_error(-EEXIST, "port %s exists", p->name);
+	unsigned slot = 0;
+	while (slot < HL_SW_MAX_PORTS && sw->ports[slot] != NULL)
+		slot++;
+	if (slot == HL_SW_MAX_PORTS)
+		return hl_error(-ENOSPC, "switch: all %u ports in use", HL_SW_MAX_PORTS);
+	unsigned w = 0;
+	for (unsigned i = 1; i < sw->nworkers; i++)
+		if (sw->nassigned[i] < sw->nassigned[w])
+			w = i;
+	p->id = (uint16_t)slot;
+	p->worker = (uint16_t)w;
+	p->tx_lock = 0;
+	if (p->ops->set_wakeup != NULL) {
+		int rc = p->ops->set_wakeup(p, sw->w[w].epfd, slot);
+		if (rc < 0)
+			return rc;
+	}
+	/* a slot's counters keep counting across ports; a new port starts from here */
+	sum_stats(sw, slot, &sw->base[slot]);
+	sw->nassigned[w]++;
+	if (slot >= sw->nslots)
+		__atomic_store_n(&sw->nslots, slot + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&sw->ports[slot], p, __ATOMIC_RELEASE);
+	wake(&sw->w[w]);
+	HL_LOG_INFO("switch: port %s (%s) added as %u, worker %u", p->name, p->ops->kind, slot, w);
+	return 0;
+}
+
+int hl_switch_del_port(struct hl_switch *sw, const char *name)
+{
+	struct hl_sw_port *p = hl_switch_find_port(sw, name);
+	if (p == NULL)
+		return hl_error(-ENOENT, "no port %s", name);
+	__atomic_store_n(&sw->ports[p->id], NULL, __ATOMIC_SEQ_CST);
+	wait_quiescent(sw);
+	hl_mac_flush_port(sw->mac, p->id);
+	sw->nassigned[p->worker]--;
+	HL_LOG_INFO("switch: port %s removed", p->name);
+	p->ops->close(p);
+	return 0;
+}
+
+void hl_switch_ctrl(struct hl_switch *sw)
+{
+	for (unsigned i = 0; i < sw->nslots; i++) {
+		struct hl_sw_port *p = sw->ports[i];
+		if (p != NULL && p->ops->ctrl != NULL)
+			p->ops->ctrl(p);
+	}
+	uint64_t now = hl_fast_ns();
+	if (now - sw->last_age_ns >= 1000000000ull) {
+		sw->last_age_ns = now;
+		hl_mac_age(sw->mac, now);
+	}
+}
+
+void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, struct hl_sw_port_stats *st)
+{
+	struct hl_sw_port_stats cur, own = {0};
+	sum_stats(sw, p->id, &cur);
+	const struct hl_sw_port_stats *b = &sw->base[p->id];
+	st->rx_packets = cur.rx_packets - b->rx_packets;
+	st->rx_bytes = cur.rx_bytes - b->rx_bytes;
+	st->tx_packets = cur.tx_packets - b->tx_packets;
+	st->tx_bytes = cur.tx_bytes - b->tx_bytes;
+	for (unsigned d = 0; d < HL_SW_DROP_MAX; d++)
+		st->drops[d] = cur.drops[d] - b->drops[d];
+	if (p->ops->stats != NULL)
+		p->ops->stats(p, &own);
+	for (unsigned d = 0; d < HL_SW_DROP_MAX; d++)
+		st->drops[d] += own.drops[d];
+	/* a packet too big for the output port is also a transmit shortfall: count it once */
+	uint64_t tb = own.drops[HL_SW_DROP_TOO_BIG];
+	st->drops[HL_SW_DROP_TX_FULL] -= tb < st->drops[HL_SW_DROP_TX_FULL] ? tb : st->drops[HL_SW_DROP_TX_FULL];
+	st->zcopy_packets = own.zcopy_packets;
+	st->copy_packets = own.copy_packets;
+	st->errors = own.errors;
+}
+
+unsigned hl_switch_workers(const struct hl_switch *sw)
+{
+	return sw->nworkers;
+}
+
+void hl_switch_worker_info(const struct hl_switch *sw, unsigned w, struct hl_sw_worker_info *wi)
+{
+	const struct worker *k = &sw->w[w];
+	wi->sleeping = __atomic_load_n(&k->sleeping, __ATOMIC_RELAXED);
+	wi->sleeps = __atomic_load_n(&k->info.sleeps, __ATOMIC_RELAXED);
+	wi->busy_ns = __atomic_load_n(&k->info.busy_ns, __ATOMIC_RELAXED);
+	wi->total_ns = __atomic_load_n(&k->info.total_ns, __ATOMIC_RELAXED);
+	wi->loops = __atomic_load_n(&k->info.loops, __ATOMIC_RELAXED);
+}
+
+struct hl_mac_table *hl_switch_mac_table(struct hl_switch *sw)
+{
+	return sw->mac;
+}
+
+uint64_t hl_switch_aging_ns(const struct hl_switch *sw)
+{
+	return sw->aging_ns;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""What the guest tests share: TAP output, the guest build, hugelinkd and hlctl.
+
+Imported by the tests/guest/test_*.py scripts; nothing here runs on its own.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
+
+class Tap:
+    def __init__(self, cases):
+        self.cases = cases
+        self.done = {}
+        print(f"1..{len(cases)}", flush=True)
+
+    def result(self, idx, good, detail="", log=None):
+        if idx in self.done:
+            return
+        self.done[idx] = good
+        text = self.cases[idx]
+        if detail:
+            text += f": {detail}" if good else f" -- {detail}"
+        print(f"{'ok' if good else 'not ok'} {idx + 1} - {text}", flush=True)
+        if not good and log:
+            for line in log.rstrip().splitlines()[-25:]:
+                print(f"#   {line}", flush=True)
+
+    def fail_rest(self, why):
+        """Fail every undecided case but the last (the process check always runs)."""
+        for i in range(len(self.cases) - 1):
+            if i not in self.done:
+                self.result(i, False, why)
+
+
+def tail(path, n=25):
+    try:
+        with open(path, "rb") as f:
+            return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
+    except OSError as e:
+        return str(e)
+
+
+def build_guest(src, guest_dir, work):
+    """Run scripts/guest/build-guest.sh into guest_dir: (0 or what went wrong, log path)."""
+    blog = os.path.join(work, "build-guest.log")
+    with open(blog, "wb") as f:
+        try:
+            rc = subprocess.run(["bash", os.path.join(src, "scripts/guest/build-guest.sh"), guest_dir],
+                                stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                timeout=400).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timed out"
+        except OSError as e:
+            rc = str(e)
+    return rc, blog
+
+
+def hugepage_dir(pages_needed):
+    """A 2 MiB hugetlbfs mount with pages_needed free pages, or None."""
+    try:
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            free = int(f.read())
+        with open("/proc/mounts") as f:
+            mounts = [l.split() for l in f]
+    except (OSError, ValueError):
+        return None
+    for m in mounts:
+        if m[2] == "hugetlbfs" and ("pagesize=2M" in m[3] or "pagesize=" not in m[3]):
+            if free >= pages_needed and os.access(m[1], os.W_OK):
+                return m[1]
+    return None
+
+
+def our_processes(tokens):
+    """pid -> cmdline of live processes whose command line has one of tokens."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and any(t in cmd for t in tokens):
+            found[int(pid)] = cmd.strip()
+    return found
+
+
+def start(doc, cases, log_name):
+    """Common start of a guest test: (source dir, build dir, Tap, fresh log dir), or exit 2 on bad usage."""
+    if len(sys.argv) != 3:
+        print(doc, file=sys.stderr)
+        sys.exit(2)
+    src, build = (os.path.abspath(a) for a in sys.argv[1:3])
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
+    logs = os.path.join(build, log_name)
+    subprocess.run(["rm", "-rf", logs], check=False)
+    os.makedirs(logs)
+    return src, build, Tap(cases), logs
+
+
+def hlctl(build, ctl, *args):
+    """Run build/tools/hlctl against ctl: (exit status, stdout, stderr)."""
+    r = subprocess.run([os.path.join(build, "tools/hlctl"), "--ctl", ctl, *args], capture_output=True, text=True,
+                       timeout=20)
+    return r.returncode, r.stdout, r.stderr
+
+
+def start_daemon(build, run, ctl, log, name, *extra):
+    """hugelinkd in the foreground on run/ctl with pool `name`, once it answers; None if it did not start."""
+    with open(log, "a") as f:
+        p = subprocess.Popen([os.path.join(build, "tools/hugelinkd"), "--foreground", "--ctl", ctl, "--run-dir", run,
+                              "--pool-mb", "64", "--name", name, *extra], stdout=f, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        if p.poll() is not None:
+            return None
+        if hlctl(build, ctl, "ping")[0] == 0:
+            return p
+        time.sleep(0.05)
+    p.kill()
+    return None
+
+
+def stop_daemon(p):
+    """SIGTERM, then wait: True when it exited 0 in time."""
+    if p is None:
+        return True
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(15) == 0
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return False
+
+
+def wait_for(pred, timeout, step=0.25):
+    """Poll pred() until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return False

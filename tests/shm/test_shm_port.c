@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Shm ports: a peer and the switch side in one process through the API
+ * (zero copy both ways, copies where a peer cannot share), a peer in its own
+ * process attached through the record, two peers forwarding through an
+ * hl_switch, and a hostile peer whose garbage is refused and counted while
+ * the other port carries on and no buffer leaks or is used twice.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hugelink/shm_port.h>
+#include <hugelink/switch.h>
+
+#include "hl_test.h"
+#include "../memory/pool_util.h"
+#include "shm_env.h"
+
+#define NBUF 1024u
+#define RING 64u
+#define SW_RING 256u /* what hl_sw_port_shm_create asks for */
+
+static unsigned peer_held_total(struct env *e)
+{
+	unsigned f = 0, q = 0;
+	if (hl_shm_owner_census(e->pool, &f, &q) < 0)
+		return UINT32_MAX;
+	CHECK_EQ(f + q, NBUF);
+	return q;
+}
+
+HL_TEST(port_layout_and_attach_checks)
+{
+	struct env e;
+	struct hl_shm_port *p;
+	struct hl_shm_peer *pe;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	CHECK_EQ(hl_shm_port_create(e.pool, e.bp, "a", 100, &p), -EINVAL);
+	CHECK_EQ(hl_shm_port_create(e.pool, e.bp, "this-name-is-far-too-long-for-a-zone", 64, &p), -EINVAL);
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "a", RING, &p));
+	struct hl_shm_port *dup;
+	CHECK_EQ(hl_shm_port_create(e.pool, e.bp, "a", RING, &dup), -EEXIST);
+	/* the fill ring holds half a ring of buffers for the peer */
+	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), RING / 2);
+	CHECK_EQ(peer_held_total(&e), RING / 2);
+
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, e.info.size, "nope", &pe), -ENOENT);
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, 4096, "a", &pe), -EBADMSG); /* mapping too short */
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "a", &pe));
+	CHECK(hl_shm_port_peer_attached(p, NULL));
+	struct hl_shm_peer *pe2;
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, e.info.size, "a", &pe2), 0); /* same pid takes it over */
+	hl_shm_detach(pe2);
+	CHECK(!hl_shm_port_peer_attached(p, NULL));
+	CHECK_EQ(hl_shm_peer_mtu(pe), SHM_ROOM - HL_BUF_HEADROOM);
+	const struct hl_shm_ctrl *c = hl_shm_peer_ctrl(pe);
+	CHECK_EQ(c->magic, HL_SHM_MAGIC);
+	CHECK_EQ(c->ring_size, RING);
+	hl_shm_detach(pe);
+	hl_shm_port_destroy(p);
+	CHECK_EQ(hl_pool_zone_lookup(e.pool, "shm:a", &(uint64_t){0}, &(uint64_t){0}), -ENOENT);
+	CHECK_EQ(hl_pool_zone_lookup(e.pool, HL_SHM_OWNER_ZONE, &(uint64_t){0}, &(uint64_t){0}), -ENOENT);
+	env_close(&e);
+}
+
+static void ext_free_cb(void *va, void *opaque)
+{
+	(void)va;
+	(*(int *)opaque)++;
+}
+
+HL_TEST(peer_and_switch_in_one_process)
+{
+	struct env e;
+	struct hl_shm_port *p;
+	struct hl_shm_peer *pe;
+	struct hl_shm_pkt pk[16], back[16];
+	struct hl_buf *bufs[16];
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "a", RING, &p));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "a", &pe));
+
+	/* peer -> switch: fill buffers, written in place, arrive as the bufpool's own */
+	unsigned k = hl_shm_tx_alloc(pe, pk, 10);
+	CHECK_EQ(k, 10);
+	for (unsigned i = 0; i < k; i++) {
+		CHECK_EQ(pk[i].len, SHM_ROOM - HL_BUF_HEADROOM);
+		pk[i].len = shm_frame_len(i);
+		shm_frame_fill(pk[i].data, pk[i].len, 1, 2, i);
+	}
+	CHECK_EQ(hl_shm_tx_burst(pe, pk, k), k);
+	unsigned got = hl_shm_port_rx_burst(p, bufs, 16);
+	REQUIRE(got == 10);
+	for (unsigned i = 0; i < got; i++) {
+		CHECK_EQ(shm_frame_check(hl_buf_data(bufs[i]), bufs[i]->data_len), i);
+		CHECK(hl_buf_data(bufs[i]) == pk[i].data); /* no copy */
+		CHECK(hl_bufpool_buf_at(e.bp, hl_buf_index(bufs[i])) == bufs[i]);
+		CHECK_EQ(hl_buf_refcnt(bufs[i]), 1);
+	}
+	/* the fill ring was topped up again */
+	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
+
+	/* switch -> peer: refcnt-1 buffers go as they are; the caller frees its reference */
+	CHECK_EQ(hl_shm_port_tx_burst(p, bufs, got), got);
+	hl_buf_free_bulk(bufs, got);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), RING / 2 + 10);
+	CHECK_EQ(hl_shm_rx_burst(pe, back, 16), 10);
+	for (unsigned i = 0; i < 10; i++) {
+		CHECK(back[i].data == pk[i].data);
+		CHECK_EQ(shm_frame_check(back[i].data, back[i].len), i);
+	}
+	/* a flooded buffer (refcnt 2), a chain and another pool's buffer are copied */
+	struct hl_buf *b = hl_buf_alloc(e.bp), *t = hl_buf_alloc(e.bp);
+	REQUIRE(b != NULL && t != NULL);
+	const uint32_t len7 = shm_frame_len(7);
+	shm_frame_fill(hl_buf_data(b), len7, 3, 4, 7);
+	b->data_len = b->pkt_len = 600;
+	memcpy(hl_buf_data(t), (uint8_t *)hl_buf_data(b) + 600, len7 - 600);
+	t->data_len = len7 - 600;
+	REQUIRE_OK(hl_buf_chain(b, t)); /* one frame in two segments */
+	hl_buf_ref(b);
+	struct hl_shm_port_stats st0, st1;
+	hl_shm_port_stats(p, &st0);
+	struct hl_buf *two[2] = {b, b};
+	CHECK_EQ(hl_shm_port_tx_burst(p, two, 2), 2);
+	hl_buf_free_bulk(two, 2);
+	hl_shm_port_stats(p, &st1);
+	CHECK_EQ(st1.copied - st0.copied, 2);
+	CHECK_EQ(st1.zcopy - st0.zcopy, 0);
+	CHECK_EQ(hl_shm_rx_burst(pe, back + 10, 6), 2);
+	for (unsigned i = 10; i < 12; i++) {
+		CHECK(back[i].data != hl_buf_data(b));
+		CHECK_EQ(shm_frame_check(back[i].data, back[i].len), 7);
+	}
+	/* a buffer whose data does not start at the headroom is copied too */
+	struct hl_buf *moved = hl_buf_alloc(e.bp);
+	REQUIRE(moved != NULL);
+	moved->data_off = 64;
+	moved->data_len = moved->pkt_len = shm_frame_len(9);
+	shm_frame_fill(hl_buf_data(moved), moved->data_len, 3, 4, 9);
+	CHECK_EQ(hl_shm_port_tx_burst(p, &moved, 1), 1);
+	hl_buf_free(moved);
+	struct hl_shm_pkt one;
+	CHECK_EQ(hl_shm_rx_burst(pe, &one, 1), 1);
+	CHECK_EQ(shm_frame_check(one.data, one.len), 9);
+	CHECK_EQ(hl_shm_release(pe, &one, 1), 1);
+	hl_shm_port_stats(p, &st1);
+	CHECK_EQ(st1.copied - st0.copied, 3);
+	/* an external buffer (e.g. a guest's, zero-copy dequeue) is copied */
+	static uint8_t ext_mem[2048];
+	static int ext_freed;
+	struct hl_buf *x = hl_buf_alloc(e.bp);
+	REQUIRE(x != NULL);
+	shm_frame_fill(ext_mem, shm_frame_len(11), 5, 6, 11);
+	REQUIRE_OK(hl_buf_attach_extbuf(x, ext_mem, 0, shm_frame_len(11), ext_free_cb, &ext_freed));
+	CHECK_EQ(hl_shm_port_tx_burst(p, &x, 1), 1);
+	hl_buf_free(x);
+	CHECK_EQ(ext_freed, 1); /* nothing kept a reference to the guest's memory */
+	CHECK_EQ(hl_shm_rx_burst(pe, &one, 1), 1);
+	CHECK(one.data != (void *)ext_mem);
+	CHECK_EQ(shm_frame_check(one.data, one.len), 11);
+	CHECK_EQ(hl_shm_release(pe, &one, 1), 1);
+	hl_shm_port_stats(p, &st1);
+	CHECK_EQ(st1.copied - st0.copied, 4);
+	/* too big for a room: skipped and counted, not sent */
+	struct hl_buf *big = hl_buf_alloc(e.bp);
+	REQUIRE(big != NULL);
+	big->data_len = big->pkt_len = SHM_ROOM; /* more than room - headroom */
+	CHECK_EQ(hl_shm_port_tx_burst(p, &big, 1), 0);
+	hl_buf_free(big);
+	hl_shm_port_stats(p, &st1);
+	CHECK_EQ(st1.too_big - st0.too_big, 1);
+
+	/* the peer hands everything back; unused fill buffers too */
+	CHECK_EQ(hl_shm_release(pe, back, 12), 12);
+	k = hl_shm_tx_alloc(pe, pk, 16);
+	CHECK_EQ(k, 16);
+	CHECK_EQ(hl_shm_release(pe, pk, k), k);
+	CHECK_EQ(hl_shm_port_rx_burst(p, bufs, 16), 0);
+	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), RING / 2);
+	hl_shm_port_stats(p, &st1);
+	CHECK_EQ(st1.c.returned, 2 + 12 + 16);
+	CHECK_EQ(st1.c.bad_offset + st1.c.bad_len + st1.c.not_owned + st1.c.ring_broken, 0);
+	hl_shm_detach(pe);
+	hl_shm_port_destroy(p); /* takes back the fill ring's buffers */
+	env_close(&e);
+}
+
+static int run_peer_process(const char *record, const char *port, unsigned n, pid_t *pid)
+{
+	char path[512], n_s[16];
+	snprintf(path, sizeof(path), "%s/shm_peer", hl_test_bindir());
+	snprintf(n_s, sizeof(n_s), "%u", n);
+	*pid = fork();
+	if (*pid == 0) {
+		execl(path, "shm_peer", record, port, n_s, (char *)NULL);
+		_exit(127);
+	}
+	return *pid < 0 ? -errno : 0;
+}
+
+HL_TEST(peer_in_another_process_through_the_record)
+{
+	struct env e;
+	struct hl_shm_port *p;
+	struct hl_buf *bufs[32];
+	const unsigned n = 300;
+	pid_t pid;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "proc", RING, &p));
+	REQUIRE_OK(run_peer_process(e.info.record_path, "proc", n, &pid));
+
+	/* echo every frame back once it checks out */
+	unsigned got = 0, bad = 0;
+	uint64_t deadline = hl_now_ns() + 15ull * 1000000000ull;
+	while (got < n && hl_now_ns() < deadline) {
+		unsigned k = hl_shm_port_rx_burst(p, bufs, 32), s = 0;
+		for (unsigned i = 0; i < k; i++)
+			bad += shm_frame_check(hl_buf_data(bufs[i]), bufs[i]->data_len) != (long)(got + i);
+		while (s < k && hl_now_ns() < deadline)
+			s += hl_shm_port_tx_burst(p, bufs + s, k - s);
+		hl_buf_free_bulk(bufs, k);
+		got += k;
+		if (k == 0)
+			usleep(100);
+	}
+	int st = -1;
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	CHECK_EQ(got, n);
+	CHECK_EQ(bad, 0);
+	/* the peer released all it received: whatever it still holds is in fill */
+	hl_shm_port_reclaim(p);
+	struct hl_shm_port_stats ps;
+	hl_shm_port_stats(p, &ps);
+	CHECK_EQ(ps.c.tx_packets, n);
+	CHECK_EQ(ps.c.rx_packets, n);
+	CHECK_EQ(ps.zcopy, n);
+	CHECK_EQ(ps.c.returned, n);
+	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), RING / 2);
+	CHECK(!hl_shm_port_peer_attached(p, NULL));
+	hl_shm_port_destroy(p);
+	env_close(&e);
+}
+
+/* ---- two peers through an hl_switch ------------------------------------------------ */
+
+/*
+ * Peer a sends n frames to MAC :0b (unknown, so flooded) or to broadcast;
+ * the other peers receive them all, payloads checked. With one receiver the
+ * frame is a refcnt-1 buffer and moves as is; with two it is flooded
+ * (refcnt 2) and each receiver gets its own copy. Afterwards every buffer
+ * in use is in a fill ring, and the owner table agrees.
+ */
+static void forward_run(unsigned workers, unsigned nrecv)
+{
+	static const char *const names[3] = {"pa", "pb", "pc"};
+	struct env e;
+	struct hl_switch *sw;
+	struct hl_sw_port *sp[3];
+	struct hl_shm_peer *pe[3];
+	struct hl_shm_port *port[3];
+	struct hl_shm_pkt pk[32];
+	const unsigned n = 2000, nports = 1 + nrecv;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000000,
+				       .workers = workers};
+	REQUIRE_OK(hl_switch_create(&prm, &sw));
+	for (unsigned i = 0; i < nports; i++) {
+		REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, names[i], false, &sp[i]));
+		if (i == 0) {
+			/* an isolated port cannot take a shared one's name */
+			struct hl_sw_port *x;
+			CHECK_EQ(hl_sw_port_shm_create(e.pool, e.bp, names[0], true, &x), -EEXIST);
+		}
+		CHECK(strcmp(sp[i]->ops->state(sp[i]), "shared, no peer") == 0);
+		REQUIRE_OK(hl_switch_add_port(sw, sp[i]));
+		REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, names[i], &pe[i]));
+		CHECK(strcmp(sp[i]->ops->state(sp[i]), "shared, peer attached") == 0);
+		port[i] = hl_sw_port_shm(sp[i]);
+		REQUIRE(port[i] != NULL);
+	}
+
+	unsigned sent = 0, got[3] = {0}, bad = 0, least = 0;
+	uint64_t deadline = hl_now_ns() + 20ull * 1000000000ull;
+	while ((sent < n || least < n) && hl_now_ns() < deadline) {
+		unsigned want = n - sent < 32 ? n - sent : 32;
+		/* at most 48 in flight, so no receiver's rx ring overflows */
+		if (sent - least + want > 48)
+			want = 48 - (sent - least);
+		unsigned k = hl_shm_tx_alloc(pe[0], pk, want);
+		for (unsigned i = 0; i < k; i++) {
+			pk[i].len = shm_frame_len(sent + i);
+			shm_frame_fill(pk[i].data, pk[i].len, 0xa, nrecv == 1 ? 0xb : 0xff, sent + i);
+			if (nrecv > 1)
+				memset(pk[i].data, 0xff, 6);
+		}
+		CHECK_EQ(hl_shm_tx_burst(pe[0], pk, k), k);
+		sent += k;
+		unsigned moved = k;
+		least = n;
+		for (unsigned j = 1; j < nports; j++) {
+			unsigned r = hl_shm_rx_burst(pe[j], pk, 32);
+			for (unsigned i = 0; i < r; i++)
+				bad += shm_frame_check(pk[i].data, pk[i].len) != (long)(got[j] + i);
+			/* done fills up while the worker that polls this port sleeps
+			 * (peers attached with attach_mem do not ring the doorbell):
+			 * hold on to the rest and retry */
+			unsigned rel = 0;
+			while (rel < r && hl_now_ns() < deadline) {
+				unsigned m = hl_shm_release(pe[j], pk + rel, r - rel);
+				rel += m;
+				if (m == 0)
+					usleep(200);
+			}
+			CHECK_EQ(rel, r);
+			got[j] += r;
+			moved += r;
+			if (got[j] < least)
+				least = got[j];
+		}
+		if (moved == 0)
+			usleep(50);
+	}
+	CHECK_EQ(sent, n);
+	CHECK_EQ(least, n);
+	CHECK_EQ(bad, 0);
+	/* let the workers take back what the receivers released */
+	struct hl_shm_port_stats ps;
+	for (int t = 0; t < 2000; t++) {
+		bool settled = true;
+		for (unsigned j = 0; j < nports; j++) {
+			hl_shm_port_stats(port[j], &ps);
+			settled = settled && hl_shm_port_peer_held(port[j]) == SW_RING / 2 &&
+				  (j == 0 || ps.c.returned == n);
+		}
+		if (settled)
+			break;
+		usleep(1000);
+	}
+	hl_shm_port_stats(port[0], &ps);
+	CHECK_EQ(ps.c.tx_packets, n);
+	struct hl_sw_port_stats ss;
+	hl_switch_port_stats(sw, sp[0], &ss);
+	CHECK_EQ(ss.rx_packets, n);
+	CHECK_EQ(ss.drops[HL_SW_DROP_BAD], 0);
+	uint64_t zc = 0, cp = 0;
+	for (unsigned j = 1; j < nports; j++) {
+		hl_shm_port_stats(port[j], &ps);
+		CHECK_EQ(ps.c.rx_packets, n);
+		zc += ps.zcopy;
+		cp += ps.copied;
+		CHECK_EQ(ps.c.returned, n);
+		CHECK_EQ(ps.tx_full, 0);
+		hl_switch_port_stats(sw, sp[j], &ss);
+		CHECK_EQ(ss.tx_packets, n);
+		CHECK_EQ(ss.drops[HL_SW_DROP_TX_FULL], 0);
+	}
+	/* one receiver: the sender's buffer moves as is; a flood is copied for
+	 * all but the last port it goes to, which gets the original */
+	CHECK_EQ(zc, n);
+	CHECK_EQ(cp, (nrecv - 1) * n);
+	/* exact accounting: everything in use is in a fill ring */
+	for (unsigned j = 0; j < nports; j++)
+		CHECK_EQ(hl_shm_port_peer_held(port[j]), SW_RING / 2);
+	CHECK_EQ(peer_held_total(&e), nports * SW_RING / 2);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), nports * SW_RING / 2);
+	for (unsigned j = 0; j < nports; j++)
+		hl_shm_detach(pe[j]);
+	hl_switch_destroy(sw); /* closes the ports, which take their buffers back */
+	env_close(&e);
+}
+
+HL_TEST(two_port_forwarding_through_the_switch)
+{
+	forward_run(1, 1);
+}
+
+HL_TEST(two_port_forwarding_two_workers)
+{
+	forward_run(2, 1);
+}
+
+HL_TEST(flood_to_two_peers_is_copied)
+{
+	forward_run(1, 2);
+}
+
+/* ---- a hostile peer ------------------------------------------------------------------ */
+
+/* Publish raw descriptors on one of the peer's rings. */
+static void raw_push(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const uint64_t *d, unsigned n)
+{
+	struct hl_shm_ring *r = hl_shm_peer_ring(pe, id);
+	for (unsigned i = 0; i < n; i++)
+		hl_shm_ring_put(r, i, d[i]);
+	hl_shm_ring_publish(r, n);
+}
+
+HL_TEST(hostile_peer_is_refused_and_counted)
+{
+	struct env e;
+	struct hl_shm_port *ph, *pg;
+	struct hl_shm_peer *h, *g;
+	struct hl_shm_pkt pk[8], gk[8];
+	struct hl_buf *bufs[32];
+	struct hl_shm_port_stats st;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "hostile", RING, &ph));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "good", RING, &pg));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "hostile", &h));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "good", &g));
+	REQUIRE(hl_shm_tx_alloc(h, pk, 4) == 4);
+	REQUIRE(hl_shm_tx_alloc(g, gk, 2) == 2);
+
+	struct hl_bufpool_geom geo;
+	hl_bufpool_geom(e.bp, &geo);
+	const uint64_t off0 = hl_shm_desc_off(pk[0].desc);
+	const uint64_t max = SHM_ROOM - HL_BUF_HEADROOM;
+	struct hl_buf *free_one = hl_buf_alloc(e.bp); /* the switch's: not the peer's */
+	REQUIRE(free_one != NULL);
+	uint64_t d[] = {
+		hl_shm_desc(0x10, 64),                            /* pool header */
+		hl_shm_desc(e.info.size + 4096, 64),              /* past the pool */
+		hl_shm_desc(HL_SHM_OFF_MASK, 64),                 /* 48-bit garbage */
+		hl_shm_desc(off0 + 1, 64),                        /* misaligned */
+		hl_shm_desc(off0 - HL_BUF_HEADROOM, 64),          /* the room, not its data */
+		hl_shm_desc(geo.zone_off + geo.zone_len + HL_BUF_HEADROOM, 64), /* just past the last */
+		hl_shm_desc(off0, 0),                             /* empty */
+		hl_shm_desc(off0, (uint32_t)max + 1),             /* longer than the room */
+		hl_shm_desc(hl_shm_desc_off(gk[0].desc), 64),     /* the other port's */
+		hl_shm_desc(free_one->pool_off + HL_BUF_HEADROOM, 64), /* the switch's */
+		hl_shm_desc(hl_shm_desc_off(pk[1].desc), 64),     /* fine */
+		hl_shm_desc(hl_shm_desc_off(pk[1].desc), 64),     /* the same buffer twice */
+	};
+	memset(pk[1].data, 0xee, 64);
+	raw_push(h, HL_SHM_RING_TX, d, HL_ARRAY_SIZE(d));
+	unsigned got = hl_shm_port_rx_burst(ph, bufs, 32);
+	REQUIRE(got == 1);
+	CHECK(hl_buf_data(bufs[0]) == pk[1].data);
+	CHECK_EQ(bufs[0]->data_len, 64);
+	hl_shm_port_stats(ph, &st);
+	CHECK_EQ(st.c.bad_offset, 6);
+	CHECK_EQ(st.c.bad_len, 2);
+	CHECK_EQ(st.c.not_owned, 3);
+	CHECK_EQ(st.c.tx_packets, 1);
+	/* the counters are in the control block for the peer to read */
+	CHECK_EQ(hl_shm_peer_ctrl(h)->counters.bad_offset, 6);
+
+	/* done: returning what it does not hold, or holds no longer */
+	uint64_t dd[] = {
+		hl_shm_desc(off0, 0),                         /* fine: a fill buffer it holds */
+		hl_shm_desc(off0, 0),                         /* the same again */
+		d[8],                                         /* the other port's */
+		hl_shm_desc(hl_shm_desc_off(pk[1].desc), 0),  /* sent already: the switch's now */
+		d[0],                                         /* not a buffer */
+	};
+	raw_push(h, HL_SHM_RING_DONE, dd, HL_ARRAY_SIZE(dd));
+	hl_shm_port_reclaim(ph);
+	hl_shm_port_stats(ph, &st);
+	CHECK_EQ(st.c.returned, 1);
+	CHECK_EQ(st.c.not_owned, 3 + 3);
+	CHECK_EQ(st.c.bad_offset, 6 + 1);
+	/* the good port's buffer is still the good port's */
+	CHECK_EQ(hl_shm_port_peer_held(pg), RING / 2);
+
+	/* garbage indices: the tx ring breaks, is counted once, and stays quiet */
+	struct hl_shm_ring_hdr *tx = hl_shm_peer_ring(h, HL_SHM_RING_TX)->hdr;
+	tx->prod += 1000;
+	CHECK_EQ(hl_shm_port_rx_burst(ph, bufs + 1, 31), 0);
+	tx->prod -= 2000;
+	CHECK_EQ(hl_shm_port_rx_burst(ph, bufs + 1, 31), 0);
+	struct hl_shm_ring_hdr *fill = hl_shm_peer_ring(h, HL_SHM_RING_FILL)->hdr;
+	fill->cons += 5000; /* consumed more than was ever posted */
+	CHECK_EQ(hl_shm_port_refill(ph), 0);
+	hl_shm_port_stats(ph, &st);
+	CHECK_EQ(st.c.ring_broken, 2);
+	CHECK(!hl_shm_port_pending(ph));
+
+	/* the good port is unaffected */
+	gk[0].len = shm_frame_len(5);
+	shm_frame_fill(gk[0].data, gk[0].len, 1, 2, 5);
+	CHECK_EQ(hl_shm_tx_burst(g, gk, 1), 1);
+	CHECK_EQ(hl_shm_port_rx_burst(pg, bufs + 1, 31), 1);
+	CHECK_EQ(shm_frame_check(hl_buf_data(bufs[1]), bufs[1]->data_len), 5);
+	CHECK_EQ(hl_shm_port_tx_burst(pg, bufs, 2), 2); /* one from each peer, both zero copy */
+	hl_buf_free_bulk(bufs, 2);
+	CHECK_EQ(hl_shm_rx_burst(g, gk, 8), 2);
+	CHECK_EQ(memcmp(gk[0].data, pk[1].data, 64), 0);
+	CHECK_EQ(hl_shm_release(g, gk, 2), 2);
+	hl_shm_port_reclaim(pg);
+	struct hl_shm_port_stats gs;
+	hl_shm_port_stats(pg, &gs);
+	CHECK_EQ(gs.c.bad_offset + gs.c.bad_len + gs.c.not_owned + gs.c.ring_broken, 0);
+	CHECK_EQ(gs.c.returned, 2);
+
+	/* nothing leaked, nothing used twice */
+	hl_buf_free(free_one);
+	unsigned held = hl_shm_port_peer_held(ph) + hl_shm_port_peer_held(pg);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), held);
+	CHECK_EQ(peer_held_total(&e), held);
+	hl_shm_detach(h);
+	hl_shm_detach(g);
+	hl_shm_port_destroy(ph);
+	hl_shm_port_destroy(pg);
+	env_close(&e);
+}
+
+/* The peer checks what the switch side writes too: its own safety matters. */
+HL_TEST(peer_refuses_garbage_from_the_switch_side)
+{
+	struct env e;
+	struct hl_shm_port *p;
+	struct hl_shm_peer *pe;
+	struct hl_shm_pkt pk[8];
+	struct hl_shm_peer_stats st;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "p", RING, &p));
+
+	/* a control block whose bufpool geometry lies is refused at attach */
+	uint64_t off, len;
+	REQUIRE_OK(hl_pool_zone_lookup(e.pool, "shm:p", &off, &len));
+	struct hl_shm_ctrl *ctl = hl_pool_off2va(e.pool, off);
+	uint64_t saved = ctl->bp_zone_len;
+	ctl->bp_zone_len = e.info.size; /* runs past the end of the mapping */
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, e.info.size, "p", &pe), -EBADMSG);
+	ctl->bp_zone_len = saved;
+	uint32_t stride = ctl->bp_stride;
+	ctl->bp_stride = 100; /* not a cache-line multiple, smaller than a room */
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, e.info.size, "p", &pe), -EBADMSG);
+	ctl->bp_stride = stride;
+	uint64_t ro = ctl->ring_off[HL_SHM_RING_DONE];
+	ctl->ring_off[HL_SHM_RING_DONE] = len; /* a ring past its zone */
+	CHECK_EQ(hl_shm_attach_mem(e.info.va, e.info.size, "p", &pe), -EBADMSG);
+	ctl->ring_off[HL_SHM_RING_DONE] = ro;
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "p", &pe));
+
+	/* descriptors on rx and fill that point anywhere but a data start */
+	struct hl_shm_ring *rx = hl_shm_peer_ring(pe, HL_SHM_RING_RX);
+	uint32_t at = rx->hdr->prod;
+	const uint64_t bad[] = {hl_shm_desc(0, 60), hl_shm_desc(HL_SHM_OFF_MASK, 60),
+				hl_shm_desc(e.info.size - 64, 60)};
+	for (unsigned i = 0; i < HL_ARRAY_SIZE(bad); i++)
+		rx->hdr->slots[(at + i) & rx->mask] = bad[i];
+	__atomic_store_n(&rx->hdr->prod, at + HL_ARRAY_SIZE(bad), __ATOMIC_RELEASE);
+	CHECK_EQ(hl_shm_rx_burst(pe, pk, 8), 0);
+	hl_shm_peer_stats(pe, &st);
+	CHECK_EQ(st.bad_desc, HL_ARRAY_SIZE(bad));
+	/* an impossible producer index: the ring breaks, nothing is read */
+	__atomic_store_n(&rx->hdr->prod, at + 5000, __ATOMIC_RELEASE);
+	CHECK_EQ(hl_shm_rx_burst(pe, pk, 8), 0);
+	hl_shm_peer_stats(pe, &st);
+	CHECK_EQ(st.ring_broken, 1);
+	/* the peer's own API refuses to send what is not a buffer */
+	CHECK_EQ(hl_shm_tx_alloc(pe, pk, 2), 2);
+	pk[0].len = SHM_ROOM; /* longer than the room */
+	CHECK_EQ(hl_shm_tx_burst(pe, pk, 2), 0);
+	pk[0].len = 60;
+	pk[1].desc = hl_shm_desc(hl_shm_desc_off(pk[1].desc) + 8, 60);
+	CHECK_EQ(hl_shm_tx_burst(pe, pk, 2), 1);
+	hl_shm_detach(pe);
+	hl_shm_port_destroy(p);
+	env_close(&e);
+}
+
+/* ---- a random hostile peer ------------------------------------------------------------ */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+#define MAXD 4096
+
+/*
+ * A peer that mixes buffers it holds with ones it gave back, other ports',
+ * random offsets, bad lengths and repeats, on tx and on done, while the
+ * switch side receives, holds, sends back and frees. Throughout: no buffer
+ * the switch accepts is one it already holds, and buffers in use are
+ * exactly the peers' plus the ones the switch holds.
+ */
+HL_TEST(random_hostile_peer_never_breaks_accounting)
+{
+	struct env e;
+	struct hl_shm_port *p, *o;
+	struct hl_shm_peer *pe, *other;
+	struct hl_shm_pkt pk[16];
+	static uint64_t mine[MAXD], old[MAXD];
+	static struct hl_buf *held[MAXD];
+	unsigned nmine = 0, nold = 0, nheld = 0, reused = 0, mismatch = 0;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "r", RING, &p));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "o", RING, &o));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "r", &pe));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "o", &other));
+	REQUIRE(hl_shm_tx_alloc(other, pk, 4) == 4);
+	const uint64_t foreign = pk[0].desc;
+
+	for (unsigned it = 0; it < 20000; it++) {
+		unsigned a = (unsigned)(rnd() % 8), k;
+		switch (a) {
+		case 0: /* take from fill */
+			k = hl_shm_tx_alloc(pe, pk, 1 + (unsigned)(rnd() % 8));
+			for (unsigned i = 0; i < k && nmine < MAXD; i++)
+				mine[nmine++] = pk[i].desc;
+			break;
+		case 1: /* take from rx */
+			k = hl_shm_rx_burst(pe, pk, 1 + (unsigned)(rnd() % 8));
+			for (unsigned i = 0; i < k && nmine < MAXD; i++)
+				mine[nmine++] = pk[i].desc;
+			break;
+		case 2:
+		case 3: { /* a raw burst on tx or done */
+			enum hl_shm_ring_id id = a == 2 ? HL_SHM_RING_TX : HL_SHM_RING_DONE;
+			struct hl_shm_ring *r = hl_shm_peer_ring(pe, id);
+			unsigned n = 1 + (unsigned)(rnd() % 8), room = hl_shm_ring_avail(r);
+			uint64_t d[8];
+			if (n > room)
+				n = room;
+			for (unsigned i = 0; i < n; i++) {
+				unsigned pick = (unsigned)(rnd() % 10);
+				uint64_t off;
+				if (pick < 6 && nmine > 0) {
+					unsigned j = (unsigned)(rnd() % nmine);
+					off = hl_shm_desc_off(mine[j]);
+					if (rnd() % 8 != 0) { /* usually hand it over for good */
+						if (nold < MAXD)
+							old[nold++] = mine[j];
+						mine[j] = mine[--nmine];
+					}
+				} else if (pick < 8 && nold > 0) {
+					off = hl_shm_desc_off(old[rnd() % nold]);
+				} else if (pick == 8) {
+					off = hl_shm_desc_off(foreign);
+				} else {
+					off = rnd() % (e.info.size + 8192);
+				}
+				uint32_t len = rnd() % 16 == 0 ? (uint32_t)(rnd() % 0x10000) : 60 + (uint32_t)(rnd() % 1400);
+				d[i] = hl_shm_desc(off, len);
+			}
+			raw_push(pe, id, d, n);
+			break;
+		}
+		case 4:
+		case 5: { /* the switch side receives and holds */
+			struct hl_buf *b[16];
+			k = hl_shm_port_rx_burst(p, b, 16);
+			for (unsigned i = 0; i < k; i++) {
+				for (unsigned j = 0; j < nheld; j++)
+					reused += held[j] == b[i];
+				if (nheld < MAXD)
+					held[nheld++] = b[i];
+				else
+					hl_buf_free(b[i]);
+			}
+			break;
+		}
+		case 6: { /* and sends some back, or drops them */
+			unsigned n = nheld < 8 ? nheld : 8;
+			if (rnd() % 2)
+				hl_shm_port_tx_burst(p, held + nheld - n, n);
+			hl_buf_free_bulk(held + nheld - n, n);
+			nheld -= n;
+			break;
+		}
+		default: { /* every so often, check the books */
+			unsigned f = 0, q = 0;
+			REQUIRE_OK(hl_shm_owner_census(e.pool, &f, &q));
+			mismatch += hl_bufpool_in_use(e.bp) != q + nheld;
+			break;
+		}
+		}
+	}
+	CHECK_EQ(reused, 0);
+	CHECK_EQ(mismatch, 0);
+	struct hl_shm_port_stats st;
+	hl_shm_port_stats(p, &st);
+	CHECK(st.c.tx_packets > 100);
+	CHECK(st.c.returned > 100);
+	CHECK(st.c.bad_offset > 100);
+	CHECK(st.c.bad_len > 10);
+	CHECK(st.c.not_owned > 100);
+	CHECK_EQ(st.c.ring_broken, 0);
+	printf("# random peer: %llu accepted, %llu returned, refused %llu offset / %llu len / %llu not owned\n",
+	     (unsigned long long)st.c.tx_packets, (unsigned long long)st.c.returned,
+	     (unsigned long long)st.c.bad_offset, (unsigned long long)st.c.bad_len,
+	     (unsigned long long)st.c.not_owned);
+	/* the other port never lost a buffer to this one */
+	CHECK_EQ(hl_shm_port_peer_held(o), RING / 2);
+	hl_buf_free_bulk(held, nheld);
+	hl_shm_detach(pe);
+	hl_shm_detach(other);
+	hl_shm_port_destroy(p);
+	hl_shm_port_destroy(o);
+	env_close(&e);
+}
+
+/* ---- the doorbell ------------------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A worker asleep on its ports wakes when a peer attached through the
+ * record publishes: the peer kicks the port's FIFO. Without the kick the
+ * frame would wait for the worker's sleep bound (100 ms).
+ */
+HL_TEST(doorbell_wakes_a_sleeping_switch)
+{
+	struct env e;
+	struct hl_switch *sw;
+	struct hl_sw_port *sa, *sb;
+	struct hl_shm_peer *pa, *pb;
+	struct hl_shm_pkt pk[4];
+	uint64_t lat[5];
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000};
+	REQUIRE_OK(hl_switch_create(&prm, &sw));
+	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "da", false, &sa));
+	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "db", false, &sb));
+	CHECK(hl_shm_port_kick_fd(hl_sw_port_shm(sa)) >= 0);
+	REQUIRE_OK(hl_switch_add_port(sw, sa));
+	REQUIRE_OK(hl_switch_add_port(sw, sb));
+	REQUIRE_OK(hl_shm_attach(e.info.record_path, "da", &pa));
+	REQUIRE_OK(hl_shm_attach(e.info.record_path, "db", &pb));
+
+	for (unsigned round = 0; round < 5; round++) {
+		struct hl_sw_worker_info wi = {0};
+		for (int t = 0; t < 2000 && !wi.sleeping; t++) {
+			usleep(500);
+			hl_switch_worker_info(sw, 0, &wi);
+		}
+		REQUIRE(wi.sleeping);
+		usleep(2000);
+		REQUIRE(hl_shm_tx_alloc(pa, pk, 1) == 1);
+		pk[0].len = shm_frame_len(round);
+		shm_frame_fill(pk[0].data, pk[0].len, 0xa, 0xb, round);
+		uint64_t t0 = hl_now_ns();
+		REQUIRE(hl_shm_tx_burst(pa, pk, 1) == 1);
+		unsigned got = 0;
+		while (got == 0 && hl_now_ns() - t0 < 2000000000ull)
+			got = hl_shm_rx_burst(pb, pk, 4);
+		lat[round] = hl_now_ns() - t0;
+		REQUIRE(got == 1);
+		CHECK_EQ(shm_frame_check(pk[0].data, pk[0].len), round);
+		CHECK_EQ(hl_shm_release(pb, pk, 1), 1);
+	}
+	struct hl_shm_peer_stats ps;
+	hl_shm_peer_stats(pa, &ps);
+	CHECK(ps.kicks >= 5);
+	qsort(lat, 5, sizeof(lat[0]), cmp_u64);
+	printf("# wake-up latency: median %llu us, worst %llu us\n",
+	       (unsigned long long)(lat[2] / 1000), (unsigned long long)(lat[4] / 1000));
+	CHECK(lat[2] < 40000000ull); /* well under the 100 ms sleep bound */
+	hl_shm_detach(pa);
+	hl_shm_detach(pb);
+	hl_switch_destroy(sw);
+	env_close(&e);
+}

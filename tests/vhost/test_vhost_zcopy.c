@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Zero-copy dequeue against hugelink's own front-end over a real socket:
+ * pinned buffers point into the front-end's memory, descriptors come back
+ * only when the last reference goes (in any order), the bounds keep the
+ * guest's ring moving, the switch's view of a packet cannot be changed by
+ * the guest after the kick, and stopping, resetting or losing the queue
+ * with buffers pinned leaks nothing and completes nothing twice.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <hugelink/virtio_user.h>
+#include <hugelink/vhost_port.h>
+#include <hugelink/vhost_sock.h>
+
+#include "hl_test.h"
+#include "../memory/pool_util.h"
+
+#define RING 256
+
+static struct hl_vhost_port port;
+static struct hl_pool *sw_pool, *fe_pool;
+static struct hl_bufpool *sw_bp, *fe_bp;
+static volatile int stop_ctrl;
+static pthread_t ctrl_th;
+
+static void *ctrl_thread(void *arg)
+{
+	(void)arg;
+	while (!stop_ctrl)
+		hl_vhost_port_poll_ctrl(&port, 5);
+	return NULL;
+}
+
+static int make_pool(const char *tag, struct hl_pool **p, struct hl_bufpool **bp, unsigned nbufs)
+{
+	return pool_with_bufs(hl_test_tmpdir(), tag, 64 << 20, nbufs, p, bp);
+}
+
+/* Frame of len bytes: dst MAC 02:..:dst, then bytes derived from seq. */
+static struct hl_buf *frame(uint8_t dst, uint32_t seq, uint32_t len)
+{
+	struct hl_buf *b = hl_buf_alloc(fe_bp);
+	if (b == NULL)
+		return NULL;
+	uint8_t *d = hl_buf_data(b);
+	for (uint32_t i = 0; i < len; i++)
+		d[i] = (uint8_t)(i * 13 + seq);
+	memcpy(d, (uint8_t[6]){2, 0, 0, 0, 0, dst}, 6);
+	memcpy(d + 14, &seq, 4);
+	b->data_len = b->pkt_len = len;
+	return b;
+}
+
+static bool frame_ok(const struct hl_buf *b, uint8_t dst, uint32_t len, uint32_t *seq)
+{
+	uint8_t flat[2048];
+	uint32_t at = 0;
+	if (b->pkt_len != len || len > sizeof(flat))
+		return false;
+	for (const struct hl_buf *s = b; s; s = s->next) {
+		if (at + s->data_len > len)
+			return false;
+		memcpy(flat + at, hl_buf_data(s), s->data_len);
+		at += s->data_len;
+	}
+	memcpy(seq, flat + 14, 4);
+	if (at != len || flat[5] != dst)
+		return false;
+	for (uint32_t i = 18; i < len; i++)
+		if (flat[i] != (uint8_t)(i * 13 + *seq))
+			return false;
+	return true;
+}
+
+static void open_pair(struct hl_vuser *u, enum hl_vhost_zc_mode mode, uint32_t min_len, uint32_t max_pinned,
+		      uint64_t max_pin_ns)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/zc.sock", hl_test_tmpdir());
+	struct hl_vhost_port_params pp = {.path = path, .zc_mode = mode, .zc_min_len = min_len,
+					  .zc_max_pinned = max_pinned, .zc_max_pin_ns = max_pin_ns};
+	REQUIRE_OK(hl_vhost_port_open(&port, &pp));
+	stop_ctrl = 0;
+	REQUIRE(pthread_create(&ctrl_th, NULL, ctrl_thread, NULL) == 0);
+	struct hl_vuser_params up = {.path = path, .pool = fe_pool, .bp = fe_bp, .ring_size = RING};
+	REQUIRE_OK(hl_vuser_open(u, &up));
+	for (int i = 0; i < 200 && !hl_vhost_port_queue_ready(&port, 1); i++)
+		usleep(10000);
+	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
+}
+
+static void close_pair(struct hl_vuser *u)
+{
+	hl_vuser_close(u);
+	for (int i = 0; i < 200 && hl_vhost_port_queue_ready(&port, 1); i++)
+		usleep(5000);
+	stop_ctrl = 1;
+	pthread_join(ctrl_th, NULL);
+	hl_vhost_port_close(&port);
+}
+
+/* Send `count` frames, dequeue them all (keeping them) into out[]. */
+static unsigned send_and_take(struct hl_vuser *u, unsigned count, uint32_t len, struct hl_buf **out, unsigned max)
+{
+	unsigned sent = 0, got = 0;
+	for (int spin = 0; got < count && got < max && spin < 100000; spin++) {
+		if (sent < count) {
+			struct hl_buf *b = frame(0x22, sent, len);
+			if (b != NULL && hl_vuser_tx_burst(u, &b, 1) == 1)
+				sent++;
+			else
+				hl_buf_free(b);
+		}
+		got += hl_vhost_dequeue_burst(&port, 1, sw_bp, out + got,
+					      (uint16_t)(max - got < HL_VHOST_BURST ? max - got : HL_VHOST_BURST));
+		if (sent == count && got < count)
+			usleep(10);
+	}
+	return got;
+}
+
+/* Let the back-end drain completions (it does so at each dequeue), then count what the front-end got back. */
+static unsigned settle(struct hl_vuser *u)
+{
+	struct hl_buf *none[1];
+	unsigned back = 0;
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(hl_vhost_dequeue_burst(&port, 1, sw_bp, none, 1), 0);
+		back += hl_vuser_tx_reclaim(u);
+		usleep(1000);
+	}
+	return back;
+}
+
+static void setup(void)
+{
+	HL_TEST_NEED(access("/dev/hugepages", F_OK) == 0, "hugetlbfs at /dev/hugepages");
+	if (sw_pool == NULL) {
+		REQUIRE_OK(make_pool("sw", &sw_pool, &sw_bp, 8192));
+		REQUIRE_OK(make_pool("fe", &fe_pool, &fe_bp, 4096));
+	}
+}
+
+HL_TEST(pinned_until_freed_then_returned_in_any_order)
+{
+	struct hl_vuser u;
+	struct hl_buf *p[64];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	unsigned got = send_and_take(&u, 40, 1500, p, 64);
+	REQUIRE(got == 40);
+	unsigned ok = 0, ext = 0;
+	for (unsigned i = 0; i < got; i++) {
+		uint32_t seq;
+		ok += frame_ok(p[i], 0x22, 1500, &seq) && seq == i;
+		/* head in switch memory with the first 64 bytes, the rest left in guest memory */
+		ext += p[i]->data_len == HL_VHOST_ZC_COPY && !(p[i]->flags & HL_BUF_F_EXTERNAL) && p[i]->next &&
+		       (p[i]->next->flags & HL_BUF_F_EXTERNAL);
+	}
+	CHECK_EQ(ok, 40);
+	CHECK_EQ(ext, 40);
+	CHECK_EQ(port.vq[1].stats.zcopy, 40);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 40);
+	CHECK_EQ(settle(&u), 0); /* nothing returned while pinned */
+
+	/* free odd ones, then even ones backwards: the used ring takes them as they come */
+	for (unsigned i = 1; i < got; i += 2)
+		hl_buf_free(p[i]);
+	CHECK_EQ(settle(&u), 20);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 20);
+	for (int i = (int)got - 2; i >= 0; i -= 2)
+		hl_buf_free(p[i]);
+	CHECK_EQ(settle(&u), 20);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 0);
+	CHECK_EQ(u.stats.rx_bad, 0);
+
+	/* the ring keeps working: a second round */
+	got = send_and_take(&u, 300, 1000, p, 64);
+	CHECK_EQ(got, 64);
+	hl_buf_free_bulk(p, got);
+	close_pair(&u);
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 0);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+HL_TEST(bounds_keep_the_guest_ring_moving)
+{
+	struct hl_vuser u;
+	struct hl_buf *held[8], *p[32];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 8, 2000000);
+	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 8);
+	/* a consumer that never frees: everything after the bound is copied, and returned at once */
+	unsigned total = 0;
+	for (int round = 0; round < 40; round++) {
+		unsigned got = send_and_take(&u, 32, 1500, p, 32);
+		total += got;
+		for (unsigned i = 0; i < got; i++)
+			CHECK(p[i]->next == NULL || !(p[i]->next->flags & HL_BUF_F_EXTERNAL));
+		hl_buf_free_bulk(p, got);
+		hl_vuser_tx_reclaim(&u);
+	}
+	CHECK_EQ(total, 40 * 32); /* more than the ring holds: it never stalled */
+	CHECK(port.vq[1].stats.zc_fallback >= 40 * 32);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 8);
+
+	/* the age bound: free the pins, pin one, let it age past 2 ms, then more are copied */
+	hl_buf_free_bulk(held, 8);
+	settle(&u);
+	REQUIRE(send_and_take(&u, 1, 1500, held, 1) == 1);
+	usleep(5000);
+	uint64_t fb = port.vq[1].stats.zc_fallback;
+	unsigned got = send_and_take(&u, 16, 1500, p, 16);
+	CHECK_EQ(got, 16);
+	CHECK_EQ(port.vq[1].stats.zc_fallback - fb, 16);
+	hl_buf_free_bulk(p, got);
+	hl_buf_free(held[0]);
+	settle(&u);
+	got = send_and_take(&u, 4, 1500, p, 4);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 4); /* young again: pinning resumed */
+	hl_buf_free_bulk(p, got);
+	settle(&u);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+HL_TEST(auto_copies_small_packets)
+{
+	struct hl_vuser u;
+	struct hl_buf *p[32];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_AUTO, 512, 0, 0);
+	unsigned got = send_and_take(&u, 16, 256, p, 32);
+	CHECK_EQ(got, 16);
+	CHECK_EQ(port.vq[1].stats.zcopy, 0);
+	CHECK_EQ(port.vq[1].stats.copied, 16);
+	hl_buf_free_bulk(p, got);
+	got = send_and_take(&u, 16, 512, p, 32);
+	CHECK_EQ(got, 16);
+	CHECK_EQ(port.vq[1].stats.zcopy, 16);
+	hl_buf_free_bulk(p, got);
+	settle(&u);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+HL_TEST(guest_rewriting_after_the_kick_cannot_redirect)
+{
+	struct hl_vuser u;
+	struct hl_buf *p[4];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	struct hl_buf *b = frame(0x22, 7, 1500);
+	REQUIRE(b != NULL);
+	uint8_t *guest = hl_buf_data(b); /* the front-end's own buffer: guest memory */
+	REQUIRE(hl_vuser_tx_burst(&u, &b, 1) == 1);
+	unsigned got = 0;
+	for (int i = 0; i < 1000 && got == 0; i++)
+		got = hl_vhost_dequeue_burst(&port, 1, sw_bp, p, 1);
+	REQUIRE(got == 1);
+	/* the guest changes the destination MAC and payload after the switch took the packet */
+	guest[5] = 0x33;
+	guest[1000] ^= 0xff;
+	const uint8_t *eth = hl_buf_data(p[0]);
+	CHECK_EQ(eth[5], 0x22); /* what a forwarding decision reads: unchanged */
+	CHECK(p[0]->next != NULL && ((uint8_t *)hl_buf_data(p[0]->next))[1000 - HL_VHOST_ZC_COPY] == (guest[1000]));
+	hl_buf_free(p[0]);
+	settle(&u);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+HL_TEST(iova_is_the_physical_address_of_guest_memory)
+{
+	struct hl_vuser u;
+	struct hl_buf *p[1];
+	struct hl_pool_info fi;
+	setup();
+	hl_pool_get_info(fe_pool, &fi);
+	HL_TEST_NEED(fi.hugepages && fi.phys_iova, "front-end pool on hugepages with physical addresses (root)");
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	struct hl_buf *b = frame(0x22, 1, 1500);
+	REQUIRE(b != NULL);
+	/* where the rest of the frame lies, as the front-end's own pool sees it */
+	uint64_t want = hl_buf_data_iova(b) + HL_VHOST_ZC_COPY;
+	REQUIRE(hl_vuser_tx_burst(&u, &b, 1) == 1);
+	unsigned got = 0;
+	for (int i = 0; i < 1000 && got == 0; i++)
+		got = hl_vhost_dequeue_burst(&port, 1, sw_bp, p, 1);
+	REQUIRE(got == 1 && p[0]->next != NULL);
+	CHECK(want != HL_BAD_ADDR);
+	CHECK_EQ(p[0]->next->buf_iova, want);
+	hl_buf_free(p[0]);
+	settle(&u);
+	close_pair(&u);
+}
+
+/* Stop the queue with buffers pinned: by disconnecting, and by GET_VRING_BASE/reset through a reconnect. */
+HL_TEST(queue_lost_with_buffers_pinned)
+{
+	struct hl_vuser u;
+	struct hl_buf *held[16];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE(send_and_take(&u, 16, 1500, held, 16) == 16);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 16);
+	/* the front-end stops the queue (GET_VRING_BASE) and goes away while we hold its buffers */
+	hl_vuser_close(&u);
+	for (int i = 0; i < 200 && hl_vhost_port_queue_ready(&port, 1); i++)
+		usleep(5000);
+	CHECK(!hl_vhost_port_queue_ready(&port, 1));
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 16); /* returned on the ring before the base was read */
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);       /* so the front-end got every buffer back */
+	/* guest memory is still mapped for the buffers we hold: reading them is safe */
+	unsigned readable = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		uint32_t seq;
+		readable += held[i]->pkt_len == 1500 && frame_ok(held[i], 0x22, 1500, &seq);
+	}
+	CHECK_EQ(readable, 16); /* the front-end has not reused them here; they are only read */
+
+	/* a new front-end connects to the same port; the old buffers are freed meanwhile */
+	struct hl_vuser_params up = {.path = port.be.path, .pool = fe_pool, .bp = fe_bp, .ring_size = RING};
+	REQUIRE_OK(hl_vuser_open(&u, &up));
+	for (int i = 0; i < 200 && !hl_vhost_port_queue_ready(&port, 1); i++)
+		usleep(10000);
+	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
+	hl_buf_free_bulk(held, 16); /* late frees complete into the old context, not the new ring */
+	struct hl_buf *p[32];
+	unsigned got = send_and_take(&u, 32, 1500, p, 32);
+	CHECK_EQ(got, 32);
+	hl_buf_free_bulk(p, got);
+	CHECK_EQ(settle(&u), 32); /* exactly the new ones: nothing twice */
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 16);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+/* A message the front-end would not send by itself, straight onto its socket. */
+static void raw_msg(struct hl_vuser *u, uint32_t req, uint64_t u64, int fd)
+{
+	struct hl_vu_msg m = {.hdr = {.request = req, .flags = HL_VU_VERSION, .size = req == HL_VU_RESET_OWNER ? 0 : 8}};
+	m.payload.u64 = u64;
+	REQUIRE_OK(hl_vu_send(u->fe.sock, &m, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0));
+}
+
+/*
+ * The queue is stopped under pinned buffers without going away: a new call
+ * fd (SET_VRING_CALL on a running queue), a new memory table, RESET_OWNER.
+ * Each time every pinned descriptor is back on the used ring before the
+ * queue restarts (or the device resets), later frees complete nothing twice.
+ */
+HL_TEST(queue_restarted_with_buffers_pinned)
+{
+	struct hl_vuser u;
+	struct hl_buf *held[8], *p[32];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+
+	/* 1: SET_VRING_CALL for the transmit queue, with a fresh eventfd */
+	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	REQUIRE(efd >= 0);
+	raw_msg(&u, HL_VU_SET_VRING_CALL, 1, efd);
+	close(efd);
+	for (int i = 0; i < 200 && port.vq[1].stats.zc_reclaimed < 8; i++)
+		usleep(5000);
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 8);
+	CHECK_EQ(settle(&u), 8); /* the front-end has them back at once */
+	hl_buf_free_bulk(held, 8);
+	CHECK_EQ(settle(&u), 0); /* and not a second time */
+	unsigned got = send_and_take(&u, 32, 1500, p, 32);
+	CHECK_EQ(got, 32); /* the restarted queue pins again */
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 32);
+	hl_buf_free_bulk(p, got);
+	CHECK_EQ(settle(&u), 32);
+
+	/* 2: the same memory table again (the back-end remaps it) */
+	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
+	REQUIRE_OK(hl_vhost_frontend_set_mem(&u.fe, fe_pool));
+	for (int i = 0; i < 200 && port.vq[1].stats.zc_reclaimed < 16; i++)
+		usleep(5000);
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 16);
+	unsigned readable = 0;
+	for (unsigned i = 0; i < 8; i++) {
+		uint32_t seq;
+		readable += frame_ok(held[i], 0x22, 1500, &seq);
+	}
+	CHECK_EQ(readable, 8); /* the old mapping lives while our buffers point into it */
+	hl_buf_free_bulk(held, 8);
+	CHECK_EQ(settle(&u), 8);
+	got = send_and_take(&u, 16, 1500, p, 16);
+	CHECK_EQ(got, 16);
+	hl_buf_free_bulk(p, got);
+	CHECK_EQ(settle(&u), 16);
+
+	/* 3: RESET_OWNER: the device resets; pinned descriptors still come back first */
+	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
+	raw_msg(&u, HL_VU_RESET_OWNER, 0, -1);
+	/* the stop gives our holders a moment to free before it returns the rest itself */
+	for (int i = 0; i < 200 && port.vq[1].stats.zc_reclaimed < 24; i++)
+		usleep(5000);
+	CHECK(!hl_vhost_port_queue_ready(&port, 1));
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 24);
+	CHECK_EQ(hl_vuser_tx_reclaim(&u), 8);
+	hl_buf_free_bulk(held, 8);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+/* last: nothing of either pool may be left */
+HL_TEST(pools_released)
+{
+	REQUIRE(sw_pool != NULL);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	hl_bufpool_free(sw_bp);
+	hl_bufpool_free(fe_bp);
+	hl_pool_destroy(sw_pool);
+	hl_pool_destroy(fe_pool);
+	sw_pool = fe_pool = NULL;
+}

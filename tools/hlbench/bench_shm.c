@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hlbench shm: frames between two shm peers through the switch, one core
+ * for the switch worker, the other for both peers.
+ *
+ * Everything is in this process: a pool, a bufpool and an hl_switch with
+ * one worker pinned to the switch core, and two shm ports A and B. The
+ * peers attach through the pool's record, as a separate process would
+ * (their own mapping of the pool), and are driven by the main thread on
+ * the traffic core. Peer A takes empty buffers from its fill ring, writes
+ * only the Ethernet header (B's MAC from A's) and a sequence number, and
+ * sends; peer B counts the frames addressed to it and releases them. B
+ * announces its MAC at the start of every sample so the switch forwards
+ * A's frames as known unicast instead of flooding them. A rate is the
+ * median of one-second samples of what B received.
+ *
+ * Packets are single buffers (shm_port.h), so a frame must fit one data
+ * room less its headroom. The default room is hugelinkd's (2048 bytes,
+ * so frames up to 1920 bytes); larger frames need --room, which gives the
+ * benchmark's bufpool larger rooms (the switch and shm ports take any
+ * room up to a pool page, and up to HL_SHM_LEN_MAX bytes of packet). A
+ * size that does not fit is refused loudly, never truncated.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hugelink/shm_port.h>
+#include <hugelink/switch.h>
+
+#include "bench.h"
+
+#define MAX_SAMPLES 120
+#define MAX_SIZES 8
+#define BURST 32
+#define DEFAULT_ROOM 2048u
+#define NBUFS 4096u
+#define WARM_NS 300000000ull
+#define FIRST_FRAME_NS 5000000000ull
+/* the largest room a shm port takes (whole cache lines), less the headroom */
+#define MAX_ROOM ((HL_BUF_HEADROOM + HL_SHM_LEN_MAX) / HL_CACHE_LINE * HL_CACHE_LINE)
+#define MAX_FRAME (MAX_ROOM - HL_BUF_HEADROOM)
+
+static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0x5a, 0x01};
+static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0x5a, 0x02};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct rig {
+	char dir[64];
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_switch *sw;
+	struct hl_sw_port *pa;
+	struct hl_shm_peer *a, *b;
+	uint64_t seq;
+	uint64_t rx_other; /* frames B got that were not for it */
+};
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+static void frame(const struct hl_shm_pkt *p, const uint8_t dst[6], const uint8_t src[6], uint64_t seq)
+{
+	uint8_t *d = p->data;
+	memcpy(d, dst, 6);
+	memcpy(d + 6, src, 6);
+	d[12] = 0x88; /* IEEE local experimental ethertype */
+	d[13] = 0xb5;
+	memcpy(d + 14, &seq, 8);
+}
+
+/*
+ * Hand buffers back on done. A full done ring means the switch is behind:
+ * wait for it a little, then leave the rest with the peer (a few buffers
+ * fewer in circulation) rather than hang on a switch that stopped.
+ */
+static void give_back(struct hl_shm_peer *pe, const struct hl_shm_pkt *pk, unsigned n)
+{
+	unsigned done = 0;
+	for (unsigned tries = 0; done < n && tries < 100000; tries++) {
+		unsigned m = hl_shm_release(pe, pk + done, n - done);
+		if (m == 0)
+			__builtin_ia32_pause();
+		done += m;
+	}
+}
+
+/* One frame from B to A, so the switch learns where B's MAC lives. */
+static void announce_b(struct rig *g)
+{
+	struct hl_shm_pkt p;
+	if (hl_shm_tx_alloc(g->b, &p, 1) != 1)
+		return;
+	frame(&p, MAC_A, MAC_B, 0);
+	p.len = 60;
+	if (hl_shm_tx_burst(g->b, &p, 1) != 1)
+		give_back(g->b, &p, 1);
+}
+
+/* Drain one peer's rx ring by a few bursts; frames for `me` add to *mine. */
+static void drain(struct hl_shm_peer *pe, const uint8_t me[6], uint64_t *mine, uint64_t *other)
+{
+	struct hl_shm_pkt pk[BURST * 2];
+	for (unsigned k = 0; k < 4; k++) {
+		unsigned n = hl_shm_rx_burst(pe, pk, BURST * 2), ok = 0;
+		for (unsigned i = 0; i < n; i++)
+			ok += pk[i].len >= 6 && memcmp(pk[i].data, me, 6) == 0;
+		give_back(pe, pk, n);
+		*mine += ok;
+		*other += n - ok;
+		if (n < BURST * 2)
+			break;
+	}
+}
+
+/* Run the peers for ns (or until B has a frame, with until_rx); B's and A's counts out. */
+static void pump(struct rig *g, unsigned size, uint64_t ns, bool until_rx, uint64_t *rx_out, uint64_t *tx_out)
+{
+	uint64_t rx = 0, tx = 0, ignored = 0, t0 = hl_now_ns();
+	unsigned iter = 0;
+
+	announce_b(g);
+	while (!stop) {
+		struct hl_shm_pkt pk[BURST];
+		unsigned k = hl_shm_tx_alloc(g->a, pk, BURST);
+		for (unsigned i = 0; i < k; i++) {
+			frame(&pk[i], MAC_B, MAC_A, g->seq + i);
+			pk[i].len = size;
+		}
+		if (k > 0) {
+			unsigned sent = hl_shm_tx_burst(g->a, pk, k);
+			give_back(g->a, pk + sent, k - sent);
+			tx += sent;
+			g->seq += sent;
+		}
+		drain(g->b, MAC_B, &rx, &g->rx_other);
+		drain(g->a, MAC_A, &ignored, &ignored); /* B's announcements */
+		if (until_rx && rx > 0)
+			break;
+		/* a clock read costs about as much as a burst: not every time */
+		if (++iter % 16 == 0 && hl_now_ns() - t0 >= ns)
+			break;
+	}
+	*rx_out = rx;
+	*tx_out = tx;
+}
+
+static void rig_close(struct rig *g)
+{
+	/* peers first: a port is destroyed only once its peer is gone */
+	hl_shm_detach(g->a);
+	hl_shm_detach(g->b);
+	if (g->sw != NULL)
+		hl_switch_destroy(g->sw);
+	if (g->bp != NULL && hl_bufpool_in_use(g->bp) != 0)
+		fprintf(stderr, "hlbench shm: %u buffers still in use at the end\n", hl_bufpool_in_use(g->bp));
+	if (g->bp != NULL)
+		hl_bufpool_free(g->bp);
+	if (g->pool != NULL)
+		hl_pool_destroy(g->pool);
+	if (g->dir[0] != '\0' && rmdir(g->dir) < 0)
+		fprintf(stderr, "hlbench shm: could not remove %s: %s\n", g->dir, strerror(errno));
+	memset(g, 0, sizeof(*g));
+}
+
+static int rig_open(struct rig *g, unsigned room, int sw_cpu)
+{
+	struct hl_sw_port *pa = NULL, *pb = NULL;
+	struct hl_pool_info info;
+	char name[32];
+
+	snprintf(g->dir, sizeof(g->dir), "/tmp/hlbench-shm.XXXXXX");
+	if (mkdtemp(g->dir) == NULL) {
+		fprintf(stderr, "hlbench shm: mkdtemp: %s\n", strerror(errno));
+		g->dir[0] = '\0';
+		return -1;
+	}
+	snprintf(name, sizeof(name), "hlbshm-%d", (int)getpid());
+	uint64_t stride = HL_ALIGN_UP((uint64_t)room, (uint64_t)HL_CACHE_LINE);
+	struct hl_pool_params pp = {.name = name, .size = NBUFS * stride + (16ull << 20), .run_dir = g->dir};
+	struct hl_switch_params sp = {.workers = 1, .first_cpu = sw_cpu};
+	if (hl_pool_create(&pp, &g->pool) < 0 || hl_bufpool_create(g->pool, "sw", NBUFS, room, 256, &g->bp) < 0)
+		goto fail;
+	sp.bp = g->bp;
+	if (hl_switch_create(&sp, &g->sw) < 0)
+		goto fail;
+	if (hl_sw_port_shm_create(g->pool, g->bp, "a", false, &pa) < 0)
+		goto fail;
+	if (hl_switch_add_port(g->sw, pa) < 0) {
+		pa->ops->close(pa);
+		goto fail;
+	}
+	if (hl_sw_port_shm_create(g->pool, g->bp, "b", false, &pb) < 0)
+		goto fail;
+	if (hl_switch_add_port(g->sw, pb) < 0) {
+		pb->ops->close(pb);
+		goto fail;
+	}
+	g->pa = pa;
+	hl_pool_get_info(g->pool, &info);
+	if (hl_shm_attach(info.record_path, "a", &g->a) < 0 || hl_shm_attach(info.record_path, "b", &g->b) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "hlbench shm: setting up the switch: %s\n", hl_last_error());
+	rig_close(g);
+	return -1;
+}
+
+struct result {
+	double mpps, tx_mpps, min_mpps, max_mpps;
+	double burst; /* frames per worker loop: near HL_SW_BURST when the switch is the bottleneck */
+	unsigned samples;
+};
+
+/* seconds one-second samples of size-byte frames, after a warm-up. */
+static void measure(struct rig *g, unsigned size, unsigned seconds, struct result *r)
+{
+	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES];
+	uint64_t rx, tx;
+	unsigned n = 0;
+
+	memset(r, 0, sizeof(*r));
+	pump(g, size, WARM_NS, false, &rx, &tx);
+	struct hl_sw_worker_info w0, w1;
+	struct hl_sw_port_stats s0, s1;
+	hl_switch_worker_info(g->sw, 0, &w0);
+	hl_switch_port_stats(g->sw, g->pa, &s0);
+	for (unsigned k = 0; k < seconds && !stop; k++) {
+		uint64_t t0 = hl_now_ns();
+		pump(g, size, 1000000000ull, false, &rx, &tx);
+		double dt = (double)(hl_now_ns() - t0) / 1e9;
+		if (stop)
+			break;
+		rx_s[n] = (double)rx / dt / 1e6;
+		tx_s[n] = (double)tx / dt / 1e6;
+		n++;
+	}
+	if (n == 0)
+		return;
+	hl_switch_worker_info(g->sw, 0, &w1);
+	hl_switch_port_stats(g->sw, g->pa, &s1);
+	if (w1.loops > w0.loops)
+		r->burst = (double)(s1.rx_packets - s0.rx_packets) / (double)(w1.loops - w0.loops);
+	r->samples = n;
+	r->min_mpps = r->max_mpps = rx_s[0];
+	for (unsigned i = 1; i < n; i++) {
+		if (rx_s[i] < r->min_mpps)
+			r->min_mpps = rx_s[i];
+		if (rx_s[i] > r->max_mpps)
+			r->max_mpps = rx_s[i];
+	}
+	r->mpps = bench_median(rx_s, n);
+	r->tx_mpps = bench_median(tx_s, n);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
+		   "  frames peer A -> switch -> peer B over shm ports; the switch worker on CPU N\n"
+		   "  (default 1), both peers on the other; --room: bytes per buffer (default %u,\n"
+		   "  as hugelinkd; a frame must fit one buffer less its %u bytes of headroom)\n",
+		DEFAULT_ROOM, HL_BUF_HEADROOM);
+}
+
+int bench_shm(int argc, char **argv)
+{
+	static const struct option opts[] = {{"size", required_argument, 0, 's'},
+					     {"seconds", required_argument, 0, 't'},
+					     {"cpu", required_argument, 0, 'c'},
+					     {"room", required_argument, 0, 'r'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5, room = DEFAULT_ROOM;
+	int sw_cpu = 1, o;
+
+	while ((o = getopt_long(argc, argv, "s:t:c:r:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
+				unsigned long v = strtoul(s, &end, 10);
+				if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < 60 ||
+				    v > MAX_FRAME) {
+					fprintf(stderr, "hlbench shm: --size takes up to %d sizes of 60..%u\n",
+						MAX_SIZES, MAX_FRAME);
+					return 2;
+				}
+				sizes[nsizes++] = (unsigned)v;
+			}
+			break;
+		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'c': sw_cpu = atoi(optarg); break;
+		case 'r': room = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || nsizes == 0 || seconds == 0 || seconds > MAX_SAMPLES || sw_cpu < 0 || sw_cpu > 31 ||
+	    room <= HL_BUF_HEADROOM + 60 || room > MAX_ROOM || room % HL_CACHE_LINE != 0) {
+		if (room % HL_CACHE_LINE != 0 || room <= HL_BUF_HEADROOM + 60 || room > MAX_ROOM)
+			fprintf(stderr, "hlbench shm: --room must be a multiple of %d in %u..%u\n", HL_CACHE_LINE,
+				HL_BUF_HEADROOM + 64, MAX_ROOM);
+		usage(stderr);
+		return 2;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int gen_cpu = sw_cpu == 0 ? 1 : 0;
+	if (ncpu < 2 || sw_cpu >= ncpu) {
+		fprintf(stderr, "hlbench shm: needs two CPUs (switch on %d, peers on %d); %ld online\n", sw_cpu,
+			gen_cpu, ncpu);
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	hl_log_set_level(HL_LOG_ERR);
+
+	static struct rig g;
+	if (rig_open(&g, room, sw_cpu) < 0)
+		return 1;
+	pin(gen_cpu);
+
+	int rc = 0;
+	bool first_failed = false;
+	uint64_t rx, tx;
+	pump(&g, 60, FIRST_FRAME_NS, true, &rx, &tx);
+	if (rx == 0) {
+		fprintf(stderr, "hlbench shm: no frame reached peer B in %llu s (%llu sent by A)\n",
+			FIRST_FRAME_NS / 1000000000ull, (unsigned long long)tx);
+		rc = 1;
+		first_failed = true;
+	}
+	uint32_t mtu = hl_shm_peer_mtu(g.a);
+	for (unsigned i = 0; i < nsizes && !first_failed && !stop; i++) {
+		unsigned size = sizes[i];
+		if (size > mtu) {
+			/* a packet is one buffer: a larger frame has no way through a shm port */
+			fprintf(stderr,
+				"hlbench shm: %u-byte frames are not supported by shm ports with %u-byte buffers "
+				"(at most %u bytes of frame); use --room %u or more\n",
+				size, room, mtu, (unsigned)HL_ALIGN_UP(size + HL_BUF_HEADROOM, HL_CACHE_LINE));
+			printf("{\"bench\":\"shm\",\"size\":%u,\"room\":%u,\"error\":\"frame larger than a buffer "
+			       "(%u bytes)\"}\n",
+			       size, room, mtu);
+			fflush(stdout);
+			rc = 1;
+			continue;
+		}
+		struct result r;
+		g.rx_other = 0;
+		measure(&g, size, seconds, &r);
+		if (stop)
+			break;
+		printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
+		       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"switch_cpu\":%d,"
+		       "\"room\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu}\n",
+		       size, r.mpps, r.mpps * size * 8 / 1000, r.tx_mpps, r.min_mpps, r.max_mpps, r.samples, seconds,
+		       sw_cpu, room, r.burst, (unsigned long long)g.rx_other);
+		fflush(stdout);
+		if (r.mpps <= 0)
+			rc = 1;
+	}
+	rig_close(&g);
+	return stop ? 1 : rc;
+}

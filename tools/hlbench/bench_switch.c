@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hlbench switch: frames through a software switch between two vhost-user
+ * ports, one core for the switch, the other for the traffic.
+ *
+ * The traffic is this process: virtio-user devices (virtio_user.h) on one
+ * thread pinned to the traffic core. Device A sends frames from MAC1 to
+ * MAC2 as fast as its ring takes them (only the Ethernet header and a
+ * sequence number are written: the payload is whatever the buffer held);
+ * device B counts the frames addressed to it and announces MAC2 once a
+ * second so a learning switch need not flood. The devices listen
+ * (vhost-user server) and the switch connects to them, because that is
+ * the only way Open vSwitch's DPDK ports (dpdkvhostuserclient) work, so
+ * both switches meet exactly the same peer.
+ *
+ * hugelink is hugelinkd (next to this binary) with two client-mode vhost
+ * ports, one worker pinned to the switch core. Open vSwitch (--vs-ovs) is
+ * the Debian DPDK build run from a private directory: ovsdb-server and
+ * ovs-vswitchd as children of this process, PMD on the switch core, DPDK's
+ * main lcore on the traffic core, a hugepage limit, --huge-unlink so no
+ * hugepage file outlives it, and two port-to-port flows (1->2, 2->1).
+ *
+ * The machines are shared, and load that comes and goes between two
+ * measurements would skew their ratio. So both switches are started once,
+ * each with its own pair of devices, and measured in alternate one-second
+ * samples (after a 300 ms warm-up each), the one not measured frozen with
+ * SIGSTOP because both busy-poll the same core. A rate is the median of a
+ * switch's samples; "ratio" is the median of the per-round ratios
+ * ours/OVS, so each ratio compares two adjacent seconds.
+ *
+ * Everything started is stopped, and the scratch directory removed, on
+ * every path out including SIGINT/SIGTERM (children get SIGTERM if this
+ * process dies; one frozen at that moment stays frozen: kill -9 it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hugelink/virtio_user.h>
+
+#include "bench.h"
+
+#define MAX_SAMPLES 120
+#define MAX_SIZES 8
+#define BURST 32
+#define ERR_LEN 512
+#define WARM_NS 300000000ull
+
+#define OVS_VSWITCHD "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk"
+#define OVS_SCHEMA "/usr/share/openvswitch/vswitch.ovsschema"
+
+static const uint8_t MAC1[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t MAC2[6] = {0x02, 0, 0, 0, 0, 0x02};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct result {
+	double mpps, tx_mpps, min_mpps, max_mpps;
+	unsigned samples;
+	uint64_t rx_other;
+	char err[ERR_LEN];
+};
+
+static int fail(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct result *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void set_cpu(pid_t tid, int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	if (cpu >= 0) {
+		CPU_SET(cpu, &s);
+	} else {
+		long n = sysconf(_SC_NPROCESSORS_CONF);
+		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+			CPU_SET(i, &s);
+	}
+	sched_setaffinity(tid, sizeof(s), &s);
+}
+
+/* Start argv[0] (PATH searched) with output to log, pinned to cpu (-1: any); it gets SIGTERM if we die. */
+static pid_t spawn(char *const argv[], const char *log, int cpu)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	set_cpu(0, cpu);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if (nul >= 0)
+		dup2(nul, 0);
+	execvp(argv[0], argv);
+	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* SIGTERM, a grace period, then SIGKILL; always reaps. */
+static void reap(pid_t *pid, int grace_ms)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	kill(*pid, SIGCONT); /* a frozen process acts on nothing but SIGKILL */
+	for (int t = 0; t < grace_ms; t += 20) {
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = 0;
+			return;
+		}
+		usleep(20000);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+static bool exited(pid_t pid)
+{
+	return pid > 0 && waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+/* A shell command, output appended to log; its exit status (-1 if it could not run). */
+static int sh(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int sh(const char *log, const char *fmt, ...)
+{
+	char cmd[2048], full[2600];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -1;
+	FILE *f = fopen(log, "a");
+	if (f != NULL) {
+		fprintf(f, "+ %s\n", cmd);
+		fclose(f);
+	}
+	snprintf(full, sizeof(full), "{ %s; } >> '%s' 2>&1", cmd, log);
+	int rc = system(full);
+	return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
+}
+
+/* The last lines of a log, on stderr, so a failure says why. */
+static void tail_log(const char *log, unsigned lines)
+{
+	FILE *f = fopen(log, "r");
+	char *ring[32] = {0}, line[512];
+	unsigned n = 0;
+	if (f == NULL)
+		return;
+	if (lines > 32)
+		lines = 32;
+	while (fgets(line, sizeof(line), f)) {
+		free(ring[n % lines]);
+		ring[n % lines] = strdup(line);
+		n++;
+	}
+	fclose(f);
+	fprintf(stderr, "hlbench switch: --- last lines of %s ---\n", log);
+	for (unsigned i = n > lines ? n - lines : 0; i < n; i++)
+		fputs(ring[i % lines] ? ring[i % lines] : "", stderr);
+	for (unsigned i = 0; i < lines; i++)
+		free(ring[i]);
+}
+
+static bool log_has(const char *log, const char *text)
+{
+	FILE *f = fopen(log, "r");
+	char line[512];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	usleep(ms * 1000u);
+}
+
+/* ---- the traffic: virtio-user devices, two per switch, one thread --------- */
+
+struct traffic {
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_vuser dev[4];
+	bool open[4];
+	bool attached;
+};
+
+static int traffic_init(struct traffic *t, const char *dir, struct result *r)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "hlbsw-%d-t", (int)getpid());
+	struct hl_pool_params pp = {.name = name, .size = 64 << 20, .run_dir = dir};
+	if (hl_pool_create(&pp, &t->pool) < 0 || hl_bufpool_create(t->pool, "t", 4096, 2048, 256, &t->bp) < 0)
+		return fail(r, "traffic memory: %s", hl_last_error());
+	hl_buf_thread_attach();
+	t->attached = true;
+	return 0;
+}
+
+static void traffic_close(struct traffic *t)
+{
+	for (int i = 0; i < 4; i++)
+		if (t->open[i])
+			hl_vuser_close(&t->dev[i]);
+	if (t->attached)
+		hl_buf_thread_detach();
+	if (t->bp)
+		hl_bufpool_free(t->bp);
+	if (t->pool)
+		hl_pool_destroy(t->pool);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Listen on A's socket, then B's, each until the switch connects (it retries). */
+static int traffic_connect(struct traffic *t, unsigned dev, const char *sock_a, const char *sock_b, struct result *r)
+{
+	static const char *zone[4] = {"a", "b", "c", "d"};
+	const char *socks[2] = {sock_a, sock_b};
+	for (unsigned i = 0; i < 2; i++) {
+		struct hl_vuser_params up = {.path = socks[i], .server = true, .timeout_ms = 20000, .pool = t->pool,
+					     .bp = t->bp, .name = zone[dev + i]};
+		if (hl_vuser_open(&t->dev[dev + i], &up) < 0)
+			return fail(r, "%s: the switch did not connect: %s", socks[i], hl_last_error());
+		t->open[dev + i] = true;
+	}
+	return 0;
+}
+
+static void frame(struct hl_buf *b, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size)
+{
+	uint8_t *d = hl_buf_data(b);
+	memcpy(d, dst, 6);
+	memcpy(d + 6, src, 6);
+	d[12] = 0x88; /* IEEE local experimental ethertype */
+	d[13] = 0xb5;
+	memcpy(d + 14, &seq, 8);
+	b->data_len = b->pkt_len = size;
+}
+
+/* One frame from B's MAC, so a learning switch forwards to B without flooding. */
+static void announce_b(struct traffic *t, unsigned dev)
+{
+	struct hl_buf *b = hl_buf_alloc(t->bp);
+	if (b == NULL)
+		return;
+	frame(b, MAC1, MAC2, 0, 60);
+	if (hl_vuser_tx_burst(&t->dev[dev + 1], &b, 1) != 1)
+		hl_buf_free(b);
+}
+
+/* One burst: frames for `me` add to *mine, others to *other; returns the burst's size. */
+static unsigned receive(struct hl_vuser *u, const uint8_t me[6], uint64_t *mine, uint64_t *other)
+{
+	struct hl_buf *pkts[BURST];
+	uint16_t n = hl_vuser_rx_burst(u, pkts, BURST);
+	unsigned ok = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (pkts[i]->data_len >= 6 && memcmp(hl_buf_data(pkts[i]), me, 6) == 0)
+			ok++;
+	}
+	hl_buf_free_bulk(pkts, n);
+	*mine += ok;
+	*other += n - ok;
+	return n;
+}
+
+/* ---- a switch under test ---------------------------------------------------- */
+
+struct target {
+	const char *name;
+	unsigned dev;      /* its devices in the traffic: dev (A) and dev + 1 (B) */
+	pid_t *freeze;     /* the process that forwards: stopped while the other switch is measured */
+	pid_t *watch[2];   /* processes whose death ends its measurement */
+	bool up;
+	uint64_t tx_seq;
+	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES];
+	unsigned n;
+	struct result res;
+};
+
+static bool target_alive(struct target *tg)
+{
+	for (unsigned i = 0; i < 2; i++)
+		if (tg->watch[i] != NULL && (*tg->watch[i] <= 0 || exited(*tg->watch[i]))) {
+			if (*tg->watch[i] > 0)
+				*tg->watch[i] = 0;
+			return false;
+		}
+	return true;
+}
+
+/* SIGSTOP, and wait until every thread has stopped, so it no longer takes the switch core. */
+static bool freeze(struct target *tg)
+{
+	int st;
+	pid_t pid = *tg->freeze;
+	if (pid <= 0 || kill(pid, SIGSTOP) < 0)
+		return false;
+	if (waitpid(pid, &st, WUNTRACED) == pid && !WIFSTOPPED(st)) {
+		*tg->freeze = 0;
+		return false;
+	}
+	return true;
+}
+
+static void thaw(struct target *tg)
+{
+	if (*tg->freeze > 0)
+		kill(*tg->freeze, SIGCONT);
+}
+
+/*
+ * Drive tg's devices for ns (or, with until_rx, until B receives a frame,
+ * at most ns): A sends, B counts. -1 if a switch process died or we were
+ * told to stop.
+ */
+static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns, bool until_rx, uint64_t *rx_out,
+		uint64_t *tx_out)
+{
+	struct hl_vuser *a = &t->dev[tg->dev], *b = &t->dev[tg->dev + 1];
+	uint64_t tx = 0, rx = 0, t0 = hl_now_ns(), t_check = t0;
+	unsigned iter = 0;
+
+	announce_b(t, tg->dev);
+	for (;;) {
+		struct hl_buf *pkts[BURST];
+		hl_vuser_tx_reclaim(a);
+		unsigned want = a->tx.num_free < BURST ? a->tx.num_free : BURST;
+		if (want > 0 && hl_buf_alloc_bulk(t->bp, pkts, want) == 0) {
+			for (unsigned i = 0; i < want; i++)
+				frame(pkts[i], MAC2, MAC1, tg->tx_seq + i, size);
+			uint16_t sent = hl_vuser_tx_burst(a, pkts, (uint16_t)want);
+			if (sent < want)
+				hl_buf_free_bulk(pkts + sent, want - sent);
+			tx += sent;
+			tg->tx_seq += sent;
+		}
+		/* the receiver drains more than a burst when it can, so B's ring does not overflow */
+		for (unsigned k = 0; k < 4 && receive(b, MAC2, &rx, &tg->res.rx_other) == BURST; k++)
+			;
+		receive(a, MAC1, &tg->res.rx_other, &tg->res.rx_other); /* B's announcements */
+
+		if (until_rx && rx > 0)
+			break;
+		/* reading the clock costs as much as a burst here: not every time */
+		if (++iter % 16 != 0)
+			continue;
+		uint64_t now = hl_now_ns();
+		if (now - t0 >= ns)
+			break;
+		if (now - t_check >= 200000000ull) {
+			t_check = now;
+			if (stop)
+				return fail(&tg->res, "interrupted");
+			if (!target_alive(tg))
+				return fail(&tg->res, "a %s process exited during the run", tg->name);
+		}
+	}
+	*rx_out = rx;
+	*tx_out = tx;
+	return 0;
+}
+
+/* The first frame through (the switch may still be setting up), then a warm-up second. */
+static int prime(struct traffic *t, struct target *tg, unsigned size)
+{
+	uint64_t rx, tx;
+	if (pump(t, tg, size, 15000000000ull, true, &rx, &tx) < 0)
+		return -1;
+	if (rx == 0)
+		return fail(&tg->res, "no frame reached port B through %s in 15 s (%" PRIu64 " sent on A)", tg->name,
+			    tx);
+	return pump(t, tg, size, 1000000000ull, false, &rx, &tx);
+}
+
+/* One one-second sample, after a warm-up of warm_ns. */
+static int sample(struct traffic *t, struct target *tg, unsigned size, uint64_t warm_ns)
+{
+	uint64_t rx, tx;
+	if (warm_ns > 0 && pump(t, tg, size, warm_ns, false, &rx, &tx) < 0)
+		return -1;
+	uint64_t t0 = hl_now_ns();
+	if (pump(t, tg, size, 1000000000ull, false, &rx, &tx) < 0)
+		return -1;
+	double dt = (double)(hl_now_ns() - t0) / 1e9;
+	if (tg->n < MAX_SAMPLES) {
+		tg->rx_s[tg->n] = (double)rx / dt;
+		tg->tx_s[tg->n] = (double)tx / dt;
+		tg->n++;
+	}
+	return 0;
+}
+
+static void summarize(struct target *tg)
+{
+	struct result *r = &tg->res;
+	double v[MAX_SAMPLES];
+	r->samples = tg->n;
+	if (tg->n == 0)
+		return;
+	r->min_mpps = r->max_mpps = tg->rx_s[0] / 1e6;
+	for (unsigned i = 0; i < tg->n; i++) {
+		r->min_mpps = tg->rx_s[i] / 1e6 < r->min_mpps ? tg->rx_s[i] / 1e6 : r->min_mpps;
+		r->max_mpps = tg->rx_s[i] / 1e6 > r->max_mpps ? tg->rx_s[i] / 1e6 : r->max_mpps;
+	}
+	memcpy(v, tg->rx_s, tg->n * sizeof(v[0]));
+	r->mpps = bench_median(v, tg->n) / 1e6;
+	memcpy(v, tg->tx_s, tg->n * sizeof(v[0]));
+	r->tx_mpps = bench_median(v, tg->n) / 1e6;
+}
+
+/* ---- hugelink ------------------------------------------------------------ */
+
+struct hld {
+	char dir[300], log[400], record[400];
+	pid_t pid;
+};
+
+static int exe_dir(char *out, size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", out, n - 1);
+	if (len <= 0)
+		return -1;
+	out[len] = '\0';
+	char *slash = strrchr(out, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
+static int hld_start(struct hld *h, const char *top, const char *hugelinkd, int sw_cpu, int gen_cpu,
+		     const char *sa, const char *sb, struct result *r)
+{
+	char cfg[400], ctl[400], pool[32], cpu[16];
+	snprintf(h->dir, sizeof(h->dir), "%s/hl", top);
+	snprintf(h->log, sizeof(h->log), "%s/hugelinkd.log", h->dir);
+	snprintf(pool, sizeof(pool), "hlbsw-%d", (int)getpid());
+	snprintf(h->record, sizeof(h->record), "%s/%s.meta", h->dir, pool);
+	snprintf(cfg, sizeof(cfg), "%s/ports.json", h->dir);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", h->dir);
+	snprintf(cpu, sizeof(cpu), "%d", sw_cpu);
+	if (mkdir(h->dir, 0700) < 0)
+		return fail(r, "mkdir %s: %s", h->dir, strerror(errno));
+	FILE *f = fopen(cfg, "w");
+	if (f == NULL)
+		return fail(r, "%s: %s", cfg, strerror(errno));
+	fprintf(f,
+		"{\"ports\":[{\"kind\":\"vhost\",\"name\":\"a\",\"path\":\"%s\",\"mode\":\"client\"},"
+		"{\"kind\":\"vhost\",\"name\":\"b\",\"path\":\"%s\",\"mode\":\"client\"}]}\n",
+		sa, sb);
+	fclose(f);
+	char *argv[] = {(char *)hugelinkd, "--foreground", "--ctl", ctl, "--run-dir", h->dir, "--pool-mb", "128",
+			"--name", pool, "--workers", "1", "--cpu", cpu, "--config", cfg, NULL};
+	h->pid = spawn(argv, h->log, gen_cpu);
+	if (h->pid < 0) {
+		h->pid = 0;
+		return fail(r, "fork: %s", strerror(errno));
+	}
+	for (int i = 0; !log_has(h->log, "ready"); i++) {
+		if (exited(h->pid) || i > 200 || stop) {
+			if (exited(h->pid))
+				h->pid = 0;
+			tail_log(h->log, 10);
+			return fail(r, "hugelinkd did not start (log %s above)", h->log);
+		}
+		sleep_ms(50);
+	}
+	return 0;
+}
+
+static void hld_stop(struct hld *h)
+{
+	reap(&h->pid, 5000);
+	/* after a SIGKILL the pool's hugepage file would stay: its record says where it is */
+	if (h->record[0] != '\0' && access(h->record, F_OK) == 0)
+		hl_pool_clean(h->record);
+}
+
+/* ---- Open vSwitch with DPDK ------------------------------------------------ */
+
+struct ovs {
+	char dir[300], log[400], db[400], hugedir[256], prefix[32];
+	pid_t dbserver, vswitchd;
+};
+
+static bool hugetlbfs_mount(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char dev[256], mnt[256], type[64];
+	bool found = false;
+	while (f && !found && fscanf(f, "%255s %255s %63s %*[^\n]", dev, mnt, type) == 3)
+		if (strcmp(type, "hugetlbfs") == 0) {
+			snprintf(out, n, "%s", mnt);
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Why Open vSwitch with DPDK cannot run here, or NULL. */
+static const char *ovs_missing(char *hugedir, size_t n)
+{
+	if (access(OVS_VSWITCHD, X_OK) != 0)
+		return "no " OVS_VSWITCHD " (apt-get install openvswitch-switch-dpdk, "
+		       "or `bash scripts/setup-host.sh --bench`)";
+	if (access(OVS_SCHEMA, R_OK) != 0)
+		return "no " OVS_SCHEMA " (openvswitch-common)";
+	if (system("command -v ovsdb-server >/dev/null && command -v ovsdb-tool >/dev/null && "
+		   "command -v ovs-vsctl >/dev/null && command -v ovs-ofctl >/dev/null && "
+		   "command -v ovs-appctl >/dev/null") != 0)
+		return "ovsdb-server/ovsdb-tool/ovs-vsctl/ovs-ofctl/ovs-appctl not in PATH (openvswitch-switch)";
+	if (!hugetlbfs_mount(hugedir, n))
+		return "no hugetlbfs mounted (DPDK needs one; run scripts/setup-host.sh)";
+	if (geteuid() != 0)
+		return "DPDK needs root here (hugepages)";
+	return NULL;
+}
+
+static void ovs_stop(struct ovs *o)
+{
+	/* the documented way first, so ports and DPDK are closed in order */
+	if (o->vswitchd > 0 && !exited(o->vswitchd)) {
+		sh(o->log, "for c in '%s'/run/ovs-vswitchd*.ctl; do [ -S \"$c\" ] && "
+			   "timeout 10 ovs-appctl -t \"$c\" exit --cleanup; done; true",
+		   o->dir);
+		for (int i = 0; i < 100 && !exited(o->vswitchd); i++)
+			sleep_ms(50);
+	}
+	if (o->vswitchd > 0 && exited(o->vswitchd))
+		o->vswitchd = 0;
+	reap(&o->vswitchd, 3000);
+	reap(&o->dbserver, 3000);
+	/* --huge-unlink leaves no hugepage file; a crash before DPDK unlinked could */
+	if (o->prefix[0] != '\0') {
+		sh(o->log, "rm -rf '/var/run/dpdk/%s'; rm -f '%s/%s'map_* '%s/%s'seg* 2>/dev/null; true", o->prefix,
+		   o->hugedir, o->prefix, o->hugedir, o->prefix);
+	}
+}
+
+#define VSCTL "ovs-vsctl --timeout=60 --db=unix:%s/run/db.sock "
+
+static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, const char *sa,
+		     const char *sb, struct result *r)
+{
+	char path[600], vlog[400];
+	snprintf(o->dir, sizeof(o->dir), "%s/ovs", top);
+	snprintf(o->log, sizeof(o->log), "%s/commands.log", o->dir);
+	snprintf(o->db, sizeof(o->db), "%s/db/conf.db", o->dir);
+	snprintf(o->prefix, sizeof(o->prefix), "hlbovs%d", (int)getpid());
+	snprintf(vlog, sizeof(vlog), "%s/log/ovs-vswitchd.log", o->dir);
+	const char *sub[] = {"", "/run", "/db", "/log"};
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s%s", o->dir, sub[i]);
+		if (mkdir(path, 0700) < 0)
+			return fail(r, "mkdir %s: %s", path, strerror(errno));
+	}
+	/* every OVS tool finds its files here, not in /etc or /var */
+	snprintf(path, sizeof(path), "%s/run", o->dir);
+	setenv("OVS_RUNDIR", path, 1);
+	snprintf(path, sizeof(path), "%s/db", o->dir);
+	setenv("OVS_DBDIR", path, 1);
+	setenv("OVS_SYSCONFDIR", path, 1);
+	snprintf(path, sizeof(path), "%s/log", o->dir);
+	setenv("OVS_LOGDIR", path, 1);
+
+	if (sh(o->log, "ovsdb-tool create '%s' " OVS_SCHEMA, o->db) != 0) {
+		tail_log(o->log, 5);
+		return fail(r, "ovsdb-tool create failed");
+	}
+	char remote[500], pidf[500], logf[500];
+	snprintf(remote, sizeof(remote), "--remote=punix:%s/run/db.sock", o->dir);
+	snprintf(pidf, sizeof(pidf), "--pidfile=%s/run/ovsdb-server.pid", o->dir);
+	snprintf(logf, sizeof(logf), "--log-file=%s/log/ovsdb-server.log", o->dir);
+	char *dbargv[] = {"ovsdb-server", o->db, remote, pidf, logf, NULL};
+	snprintf(path, sizeof(path), "%s/log/console.log", o->dir);
+	o->dbserver = spawn(dbargv, path, gen_cpu);
+	snprintf(path, sizeof(path), "%s/run/db.sock", o->dir);
+	for (int i = 0; access(path, F_OK) != 0; i++) {
+		if (i > 200 || exited(o->dbserver) || stop) {
+			tail_log(o->log, 5);
+			return fail(r, "ovsdb-server did not start");
+		}
+		sleep_ms(50);
+	}
+	if (sh(o->log, VSCTL "--no-wait init", o->dir) != 0 ||
+	    sh(o->log,
+	       VSCTL "--no-wait set Open_vSwitch . other_config:dpdk-init=true other_config:dpdk-socket-mem=256 "
+		     "other_config:dpdk-socket-limit=256 other_config:dpdk-lcore-mask=0x%x "
+		     "other_config:pmd-cpu-mask=0x%x other_config:dpdk-hugepage-dir='%s' "
+		     "'other_config:dpdk-extra=--file-prefix=%s --no-pci --huge-unlink'",
+	       o->dir, 1u << gen_cpu, 1u << sw_cpu, o->hugedir, o->prefix) != 0) {
+		tail_log(o->log, 5);
+		return fail(r, "ovs-vsctl could not configure the database");
+	}
+	snprintf(pidf, sizeof(pidf), "--pidfile=%s/run/ovs-vswitchd.pid", o->dir);
+	snprintf(logf, sizeof(logf), "--log-file=%s", vlog);
+	snprintf(remote, sizeof(remote), "unix:%s/run/db.sock", o->dir);
+	char *swargv[] = {OVS_VSWITCHD, remote, pidf, logf, NULL};
+	snprintf(path, sizeof(path), "%s/log/console.log", o->dir);
+	o->vswitchd = spawn(swargv, path, -1);
+	/* dpdk-init=true: a DPDK that cannot start takes ovs-vswitchd down with it */
+	for (int i = 0;; i++) {
+		char cmd[600], out[64] = "";
+		snprintf(cmd, sizeof(cmd), VSCTL "get Open_vSwitch . dpdk_initialized 2>/dev/null", o->dir);
+		FILE *p = popen(cmd, "r");
+		if (p) {
+			if (fgets(out, sizeof(out), p) == NULL)
+				out[0] = '\0';
+			pclose(p);
+		}
+		if (strncmp(out, "true", 4) == 0)
+			break;
+		if (i > 600 || exited(o->vswitchd) || stop) {
+			if (exited(o->vswitchd))
+				o->vswitchd = 0;
+			tail_log(vlog, 12);
+			return fail(r, "ovs-vswitchd-dpdk did not initialise DPDK (log %s above)", vlog);
+		}
+		sleep_ms(100);
+	}
+	if (sh(o->log, VSCTL "add-br br0 -- set bridge br0 datapath_type=netdev", o->dir) != 0 ||
+	    sh(o->log,
+	       VSCTL "add-port br0 p1 -- set Interface p1 type=dpdkvhostuserclient "
+		     "options:vhost-server-path='%s' ofport_request=1",
+	       o->dir, sa) != 0 ||
+	    sh(o->log,
+	       VSCTL "add-port br0 p2 -- set Interface p2 type=dpdkvhostuserclient "
+		     "options:vhost-server-path='%s' ofport_request=2",
+	       o->dir, sb) != 0 ||
+	    sh(o->log, "ovs-ofctl del-flows 'unix:%s/run/br0.mgmt'", o->dir) != 0 ||
+	    sh(o->log, "ovs-ofctl add-flow 'unix:%s/run/br0.mgmt' in_port=1,actions=output:2", o->dir) != 0 ||
+	    sh(o->log, "ovs-ofctl add-flow 'unix:%s/run/br0.mgmt' in_port=2,actions=output:1", o->dir) != 0) {
+		tail_log(o->log, 8);
+		tail_log(vlog, 8);
+		return fail(r, "could not set up the OVS bridge and its vhost-user ports");
+	}
+	return 0;
+}
+
+
+/* ---- the command ------------------------------------------------------------ */
+
+/* A failed measurement says why in its JSON line too, not only on stderr. */
+static void error_field(struct result *r, char *extra, size_t n)
+{
+	if (r->err[0] == '\0')
+		return;
+	for (char *c = r->err; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+			*c = '\'';
+	size_t len = strlen(extra);
+	snprintf(extra + len, n - len, ",\"error\":\"%s\"", r->err);
+}
+
+static void print_line(struct target *tg, unsigned size, unsigned seconds, int sw_cpu, const char *ratio)
+{
+	char extra[700];
+	snprintf(extra, sizeof(extra), "%s", ratio);
+	error_field(&tg->res, extra, sizeof(extra));
+	const struct result *r = &tg->res;
+	printf("{\"bench\":\"switch\",\"switch\":\"%s\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,"
+	       "\"tx_mpps\":%.3f,\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,"
+	       "\"switch_cpu\":%d%s}\n",
+	       tg->name, size, r->mpps, r->mpps * size * 8 / 1000, r->tx_mpps, r->min_mpps, r->max_mpps, r->samples,
+	       seconds, sw_cpu, extra);
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
+		   "  frames A -> switch -> B; the switch on CPU N (default 1), the traffic on the other;\n"
+		   "  --vs-ovs also measures Open vSwitch with DPDK, in alternate seconds of the same run\n");
+}
+
+/* S samples of each switch that is up, alternating (and freezing the other) when there are two. */
+static void measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned size, unsigned seconds,
+		    double *ratios, unsigned *nratios)
+{
+	bool alternate = ntg == 2 && tg[0].up && tg[1].up;
+	*nratios = 0;
+	for (unsigned i = 0; i < ntg; i++) {
+		tg[i].n = 0;
+		tg[i].res.rx_other = 0;
+		if (!alternate)
+			thaw(&tg[i]); /* the other one is gone: no more turns */
+	}
+	for (unsigned k = 0; k < seconds && !stop; k++) {
+		/* who goes first alternates too, so neither always follows a frozen second */
+		for (unsigned j = 0; j < ntg; j++) {
+			struct target *x = &tg[ntg == 2 && k % 2 ? 1 - j : j];
+			if (!x->up)
+				continue;
+			if (alternate)
+				thaw(x);
+			if (sample(t, x, size, alternate || k == 0 ? WARM_NS : 0) < 0)
+				x->up = false;
+			if (alternate && x->up && !freeze(x)) {
+				x->up = false;
+				fail(&x->res, "a %s process exited during the run", x->name);
+			}
+		}
+		if (alternate && tg[0].up && tg[1].up && tg[0].n == k + 1 && tg[1].n == k + 1 && tg[1].rx_s[k] > 0)
+			ratios[(*nratios)++] = tg[0].rx_s[k] / tg[1].rx_s[k];
+		if (alternate && !(tg[0].up && tg[1].up)) {
+			alternate = false;
+			for (unsigned i = 0; i < ntg; i++)
+				thaw(&tg[i]);
+		}
+	}
+	for (unsigned i = 0; i < ntg; i++)
+		summarize(&tg[i]);
+}
+
+int bench_switch(int argc, char **argv)
+{
+	static const struct option opts[] = {{"size", required_argument, 0, 's'},
+					     {"seconds", required_argument, 0, 't'},
+					     {"cpu", required_argument, 0, 'c'},
+					     {"vs-ovs", no_argument, 0, 'v'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5;
+	int sw_cpu = 1, o;
+	bool vs = false;
+
+	while ((o = getopt_long(argc, argv, "s:t:c:vh", opts, NULL)) != -1) {
+		switch (o) {
+		case 's':
+			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
+				unsigned long v = strtoul(s, &end, 10);
+				if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < 60 ||
+				    v > 1518) {
+					fprintf(stderr, "hlbench switch: --size takes up to %d sizes of 60..1518\n",
+						MAX_SIZES);
+					return 2;
+				}
+				sizes[nsizes++] = (unsigned)v;
+			}
+			break;
+		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'c': sw_cpu = atoi(optarg); break;
+		case 'v': vs = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc || nsizes == 0 || seconds == 0 || seconds > MAX_SAMPLES || sw_cpu < 0 || sw_cpu > 31) {
+		usage(stderr);
+		return 2;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int gen_cpu = sw_cpu == 0 ? 1 : 0;
+	if (ncpu < 2 || sw_cpu >= ncpu) {
+		fprintf(stderr, "hlbench switch: needs two CPUs (switch on %d, traffic on %d); %ld online\n", sw_cpu,
+			gen_cpu, ncpu);
+		return 1;
+	}
+	char hugelinkd[600], hugedir[256] = "";
+	if (exe_dir(hugelinkd, sizeof(hugelinkd) - 16) < 0) {
+		fprintf(stderr, "hlbench switch: cannot find my own directory\n");
+		return 1;
+	}
+	strcat(hugelinkd, "/hugelinkd");
+	if (access(hugelinkd, X_OK) != 0) {
+		fprintf(stderr, "hlbench switch: %s is missing (build tools/hugelinkd)\n", hugelinkd);
+		return 1;
+	}
+	/* ovsdb-server lives in /usr/sbin, which a user's PATH may lack */
+	char path[4096];
+	snprintf(path, sizeof(path), "%s:/usr/sbin:/sbin", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+	if (vs) {
+		const char *why = ovs_missing(hugedir, sizeof(hugedir));
+		if (why != NULL) {
+			fprintf(stderr, "hlbench switch: --vs-ovs: Open vSwitch with DPDK cannot run: %s\n", why);
+			return 1;
+		}
+	}
+	char top[] = "/tmp/hlbench-switch.XXXXXX";
+	if (mkdtemp(top) == NULL) {
+		fprintf(stderr, "hlbench switch: mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	hl_log_set_level(HL_LOG_ERR);
+	set_cpu(0, gen_cpu);
+
+	static struct traffic t;
+	static struct target tg[2];
+	static struct hld h;
+	static struct ovs ov;
+	char sock[4][400];
+	unsigned ntg = vs ? 2 : 1;
+	snprintf(sock[0], sizeof(sock[0]), "%s/a.sock", top);
+	snprintf(sock[1], sizeof(sock[1]), "%s/b.sock", top);
+	snprintf(sock[2], sizeof(sock[2]), "%s/p1.sock", top);
+	snprintf(sock[3], sizeof(sock[3]), "%s/p2.sock", top);
+	tg[0] = (struct target){.name = "hugelink", .dev = 0, .freeze = &h.pid, .watch = {&h.pid}};
+	tg[1] = (struct target){
+		.name = "ovs-dpdk", .dev = 2, .freeze = &ov.vswitchd, .watch = {&ov.vswitchd, &ov.dbserver}};
+	snprintf(ov.hugedir, sizeof(ov.hugedir), "%s", hugedir);
+
+	int rc = 0;
+	if (traffic_init(&t, top, &tg[0].res) < 0) {
+		fprintf(stderr, "hlbench switch: %s\n", tg[0].res.err);
+		rc = 1;
+		goto out;
+	}
+	/* each switch comes up and passes its first frames alone, then is frozen until its turn */
+	tg[0].up = hld_start(&h, top, hugelinkd, sw_cpu, gen_cpu, sock[0], sock[1], &tg[0].res) == 0 &&
+		   traffic_connect(&t, 0, sock[0], sock[1], &tg[0].res) == 0 && prime(&t, &tg[0], sizes[0]) == 0;
+	if (vs) {
+		if (tg[0].up && !freeze(&tg[0]))
+			tg[0].up = false;
+		tg[1].up = ovs_start(&ov, top, sw_cpu, gen_cpu, sock[2], sock[3], &tg[1].res) == 0 &&
+			   traffic_connect(&t, 2, sock[2], sock[3], &tg[1].res) == 0 &&
+			   prime(&t, &tg[1], sizes[0]) == 0;
+		if (tg[1].up && !freeze(&tg[1]))
+			tg[1].up = false;
+	}
+	for (unsigned i = 0; i < ntg; i++)
+		if (!tg[i].up)
+			fprintf(stderr, "hlbench switch: %s%s: %s\n", i ? "--vs-ovs: " : "", tg[i].name,
+				tg[i].res.err[0] ? tg[i].res.err : "interrupted");
+	bool told[2] = {!tg[0].up, !tg[1].up};
+	for (unsigned i = 0; i < nsizes && !stop; i++) {
+		double ratios[MAX_SAMPLES];
+		unsigned nr = 0;
+		char ratio[64] = "";
+		measure(&t, tg, ntg, sizes[i], seconds, ratios, &nr);
+		if (nr > 0)
+			snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f", bench_median(ratios, nr));
+		print_line(&tg[0], sizes[i], seconds, sw_cpu, ratio);
+		if (vs)
+			print_line(&tg[1], sizes[i], seconds, sw_cpu, "");
+		for (unsigned j = 0; j < ntg; j++)
+			if (tg[j].res.mpps <= 0)
+				rc = 1;
+	}
+	for (unsigned i = 0; i < ntg; i++)
+		if (tg[i].res.err[0] != '\0') {
+			if (!told[i])
+				fprintf(stderr, "hlbench switch: %s%s: %s\n", i ? "--vs-ovs: " : "", tg[i].name,
+					tg[i].res.err);
+			rc = 1;
+		}
+out:
+	/* closing a device waits for its switch's reply: nobody may stay frozen */
+	for (unsigned i = 0; i < ntg; i++)
+		thaw(&tg[i]);
+	traffic_close(&t);
+	hld_stop(&h);
+	if (vs)
+		ovs_stop(&ov);
+	if (stop)
+		rc = 1;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	if (system(cmd) != 0)
+		fprintf(stderr, "hlbench switch: could not remove %s\n", top);
+	return rc;
+}

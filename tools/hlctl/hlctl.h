@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hlctl's pieces shared between the command parser (main.c) and the code
+ * that turns replies into tables (show.c).
+ */
+#ifndef HLCTL_H
+#define HLCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hugelink/json.h>
+
+/* exit statuses: the contract with scripts */
+enum {
+	HLCTL_OK = 0,
+	HLCTL_FAILED = 1,   /* the daemon said ok:false, or replied nonsense */
+	HLCTL_USAGE = 2,
+	HLCTL_UNREACHABLE = 3,
+};
+
+struct hlctl {
+	const char *ctl_path;
+	int timeout_ms;
+};
+
+/*
+ * Send req, wait for the reply. Returns an exit status; on HLCTL_OK *raw is
+ * the reply text and *reply its parse (caller frees both). On ok:false the
+ * reply is returned too (status HLCTL_FAILED) so --json can still print it;
+ * the error has been printed to stderr. A reply that is not JSON comes back
+ * in *raw alone (HLCTL_FAILED).
+ */
+int hlctl_call(const struct hlctl *h, const char *req, char **raw, struct hl_json **reply);
+
+/* Plain-text views of replies. */
+void hlctl_show_ports(const struct hl_json *reply);
+void hlctl_show_stats(const struct hl_json *reply);
+void hlctl_show_mac(const struct hl_json *reply);
+/* `hlctl top`: interval in seconds, count 0 = until interrupted. */
+int hlctl_top(const struct hlctl *h, double interval, unsigned long count);
+
+/* numeric member or 0 */
+double hlctl_num(const struct hl_json *obj, const char *key);
+uint64_t hlctl_u64(const struct hl_json *obj, const char *key);
+
+#endif

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hugelinkd's control commands. Each request is hostile until checked:
+ * every field is type-checked and bounded here, and anything wrong gets
+ * {"ok":false,"error":...} with the reason; the daemon carries on.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <hugelink/pool.h>
+#include <hugelink/shm_port.h>
+
+#include "hugelinkd.h"
+
+static void fail(struct hl_jw *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct hl_jw *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hl_jw_obj_begin(r);
+	hl_jw_kv_bool(r, "ok", false);
+	hl_jw_kv_str(r, "error", msg);
+	hl_jw_obj_end(r);
+}
+
+static void ok_begin(struct hl_jw *r)
+{
+	hl_jw_obj_begin(r);
+	hl_jw_kv_bool(r, "ok", true);
+}
+
+/* A string field that must be there, non-empty and shorter than max. */
+static const char *need_str(const struct hl_json *req, const char *key, size_t max, struct hl_jw *r)
+{
+	const char *s = hl_json_str(hl_json_get(req, key));
+	if (s == NULL || s[0] == '\0') {
+		fail(r, "missing \"%s\" (a non-empty string)", key);
+		return NULL;
+	}
+	if (strlen(s) >= max) {
+		fail(r, "\"%s\" is longer than %zu characters", key, max - 1);
+		return NULL;
+	}
+	return s;
+}
+
+/* A MAC for a guest on this port, the same every time: 52:54:00 + a hash of the name. */
+static void port_mac(const char *name, char out[18])
+{
+	uint32_t h = hl_crc32c(0, name, strlen(name));
+	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+static void cmd_port_list(struct daemon *d, struct hl_jw *r)
+{
+	ok_begin(r);
+	hl_jw_key(r, "ports");
+	hl_jw_arr_begin(r);
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
+		struct hl_sw_port *p = hl_switch_port_at(d->sw, i);
+		if (p == NULL)
+			continue;
+		const struct port_conf *c = &d->conf[p->id];
+		hl_jw_obj_begin(r);
+		hl_jw_kv_str(r, "name", p->name);
+		hl_jw_kv_str(r, "kind", p->ops->kind);
+		hl_jw_kv_str(r, "state", p->ops->state(p));
+		if (strcmp(c->kind, "vhost") == 0) {
+			hl_jw_kv_str(r, "path", c->path);
+			hl_jw_kv_str(r, "mode", c->client ? "client" : "server");
+			hl_jw_kv_str(r, "zcopy", c->zcopy);
+		} else if (strcmp(c->kind, "tap") == 0) {
+			hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
+		} else if (strcmp(c->kind, "shm") == 0) {
+			/* a shared port's peer maps the whole pool: it is trusted with every buffer
+			 * in it; an isolated port's peer maps its own pool (the record) alone */
+			bool iso = hl_sw_port_shm_isolated(p);
+			const char *rec = hl_sw_port_shm_record(p);
+			hl_jw_kv_bool(r, "shared", !iso);
+			hl_jw_kv_bool(r, "isolated", iso);
+			if (rec != NULL)
+				hl_jw_kv_str(r, "record", rec);
+		}
+		hl_jw_obj_end(r);
+	}
+	hl_jw_arr_end(r);
+	hl_jw_obj_end(r);
+}
+
+static void cmd_stats(struct daemon *d, struct hl_jw *r)
+{
+	uint64_t now = hl_now_ns();
+	ok_begin(r);
+	hl_jw_kv_dbl(r, "uptime_s", (double)(now - d->started_ns) / 1e9);
+	hl_jw_kv_dbl(r, "last_outage_s", (double)d->outage_ns / 1e9);
+	hl_jw_key(r, "workers");
+	hl_jw_arr_begin(r);
+	for (unsigned w = 0; w < hl_switch_workers(d->sw); w++) {
+		struct hl_sw_worker_info wi;
+		hl_switch_worker_info(d->sw, w, &wi);
+		hl_jw_obj_begin(r);
+		hl_jw_kv_u64(r, "id", w);
+		hl_jw_kv_str(r, "state", wi.sleeping ? "sleeping" : "polling");
+		hl_jw_kv_u64(r, "sleeps", wi.sleeps);
+		hl_jw_kv_dbl(r, "busy_pct", wi.total_ns ? 100.0 * (double)wi.busy_ns / (double)wi.total_ns : 0);
+		hl_jw_obj_end(r);
+	}
+	hl_jw_arr_end(r);
+	struct hl_bufpool_stats bs;
+	hl_bufpool_stats(d->bp, &bs);
+	hl_jw_key(r, "buffers");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "total", bs.n);
+	hl_jw_kv_u64(r, "in_use", bs.in_use);
+	hl_jw_obj_end(r);
+	hl_jw_key(r, "ports");
+	hl_jw_arr_begin(r);
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
+		struct hl_sw_port *p = hl_switch_port_at(d->sw, i);
+		if (p == NULL)
+			continue;
+		struct hl_sw_port_stats st;
+		hl_switch_port_stats(d->sw, p, &st);
+		hl_jw_obj_begin(r);
+		hl_jw_kv_str(r, "name", p->name);
+		hl_jw_kv_str(r, "kind", p->ops->kind);
+		hl_jw_kv_str(r, "state", p->ops->state(p));
+		hl_jw_kv_u64(r, "rx_packets", st.rx_packets);
+		hl_jw_kv_u64(r, "rx_bytes", st.rx_bytes);
+		hl_jw_kv_u64(r, "tx_packets", st.tx_packets);
+		hl_jw_kv_u64(r, "tx_bytes", st.tx_bytes);
+		hl_jw_key(r, "drops");
+		hl_jw_obj_begin(r);
+		for (unsigned k = 0; k < HL_SW_DROP_MAX; k++)
+			hl_jw_kv_u64(r, hl_sw_drop_names[k], st.drops[k]);
+		hl_jw_obj_end(r);
+		hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
+		hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
+		hl_jw_kv_u64(r, "errors", st.errors);
+		const struct hl_shm_port *sp = hl_sw_port_shm(p);
+		if (sp != NULL)
+			hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
+		hl_jw_obj_end(r);
+	}
+	hl_jw_arr_end(r);
+	hl_jw_obj_end(r);
+}
+
+static void cmd_mac(struct daemon *d, struct hl_jw *r)
+{
+	static struct hl_mac_entry e[4096];
+	unsigned n = hl_mac_dump(hl_switch_mac_table(d->sw), hl_fast_ns(), e, 4096);
+	ok_begin(r);
+	hl_jw_kv_dbl(r, "aging_s", (double)hl_switch_aging_ns(d->sw) / 1e9);
+	hl_jw_key(r, "entries");
+	hl_jw_arr_begin(r);
+	for (unsigned i = 0; i < n; i++) {
+		char mac[18];
+		struct hl_sw_port *p = hl_switch_port_at(d->sw, e[i].port);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e[i].mac[0], e[i].mac[1], e[i].mac[2],
+			 e[i].mac[3], e[i].mac[4], e[i].mac[5]);
+		hl_jw_obj_begin(r);
+		hl_jw_kv_str(r, "mac", mac);
+		hl_jw_kv_str(r, "port", p ? p->name : "?");
+		hl_jw_kv_dbl(r, "age_s", (double)e[i].age_ns / 1e9);
+		hl_jw_obj_end(r);
+	}
+	hl_jw_arr_end(r);
+	hl_jw_obj_end(r);
+}
+
+/*
+ * The pool the port's peer maps as an ivshmem-plain BAR: the switch's whole
+ * pool for a shared port, the port's own for an isolated one. The guest's
+ * peer (hlshm --pci) finds the record copy in its first page and the port
+ * by name.
+ */
+static void qemu_args_shm(struct hl_sw_port *p, const char *name, struct hl_jw *r)
+{
+	struct hl_pool_info in;
+	char args[1024];
+	if (hl_sw_port_shm_pool_info(p, &in) < 0)
+		return fail(r, "pool: %s", hl_last_error());
+	snprintf(args, sizeof(args),
+		 "-object memory-backend-file,id=hlpool-%s,size=%llu,mem-path=%s,share=on "
+		 "-device ivshmem-plain,memdev=hlpool-%s",
+		 name, (unsigned long long)in.size, in.file_path, name);
+	ok_begin(r);
+	hl_jw_kv_str(r, "args", args);
+	hl_jw_kv_str(r, "guest", "hlshm-static --pci --port NAME --mac MAC");
+	hl_jw_obj_end(r);
+}
+
+static void cmd_qemu_args(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
+	if (name == NULL)
+		return;
+	struct hl_sw_port *p = hl_switch_find_port(d->sw, name);
+	if (p == NULL)
+		return fail(r, "no port %s", name);
+	const struct port_conf *c = &d->conf[p->id];
+	if (strcmp(c->kind, "shm") == 0)
+		return qemu_args_shm(p, name, r);
+	if (strcmp(c->kind, "vhost") != 0)
+		return fail(r, "port %s is a %s port; qemu-args is for vhost and shm ports", name, c->kind);
+	char mac[18], args[1024], memdir[256] = "/dev/shm";
+	port_mac(name, mac);
+	/* guest RAM where the switch's own pool is: hugepages when it has them */
+	struct hl_pool_info in;
+	if (hl_pool_get_info(d->pool, &in) == 0 && in.hugepages) {
+		snprintf(memdir, sizeof(memdir), "%s", in.file_path);
+		char *slash = strrchr(memdir, '/');
+		if (slash != NULL && slash != memdir)
+			*slash = '\0';
+	}
+	/*
+	 * Guest RAM must be shared with the switch (share=on), and QEMU 7.2
+	 * under TCG needs vectors=0 for vhost-user. A server port waits for
+	 * QEMU, which reconnects by itself when the switch restarts; a client
+	 * port means QEMU listens.
+	 */
+	snprintf(args, sizeof(args),
+		 "-object memory-backend-file,id=mem-%s,size=256M,mem-path=%s,share=on "
+		 "-numa node,memdev=mem-%s "
+		 "-chardev socket,id=chr-%s,path=%s%s "
+		 "-netdev vhost-user,id=net-%s,chardev=chr-%s "
+		 "-device virtio-net-pci,netdev=net-%s,mac=%s,vectors=0",
+		 name, memdir, name, name, c->path, c->client ? ",server=on,wait=off" : ",reconnect=1", name, name, name,
+		 mac);
+	ok_begin(r);
+	hl_jw_kv_str(r, "args", args);
+	hl_jw_kv_str(r, "mac", mac);
+	hl_jw_obj_end(r);
+}
+
+static void cmd_port_add(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	if (hld_port_add(d, req) < 0)
+		return fail(r, "%s", hl_last_error());
+	ok_begin(r);
+	hl_jw_obj_end(r);
+	hld_state_save(d);
+}
+
+static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
+	if (name == NULL)
+		return;
+	if (hld_port_del(d, name) < 0)
+		return fail(r, "%s", hl_last_error());
+	ok_begin(r);
+	hl_jw_obj_end(r);
+	hld_state_save(d);
+}
+
+void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
+{
+	struct daemon *d = opaque;
+	const char *cmd = hl_json_str(hl_json_get(req, "cmd"));
+
+	if (strcmp(cmd, "ping") == 0) {
+		ok_begin(r);
+		hl_jw_kv_str(r, "version", HL_VERSION);
+		hl_jw_obj_end(r);
+	} else if (strcmp(cmd, "port-add") == 0) {
+		cmd_port_add(d, req, r);
+	} else if (strcmp(cmd, "port-del") == 0) {
+		cmd_port_del(d, req, r);
+	} else if (strcmp(cmd, "port-list") == 0) {
+		cmd_port_list(d, r);
+	} else if (strcmp(cmd, "stats") == 0) {
+		cmd_stats(d, r);
+	} else if (strcmp(cmd, "mac") == 0) {
+		cmd_mac(d, r);
+	} else if (strcmp(cmd, "qemu-args") == 0) {
+		cmd_qemu_args(d, req, r);
+	} else {
+		fail(r, "unknown command \"%s\"", cmd);
+	}
+}
+
+/* ---- ports ------------------------------------------------------------- */
+
+static bool path_in_use(struct daemon *d, const char *path)
+{
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++)
+		if (d->conf[i].used && strcmp(d->conf[i].kind, "vhost") == 0 && strcmp(d->conf[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+int hld_port_add(struct daemon *d, const struct hl_json *spec)
+{
+	const char *kind = hl_json_str(hl_json_get(spec, "kind"));
+	const char *name = hl_json_str(hl_json_get(spec, "name"));
+	struct port_conf c = {.used = true};
+	struct hl_sw_port *p = NULL;
+	int rc;
+
+	if (kind == NULL)
+		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap or shm)");
+	if (name == NULL || name[0] == '\0' || strlen(name) >= HL_SW_NAME_LEN)
+		return hl_error(-EINVAL, "\"name\" must be a string of 1..%d characters", HL_SW_NAME_LEN - 1);
+	for (const char *s = name; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '-' || *s == '_' || *s == '.'))
+			return hl_error(-EINVAL, "port name \"%s\": use letters, digits, '-', '_' and '.'", name);
+	if (hl_switch_find_port(d->sw, name) != NULL)
+		return hl_error(-EEXIST, "port %s already exists", name);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+
+	if (strcmp(kind, "vhost") == 0) {
+		const char *path = hl_json_str(hl_json_get(spec, "path"));
+		const char *mode = hl_json_str(hl_json_get(spec, "mode"));
+		const char *zc = hl_json_str(hl_json_get(spec, "zcopy"));
+		if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return hl_error(-EINVAL, "vhost port %s: \"path\" must be an absolute socket path under %zu bytes",
+					name, sizeof(((struct sockaddr_un *)0)->sun_path));
+		if (mode == NULL || (strcmp(mode, "server") != 0 && strcmp(mode, "client") != 0))
+			return hl_error(-EINVAL, "vhost port %s: \"mode\" must be \"server\" or \"client\"", name);
+		if (zc != NULL && strcmp(zc, "auto") != 0 && strcmp(zc, "on") != 0 && strcmp(zc, "off") != 0)
+			return hl_error(-EINVAL, "vhost port %s: \"zcopy\" must be auto, on or off", name);
+		if (path_in_use(d, path))
+			return hl_error(-EADDRINUSE, "vhost port %s: path %s is used by another port", name, path);
+		c.client = strcmp(mode, "client") == 0;
+		snprintf(c.kind, sizeof(c.kind), "vhost");
+		snprintf(c.path, sizeof(c.path), "%s", path);
+		snprintf(c.zcopy, sizeof(c.zcopy), "%s", zc ? zc : "auto");
+		struct hl_sw_vhost_params vp = {
+			.name = name, .path = path, .client = c.client,
+			.zcopy = strcmp(c.zcopy, "on") == 0	 ? HL_VHOST_ZC_ON
+				 : strcmp(c.zcopy, "off") == 0 ? HL_VHOST_ZC_OFF
+							       : HL_VHOST_ZC_AUTO};
+		rc = hl_sw_port_vhost_create(&vp, &p);
+	} else if (strcmp(kind, "tap") == 0) {
+		const struct hl_json *jif = hl_json_get(spec, "ifname");
+		const char *ifname = hl_json_str(jif);
+		if (jif != NULL && !hl_json_is_null(jif) && (ifname == NULL || strlen(ifname) >= 16))
+			return hl_error(-EINVAL, "tap port %s: \"ifname\" must be a string under 16 characters", name);
+		snprintf(c.kind, sizeof(c.kind), "tap");
+		snprintf(c.ifname, sizeof(c.ifname), "%s", ifname ? ifname : "");
+		rc = hl_sw_port_tap_create(name, ifname, &p);
+	} else if (strcmp(kind, "shm") == 0) {
+		const struct hl_json *jiso = hl_json_get(spec, "isolated");
+		int iso = jiso == NULL || hl_json_is_null(jiso) ? 0 : hl_json_bool(jiso);
+		if (iso < 0)
+			return hl_error(-EINVAL, "shm port %s: \"isolated\" must be true or false", name);
+		snprintf(c.kind, sizeof(c.kind), "shm");
+		c.isolated = iso == 1;
+		rc = hl_sw_port_shm_create(d->pool, d->bp, name, c.isolated, &p);
+	} else {
+		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap or shm)", kind);
+	}
+	if (rc < 0)
+		return rc;
+	if ((rc = hl_switch_add_port(d->sw, p)) < 0) {
+		p->ops->close(p);
+		return rc;
+	}
+	d->conf[p->id] = c;
+	return 0;
+}
+
+int hld_port_del(struct daemon *d, const char *name)
+{
+	struct hl_sw_port *p = hl_switch_find_port(d->sw, name);
+	if (p == NULL)
+		return hl_error(-ENOENT, "no port %s", name);
+	unsigned id = p->id;
+	int rc = hl_switch_del_port(d->sw, name);
+	if (rc == 0)
+		d->conf[id].used = false;
+	return rc;
+}
