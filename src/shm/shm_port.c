@@ -201,9 +201,31 @@ static void mirror_counters(struct hl_shm_port *p)
 
 /* ---- data path: peer -> switch -------------------------------------------------- */
 
-unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
+/*
+ * The buffer a peer's descriptor names, if the descriptor is sound and the
+ * buffer is this peer's to hand over (need_len: a packet, so a length is
+ * required); its owner becomes new_owner. NULL (counted) otherwise.
+ */
+static struct hl_buf *take_owned(struct hl_shm_port *p, uint64_t d, int need_len, uint32_t new_owner)
 {
 	struct shm_ctx *c = p->ctx;
+	uint32_t idx;
+	int why = desc_index(c, d, need_len, &idx);
+	if (hl_unlikely(why != DESC_OK)) {
+		count_refused(p, why);
+		return NULL;
+	}
+	struct hl_buf *b = hl_bufpool_buf_at(c->bp, idx);
+	if (hl_unlikely(owner_get(c, idx) != p->tag || hl_buf_refcnt(b) == 0)) {
+		count_refused(p, -1);
+		return NULL;
+	}
+	owner_set(c, idx, new_owner);
+	return b;
+}
+
+unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
+{
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_DONE];
 	struct hl_buf *bufs[BATCH];
 	unsigned total = 0, back = 0;
@@ -217,18 +239,9 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 		intent_begin(p, HL_SHM_RING_DONE, r->own, k);
 		hook(HL_SHM_RING_DONE, HL_SHM_STEP_INTENT);
 		for (uint32_t i = 0; i < k; i++) {
-			uint32_t idx;
-			int why = desc_index(c, hl_shm_ring_get(r, i), 0, &idx);
-			if (hl_unlikely(why != DESC_OK)) {
-				count_refused(p, why);
+			struct hl_buf *b = take_owned(p, hl_shm_ring_get(r, i), 0, HL_SHM_OWNER_FREE);
+			if (hl_unlikely(b == NULL))
 				continue;
-			}
-			struct hl_buf *b = hl_bufpool_buf_at(c->bp, idx);
-			if (hl_unlikely(owner_get(c, idx) != p->tag || hl_buf_refcnt(b) == 0)) {
-				count_refused(p, -1);
-				continue;
-			}
-			owner_set(c, idx, HL_SHM_OWNER_FREE);
 			bufs[m++] = b;
 			if (i == k / 2)
 				hook(HL_SHM_RING_DONE, HL_SHM_STEP_OWNERS);
@@ -250,7 +263,6 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 
 static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 {
-	struct shm_ctx *c = p->ctx;
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_TX];
 	uint32_t k = ring_avail(p, HL_SHM_RING_TX);
 	unsigned got = 0;
@@ -263,18 +275,9 @@ static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 	hook(HL_SHM_RING_TX, HL_SHM_STEP_INTENT);
 	for (uint32_t i = 0; i < k; i++) {
 		uint64_t d = hl_shm_ring_get(r, i);
-		uint32_t idx;
-		int why = desc_index(c, d, 1, &idx);
-		if (hl_unlikely(why != DESC_OK)) {
-			count_refused(p, why);
+		struct hl_buf *b = take_owned(p, d, 1, HL_SHM_OWNER_SWITCH);
+		if (hl_unlikely(b == NULL))
 			continue;
-		}
-		struct hl_buf *b = hl_bufpool_buf_at(c->bp, idx);
-		if (hl_unlikely(owner_get(c, idx) != p->tag || hl_buf_refcnt(b) == 0)) {
-			count_refused(p, -1);
-			continue;
-		}
-		owner_set(c, idx, HL_SHM_OWNER_SWITCH);
 		/* the peer's reference becomes the caller's */
 		b->data_off = HL_BUF_HEADROOM;
 		b->data_len = b->pkt_len = hl_shm_desc_len(d);
@@ -289,6 +292,26 @@ static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 	intent_end(p, HL_SHM_RING_TX);
 	cnt_add(&p->st.c.tx_packets, got);
 	return got;
+}
+
+/*
+ * Give the peer the k buffers whose descriptors are already in ring `id`'s
+ * next slots: the producer half of the intent protocol (shm_port.h).
+ */
+static void hand_over(struct hl_shm_port *p, enum hl_shm_ring_id id, struct hl_buf **bufs, uint32_t k)
+{
+	struct hl_shm_ring *r = &p->ring[id];
+	hook(id, HL_SHM_STEP_SLOTS);
+	intent_begin(p, id, r->own, k);
+	hook(id, HL_SHM_STEP_INTENT);
+	for (uint32_t i = 0; i < k; i++) {
+		owner_set(p->ctx, hl_buf_index(bufs[i]), p->tag);
+		if (i == k / 2)
+			hook(id, HL_SHM_STEP_OWNERS);
+	}
+	hl_shm_ring_publish(r, k);
+	hook(id, HL_SHM_STEP_INDEX);
+	intent_end(p, id);
 }
 
 unsigned hl_shm_port_refill(struct hl_shm_port *p)
@@ -317,17 +340,7 @@ unsigned hl_shm_port_refill(struct hl_shm_port *p)
 		}
 		for (uint32_t i = 0; i < k; i++)
 			hl_shm_ring_put(r, i, buf_desc(bufs[i], c->max_len));
-		hook(HL_SHM_RING_FILL, HL_SHM_STEP_SLOTS);
-		intent_begin(p, HL_SHM_RING_FILL, r->own, k);
-		hook(HL_SHM_RING_FILL, HL_SHM_STEP_INTENT);
-		for (uint32_t i = 0; i < k; i++) {
-			owner_set(c, hl_buf_index(bufs[i]), p->tag);
-			if (i == k / 2)
-				hook(HL_SHM_RING_FILL, HL_SHM_STEP_OWNERS);
-		}
-		hl_shm_ring_publish(r, k);
-		hook(HL_SHM_RING_FILL, HL_SHM_STEP_INDEX);
-		intent_end(p, HL_SHM_RING_FILL);
+		hand_over(p, HL_SHM_RING_FILL, bufs, k);
 		cnt_add(&p->st.c.filled, k);
 		total += k;
 	}
@@ -420,17 +433,7 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 		mirror_counters(p);
 		return 0;
 	}
-	hook(HL_SHM_RING_RX, HL_SHM_STEP_SLOTS);
-	intent_begin(p, HL_SHM_RING_RX, r->own, k);
-	hook(HL_SHM_RING_RX, HL_SHM_STEP_INTENT);
-	for (unsigned j = 0; j < k; j++) {
-		owner_set(c, hl_buf_index(out[j]), p->tag);
-		if (j == k / 2)
-			hook(HL_SHM_RING_RX, HL_SHM_STEP_OWNERS);
-	}
-	hl_shm_ring_publish(r, k);
-	hook(HL_SHM_RING_RX, HL_SHM_STEP_INDEX);
-	intent_end(p, HL_SHM_RING_RX);
+	hand_over(p, HL_SHM_RING_RX, out, k);
 	cnt_add(&p->st.c.rx_packets, k);
 	mirror_counters(p);
 	return sent;
