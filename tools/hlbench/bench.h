@@ -4,11 +4,15 @@
 #define HLBENCH_BENCH_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 int bench_xlate(int argc, char **argv);
 int bench_vhost(int argc, char **argv);
 int bench_switch(int argc, char **argv);
 int bench_shm(int argc, char **argv);
+
+/* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
+void bench_set_cpu(pid_t tid, int cpu);
 
 /* Median of n values (sorts them). */
 double bench_median(double *v, unsigned n);

@@ -23,7 +23,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,14 +66,6 @@ struct rig {
 	uint64_t seq;
 	uint64_t rx_other; /* frames B got that were not for it */
 };
-
-static void pin(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	sched_setaffinity(0, sizeof(s), &s);
-}
 
 static void frame(const struct hl_shm_pkt *p, const uint8_t dst[6], const uint8_t src[6], uint64_t seq)
 {
@@ -335,7 +326,7 @@ int bench_shm(int argc, char **argv)
 	static struct rig g;
 	if (rig_open(&g, room, sw_cpu) < 0)
 		return 1;
-	pin(gen_cpu);
+	bench_set_cpu(0, gen_cpu);
 
 	int rc = 0;
 	bool first_failed = false;

@@ -89,20 +89,6 @@ static int fail(struct result *r, const char *fmt, ...)
 	return -1;
 }
 
-static void set_cpu(pid_t tid, int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	if (cpu >= 0) {
-		CPU_SET(cpu, &s);
-	} else {
-		long n = sysconf(_SC_NPROCESSORS_CONF);
-		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
-			CPU_SET(i, &s);
-	}
-	sched_setaffinity(tid, sizeof(s), &s);
-}
-
 /* Start argv[0] (PATH searched) with output to log, pinned to cpu (-1: any); it gets SIGTERM if we die. */
 static pid_t spawn(char *const argv[], const char *log, int cpu)
 {
@@ -110,7 +96,7 @@ static pid_t spawn(char *const argv[], const char *log, int cpu)
 	if (pid != 0)
 		return pid;
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	set_cpu(0, cpu);
+	bench_set_cpu(0, cpu);
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -824,7 +810,7 @@ int bench_switch(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	hl_log_set_level(HL_LOG_ERR);
-	set_cpu(0, gen_cpu);
+	bench_set_cpu(0, gen_cpu);
 
 	static struct traffic t;
 	static struct target tg[2];

@@ -19,8 +19,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,14 +131,6 @@ static bool wait_log(const struct peer *p, const char *text, int ms)
 	return false;
 }
 
-static void pin(int cpu)
-{
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpu, &s);
-	pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
-}
-
 /* Our back-end on core 0 for `seconds`; returns the median rate (pps), *peak the best second. */
 static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vhost_zc_mode mode, unsigned seconds,
 			   double *peer_pps, double *peak)
@@ -167,9 +157,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
 	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size);
 	/* on core 0 for the run only: testpmd instances forked later must not inherit it */
-	cpu_set_t was;
-	pthread_getaffinity_np(pthread_self(), sizeof(was), &was);
-	pin(0);
+	bench_set_cpu(0, 0);
 	hl_buf_thread_attach();
 
 	/* a template frame for h2g, like testpmd's txonly: Ethernet + IPv4 + UDP */
@@ -221,7 +209,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		}
 	}
 	peer_stop(&fe);
-	pthread_setaffinity_np(pthread_self(), sizeof(was), &was);
+	bench_set_cpu(0, -1);
 	double ps[MAX_SAMPLES];
 	unsigned np = peer_samples(&fe, g2h ? "Tx-pps:" : "Rx-pps:", 2, ps);
 	*peer_pps = np ? bench_median(ps, np) : 0;

@@ -4,9 +4,11 @@
  * peer in the same run and prints one JSON line per measurement, with medians
  * of repeated runs, because the machines are shared and noisy.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -22,11 +24,26 @@ double bench_median(double *v, unsigned n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+void bench_set_cpu(pid_t tid, int cpu)
+{
+	cpu_set_t s;
+	CPU_ZERO(&s);
+	if (cpu >= 0) {
+		CPU_SET(cpu, &s);
+	} else {
+		long n = sysconf(_SC_NPROCESSORS_CONF);
+		for (long i = 0; i < n && i < CPU_SETSIZE; i++)
+			CPU_SET(i, &s);
+	}
+	sched_setaffinity(tid, sizeof(s), &s);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
 		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n"
-		   "       hlbench vhost --dir g2h|h2g --size B [--seconds S] [--vs-dpdk]\n"
+		   "       hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]] [--seconds S]\n"
+		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg]\n"
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
