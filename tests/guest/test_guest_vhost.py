@@ -24,7 +24,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from guest_test import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
+from guest_test import build_guest, hugepage_dir, our_processes, start, tail  # noqa: E402
 
 CASES = [
     "guest kernel and initramfs built",
@@ -43,17 +43,8 @@ ping -c 3 -W 5 10.0.0.1
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    src, build = (os.path.abspath(a) for a in sys.argv[1:3])
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
-    tap = Tap(CASES)
+    src, build, tap, work = start(__doc__, CASES, "guest-vhost-test")
     guest_dir = os.path.join(build, "guest")
-    work = os.path.join(build, "guest-vhost-test")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
     sockdir = tempfile.mkdtemp(prefix="hl-gv-")
     sock = os.path.join(sockdir, "vm.sock")
     responder_bin = os.path.join(build, "tests/vhost/vhost_responder")

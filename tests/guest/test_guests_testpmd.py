@@ -29,7 +29,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from guest_test import Tap, build_guest, hugepage_dir, our_processes, tail  # noqa: E402
+from guest_test import build_guest, hugepage_dir, our_processes, start, tail  # noqa: E402
 
 TESTPMD = "dpdk-testpmd"
 GUEST_MEM_MB = 256
@@ -119,18 +119,8 @@ def clean_stale():
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    src, build = (os.path.abspath(a) for a in sys.argv[1:3])
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
-
-    tap = Tap(CASES)
+    src, build, tap, work = start(__doc__, CASES, "guest-test")
     guest_dir = os.path.join(build, "guest")
-    work = os.path.join(build, "guest-test")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
     clean_stale()
     prefix = f"{RUN_PREFIX}{os.getpid()}"
     sockdir = os.path.join(tempfile.gettempdir(), prefix)  # short: unix socket paths max 107 bytes
