@@ -121,6 +121,18 @@ static int env_open(struct env *e, unsigned data_room)
 	return rc;
 }
 
+/* env_open, or fail the test loudly (with the reason) and leave nothing behind. */
+static bool env_ready(struct env *e, unsigned data_room)
+{
+	int rc = env_open(e, data_room);
+	if (rc < 0) {
+		hl_test_fail(__FILE__, __LINE__, "setting up the tap: %s (%s)", hl_test_strerror(rc), hl_last_error());
+		env_free(e);
+		return false;
+	}
+	return true;
+}
+
 /* ---- frames ---------------------------------------------------------------- */
 
 static uint16_t csum(const void *p, size_t len)
@@ -484,13 +496,8 @@ HL_TEST(kernel_answers_arp_and_ping)
 	struct env e = {0};
 
 	NEED_TAP();
-	int rc = env_open(&e, 2048);
-	if (rc < 0) {
-		hl_test_fail(__FILE__, __LINE__, "setting up the tap: %s (%s)", hl_test_strerror(rc),
-			     hl_last_error());
-		env_free(&e);
+	if (!env_ready(&e, 2048))
 		return;
-	}
 	CHECK(arp_kernel(&e));
 	CHECK_EQ(ping_kernel(&e, 1, 56), 1);    /* fits one buffer */
 	CHECK_EQ(ping_kernel(&e, 2, 1400), 1);  /* still one */
@@ -508,12 +515,8 @@ HL_TEST(long_frames_chain_over_small_buffers)
 
 	NEED_TAP();
 	/* 256-byte rooms: 128 bytes of tailroom each */
-	int rc = env_open(&e, 256);
-	if (rc < 0) {
-		hl_test_fail(__FILE__, __LINE__, "setting up the tap: %s", hl_test_strerror(rc));
-		env_free(&e);
+	if (!env_ready(&e, 256))
 		return;
-	}
 	CHECK(arp_kernel(&e));
 	/* 42 + 100 bytes: two segments; 42 + 1400: twelve */
 	CHECK_EQ(ping_kernel(&e, 3, 100), 2);
@@ -528,12 +531,8 @@ HL_TEST(bad_frames_to_send_are_counted)
 	uint8_t f[64];
 
 	NEED_TAP();
-	int rc = env_open(&e, 2048);
-	if (rc < 0) {
-		hl_test_fail(__FILE__, __LINE__, "setting up the tap: %s", hl_test_strerror(rc));
-		env_free(&e);
+	if (!env_ready(&e, 2048))
 		return;
-	}
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	static const uint8_t zero[6] = {0};
 	size_t len = build_arp(f, 1, bcast, zero, e.our_ip, e.kern_ip);
@@ -567,12 +566,8 @@ HL_TEST(frame_without_buffer_is_consumed_and_counted)
 	struct env e = {0};
 
 	NEED_TAP();
-	int rc = env_open(&e, 2048);
-	if (rc < 0) {
-		hl_test_fail(__FILE__, __LINE__, "setting up the tap: %s", hl_test_strerror(rc));
-		env_free(&e);
+	if (!env_ready(&e, 2048))
 		return;
-	}
 	CHECK(arp_kernel(&e));
 
 	/* an echo request, then every buffer taken: the reply has nowhere to go */
