@@ -316,13 +316,15 @@ void hl_shm_port_destroy(struct hl_shm_port *p);
 unsigned hl_shm_port_rx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n);
 
 /*
- * Put up to n packets on the peer's rx ring; returns how many went. As with
- * the switch's ports the caller keeps (and drops) its references on all n:
- * a buffer of the port's bufpool that no one else holds (refcnt 1, one
- * segment, not external, data at HL_BUF_HEADROOM) goes as it is, with a
- * reference of its own; anything else is copied into a fresh buffer.
- * Packets larger than a room are skipped and counted (too_big). At most
- * 64 packets per call.
+ * Put up to n packets on the peer's rx ring; returns how many (k) went.
+ * The port takes over the caller's reference on each packet that went: a
+ * buffer of the port's bufpool that no one else holds (refcnt 1, one
+ * segment, not external, data at HL_BUF_HEADROOM) goes as it is, its
+ * reference now the peer's; anything else is copied into a fresh buffer
+ * and the original freed. The packets that did not go (ring full, larger
+ * than a room: counted too_big, no buffer for a copy) end up in
+ * pkts[k..n), in their order, still the caller's. At most 64 packets per
+ * call.
  */
 unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n);
 

@@ -73,8 +73,13 @@ struct hl_sw_port_ops {
 	const char *kind;
 	/* Receive up to n packets into buffers from bp; the caller owns them. */
 	uint16_t (*rx)(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n);
-	/* Send up to n; returns how many went. The caller still frees all n. */
-	uint16_t (*tx)(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n);
+	/*
+	 * Send up to n; returns how many went and adds their bytes to *bytes.
+	 * Takes over the caller's reference on all n: what went is the port's
+	 * (or its peer's) now, what did not is freed. So a zero-copy port hands
+	 * a buffer on without touching its reference count.
+	 */
+	uint16_t (*tx)(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes);
 	/* Before sleeping: ask to be woken; false if packets already wait. */
 	bool (*arm)(struct hl_sw_port *p);
 	void (*disarm)(struct hl_sw_port *p);

@@ -44,6 +44,7 @@ struct hl_shm_peer {
 	uint64_t zone_off, zone_end;
 	uint64_t page_mask;
 	unsigned page_shift;
+	struct hl_div32 by_stride;
 	uint32_t stride, per_page, n, max_len;
 	uint32_t pid;
 	int kick_fd; /* -1: no doorbell */
@@ -59,10 +60,9 @@ static inline bool desc_ok(const struct hl_shm_peer *pe, uint64_t d, uint32_t le
 	if (hl_unlikely(off < pe->first || off >= pe->zone_end || len < len_min || len > pe->max_len))
 		return false;
 	uint64_t rel = off - pe->first;
-	uint64_t in = rel & pe->page_mask;
-	uint64_t slot = in / pe->stride;
-	return in == slot * pe->stride && slot < pe->per_page &&
-	       (rel >> pe->page_shift) * pe->per_page + slot < pe->n;
+	bool exact;
+	uint32_t slot = hl_div32(pe->by_stride, (uint32_t)(rel & pe->page_mask), &exact);
+	return exact && slot < pe->per_page && (rel >> pe->page_shift) * pe->per_page + slot < pe->n;
 }
 
 /* ---- attach ------------------------------------------------------------------- */
@@ -143,7 +143,7 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 
 	uint64_t ps = c->bp_page_size, zo = c->bp_zone_off, zl = c->bp_zone_len;
 	uint32_t room = c->bp_room, stride = c->bp_stride, per = c->bp_per_page, n = c->bp_n;
-	if (!HL_IS_POW2(ps) || ps < 4096 || c->headroom != HL_BUF_HEADROOM || room <= HL_BUF_HEADROOM ||
+	if (!HL_IS_POW2(ps) || ps < 4096 || ps > (1ull << 31) || c->headroom != HL_BUF_HEADROOM || room <= HL_BUF_HEADROOM ||
 	    room - HL_BUF_HEADROOM > HL_SHM_LEN_MAX || stride < room || stride % HL_CACHE_LINE != 0 ||
 	    stride > ps || per != ps / stride || n == 0)
 		return hl_error(-EBADMSG, "shm attach: %s: bufpool geometry makes no sense", zname);
@@ -159,6 +159,7 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 	pe->page_mask = ps - 1;
 	pe->page_shift = (unsigned)__builtin_ctzll(ps);
 	pe->stride = stride;
+	pe->by_stride = hl_div32_init(stride);
 	pe->per_page = per;
 	pe->n = n;
 	pe->max_len = room - HL_BUF_HEADROOM;
@@ -344,7 +345,7 @@ static unsigned give(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const struc
 	}
 	if (i > 0) {
 		hl_shm_ring_publish(r, i);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		hl_smp_mb();
 		if (pe->kick_fd >= 0 && __atomic_load_n(&pe->ctrl->kick_armed, __ATOMIC_RELAXED)) {
 			/* a full FIFO already holds a kick */
 			if (write(pe->kick_fd, "k", 1) == 1)

@@ -52,8 +52,11 @@ void (*hl_shm_test_hook)(enum hl_shm_ring_id ring, enum hl_shm_step step);
 struct shm_ctx {
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
+	struct hl_buf *bufs; /* bp's metadata array: index <-> buffer without a call */
+	uint8_t *base;       /* the pool's mapping: descriptor offsets -> addresses */
 	struct hl_bufpool_geom g;
 	unsigned page_shift;
+	struct hl_div32 by_stride;
 	uint32_t max_len;   /* room - headroom */
 	struct hl_shm_owner_hdr *oh;
 	uint32_t *words;    /* the owner table in the pool */
@@ -134,9 +137,9 @@ static inline int desc_index(const struct shm_ctx *c, uint64_t d, uint32_t len_m
 	if (hl_unlikely(off < g->zone_off + HL_BUF_HEADROOM || off >= g->zone_off + g->zone_len))
 		return DESC_BAD_OFF;
 	uint64_t rel = off - g->zone_off - HL_BUF_HEADROOM;
-	uint64_t in = rel & (g->page_size - 1);
-	uint64_t slot = in / g->stride;
-	if (hl_unlikely(in != slot * g->stride || slot >= g->per_page))
+	bool exact;
+	uint32_t slot = hl_div32(c->by_stride, (uint32_t)(rel & (g->page_size - 1)), &exact);
+	if (hl_unlikely(!exact || slot >= g->per_page))
 		return DESC_BAD_OFF;
 	uint64_t i = (rel >> c->page_shift) * g->per_page + slot;
 	if (hl_unlikely(i >= g->n))
@@ -202,20 +205,41 @@ static void mirror_counters(struct hl_shm_port *p)
 /* ---- data path: peer -> switch -------------------------------------------------- */
 
 /*
- * The buffer a peer's descriptor names, if the descriptor is sound and the
- * buffer is this peer's to hand over (need_len: a packet, so a length is
- * required); its owner becomes new_owner. NULL (counted) otherwise.
+ * Taking k descriptors from a ring the peer produces, in two passes so the
+ * cache misses of a burst overlap: check every descriptor's offset and
+ * length and start fetching what the second pass reads (the buffer's
+ * metadata, and with `data` the frame's first line, which the peer's core
+ * just wrote), then claim each buffer. idx[i] is the buffer index, or
+ * UINT32_MAX for a descriptor already refused (and counted).
  */
-static struct hl_buf *take_owned(struct hl_shm_port *p, uint64_t d, int need_len, uint32_t new_owner)
+static void check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r, uint32_t k, uint32_t len_min,
+			bool data, uint32_t *idx)
 {
 	struct shm_ctx *c = p->ctx;
-	uint32_t idx;
-	int why = desc_index(c, d, need_len, &idx);
-	if (hl_unlikely(why != DESC_OK)) {
-		count_refused(p, why);
-		return NULL;
+	for (uint32_t i = 0; i < k; i++) {
+		uint64_t d = hl_shm_ring_get(r, i);
+		int why = desc_index(c, d, len_min, &idx[i]);
+		if (hl_unlikely(why != DESC_OK)) {
+			count_refused(p, why);
+			idx[i] = UINT32_MAX;
+			continue;
+		}
+		__builtin_prefetch(&c->bufs[idx[i]]);
+		if (data)
+			__builtin_prefetch(c->base + hl_shm_desc_off(d));
 	}
-	struct hl_buf *b = hl_bufpool_buf_at(c->bp, idx);
+}
+
+/*
+ * Buffer idx, if it is this peer's to hand over; its owner becomes
+ * new_owner. NULL (counted) otherwise.
+ */
+static inline struct hl_buf *claim(struct hl_shm_port *p, uint32_t idx, uint32_t new_owner)
+{
+	struct shm_ctx *c = p->ctx;
+	if (hl_unlikely(idx == UINT32_MAX))
+		return NULL;
+	struct hl_buf *b = c->bufs + idx;
 	if (hl_unlikely(owner_get(c, idx) != p->tag || hl_buf_refcnt(b) == 0)) {
 		count_refused(p, -1);
 		return NULL;
@@ -228,6 +252,7 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 {
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_DONE];
 	struct hl_buf *bufs[BATCH];
+	uint32_t idx[BATCH];
 	unsigned total = 0, back = 0;
 
 	for (;;) {
@@ -238,8 +263,9 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 			k = BATCH;
 		intent_begin(p, HL_SHM_RING_DONE, r->own, k);
 		hook(HL_SHM_RING_DONE, HL_SHM_STEP_INTENT);
+		check_descs(p, r, k, 0, false, idx);
 		for (uint32_t i = 0; i < k; i++) {
-			struct hl_buf *b = take_owned(p, hl_shm_ring_get(r, i), 0, HL_SHM_OWNER_FREE);
+			struct hl_buf *b = claim(p, idx[i], HL_SHM_OWNER_FREE);
 			if (hl_unlikely(b == NULL))
 				continue;
 			bufs[m++] = b;
@@ -264,23 +290,25 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 {
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_TX];
-	uint32_t k = ring_avail(p, HL_SHM_RING_TX);
+	uint32_t k = ring_avail(p, HL_SHM_RING_TX), idx[BATCH];
 	unsigned got = 0;
 
 	if (k > n)
 		k = n;
+	if (k > BATCH)
+		k = BATCH;
 	if (k == 0)
 		return 0;
 	intent_begin(p, HL_SHM_RING_TX, r->own, k);
 	hook(HL_SHM_RING_TX, HL_SHM_STEP_INTENT);
+	check_descs(p, r, k, 1, true, idx);
 	for (uint32_t i = 0; i < k; i++) {
-		uint64_t d = hl_shm_ring_get(r, i);
-		struct hl_buf *b = take_owned(p, d, 1, HL_SHM_OWNER_SWITCH);
+		struct hl_buf *b = claim(p, idx[i], HL_SHM_OWNER_SWITCH);
 		if (hl_unlikely(b == NULL))
 			continue;
 		/* the peer's reference becomes the caller's */
 		b->data_off = HL_BUF_HEADROOM;
-		b->data_len = b->pkt_len = hl_shm_desc_len(d);
+		b->data_len = b->pkt_len = hl_shm_desc_len(hl_shm_ring_get(r, i));
 		b->nb_segs = 1;
 		b->next = NULL;
 		pkts[got++] = b;
@@ -305,7 +333,7 @@ static void hand_over(struct hl_shm_port *p, enum hl_shm_ring_id id, struct hl_b
 	intent_begin(p, id, r->own, k);
 	hook(id, HL_SHM_STEP_INTENT);
 	for (uint32_t i = 0; i < k; i++) {
-		owner_set(p->ctx, hl_buf_index(bufs[i]), p->tag);
+		owner_set(p->ctx, (uint32_t)(bufs[i] - p->ctx->bufs), p->tag);
 		if (i == k / 2)
 			hook(id, HL_SHM_STEP_OWNERS);
 	}
@@ -395,9 +423,9 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 {
 	struct shm_ctx *c = p->ctx;
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_RX];
-	struct hl_buf *out[BATCH];
+	struct hl_buf *out[BATCH], *keep[BATCH], *spent[BATCH];
 	uint32_t space = ring_avail(p, HL_SHM_RING_RX);
-	unsigned sent = 0, k = 0, i, zc = 0, cp = 0, big = 0;
+	unsigned k = 0, nkeep = 0, nspent = 0, i, zc = 0, cp = 0, big = 0;
 
 	if (n > BATCH)
 		n = BATCH;
@@ -405,11 +433,11 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 		struct hl_buf *b = pkts[i], *o;
 		if (hl_unlikely(b->pkt_len > c->max_len || b->pkt_len == 0)) {
 			big++;
+			keep[nkeep++] = b;
 			continue;
 		}
 		if (hl_likely(zero_copy_ok(c, b))) {
-			/* the peer's reference; taken before it can see the buffer */
-			hl_buf_ref(b);
+			/* the caller's reference becomes the peer's: no count to touch */
 			o = b;
 			zc++;
 		} else {
@@ -418,25 +446,28 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 				cnt_add_shared(&p->st.no_buf, 1);
 				break;
 			}
+			spent[nspent++] = b;
 			cp++;
 		}
 		hl_shm_ring_put(r, k, buf_desc(o, o->pkt_len));
 		out[k++] = o;
-		sent++;
 	}
 	cnt_add(&p->st.too_big, big);
 	cnt_add(&p->st.zcopy, zc);
 	cnt_add(&p->st.copied, cp);
 	if (i < n)
 		cnt_add(&p->st.tx_full, n - i);
-	if (k == 0) {
-		mirror_counters(p);
-		return 0;
+	if (k > 0) {
+		hand_over(p, HL_SHM_RING_RX, out, k);
+		cnt_add(&p->st.c.rx_packets, k);
 	}
-	hand_over(p, HL_SHM_RING_RX, out, k);
-	cnt_add(&p->st.c.rx_packets, k);
 	mirror_counters(p);
-	return sent;
+	/* originals of the copies are done with; what did not go goes back, in order */
+	hl_buf_free_bulk(spent, nspent);
+	for (unsigned j = i; j < n; j++)
+		keep[nkeep++] = pkts[j];
+	memcpy(pkts + k, keep, nkeep * sizeof(*keep));
+	return k;
 }
 
 /* ---- doorbell ------------------------------------------------------------------------ */
@@ -499,7 +530,7 @@ int hl_shm_port_kick_fd(const struct hl_shm_port *p)
 bool hl_shm_port_arm(struct hl_shm_port *p)
 {
 	__atomic_store_n(&p->ctrl->kick_armed, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	hl_smp_mb();
 	return !hl_shm_port_pending(p);
 }
 
@@ -545,12 +576,14 @@ static void ctx_unlink(struct shm_ctx *c)
 
 static int ctx_geom(struct shm_ctx *c)
 {
-	if (!HL_IS_POW2(c->g.page_size) || c->g.stride == 0 || c->g.per_page == 0)
+	if (!HL_IS_POW2(c->g.page_size) || c->g.page_size > (1ull << 31) || c->g.stride == 0 ||
+	    c->g.per_page == 0)
 		return hl_error(-EINVAL, "shm: bufpool geometry makes no sense");
 	if (c->g.data_room - HL_BUF_HEADROOM > HL_SHM_LEN_MAX)
 		return hl_error(-EINVAL, "shm: buffers of %u bytes do not fit a descriptor's 16-bit length",
 				c->g.data_room);
 	c->page_shift = log2u(c->g.page_size);
+	c->by_stride = hl_div32_init(c->g.stride);
 	c->max_len = c->g.data_room - HL_BUF_HEADROOM;
 	return 0;
 }
@@ -566,6 +599,8 @@ static int ctx_create(struct hl_pool *pool, struct hl_bufpool *bp, struct shm_ct
 		return hl_error(-ENOMEM, "shm: out of memory");
 	c->pool = pool;
 	c->bp = bp;
+	c->bufs = hl_bufpool_buf_at(bp, 0);
+	c->base = hl_pool_off2va(pool, 0);
 	hl_bufpool_geom(bp, &c->g);
 	rc = ctx_geom(c);
 	if (rc < 0)
@@ -1027,6 +1062,7 @@ int hl_shm_recover(struct hl_pool *pool, unsigned cache_size, struct hl_bufpool 
 		goto out;
 	}
 	c->pool = pool;
+	c->base = hl_pool_off2va(pool, 0);
 	c->oh = hl_pool_off2va(pool, off);
 	const struct hl_shm_owner_hdr *oh = c->oh;
 	memcpy(bp_name, oh->bp_name, sizeof(bp_name));
@@ -1099,6 +1135,7 @@ int hl_shm_recover(struct hl_pool *pool, unsigned cache_size, struct hl_bufpool 
 		goto out;
 	/* adopt checked the zone against n and data_room, so the geometry is c->g */
 	c->bp = bp;
+	c->bufs = hl_bufpool_buf_at(bp, 0);
 	for (uint32_t i = 0; i < c->g.n; i++) {
 		uint32_t v = c->own[i];
 		if (v & HL_SHM_OWNER_PEER_BIT) {

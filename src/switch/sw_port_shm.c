@@ -127,11 +127,21 @@ static uint16_t shm_rx_isolated(struct hl_sw_port *p, struct hl_bufpool *bp, str
 	return (uint16_t)out;
 }
 
-static uint16_t shm_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n)
+static uint16_t shm_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
 	/* isolated: nothing the switch holds is of the port's bufpool, so
 	 * every packet is copied into one that is (counted as copied) */
-	return (uint16_t)hl_shm_port_tx_burst(of(p)->port, pkts, n);
+	uint64_t total = 0;
+	for (uint16_t i = 0; i < n; i++)
+		total += pkts[i]->pkt_len;
+	/* what went is the peer's and may be back in the pool already: only
+	 * the rest, still ours, may be read */
+	uint16_t sent = (uint16_t)hl_shm_port_tx_burst(of(p)->port, pkts, n);
+	for (uint16_t i = sent; i < n; i++)
+		total -= pkts[i]->pkt_len;
+	*bytes += total;
+	hl_buf_free_bulk(pkts + sent, n - sent);
+	return sent;
 }
 
 static bool shm_arm(struct hl_sw_port *p)

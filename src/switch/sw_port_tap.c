@@ -28,9 +28,15 @@ static uint16_t tap_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_bu
 	return hl_tap_rx_burst(&of(p)->tap, bp, pkts, n);
 }
 
-static uint16_t tap_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n)
+/* The kernel copied what it took: the switch's buffers are done with. */
+static uint16_t tap_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
-	return hl_tap_tx_burst(&of(p)->tap, pkts, n);
+	struct hl_tap_port *t = &of(p)->tap;
+	uint64_t before = t->stats.tx_bytes;
+	uint16_t sent = hl_tap_tx_burst(t, pkts, n);
+	*bytes += t->stats.tx_bytes - before;
+	hl_buf_free_bulk(pkts, n);
+	return sent;
 }
 
 /* Level-triggered: a frame waiting in the kernel wakes the worker at once. */

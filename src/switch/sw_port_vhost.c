@@ -27,9 +27,15 @@ static uint16_t vh_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf
 	return hl_vhost_dequeue_burst(&of(p)->vp, 1, bp, pkts, n);
 }
 
-static uint16_t vh_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n)
+/* A copying port: whatever happened, the switch's buffers are done with. */
+static uint16_t vh_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
-	return hl_vhost_enqueue_burst(&of(p)->vp, 0, pkts, n);
+	struct hl_vhost_vq *vq = &of(p)->vp.vq[0];
+	uint64_t before = vq->stats.bytes;
+	uint16_t sent = hl_vhost_enqueue_burst(&of(p)->vp, 0, pkts, n);
+	*bytes += vq->stats.bytes - before;
+	hl_buf_free_bulk(pkts, n);
+	return sent;
 }
 
 static bool vh_arm(struct hl_sw_port *p)

@@ -84,6 +84,14 @@ static inline bool is_multicast(const uint8_t *mac)
 	return mac[0] & 1;
 }
 
+/* The 6 bytes of a MAC address as a number (never UINT64_MAX). */
+static inline uint64_t mac_key(const uint8_t *mac)
+{
+	uint64_t v = 0;
+	memcpy(&v, mac, 6);
+	return v;
+}
+
 /* Queue pkt for port o; `o` has room: a burst brings at most HL_SW_BURST packets. */
 static inline void put_out(struct worker *w, unsigned o, struct hl_buf *b)
 {
@@ -118,6 +126,13 @@ static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t 
 		return 0;
 
 	struct hl_sw_port_stats *ist = &w->st[in->id];
+	/*
+	 * A burst is mostly one flow: the MAC table is asked again only when a
+	 * packet's source or destination differs from the one before. A learn
+	 * may change any answer, so it forgets the remembered destination.
+	 */
+	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX;
+	int last_o = -1;
 	ist->rx_packets += n;
 	for (unsigned k = 0; k < n; k++) {
 		struct hl_buf *b = pkts[k];
@@ -130,14 +145,23 @@ static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t 
 			continue;
 		}
 		const uint8_t *eth = hl_buf_data(b);
+		uint64_t dst = mac_key(eth), src = mac_key(eth + 6);
 		b->port = in->id;
-		if (!is_multicast(eth + 6))
-			hl_mac_learn(sw->mac, eth + 6, in->id, now);
+		if (src != last_src) {
+			if (!is_multicast(eth + 6))
+				hl_mac_learn(sw->mac, eth + 6, in->id, now);
+			last_src = src;
+			last_dst = UINT64_MAX;
+		}
 		if (is_multicast(eth)) {
 			flood(w, b, in->id);
 			continue;
 		}
-		int o = hl_mac_lookup(sw->mac, eth, now);
+		int o = last_o;
+		if (dst != last_dst) {
+			o = last_o = hl_mac_lookup(sw->mac, eth, now);
+			last_dst = dst;
+		}
 		if (o < 0 || (unsigned)o >= sw->nslots || port_get(sw, (unsigned)o) == NULL) {
 			flood(w, b, in->id);
 		} else if ((unsigned)o == in->id) {
@@ -155,18 +179,18 @@ static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t 
 			continue;
 		w->nout[j] = 0;
 		struct hl_sw_port *op = port_get(sw, j);
+		struct hl_sw_port_stats *ost = &w->st[j];
 		uint16_t sent = 0;
 		if (hl_likely(op != NULL)) {
+			/* the port takes over all c references, sent or not */
 			tx_lock(sw, op);
-			sent = op->ops->tx(op, w->out[j], c);
+			sent = op->ops->tx(op, w->out[j], c, &ost->tx_bytes);
 			tx_unlock(sw, op);
+		} else {
+			hl_buf_free_bulk(w->out[j], c);
 		}
-		struct hl_sw_port_stats *ost = &w->st[j];
 		ost->tx_packets += sent;
-		for (unsigned k = 0; k < sent; k++)
-			ost->tx_bytes += w->out[j][k]->pkt_len;
 		ost->drops[HL_SW_DROP_TX_FULL] += c - sent;
-		hl_buf_free_bulk(w->out[j], c);
 	}
 	return n;
 }

@@ -145,7 +145,7 @@ bool hl_vring_driver_kick_needed(struct hl_vring_driver *d)
 	uint16_t old = d->kicked_avail, new_idx = d->avail_idx;
 
 	/* Full barrier: avail->idx visible before we read the device's wishes. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	hl_smp_mb();
 	d->kicked_avail = new_idx;
 	if (old == new_idx)
 		return false;
@@ -202,5 +202,5 @@ void hl_vring_driver_set_interrupt(struct hl_vring_driver *d, bool enable)
 	} else {
 		d->avail->flags = enable ? 0 : HL_VRING_AVAIL_F_NO_INTERRUPT;
 	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	hl_smp_mb();
 }

@@ -339,7 +339,7 @@ bool hl_vring_need_notify(struct hl_vring *vr)
 	 * Full barrier: our used->idx store must be visible before we read the
 	 * guest's flags/used_event, or we and the guest can each miss the other.
 	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	hl_smp_mb();
 	vr->signalled_used = new_idx;
 	if (old == new_idx)
 		return false;
@@ -362,7 +362,7 @@ void hl_vring_set_notify(struct hl_vring *vr, bool enable)
 		__atomic_store_n(&vr->used->flags, f, __ATOMIC_RELAXED);
 	}
 	/* Our write must be seen before we re-read avail->idx (see header). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	hl_smp_mb();
 }
 
 /* ---- set-up (control path) ---- */

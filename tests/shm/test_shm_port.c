@@ -108,9 +108,8 @@ HL_TEST(peer_and_switch_in_one_process)
 	/* the fill ring was topped up again */
 	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
 
-	/* switch -> peer: refcnt-1 buffers go as they are; the caller frees its reference */
+	/* switch -> peer: refcnt-1 buffers go as they are, their references now the peer's */
 	CHECK_EQ(hl_shm_port_tx_burst(p, bufs, got), got);
-	hl_buf_free_bulk(bufs, got);
 	CHECK_EQ(hl_bufpool_in_use(e.bp), RING / 2 + 10);
 	CHECK_EQ(hl_shm_rx_burst(pe, back, 16), 10);
 	for (unsigned i = 0; i < 10; i++) {
@@ -130,8 +129,7 @@ HL_TEST(peer_and_switch_in_one_process)
 	struct hl_shm_port_stats st0, st1;
 	hl_shm_port_stats(p, &st0);
 	struct hl_buf *two[2] = {b, b};
-	CHECK_EQ(hl_shm_port_tx_burst(p, two, 2), 2);
-	hl_buf_free_bulk(two, 2);
+	CHECK_EQ(hl_shm_port_tx_burst(p, two, 2), 2); /* both copies sent, both references dropped */
 	hl_shm_port_stats(p, &st1);
 	CHECK_EQ(st1.copied - st0.copied, 2);
 	CHECK_EQ(st1.zcopy - st0.zcopy, 0);
@@ -147,7 +145,6 @@ HL_TEST(peer_and_switch_in_one_process)
 	moved->data_len = moved->pkt_len = shm_frame_len(9);
 	shm_frame_fill(hl_buf_data(moved), moved->data_len, 3, 4, 9);
 	CHECK_EQ(hl_shm_port_tx_burst(p, &moved, 1), 1);
-	hl_buf_free(moved);
 	struct hl_shm_pkt one;
 	CHECK_EQ(hl_shm_rx_burst(pe, &one, 1), 1);
 	CHECK_EQ(shm_frame_check(one.data, one.len), 9);
@@ -162,8 +159,7 @@ HL_TEST(peer_and_switch_in_one_process)
 	shm_frame_fill(ext_mem, shm_frame_len(11), 5, 6, 11);
 	REQUIRE_OK(hl_buf_attach_extbuf(x, ext_mem, 0, shm_frame_len(11), ext_free_cb, &ext_freed));
 	CHECK_EQ(hl_shm_port_tx_burst(p, &x, 1), 1);
-	hl_buf_free(x);
-	CHECK_EQ(ext_freed, 1); /* nothing kept a reference to the guest's memory */
+	CHECK_EQ(ext_freed, 1); /* the port dropped the original: nothing keeps the guest's memory */
 	CHECK_EQ(hl_shm_rx_burst(pe, &one, 1), 1);
 	CHECK(one.data != (void *)ext_mem);
 	CHECK_EQ(shm_frame_check(one.data, one.len), 11);
@@ -175,6 +171,7 @@ HL_TEST(peer_and_switch_in_one_process)
 	REQUIRE(big != NULL);
 	big->data_len = big->pkt_len = SHM_ROOM; /* more than room - headroom */
 	CHECK_EQ(hl_shm_port_tx_burst(p, &big, 1), 0);
+	CHECK_EQ(hl_buf_refcnt(big), 1); /* not sent: still the caller's */
 	hl_buf_free(big);
 	hl_shm_port_stats(p, &st1);
 	CHECK_EQ(st1.too_big - st0.too_big, 1);
@@ -230,7 +227,7 @@ HL_TEST(peer_in_another_process_through_the_record)
 			bad += shm_frame_check(hl_buf_data(bufs[i]), bufs[i]->data_len) != (long)(got + i);
 		while (s < k && hl_now_ns() < deadline)
 			s += hl_shm_port_tx_burst(p, bufs + s, k - s);
-		hl_buf_free_bulk(bufs, k);
+		hl_buf_free_bulk(bufs + s, k - s); /* what went is the peer's */
 		got += k;
 		if (k == 0)
 			usleep(100);
@@ -501,7 +498,6 @@ HL_TEST(hostile_peer_is_refused_and_counted)
 	CHECK_EQ(hl_shm_port_rx_burst(pg, bufs + 1, 31), 1);
 	CHECK_EQ(shm_frame_check(hl_buf_data(bufs[1]), bufs[1]->data_len), 5);
 	CHECK_EQ(hl_shm_port_tx_burst(pg, bufs, 2), 2); /* one from each peer, both zero copy */
-	hl_buf_free_bulk(bufs, 2);
 	CHECK_EQ(hl_shm_rx_burst(g, gk, 8), 2);
 	CHECK_EQ(memcmp(gk[0].data, pk[1].data, 64), 0);
 	CHECK_EQ(hl_shm_release(g, gk, 2), 2);
@@ -683,9 +679,8 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 		}
 		case 6: { /* and sends some back, or drops them */
 			unsigned n = nheld < 8 ? nheld : 8;
-			if (rnd() % 2)
-				hl_shm_port_tx_burst(p, held + nheld - n, n);
-			hl_buf_free_bulk(held + nheld - n, n);
+			unsigned sent = rnd() % 2 ? hl_shm_port_tx_burst(p, held + nheld - n, n) : 0;
+			hl_buf_free_bulk(held + nheld - n + sent, n - sent);
 			nheld -= n;
 			break;
 		}

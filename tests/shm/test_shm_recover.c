@@ -465,7 +465,6 @@ HL_TEST(peer_keeps_running_across_a_switch_crash)
 		bad += shm_frame_check(hl_buf_data(bufs[i]), bufs[i]->data_len) != (long)(300 + i);
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(hl_shm_port_tx_burst(p, bufs, got), got);
-	hl_buf_free_bulk(bufs, got);
 	CHECK_EQ(hl_shm_rx_burst(pe, pk, 32), got);
 	for (unsigned i = 0; i < got; i++)
 		bad += shm_frame_check(pk[i].data, pk[i].len) != (long)(300 + i);

@@ -23,7 +23,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    print("1..5", flush=True)
+    print("1..6", flush=True)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -64,6 +64,7 @@ def main():
           flush=True)
     if not ok:
         print("# " + "\n# ".join((err + err2 + str(out) + str(out2)).splitlines()[-10:]))
+    shm_out = out + out2
     # zero-copy modes on a chained (4096 B) frame, and the plot
     svg = os.path.join(tempfile.mkdtemp(prefix="hlbench-plot."), "g2h.svg")
     rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "4096", "--mode", "copy,zcopy",
@@ -75,6 +76,24 @@ def main():
           flush=True)
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
+    # one chart from the lines of separate runs; broken and error lines skipped
+    results = os.path.join(os.path.dirname(svg), "results.jsonl")
+    with open(results, "w") as f:
+        for o in out + shm_out:
+            f.write(json.dumps(o) + "\n")
+        f.write('{"bench":"shm","size":\n')
+        f.write("not json at all\n")
+    both = os.path.join(os.path.dirname(svg), "both.svg")
+    rc, pout, err = lines([hlbench, "plot", "--out", both, results], 30)
+    text = open(both).read() if os.path.exists(both) else ""
+    ok = (rc == 0 and len(pout) == 1 and pout[0].get("series") == 3 and pout[0].get("points") == 3
+          and pout[0].get("skipped") == 2 and "shm ports" in text and "vhost g2h zcopy" in text
+          and text.count("<polyline") == 3)
+    rc2, _, err2 = lines([hlbench, "plot", "--out", both, os.path.join(os.path.dirname(svg), "missing")], 30)
+    ok = ok and rc2 != 0 and "cannot open" in err2
+    print(f"{'ok' if ok else 'not ok'} 6 - hlbench plot draws the lines of several runs in one chart", flush=True)
+    if not ok:
+        print("# " + "\n# ".join((err + err2 + str(pout)).splitlines()[-10:]))
     shutil.rmtree(os.path.dirname(svg), ignore_errors=True)
     return 0
 

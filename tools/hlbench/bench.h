@@ -10,6 +10,7 @@ int bench_xlate(int argc, char **argv);
 int bench_vhost(int argc, char **argv);
 int bench_switch(int argc, char **argv);
 int bench_shm(int argc, char **argv);
+int bench_plot(int argc, char **argv);
 
 /* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
 void bench_set_cpu(pid_t tid, int cpu);

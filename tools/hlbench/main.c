@@ -48,7 +48,9 @@ static void usage(FILE *f)
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
 		   "       hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
-		   "  frames between two shm peers through the switch, in this process\n");
+		   "  frames between two shm peers through the switch, in this process\n"
+		   "       hlbench plot --out FILE.svg [--title T] RESULTS.jsonl...\n"
+		   "  one chart (Gbit/s by frame size) from the JSON lines of earlier runs\n");
 }
 
 int main(int argc, char **argv)
@@ -65,6 +67,8 @@ int main(int argc, char **argv)
 		return bench_switch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "shm") == 0)
 		return bench_shm(argc - 1, argv + 1);
+	if (strcmp(argv[1], "plot") == 0)
+		return bench_plot(argc - 1, argv + 1);
 	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
