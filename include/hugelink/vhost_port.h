@@ -106,10 +106,13 @@ struct hl_vhost_port_params {
  */
 uint32_t hl_vhost_zc_min_len_default(void);
 /*
- * Time copying a packet out of cold memory against pinning it (attach,
- * chain, free, complete), with buffers from bp, for sizes from 128 to
- * 2048 B; the smallest size where pinning wins becomes the default (2048 if
- * none does). Takes a few milliseconds; the caller's thread must be idle.
+ * Time the dequeue path in copy and in zero-copy mode (completion to the
+ * used ring included), with buffers from bp, on a ring in our own memory
+ * driven like a front-end's, for frames of 128 B to 16 KiB; the size from
+ * which zero-copy is no slower becomes the default (65536, i.e. never, if
+ * it is slower throughout; 512 if nothing could be measured, e.g. bp has
+ * fewer than a burst of buffers free). Returns it. Takes about 10 ms on a
+ * thread of its own; the machine should be otherwise quiet.
  */
 uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp);
 

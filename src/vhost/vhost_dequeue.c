@@ -7,6 +7,11 @@
  * The guest may rewrite its buffers while we copy; we read each byte once
  * and decide nothing from guest memory afterwards. The virtio-net header is
  * skipped (no offloads are negotiated, so it carries nothing we need).
+ *
+ * With zero-copy on (vhost_zcopy.c), the same loop hands the packets worth
+ * pinning to hl_vhost_zc_pin(); their chains go on the used ring later,
+ * when the switch frees their buffers. Everything else is copied exactly
+ * as in copy mode.
  */
 #include <string.h>
 
@@ -21,28 +26,30 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	struct hl_iov iov[HL_VHOST_MAX_IOV];
 	struct hl_chain ch;
 	uint16_t got = 0;
+	unsigned pins = 0;
+	uint32_t zc_from = UINT32_MAX; /* with zero-copy on: packets from this length up are pinned */
+	bool flush = false;
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
-	if (vq->zc != NULL) {
-		got = hl_vhost_dequeue_zc(vq, bp, pkts, n);
-		goto out;
-	}
+	if (vq->zc != NULL)
+		flush = hl_vhost_zc_begin(vq, &zc_from);
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	if (avail > n)
 		avail = n;
 	if (avail == 0)
-		goto out;
+		goto idle;
 	hl_vring_prefetch_avail(&vq->vr, avail);
 	if (hl_buf_alloc_bulk(bp, pkts, avail) < 0) {
 		vq->stats.drop_no_buf++;
-		goto out; /* leave the chains for later: the guest loses nothing */
+		goto idle; /* leave the chains for later: the guest loses nothing */
 	}
 	/*
 	 * Two passes, as small copies are bound by cache misses on data the
 	 * guest's core just wrote: the first walks every chain and prefetches
-	 * its payload, the second copies the single-piece packets, so the
-	 * misses overlap instead of queueing one behind the other.
+	 * its payload, the second copies the single-piece packets (and the
+	 * headers of pinned ones), so the misses overlap instead of queueing
+	 * one behind the other.
 	 */
 	struct {
 		const uint8_t *src;
@@ -54,7 +61,27 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		uint32_t len;
 		if (hl_unlikely(!hl_vhost_walk_tx(vq, head, iov, &ch, &len)))
 			continue;
-		pend[got].src = NULL;
+		if (got < HL_VHOST_BURST) /* a caller may ask for more than a burst; the rest copy at once */
+			pend[got].src = NULL;
+		if (len >= zc_from) {
+			int r = hl_vhost_zc_pin(vq, bp, b, head, iov, ch.nr_out, len);
+			if (r >= 0) {
+				if (r == 1 && got < HL_VHOST_BURST) {
+					const uint8_t *src = (const uint8_t *)iov[0].base + vq->hdr_len;
+					__builtin_prefetch(src);
+					__builtin_prefetch(src + HL_VHOST_ZC_COPY - 1);
+					pend[got].src = src;
+					pend[got].len = HL_VHOST_ZC_COPY;
+				} else if (r == 1) {
+					memcpy(hl_buf_data(b), (const uint8_t *)iov[0].base + vq->hdr_len,
+					       HL_VHOST_ZC_COPY);
+				}
+				vq->stats.bytes += len;
+				got++;
+				pins++;
+				continue; /* on the used ring once its buffers are freed */
+			}
+		}
 		if (hl_likely(ch.nr_out == 1 && len <= hl_buf_tailroom(b) && got < HL_VHOST_BURST)) {
 			/* the common case: header and frame in one descriptor */
 			const uint8_t *src = (const uint8_t *)iov[0].base + vq->hdr_len;
@@ -74,16 +101,21 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		vq->stats.bytes += len;
 		got++;
 	}
-	for (unsigned k = 0; k < got; k++)
+	for (unsigned k = 0; k < got && k < HL_VHOST_BURST; k++)
 		if (pend[k].src != NULL)
 			memcpy(hl_buf_data(pkts[k]), pend[k].src, pend[k].len);
+	if (vq->zc != NULL)
+		hl_vhost_zc_end(vq, pins);
 	if (got < avail)
 		hl_buf_free_bulk(pkts + got, avail - got);
 	vq->stats.packets += got;
-	vq->stats.copied += got;
-	hl_vring_flush_used(&vq->vr);
-	hl_vhost_vq_notify(vq);
-out:
+	vq->stats.copied += got - pins;
+	flush = true;
+idle:
+	if (flush) {
+		hl_vring_flush_used(&vq->vr);
+		hl_vhost_vq_notify(vq);
+	}
 	hl_vhost_vq_leave(vq);
 	return got;
 }

@@ -30,12 +30,15 @@
  *    contexts are never copied.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <hugelink/ring.h>
 #include <hugelink/vhost_port.h>
+#include <hugelink/vring_driver.h>
 
 #include "vhost_mem.h"
 #include "vhost_zcopy.h"
@@ -63,6 +66,8 @@ struct hl_vhost_zc {
 	struct zc_pin *fifo;        /* num entries */
 	struct hl_ring *done;
 	const struct hl_xlate *iova; /* host address -> IOVA (physical) */
+	uint64_t now;               /* this burst's time, once a packet was worth pinning */
+	int aged;                   /* -1: not looked at yet this burst; 1: the oldest pin is too old */
 	unsigned nmaps;
 	struct hl_vu_mapping *maps[HL_VHOST_MAX_MEM_SLOTS];
 	struct zc_slot slots[];
@@ -121,7 +126,9 @@ static void zc_seg_free(void *va, void *opaque)
 {
 	struct zc_slot *s = opaque;
 	(void)va;
-	if (__atomic_sub_fetch(&s->segs, 1, __ATOMIC_ACQ_REL) != 0)
+	/* the only segment left (a one-piece chain, the common case) needs no read-modify-write */
+	if (__atomic_load_n(&s->segs, __ATOMIC_ACQUIRE) != 1 &&
+	    __atomic_sub_fetch(&s->segs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	struct hl_vhost_zc *zc = s->zc;
 	void *obj = (void *)(uintptr_t)(s->head + 1u);
@@ -208,8 +215,10 @@ static void gather(uint8_t *dst, const struct hl_iov *iov, unsigned niov, uint32
 
 /*
  * Leave bytes [skip + HL_VHOST_ZC_COPY, skip + len) in guest memory as
- * external segments after head b, which gets the first HL_VHOST_ZC_COPY.
- * Returns 0, or -1 (no buffers; b is as it was).
+ * external segments after head b, which is to get the first
+ * HL_VHOST_ZC_COPY (the caller copies them, and takes the context reference
+ * for the pin). Returns 0, or -1 (no buffers; b is as it was and nothing is
+ * attached).
  */
 static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
 		     const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len, uint64_t now)
@@ -217,192 +226,330 @@ static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_bu
 	struct zc_slot *s = &zc->slots[head & zc->num];
 	struct hl_buf *segs[HL_VHOST_MAX_IOV];
 	uint32_t off = skip + HL_VHOST_ZC_COPY, left = len - HL_VHOST_ZC_COPY;
-	unsigned n = 0;
+	unsigned first = 0, n = 0;
 
-	for (unsigned i = 0; i < niov && left > 0; i++) {
-		if (off >= iov[i].len) {
-			off -= iov[i].len;
-			continue;
-		}
-		uint32_t k = iov[i].len - off < left ? iov[i].len - off : left;
-		uint8_t *va = (uint8_t *)iov[i].base + off;
-		segs[n] = hl_buf_alloc(bp);
-		if (hl_unlikely(segs[n] == NULL)) {
-			hl_buf_free_bulk(segs, n);
-			return -1;
-		}
-		uint64_t iova = hl_xlate(zc->iova, (uintptr_t)va);
-		hl_buf_attach_extbuf(segs[n], va, iova, k, zc_seg_free, s);
-		n++;
-		left -= k;
-		off = 0;
+	while (first < niov && off >= iov[first].len)
+		off -= iov[first++].len;
+	/* count the pieces first: one bulk allocation, and a failure leaves nothing attached */
+	for (unsigned i = first, o = off, l = left; i < niov && l > 0; i++, o = 0) {
+		uint32_t piece = iov[i].len - o < l ? iov[i].len - o : l;
+		l -= piece;
+		n += piece > 0; /* an empty descriptor becomes no segment */
 	}
-	gather(hl_buf_data(b), iov, niov, skip, HL_VHOST_ZC_COPY);
+	if (hl_unlikely(n == 0 || hl_buf_alloc_bulk(bp, segs, n) < 0))
+		return -1;
+	for (unsigned i = first, k = 0; k < n; i++, off = 0) {
+		uint32_t piece = iov[i].len - off < left ? iov[i].len - off : left;
+		if (piece == 0)
+			continue;
+		uint8_t *va = (uint8_t *)iov[i].base + off;
+		hl_buf_attach_extbuf(segs[k], va, hl_xlate(zc->iova, (uintptr_t)va), piece, zc_seg_free, s);
+		if (k > 0)
+			segs[k - 1]->next = segs[k];
+		left -= piece;
+		k++;
+	}
 	b->data_len = b->pkt_len = HL_VHOST_ZC_COPY;
 	s->segs = n;
 	s->busy = 1;
 	s->t_pin = now;
 	zc->fifo[zc->fifo_next++ & zc->num] = (struct zc_pin){.head = head, .t = now};
 	zc->pinned++;
-	__atomic_fetch_add(&zc->refs, 1, __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < n; i++)
-		hl_buf_chain(b, segs[i]);
+	hl_buf_chain(b, segs[0]); /* the segments are linked already: one walk for the whole tail */
 	return 0;
 }
 
-uint16_t hl_vhost_dequeue_zc(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
+bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from)
 {
 	struct hl_vhost_zc *zc = vq->zc;
-	struct hl_iov iov[HL_VHOST_MAX_IOV];
-	struct hl_chain ch;
-	uint16_t got = 0;
-
+	*from = vq->zc_min_len > HL_VHOST_ZC_COPY ? vq->zc_min_len : HL_VHOST_ZC_COPY + 1;
+	zc->aged = -1;
+	/* nothing pinned, nothing to complete: AUTO with small packets costs what copy mode does */
+	if (zc->pinned == 0)
+		return false;
 	zc_drain(vq, zc);
-	unsigned avail = hl_vring_avail_count(&vq->vr);
-	if (avail > n)
-		avail = n;
-	if (avail == 0)
-		goto out;
-	if (hl_buf_alloc_bulk(bp, pkts, avail) < 0) {
-		vq->stats.drop_no_buf++;
-		goto out;
+	return true;
+}
+
+int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
+		    const struct hl_iov *iov, unsigned niov, uint32_t len)
+{
+	struct hl_vhost_zc *zc = vq->zc;
+	if (zc->aged < 0) {
+		/* once a burst, and only in bursts with something worth pinning */
+		zc->now = hl_fast_ns();
+		uint64_t oldest = zc_oldest(zc);
+		zc->aged = oldest != 0 && zc->now - oldest > vq->zc_max_pin_ns;
 	}
-	uint64_t now = hl_fast_ns(), oldest = zc_oldest(zc);
-	bool aged = oldest != 0 && now - oldest > vq->zc_max_pin_ns;
-	for (unsigned k = 0; k < avail; k++) {
-		uint16_t head = hl_vring_pop_avail(&vq->vr);
-		struct hl_buf *b = pkts[got];
-		uint32_t len;
-		if (hl_unlikely(!hl_vhost_walk_tx(vq, head, iov, &ch, &len)))
-			continue;
-		if (len > HL_VHOST_ZC_COPY && len >= vq->zc_min_len) {
-			/* the fifo bound keeps a ring of num entries from overrunning when pins outlive later ones */
-			bool room = zc->pinned < vq->zc_max_pinned && zc->fifo_next - zc->fifo_first <= zc->num;
-			if (room && !aged &&
-			    pin_chain(zc, bp, b, head, iov, ch.nr_out, vq->hdr_len, len, now) == 0) {
-				vq->stats.zcopy++;
-				vq->stats.bytes += len;
-				got++;
-				continue;
-			}
-			vq->stats.zc_fallback++;
-		}
-		if (hl_unlikely(hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp) < 0)) {
-			vq->stats.drop_no_buf++;
-			hl_vring_put_used(&vq->vr, head, 0);
-			continue;
-		}
-		hl_vring_put_used(&vq->vr, head, 0);
-		vq->stats.copied++;
-		vq->stats.bytes += len;
-		got++;
+	/*
+	 * The fifo bound keeps a ring of num entries from overrunning when pins
+	 * outlive later ones; a head still pinned (a guest offering it twice) is
+	 * copied, so that a slot never describes two chains.
+	 */
+	bool room = zc->pinned < vq->zc_max_pinned && zc->fifo_next - zc->fifo_first <= zc->num &&
+		    !zc->slots[head & zc->num].busy;
+	if (!room || zc->aged || pin_chain(zc, bp, b, head, iov, niov, vq->hdr_len, len, zc->now) < 0) {
+		vq->stats.zc_fallback++;
+		return -1;
 	}
-	if (got < avail)
-		hl_buf_free_bulk(pkts + got, avail - got);
-	vq->stats.packets += got;
-	vq->stats.zc_pinned = zc->pinned;
-out:
-	hl_vring_flush_used(&vq->vr);
-	hl_vhost_vq_notify(vq);
-	return got;
+	vq->stats.zcopy++;
+	if (hl_likely(iov[0].len >= vq->hdr_len + (uint32_t)HL_VHOST_ZC_COPY))
+		return 1;
+	gather(hl_buf_data(b), iov, niov, vq->hdr_len, HL_VHOST_ZC_COPY);
+	return 0;
+}
+
+void hl_vhost_zc_end(struct hl_vhost_vq *vq, unsigned pins)
+{
+	/* one context reference per pin, taken once a burst: no pinned buffer has left the burst yet */
+	if (pins > 0)
+		__atomic_fetch_add(&vq->zc->refs, pins, __ATOMIC_RELAXED);
+	vq->stats.zc_pinned = vq->zc->pinned;
 }
 
 /* ---- choosing the AUTO threshold on this machine ---------------------------- */
 
-static void calib_free(void *va, void *opaque)
-{
-	(void)va;
-	struct hl_ring *r = opaque;
-	void *obj = (void *)1;
-	hl_ring_enqueue_bulk(r, &obj, 1);
-}
+/*
+ * Both modes are timed on the real dequeue path, hl_vhost_dequeue_burst(),
+ * against a ring in our own memory. A driver on the same thread posts bursts
+ * of frames the way a front-end does (each frame in its own 2 KB buffer
+ * behind the virtio-net header, larger ones as chains of 2 KB pieces, only
+ * the first bytes freshly written, as a sender fills in headers), the
+ * consumer frees each burst at once, and the driver takes back what came
+ * back on the used ring. A sample is CAL_BURSTS bursts, completions of
+ * pinned chains included. For each size a round times copy and zero-copy
+ * back to back (in alternating order), and the size's verdict is the median
+ * over rounds of the ratio of the two: load that comes and goes on a shared
+ * machine moves both sides of a ratio alike.
+ */
+#define CAL_RING 1024            /* room for two bursts of the longest chains */
+#define CAL_PIECE 2048           /* a front-end buffer's data room */
+#define CAL_STRIDE 2304          /* ... with headroom, where the header goes */
+#define CAL_BUFS 1024            /* front-end buffers cycled through */
+#define CAL_BURSTS 4
+#define CAL_ROUNDS 9
+#define CAL_GPA 0x40000000ull    /* where the calibration's "guest memory" starts */
+#define CAL_MIN 128u             /* lowest threshold picked */
+#define CAL_NEVER 65536u         /* zero-copy never paid: no frame reaches this */
 
-/* Copy cost, ns a packet: bursts of 32 frames of `size` from `src`, prefetched first like the dequeue does. */
-static double calib_copy(struct hl_bufpool *bp, const uint8_t *src, size_t area, uint8_t *dst, uint32_t size,
-			 unsigned rounds)
-{
-	struct hl_buf *b[64];
-	unsigned per = (size + 1919) / 1920 < 2 ? 1 : (size + 1919) / 1920; /* buffers a copy fills */
-	uint64_t t0 = hl_now_ns();
-	for (unsigned r = 0; r < rounds; r++) {
-		const uint8_t *s[32];
-		for (unsigned k = 0; k < 32; k++) {
-			s[k] = src + ((uint64_t)(r * 32 + k) * 4096 * 3) % (area - size - 4096);
-			__builtin_prefetch(s[k]);
-			__builtin_prefetch(s[k] + 64);
-		}
-		for (unsigned k = 0; k < 32; k += 64 / per > 32 ? 32 : 64 / per) {
-			unsigned n = 64 / per > 32 ? 32 : 64 / per;
-			if (hl_buf_alloc_bulk(bp, b, n * per) < 0)
-				return -1;
-			for (unsigned j = 0; j < n && k + j < 32; j++)
-				memcpy(dst, s[k + j], size);
-			hl_buf_free_bulk(b, n * per);
-		}
-	}
-	return (double)(hl_now_ns() - t0) / (rounds * 32.0);
-}
+static const uint32_t cal_sizes[] = {128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 8192, 16384};
+#define CAL_NSIZES (sizeof(cal_sizes) / sizeof(cal_sizes[0]))
 
-/* Pinning cost, ns a packet: head + one external segment, 64 bytes gathered, freed, completed. */
-static double calib_pin(struct hl_bufpool *bp, uint8_t *src, size_t area, struct hl_ring *done, unsigned rounds)
+struct calib {
+	struct hl_bufpool *bp;
+	struct hl_vhost_port *port;  /* only vq[1] and be.dev are set */
+	struct hl_vhost_zc *zc;
+	struct hl_vring_driver drv;
+	uint8_t *mem;                /* the ring, then the frame buffers */
+	size_t mem_len, buf_off;
+	unsigned next_buf;
+	uint32_t result;
+	bool measured;
+	double ratio[CAL_NSIZES], copy_ns[CAL_NSIZES], zc_ns[CAL_NSIZES]; /* medians, ns a packet */
+};
+
+/* Post `count` frames of `size` bytes. */
+static int calib_post(struct calib *c, uint32_t size, unsigned count)
 {
-	struct hl_buf *b[64];
-	void *objs[32];
-	uint64_t t0 = hl_now_ns();
-	for (unsigned r = 0; r < rounds; r++) {
-		if (hl_buf_alloc_bulk(bp, b, 64) < 0)
+	static const uint8_t hdr[64] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 0x45};
+	unsigned nseg = (size + CAL_PIECE - 1) / CAL_PIECE;
+	for (unsigned k = 0; k < count; k++) {
+		struct hl_drv_buf bufs[CAL_NEVER / CAL_PIECE + 1];
+		for (unsigned i = 0; i < nseg; i++) {
+			uint8_t *va = c->mem + c->buf_off + (size_t)(c->next_buf++ % CAL_BUFS) * CAL_STRIDE;
+			uint32_t piece = i + 1 < nseg ? CAL_PIECE : size - CAL_PIECE * (nseg - 1);
+			if (i == 0) {
+				memset(va, 0, 12); /* the largest virtio-net header */
+				memcpy(va + 12, hdr, sizeof(hdr));
+				piece += c->port->vq[1].hdr_len;
+			}
+			bufs[i] = (struct hl_drv_buf){.addr = CAL_GPA + (uint64_t)(va - c->mem), .len = piece};
+		}
+		if (hl_vring_driver_add(&c->drv, bufs, nseg, 0, (void *)(uintptr_t)(k + 1)) < 0)
 			return -1;
-		for (unsigned k = 0; k < 32; k++) {
-			uint8_t *p = src + ((uint64_t)(r * 32 + k) * 4096 * 3) % (area - 8192);
-			__builtin_prefetch(p);
-			memcpy(hl_buf_data(b[k]), p, HL_VHOST_ZC_COPY);
-			b[k]->data_len = b[k]->pkt_len = HL_VHOST_ZC_COPY;
-			hl_buf_attach_extbuf(b[32 + k], p + HL_VHOST_ZC_COPY, HL_BAD_ADDR, 1024, calib_free, done);
-			hl_buf_chain(b[k], b[32 + k]);
-		}
-		hl_buf_free_bulk(b, 32);
-		hl_ring_dequeue_bulk(done, objs, 32);
 	}
-	return (double)(hl_now_ns() - t0) / (rounds * 32.0);
+	return 0;
+}
+
+/* ns a packet for one sample in one mode, or < 0 (no buffers, or the ring misbehaved). */
+static double calib_sample(struct calib *c, bool zc, uint32_t size)
+{
+	struct hl_vhost_vq *vq = &c->port->vq[1];
+	struct hl_buf *pkts[HL_VHOST_BURST];
+	uint32_t len;
+	unsigned back = 0;
+	vq->zc = zc ? c->zc : NULL;
+	uint64_t t0 = hl_now_ns();
+	for (unsigned b = 0; b < CAL_BURSTS; b++) {
+		if (calib_post(c, size, HL_VHOST_BURST) < 0)
+			return -1;
+		uint16_t got = hl_vhost_dequeue_burst(c->port, 1, c->bp, pkts, HL_VHOST_BURST);
+		hl_buf_free_bulk(pkts, got);
+		if (got != HL_VHOST_BURST)
+			return -1;
+		while (hl_vring_driver_get_used(&c->drv, &len) != NULL)
+			back++;
+	}
+	if (zc) {
+		/* the last burst's completions are part of its cost; the queue drops out of zero-copy clean */
+		zc_drain(vq, c->zc);
+		hl_vring_flush_used(&vq->vr);
+		while (hl_vring_driver_get_used(&c->drv, &len) != NULL)
+			back++;
+	}
+	uint64_t t = hl_now_ns() - t0;
+	vq->zc = NULL;
+	if (back != CAL_BURSTS * HL_VHOST_BURST || c->zc->pinned != 0)
+		return -1;
+	return (double)t / (CAL_BURSTS * HL_VHOST_BURST);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void calib_measure(struct calib *c)
+{
+	double r[CAL_NSIZES][CAL_ROUNDS], tc[CAL_NSIZES][CAL_ROUNDS], tz[CAL_NSIZES][CAL_ROUNDS];
+	/* round -1 warms caches, the buffer cache and the branch predictors, and is not kept */
+	for (int round = -1; round < CAL_ROUNDS; round++) {
+		for (unsigned i = 0; i < CAL_NSIZES; i++) {
+			bool zc_first = (round + i) & 1;
+			double a = calib_sample(c, zc_first, cal_sizes[i]);
+			double b = calib_sample(c, !zc_first, cal_sizes[i]);
+			if (a <= 0 || b <= 0)
+				return;
+			if (round < 0)
+				continue;
+			tz[i][round] = zc_first ? a : b;
+			tc[i][round] = zc_first ? b : a;
+			r[i][round] = tz[i][round] / tc[i][round];
+		}
+	}
+	for (unsigned i = 0; i < CAL_NSIZES; i++) {
+		c->ratio[i] = median(r[i], CAL_ROUNDS);
+		c->copy_ns[i] = median(tc[i], CAL_ROUNDS);
+		c->zc_ns[i] = median(tz[i], CAL_ROUNDS);
+	}
+	/*
+	 * The threshold: the smallest size from which zero-copy is no slower at
+	 * every size measured (a lone win below a loss is noise), placed
+	 * between the last loss and the first win where the ratio crosses 1.
+	 */
+	unsigned first = CAL_NSIZES;
+	while (first > 0 && c->ratio[first - 1] <= 1.0)
+		first--;
+	if (first == CAL_NSIZES) {
+		c->result = CAL_NEVER;
+	} else if (first == 0) {
+		c->result = CAL_MIN;
+	} else {
+		double lo = cal_sizes[first - 1], hi = cal_sizes[first];
+		double x = lo + (hi - lo) * (c->ratio[first - 1] - 1.0) / (c->ratio[first - 1] - c->ratio[first]);
+		c->result = ((uint32_t)x + 63) / 64 * 64;
+		if (c->result > cal_sizes[first])
+			c->result = cal_sizes[first];
+	}
+	c->measured = true;
+}
+
+static void *calib_thread(void *arg)
+{
+	struct calib *c = arg;
+	/* like a data-path thread: buffers come from a per-thread cache */
+	if (hl_buf_thread_attach() < 0)
+		return NULL;
+	calib_measure(c);
+	hl_buf_thread_detach();
+	return NULL;
+}
+
+/* The port, guest memory and ring the calibration runs on; 0 or -1. */
+static int calib_setup(struct calib *c)
+{
+	size_t ring = (hl_vring_size(CAL_RING) + 4095) & ~(size_t)4095;
+	c->buf_off = ring;
+	c->mem_len = ring + (size_t)CAL_BUFS * CAL_STRIDE;
+	c->mem_len = (c->mem_len + 4095) & ~(size_t)4095;
+	c->mem = aligned_alloc(4096, c->mem_len);
+	c->port = calloc(1, sizeof(*c->port));
+	if (c->mem == NULL || c->port == NULL)
+		return -1;
+	memset(c->mem, 0, c->mem_len);
+	struct hl_vhost_dev *d = &c->port->be.dev;
+	struct hl_vhost_vq *vq = &c->port->vq[1];
+	struct hl_guest_region gr = {.gpa = CAL_GPA, .size = c->mem_len, .hva = c->mem};
+	/* an IOVA for every guest byte, as guest memory on hugepages has */
+	struct hl_xrange xr = {.src = (uintptr_t)c->mem, .len = c->mem_len, .dst = 1ull << 40};
+	if (hl_guest_mem_build(&d->mem, &gr, 1) < 0 || hl_xlate_build(&d->hva2iova, &xr, 1, 12) < 0)
+		return -1;
+	uint64_t features = HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1);
+	if (hl_vring_driver_init(&c->drv, c->mem, CAL_RING, features) < 0 ||
+	    hl_vring_init(&vq->vr, CAL_RING, c->drv.desc, c->drv.avail, c->drv.used, features) < 0)
+		return -1;
+	hl_vring_set_notify(&vq->vr, false);
+	vq->mem = &d->mem;
+	vq->call_fd = -1;
+	vq->hdr_len = 12;
+	vq->zc_min_len = 0;
+	vq->zc_max_pinned = CAL_RING / 2;
+	vq->zc_max_pin_ns = 1000000000ull; /* a slow moment must not make a sample copy */
+	vq->running = 1;
+	c->zc = hl_vhost_zc_create(d, CAL_RING);
+	return c->zc != NULL ? 0 : -1;
+}
+
+static void calib_teardown(struct calib *c)
+{
+	if (c->port != NULL) {
+		struct hl_vhost_vq *vq = &c->port->vq[1];
+		if (c->zc != NULL) {
+			vq->zc = c->zc;
+			hl_vhost_zc_stop(vq); /* drops the context: nothing is pinned any more */
+		}
+		hl_vring_driver_fini(&c->drv);
+		hl_xlate_free(&c->port->be.dev.hva2iova);
+		hl_guest_mem_free(&c->port->be.dev.mem);
+	}
+	free(c->port);
+	free(c->mem);
 }
 
 uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp)
 {
-	/*
-	 * A guest's frame was just written by another core: it sits in the
-	 * shared cache, not in ours and not in DRAM. An area larger than our
-	 * L2 but well inside a server's L3 stands for that.
-	 */
-	enum { AREA = 4 << 20, ROUNDS = 64 };
-	static const uint32_t sizes[] = {128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096, 8192, 16384};
-	uint8_t *src = malloc(AREA), *dst = malloc(16384);
-	struct hl_ring *r = NULL;
-	uint32_t best = 65536;
-	double pin_ns = -1, copy_ns = -1;
-	if (src == NULL || dst == NULL || hl_ring_create("zc-calib", 64, 0, &r) < 0)
-		goto out;
-	memset(src, 0x5a, AREA);
-	memset(dst, 0, 16384);
-	pin_ns = calib_pin(bp, src, AREA, r, ROUNDS);
-	for (unsigned i = 0; pin_ns > 0 && i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		copy_ns = calib_copy(bp, src, AREA, dst, sizes[i], ROUNDS);
-		if (copy_ns < 0)
-			break;
-		if (copy_ns > pin_ns) {
-			best = sizes[i];
-			break;
-		}
+	struct calib *c = calloc(1, sizeof(*c));
+	uint32_t best = HL_VHOST_ZC_DEFAULT_MIN_LEN;
+	pthread_t th;
+	uint64_t t0 = hl_now_ns();
+
+	hl_fast_clock_init();
+	if (c != NULL)
+		c->bp = bp;
+	if (c != NULL && bp != NULL && calib_setup(c) == 0 && pthread_create(&th, NULL, calib_thread, c) == 0)
+		pthread_join(th, NULL);
+	if (c != NULL && c->measured) {
+		best = c->result;
+		char line[CAL_NSIZES * 16] = "";
+		size_t at = 0;
+		for (unsigned i = 0; i < CAL_NSIZES && at < sizeof(line); i++)
+			at += (size_t)snprintf(line + at, sizeof(line) - at, " %u:%.2f", cal_sizes[i], c->ratio[i]);
+		HL_LOG_INFO("vhost zero-copy: AUTO from %u B (zero-copy/copy time by size:%s; %u B: copy %.0f ns, "
+			    "zero-copy %.0f ns a packet; measured in %.1f ms)",
+			    best, line, cal_sizes[0], c->copy_ns[0], c->zc_ns[0], (double)(hl_now_ns() - t0) / 1e6);
+	} else {
+		HL_LOG_WARN("vhost zero-copy: could not measure copy against zero-copy; AUTO from %u B", best);
 	}
-	if (pin_ns < 0 || copy_ns < 0) {
-		HL_LOG_WARN("vhost zero-copy: could not measure (no buffers); AUTO keeps %u B", hl_vhost_zc_min_len_default());
-		best = hl_vhost_zc_min_len_default();
-		goto out;
-	}
-	HL_LOG_INFO("vhost zero-copy: pinning costs %.0f ns a packet; copying %u B or more costs more", pin_ns, best);
+	if (c != NULL)
+		calib_teardown(c);
+	free(c);
 	__atomic_store_n(&default_min_len, best, __ATOMIC_RELAXED);
-out:
-	free(src);
-	free(dst);
-	hl_ring_free(r);
 	return best;
 }

@@ -9,8 +9,25 @@
 struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned num);
 /* Control thread, data path shut out: return every pinned chain, drop the queue's reference. */
 void hl_vhost_zc_stop(struct hl_vhost_vq *vq);
-/* Data path, between hl_vhost_vq_enter/leave, for a queue with vq->zc set. */
-uint16_t hl_vhost_dequeue_zc(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n);
+/*
+ * Data path, between hl_vhost_vq_enter/leave, for a queue with vq->zc set;
+ * the copy loop calls them (vhost_dequeue.c), so that what zero-copy does
+ * not take costs what copy mode costs.
+ *
+ * begin: at the start of a burst, put the chains whose buffers came back on
+ * the used ring (true if it looked: the used ring then needs a flush), and
+ * set *from, the length from which packets are worth pinning.
+ * pin: leave the frame (len bytes after the virtio-net header) in guest
+ * memory behind head buffer b. -1: not pinned (a bound, or no buffers), b
+ * untouched; copy it. 0: pinned and b holds the first HL_VHOST_ZC_COPY
+ * bytes. 1: pinned, and the caller copies those bytes, which lie in iov[0]
+ * after the header, before the burst ends.
+ * end: at the end of a burst that pinned `pins` chains.
+ */
+bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from);
+int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
+		    const struct hl_iov *iov, unsigned niov, uint32_t len);
+void hl_vhost_zc_end(struct hl_vhost_vq *vq, unsigned pins);
 
 /*
  * Walk the transmit chain at head into iov/ch, *len the frame's length (the

@@ -5,7 +5,9 @@
  * only when the last reference goes (in any order), the bounds keep the
  * guest's ring moving, the switch's view of a packet cannot be changed by
  * the guest after the kick, and stopping, resetting or losing the queue
- * with buffers pinned leaks nothing and completes nothing twice.
+ * with buffers pinned leaks nothing and completes nothing twice; AUTO's
+ * threshold, as the start-up calibration picks it, splits copy from
+ * zero-copy.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,6 +56,32 @@ static struct hl_buf *frame(uint8_t dst, uint32_t seq, uint32_t len)
 	memcpy(d + 14, &seq, 4);
 	b->data_len = b->pkt_len = len;
 	return b;
+}
+
+/* A frame of len bytes, as a chain of front-end buffers when it does not fit one. */
+static struct hl_buf *frame_chain(uint8_t dst, uint32_t seq, uint32_t len)
+{
+	enum { PIECE = 1900 };
+	if (len <= PIECE)
+		return frame(dst, seq, len);
+	struct hl_buf *head = NULL;
+	for (uint32_t at = 0; at < len; at += PIECE) {
+		uint32_t k = len - at < PIECE ? len - at : PIECE;
+		struct hl_buf *s = hl_buf_alloc(fe_bp);
+		if (s == NULL) {
+			if (head != NULL)
+				hl_buf_free(head);
+			return NULL;
+		}
+		memset(hl_buf_data(s), (uint8_t)(seq + at), k);
+		s->data_len = s->pkt_len = k;
+		if (head == NULL)
+			head = s;
+		else
+			hl_buf_chain(head, s);
+	}
+	memcpy(hl_buf_data(head), (uint8_t[6]){2, 0, 0, 0, 0, dst}, 6);
+	return head;
 }
 
 static bool frame_ok(const struct hl_buf *b, uint8_t dst, uint32_t len, uint32_t *seq)
@@ -110,7 +138,7 @@ static unsigned send_and_take(struct hl_vuser *u, unsigned count, uint32_t len, 
 	unsigned sent = 0, got = 0;
 	for (int spin = 0; got < count && got < max && spin < 100000; spin++) {
 		if (sent < count) {
-			struct hl_buf *b = frame(0x22, sent, len);
+			struct hl_buf *b = frame_chain(0x22, sent, len);
 			if (b != NULL && hl_vuser_tx_burst(u, &b, 1) == 1)
 				sent++;
 			else
@@ -251,6 +279,70 @@ HL_TEST(auto_copies_small_packets)
 	close_pair(&u);
 	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
 	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+/*
+ * The start-up calibration times both modes on the real dequeue path; what
+ * it picks depends on the machine, but it must be a size a frame can have
+ * (or "never"), become the default, and leave no buffer behind.
+ */
+HL_TEST(calibration_picks_a_threshold_and_auto_splits_at_it)
+{
+	struct hl_vuser u;
+	struct hl_buf *p[16];
+	setup();
+	uint32_t thr = hl_vhost_zc_calibrate(sw_bp);
+	CHECK(thr >= 128 && thr <= 65536);
+	CHECK_EQ(thr % 64, 0);
+	CHECK_EQ(hl_vhost_zc_min_len_default(), thr);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+
+	/* a port that gives no threshold takes the calibrated one */
+	open_pair(&u, HL_VHOST_ZC_AUTO, 0, 0, 0);
+	CHECK_EQ(port.vq[1].zc_min_len, thr);
+	/* below it copied, from it up left in guest memory (sizes above 1900 B as descriptor chains) */
+	const uint32_t sizes[] = {64, thr - 1, thr, thr + 1000};
+	for (unsigned i = 0; i < 4; i++) {
+		if (sizes[i] > 65535)
+			continue; /* "never": nothing to send at or above it */
+		bool zc = sizes[i] >= thr;
+		uint64_t copied = port.vq[1].stats.copied, zcopy = port.vq[1].stats.zcopy;
+		unsigned got = send_and_take(&u, 8, sizes[i], p, 8);
+		CHECK_EQ(got, 8);
+		unsigned len_ok = 0, ext = 0;
+		for (unsigned k = 0; k < got; k++) {
+			len_ok += p[k]->pkt_len == sizes[i];
+			ext += p[k]->next != NULL && (p[k]->next->flags & HL_BUF_F_EXTERNAL);
+		}
+		CHECK_EQ(len_ok, got);
+		CHECK_EQ(ext, zc ? got : 0);
+		CHECK_EQ(port.vq[1].stats.zcopy - zcopy, zc ? got : 0);
+		CHECK_EQ(port.vq[1].stats.copied - copied, zc ? 0 : got);
+		hl_buf_free_bulk(p, got);
+		settle(&u);
+	}
+	CHECK_EQ(port.vq[1].stats.zc_fallback, 0);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 0);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+/* When it cannot measure (too few buffers, none at all), AUTO starts at 512 B. */
+HL_TEST(calibration_falls_back_to_512)
+{
+	struct hl_pool *tp;
+	struct hl_bufpool *tbp;
+	setup();
+	REQUIRE_OK(make_pool("tiny", &tp, &tbp, 16)); /* fewer than a burst */
+	CHECK_EQ(hl_vhost_zc_calibrate(tbp), 512);
+	CHECK_EQ(hl_vhost_zc_min_len_default(), 512);
+	CHECK_EQ(hl_bufpool_in_use(tbp), 0);
+	CHECK_EQ(hl_vhost_zc_calibrate(sw_bp), hl_vhost_zc_min_len_default());
+	CHECK_EQ(hl_vhost_zc_calibrate(NULL), 512);
+	CHECK_EQ(hl_vhost_zc_min_len_default(), 512);
+	hl_bufpool_free(tbp);
+	hl_pool_destroy(tp);
 }
 
 HL_TEST(guest_rewriting_after_the_kick_cannot_redirect)
