@@ -241,6 +241,18 @@ int hl_shm_ring_open(struct hl_shm_ring *r, void *mem, uint32_t size, bool produ
  */
 uint32_t hl_shm_ring_avail(struct hl_shm_ring *r);
 
+/*
+ * Producer: free slots, at least `want` if there are. The consumer only
+ * ever frees more, so the space seen last time is still there; the other
+ * side's index (a cache line its core keeps writing) is read again only
+ * when that is not enough.
+ */
+static inline uint32_t hl_shm_ring_space(struct hl_shm_ring *r, uint32_t want)
+{
+	uint32_t s = r->size - (r->own - r->seen);
+	return hl_likely(!r->broken && s >= want) ? s : hl_shm_ring_avail(r);
+}
+
 static inline void hl_shm_ring_put(struct hl_shm_ring *r, uint32_t i, uint64_t d)
 {
 	__atomic_store_n(&r->slots[(r->own + i) & r->mask], d, __ATOMIC_RELAXED);

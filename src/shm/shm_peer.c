@@ -277,11 +277,12 @@ void hl_shm_detach(struct hl_shm_peer *pe)
 
 /* ---- data path ------------------------------------------------------------------- */
 
-static uint32_t avail(struct hl_shm_peer *pe, enum hl_shm_ring_id id)
+/* want > 0: a producer that needs that much space (hl_shm_ring_space) */
+static uint32_t avail(struct hl_shm_peer *pe, enum hl_shm_ring_id id, uint32_t want)
 {
 	struct hl_shm_ring *r = &pe->ring[id];
 	uint64_t before = r->broken_events;
-	uint32_t n = hl_shm_ring_avail(r);
+	uint32_t n = want > 0 ? hl_shm_ring_space(r, want) : hl_shm_ring_avail(r);
 	if (hl_unlikely(r->broken_events != before))
 		pe->st.ring_broken++;
 	return n;
@@ -292,7 +293,7 @@ static unsigned take(struct hl_shm_peer *pe, enum hl_shm_ring_id id, struct hl_s
 		     unsigned n, uint32_t len_min)
 {
 	struct hl_shm_ring *r = &pe->ring[id];
-	uint32_t k = avail(pe, id);
+	uint32_t k = avail(pe, id, 0);
 	unsigned m = 0;
 
 	if (k > n)
@@ -304,6 +305,12 @@ static unsigned take(struct hl_shm_peer *pe, enum hl_shm_ring_id id, struct hl_s
 			continue;
 		}
 		pkts[m].data = pe->base + hl_shm_desc_off(d);
+		/* the caller reads a received frame, writes a fresh one: the line
+		 * may sit in the switch's cache, so start fetching it now */
+		if (len_min > 0)
+			__builtin_prefetch(pkts[m].data, 0);
+		else
+			__builtin_prefetch(pkts[m].data, 1);
 		pkts[m].len = hl_shm_desc_len(d);
 		pkts[m].desc = d;
 		m++;
@@ -332,7 +339,7 @@ static unsigned give(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const struc
 		     unsigned n, bool with_len)
 {
 	struct hl_shm_ring *r = &pe->ring[id];
-	uint32_t k = avail(pe, id), i;
+	uint32_t k = avail(pe, id, n), i;
 
 	if (k > n)
 		k = n;

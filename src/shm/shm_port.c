@@ -178,17 +178,25 @@ static void intent_end(struct hl_shm_port *p, enum hl_shm_ring_id r)
 	__atomic_store_n(&p->ctrl->intent[r].state, HL_SHM_INTENT_IDLE, __ATOMIC_RELEASE);
 }
 
-/* A ring the other side broke: count it once, as a port error. */
-static uint32_t ring_avail(struct hl_shm_port *p, enum hl_shm_ring_id r)
+/*
+ * A ring the other side broke: count it once, as a port error. want > 0:
+ * a producer that needs that much space (hl_shm_ring_space).
+ */
+static uint32_t ring_avail_for(struct hl_shm_port *p, enum hl_shm_ring_id r, uint32_t want)
 {
 	struct hl_shm_ring *ring = &p->ring[r];
 	uint64_t before = ring->broken_events;
-	uint32_t n = hl_shm_ring_avail(ring);
+	uint32_t n = want > 0 ? hl_shm_ring_space(ring, want) : hl_shm_ring_avail(ring);
 	if (hl_unlikely(ring->broken_events != before)) {
 		cnt_add_shared(&p->st.c.ring_broken, 1); /* either side may find its ring broken */
 		HL_LOG_ERR("shm port %s: peer broke ring %d; the port stops using it", p->name, (int)r);
 	}
 	return n;
+}
+
+static inline uint32_t ring_avail(struct hl_shm_port *p, enum hl_shm_ring_id r)
+{
+	return ring_avail_for(p, r, 0);
 }
 
 _Static_assert(sizeof(struct hl_shm_counters) % sizeof(uint64_t) == 0, "counters are 64-bit words");
@@ -424,7 +432,7 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 	struct shm_ctx *c = p->ctx;
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_RX];
 	struct hl_buf *out[BATCH], *keep[BATCH], *spent[BATCH];
-	uint32_t space = ring_avail(p, HL_SHM_RING_RX);
+	uint32_t space = ring_avail_for(p, HL_SHM_RING_RX, n < BATCH ? n : BATCH);
 	unsigned k = 0, nkeep = 0, nspent = 0, i, zc = 0, cp = 0, big = 0;
 
 	if (n > BATCH)
