@@ -2,6 +2,7 @@
 # Both prepare the machine themselves (packages, hugepages; root needed the
 # first time) and build what they run.
 
+SHELL      := /bin/bash
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -44,13 +45,16 @@ test: setup $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.n
 # Also compares the switch with Open vSwitch (DPDK), which --bench installs.
 bench: all
 	bash scripts/setup-host.sh --bench
+	rm -f $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench xlate
 	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,512,1518 --vs-dpdk --rounds 3
-	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,4096,9000,16384,65535 \
-		--mode copy,zcopy,auto --vs-dpdk --plot $(BUILD)/vhost-g2h.svg
-	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk; done
-	./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs
-	./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518
+	set -o pipefail; ./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,2048,4096,9000 \
+		--mode copy,zcopy,auto --vs-dpdk --rounds 3 | tee -a $(BUILD)/bench.jsonl
+	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk || exit 1; done
+	set -o pipefail; ./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs | tee -a $(BUILD)/bench.jsonl
+	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518 | tee -a $(BUILD)/bench.jsonl
+	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 4096,9000 --room 9216 | tee -a $(BUILD)/bench.jsonl
+	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

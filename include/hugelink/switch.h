@@ -94,6 +94,12 @@ struct hl_sw_port_ops {
 	void (*close)(struct hl_sw_port *p);
 	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
 	unsigned max_sleep_ms;
+	/*
+	 * rx hands over frames in place, another core's writes still on their
+	 * way (it started fetching their first lines): the switch forwards
+	 * such a burst after polling the next port, not at once.
+	 */
+	bool rx_in_flight;
 };
 
 /* A port as the switch sees it; kinds embed it and set ops and name. */

@@ -227,6 +227,8 @@ static const struct hl_sw_port_ops shm_ops = {
 	.close = shm_close,
 	/* a guest on the BAR has no doorbell: look at its ring every millisecond */
 	.max_sleep_ms = 1,
+	/* the peer's frames, their headers prefetched by hl_shm_port_rx_burst */
+	.rx_in_flight = true,
 };
 
 /* The same port kind, but receiving across the boundary. */

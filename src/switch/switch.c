@@ -38,6 +38,8 @@ struct worker {
 	int stop;
 	struct hl_sw_worker_info info;
 	struct hl_sw_port_stats st[HL_SW_MAX_PORTS];
+	/* the burst received last and the one before it */
+	struct hl_buf *in[2][HL_SW_BURST];
 	/* per burst: packets bound for each port */
 	struct hl_buf *out[HL_SW_MAX_PORTS][HL_SW_BURST];
 	uint16_t nout[HL_SW_MAX_PORTS];
@@ -116,14 +118,10 @@ static void flood(struct worker *w, struct hl_buf *b, unsigned in)
 	}
 }
 
-/* One burst from port `in`: classify, learn, then one transmit call per output port. */
-static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t now)
+/* One burst received from port `in`: classify, learn, then one transmit call per output port. */
+static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf **pkts, uint16_t n, uint64_t now)
 {
 	struct hl_switch *sw = w->sw;
-	struct hl_buf *pkts[HL_SW_BURST];
-	uint16_t n = in->ops->rx(in, sw->bp, pkts, HL_SW_BURST);
-	if (n == 0)
-		return 0;
 
 	struct hl_sw_port_stats *ist = &w->st[in->id];
 	/*
@@ -192,7 +190,6 @@ static unsigned forward_burst(struct worker *w, struct hl_sw_port *in, uint64_t 
 		ost->tx_packets += sent;
 		ost->drops[HL_SW_DROP_TX_FULL] += c - sent;
 	}
-	return n;
 }
 
 /* Arm every port this worker polls and sleep until a kick, a wake-up or the bound. */
@@ -248,11 +245,38 @@ static void *worker_main(void *arg)
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t gen = __atomic_load_n(&sw->gen, __ATOMIC_SEQ_CST);
 		unsigned moved = 0;
+		/*
+		 * A burst from a port whose frames are still on their way
+		 * (rx_in_flight) is forwarded after the next port has been
+		 * polled, which gives their first lines, the ones forwarding
+		 * reads, time to arrive. Port pointers stay valid until `seen`
+		 * is stored below.
+		 */
+		struct hl_sw_port *held = NULL;
+		uint16_t nheld = 0;
+		unsigned cur = 0;
 		for (unsigned i = 0; i < sw->nslots; i++) {
 			struct hl_sw_port *p = port_get(sw, i);
-			if (p != NULL && p->worker == w->id)
-				moved += forward_burst(w, p, t0);
+			if (p == NULL || p->worker != w->id)
+				continue;
+			uint16_t n = p->ops->rx(p, sw->bp, w->in[cur], HL_SW_BURST);
+			if (nheld > 0) {
+				forward_burst(w, held, w->in[cur ^ 1], nheld, t0);
+				nheld = 0;
+			}
+			if (n == 0)
+				continue;
+			moved += n;
+			if (p->ops->rx_in_flight) {
+				held = p;
+				nheld = n;
+				cur ^= 1;
+			} else {
+				forward_burst(w, p, w->in[cur], n, t0);
+			}
 		}
+		if (nheld > 0)
+			forward_burst(w, held, w->in[cur ^ 1], nheld, t0);
 		__atomic_store_n(&w->seen, gen, __ATOMIC_RELEASE);
 		uint64_t t1 = hl_fast_ns();
 		w->info.loops++;

@@ -4,6 +4,10 @@
  * results measured in separate runs (vhost modes, shm ports, the switch)
  * can be drawn side by side: throughput (Gbit/s) against frame size.
  *
+ * With --best, a point is a run's best second ("mpps_peak", "max_mpps")
+ * instead of its median: on a host whose slow spells can take a whole run,
+ * that shows what each path can do, the median what it did.
+ *
  * Series come from the fields every line carries: "bench", and for vhost
  * "backend", "dir" and "mode", for the switch "switch". A peer's series
  * (DPDK's vhost, Open vSwitch) is dashed. A later line for the same series
@@ -98,7 +102,19 @@ static bool name_of(const struct hl_json *v, char *name, size_t len, bool *dashe
 	return false;
 }
 
-static int read_file(struct chart *c, FILE *f)
+/* Gbit/s of a line: its median ("gbps"), or with best its best second. */
+static bool rate_of(const struct hl_json *v, double size, bool best, double *gbps)
+{
+	double mpps;
+	if (!best)
+		return hl_json_num(hl_json_get(v, "gbps"), gbps);
+	if (!hl_json_num(hl_json_get(v, "mpps_peak"), &mpps) && !hl_json_num(hl_json_get(v, "max_mpps"), &mpps))
+		return false;
+	*gbps = mpps * size * 8 / 1000;
+	return true;
+}
+
+static int read_file(struct chart *c, FILE *f, bool best)
 {
 	char line[4096];
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -107,7 +123,7 @@ static int read_file(struct chart *c, FILE *f)
 		char name[48];
 		bool dashed;
 		if (line[0] != '{' || hl_json_parse(line, strlen(line), &v) < 0 || hl_json_get(v, "error") != NULL ||
-		    !hl_json_num(hl_json_get(v, "size"), &size) || !hl_json_num(hl_json_get(v, "gbps"), &gbps) ||
+		    !hl_json_num(hl_json_get(v, "size"), &size) || !rate_of(v, size, best, &gbps) ||
 		    size <= 0 || !name_of(v, name, sizeof(name), &dashed)) {
 			c->skipped += line[0] == '{';
 			hl_json_free(v);
@@ -127,21 +143,24 @@ int bench_plot(int argc, char **argv)
 {
 	static const struct option opts[] = {{"out", required_argument, 0, 'o'},
 					     {"title", required_argument, 0, 't'},
+					     {"best", no_argument, 0, 'b'},
 					     {0, 0, 0, 0}};
 	const char *out = NULL, *title = "throughput by frame size (medians)";
+	bool best = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 't': title = optarg; break;
+		case 'b': best = true; break;
 		default:
-			fprintf(stderr, "usage: hlbench plot --out FILE.svg [--title T] RESULTS.jsonl... (- for stdin)\n");
+			fprintf(stderr, "usage: hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl... (- for stdin)\n");
 			return 2;
 		}
 	}
 	if (out == NULL || optind >= argc) {
-		fprintf(stderr, "usage: hlbench plot --out FILE.svg [--title T] RESULTS.jsonl... (- for stdin)\n");
+		fprintf(stderr, "usage: hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl... (- for stdin)\n");
 		return 2;
 	}
 	struct chart *ch = calloc(1, sizeof(*ch));
@@ -155,7 +174,7 @@ int bench_plot(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		if (read_file(ch, f) < 0) {
+		if (read_file(ch, f, best) < 0) {
 			fprintf(stderr, "hlbench plot: reading %s failed\n", argv[i]);
 			rc = 1;
 		}

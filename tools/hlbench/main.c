@@ -49,7 +49,7 @@ static void usage(FILE *f)
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
 		   "       hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
 		   "  frames between two shm peers through the switch, in this process\n"
-		   "       hlbench plot --out FILE.svg [--title T] RESULTS.jsonl...\n"
+		   "       hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl...\n"
 		   "  one chart (Gbit/s by frame size) from the JSON lines of earlier runs\n");
 }
 
