@@ -52,11 +52,14 @@ def main():
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
     # two shm peers through an in-process switch; a frame larger than a buffer is refused, loudly
-    rc, out, err = lines([hlbench, "shm", "--size", "64", "--seconds", "2"], 120)
-    need = {"bench", "size", "mpps", "gbps", "tx_mpps", "samples", "room"}
-    ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["bench"] == "shm"
-          and out[0]["size"] == 64 and out[0]["samples"] == 2 and out[0]["mpps"] > 0
-          and "error" not in out[0] and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01)
+    # (two sizes taking turns twice: each has two samples, the second its ratio to the first)
+    rc, out, err = lines([hlbench, "shm", "--size", "64,128", "--seconds", "1", "--rounds", "2"], 120)
+    need = {"bench", "size", "mpps", "gbps", "tx_mpps", "samples", "room", "rounds"}
+    ok = (rc == 0 and len(out) == 2 and all(need <= set(o) for o in out) and out[0]["bench"] == "shm"
+          and [o["size"] for o in out] == [64, 128] and all(o["samples"] == 2 and o["rounds"] == 2 for o in out)
+          and all(o["mpps"] > 0 for o in out) and "error" not in out[0]
+          and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01
+          and "vs_first" not in out[0] and out[1].get("vs_first", 0) > 0)
     rc2, out2, err2 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1"], 60)
     ok = ok and (rc2 != 0 and len(out2) == 1 and out2[0].get("size") == 9000 and "error" in out2[0]
                  and "mpps" not in out2[0] and "not supported" in err2)
@@ -86,7 +89,7 @@ def main():
     both = os.path.join(os.path.dirname(svg), "both.svg")
     rc, pout, err = lines([hlbench, "plot", "--out", both, results], 30)
     text = open(both).read() if os.path.exists(both) else ""
-    ok = (rc == 0 and len(pout) == 1 and pout[0].get("series") == 3 and pout[0].get("points") == 3
+    ok = (rc == 0 and len(pout) == 1 and pout[0].get("series") == 3 and pout[0].get("points") == 4
           and pout[0].get("skipped") == 2 and "shm ports" in text and "vhost g2h zcopy" in text
           and text.count("<polyline") == 3)
     rc2, _, err2 = lines([hlbench, "plot", "--out", both, os.path.join(os.path.dirname(svg), "missing")], 30)

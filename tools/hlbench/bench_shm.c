@@ -12,7 +12,11 @@
  * sends; peer B counts the frames addressed to it and releases them. B
  * announces its MAC at the start of every sample so the switch forwards
  * A's frames as known unicast instead of flooding them. A rate is the
- * median of one-second samples of what B received.
+ * median of one-second samples of what B received. With --rounds the
+ * sizes take turns (S seconds each, N times), and each size after the
+ * first gets "vs_first": the median over rounds of its rate against the
+ * first size's in the same round, which the host's slow spells (they can
+ * halve everything for a minute) skew far less than two separate runs.
  *
  * Packets are single buffers (shm_port.h), so a frame must fit one data
  * room less its headroom. The default room is hugelinkd's (2048 bytes,
@@ -216,59 +220,87 @@ fail:
 }
 
 struct result {
-	double mpps, tx_mpps, min_mpps, max_mpps;
-	double burst; /* frames per worker loop: near HL_SW_BURST when the switch is the bottleneck */
-	unsigned samples;
+	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES]; /* one-second samples, all rounds */
+	unsigned n;
+	double round_mpps[MAX_SAMPLES]; /* each round's median */
+	unsigned rounds;
+	uint64_t pkts, loops; /* switch: frames from A and worker loops, for the burst size */
+	bool unsupported;     /* larger than a buffer */
 };
 
-/* seconds one-second samples of size-byte frames, after a warm-up. */
+/* The median of n values, leaving v as it is. */
+static double median_of(const double *v, unsigned n)
+{
+	double c[MAX_SAMPLES];
+	memcpy(c, v, n * sizeof(*v));
+	return bench_median(c, n);
+}
+
+/* One round: `seconds` one-second samples of size-byte frames, after a warm-up, added to r. */
 static void measure(struct rig *g, unsigned size, unsigned seconds, struct result *r)
 {
-	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES];
 	uint64_t rx, tx;
-	unsigned n = 0;
+	unsigned first = r->n;
 
-	memset(r, 0, sizeof(*r));
 	pump(g, size, WARM_NS, false, &rx, &tx);
 	struct hl_sw_worker_info w0, w1;
 	struct hl_sw_port_stats s0, s1;
 	hl_switch_worker_info(g->sw, 0, &w0);
 	hl_switch_port_stats(g->sw, g->pa, &s0);
-	for (unsigned k = 0; k < seconds && !stop; k++) {
+	for (unsigned k = 0; k < seconds && !stop && r->n < MAX_SAMPLES; k++) {
 		uint64_t t0 = hl_now_ns();
 		pump(g, size, 1000000000ull, false, &rx, &tx);
 		double dt = (double)(hl_now_ns() - t0) / 1e9;
 		if (stop)
 			break;
-		rx_s[n] = (double)rx / dt / 1e6;
-		tx_s[n] = (double)tx / dt / 1e6;
-		n++;
+		r->rx_s[r->n] = (double)rx / dt / 1e6;
+		r->tx_s[r->n] = (double)tx / dt / 1e6;
+		r->n++;
 	}
-	if (n == 0)
+	if (r->n == first)
 		return;
 	hl_switch_worker_info(g->sw, 0, &w1);
 	hl_switch_port_stats(g->sw, g->pa, &s1);
-	if (w1.loops > w0.loops)
-		r->burst = (double)(s1.rx_packets - s0.rx_packets) / (double)(w1.loops - w0.loops);
-	r->samples = n;
-	r->min_mpps = r->max_mpps = rx_s[0];
-	for (unsigned i = 1; i < n; i++) {
-		if (rx_s[i] < r->min_mpps)
-			r->min_mpps = rx_s[i];
-		if (rx_s[i] > r->max_mpps)
-			r->max_mpps = rx_s[i];
+	r->pkts += s1.rx_packets - s0.rx_packets;
+	r->loops += w1.loops - w0.loops;
+	r->round_mpps[r->rounds++] = median_of(r->rx_s + first, r->n - first);
+}
+
+/* The JSON line of size i; vs_first: the median of its per-round ratios to size 0. */
+static void report(const struct result *res, const unsigned *sizes, unsigned i, unsigned seconds, int sw_cpu,
+		   unsigned room, uint64_t rx_other)
+{
+	const struct result *r = &res[i];
+	double lo = r->rx_s[0], hi = r->rx_s[0], mpps = median_of(r->rx_s, r->n);
+	for (unsigned k = 1; k < r->n; k++) {
+		lo = r->rx_s[k] < lo ? r->rx_s[k] : lo;
+		hi = r->rx_s[k] > hi ? r->rx_s[k] : hi;
 	}
-	r->mpps = bench_median(rx_s, n);
-	r->tx_mpps = bench_median(tx_s, n);
+	char vs[64] = "";
+	unsigned nr = r->rounds < res[0].rounds ? r->rounds : res[0].rounds;
+	if (i > 0 && nr > 0 && !res[0].unsupported) {
+		double q[MAX_SAMPLES];
+		for (unsigned k = 0; k < nr; k++)
+			q[k] = res[0].round_mpps[k] > 0 ? r->round_mpps[k] / res[0].round_mpps[k] : 0;
+		snprintf(vs, sizeof(vs), ",\"vs_first\":%.3f", bench_median(q, nr));
+	}
+	printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
+	       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"rounds\":%u,"
+	       "\"switch_cpu\":%d,\"room\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu%s}\n",
+	       sizes[i], mpps, mpps * sizes[i] * 8 / 1000, median_of(r->tx_s, r->n), lo, hi, r->n, seconds,
+	       r->rounds, sw_cpu, room, r->loops ? (double)r->pkts / (double)r->loops : 0.0,
+	       (unsigned long long)rx_other, vs);
+	fflush(stdout);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
+	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames peer A -> switch -> peer B over shm ports; the switch worker on CPU N\n"
 		   "  (default 1), both peers on the other; --room: bytes per buffer (default %u,\n"
-		   "  as hugelinkd; a frame must fit one buffer less its %u bytes of headroom)\n",
-		DEFAULT_ROOM, HL_BUF_HEADROOM);
+		   "  as hugelinkd; a frame must fit one buffer less its %u bytes of headroom);\n"
+		   "  --rounds: the sizes take turns N times, S seconds each (S * N <= %d)\n",
+		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_SAMPLES);
 }
 
 int bench_shm(int argc, char **argv)
@@ -277,12 +309,13 @@ int bench_shm(int argc, char **argv)
 					     {"seconds", required_argument, 0, 't'},
 					     {"cpu", required_argument, 0, 'c'},
 					     {"room", required_argument, 0, 'r'},
+					     {"rounds", required_argument, 0, 'n'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5, room = DEFAULT_ROOM;
+	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5, room = DEFAULT_ROOM, rounds = 1;
 	int sw_cpu = 1, o;
 
-	while ((o = getopt_long(argc, argv, "s:t:c:r:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:t:c:r:n:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
@@ -299,11 +332,13 @@ int bench_shm(int argc, char **argv)
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'c': sw_cpu = atoi(optarg); break;
 		case 'r': room = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'n': rounds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind < argc || nsizes == 0 || seconds == 0 || seconds > MAX_SAMPLES || sw_cpu < 0 || sw_cpu > 31 ||
+	if (optind < argc || nsizes == 0 || seconds == 0 || rounds == 0 || seconds * rounds > MAX_SAMPLES ||
+	    sw_cpu < 0 || sw_cpu > 31 ||
 	    room <= HL_BUF_HEADROOM + 60 || room > MAX_ROOM || room % HL_CACHE_LINE != 0) {
 		if (room % HL_CACHE_LINE != 0 || room <= HL_BUF_HEADROOM + 60 || room > MAX_ROOM)
 			fprintf(stderr, "hlbench shm: --room must be a multiple of %d in %u..%u\n", HL_CACHE_LINE,
@@ -339,33 +374,37 @@ int bench_shm(int argc, char **argv)
 		first_failed = true;
 	}
 	uint32_t mtu = hl_shm_peer_mtu(g.a);
+	static struct result res[MAX_SIZES];
+	for (unsigned i = 0; i < nsizes && !first_failed; i++) {
+		if (sizes[i] <= mtu)
+			continue;
+		/* a packet is one buffer: a larger frame has no way through a shm port */
+		fprintf(stderr,
+			"hlbench shm: %u-byte frames are not supported by shm ports with %u-byte buffers "
+			"(at most %u bytes of frame); use --room %u or more\n",
+			sizes[i], room, mtu, (unsigned)HL_ALIGN_UP(sizes[i] + HL_BUF_HEADROOM, HL_CACHE_LINE));
+		printf("{\"bench\":\"shm\",\"size\":%u,\"room\":%u,\"error\":\"frame larger than a buffer "
+		       "(%u bytes)\"}\n",
+		       sizes[i], room, mtu);
+		fflush(stdout);
+		res[i].unsupported = true;
+		rc = 1;
+	}
+	/* sizes take turns, round after round, so load that comes and goes hits them alike */
+	g.rx_other = 0;
+	for (unsigned k = 0; k < rounds && !first_failed && !stop; k++)
+		for (unsigned i = 0; i < nsizes && !stop; i++)
+			if (!res[i].unsupported)
+				measure(&g, sizes[i], seconds, &res[i]);
 	for (unsigned i = 0; i < nsizes && !first_failed && !stop; i++) {
-		unsigned size = sizes[i];
-		if (size > mtu) {
-			/* a packet is one buffer: a larger frame has no way through a shm port */
-			fprintf(stderr,
-				"hlbench shm: %u-byte frames are not supported by shm ports with %u-byte buffers "
-				"(at most %u bytes of frame); use --room %u or more\n",
-				size, room, mtu, (unsigned)HL_ALIGN_UP(size + HL_BUF_HEADROOM, HL_CACHE_LINE));
-			printf("{\"bench\":\"shm\",\"size\":%u,\"room\":%u,\"error\":\"frame larger than a buffer "
-			       "(%u bytes)\"}\n",
-			       size, room, mtu);
-			fflush(stdout);
+		if (res[i].unsupported)
+			continue;
+		if (res[i].n == 0) {
 			rc = 1;
 			continue;
 		}
-		struct result r;
-		g.rx_other = 0;
-		measure(&g, size, seconds, &r);
-		if (stop)
-			break;
-		printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
-		       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"switch_cpu\":%d,"
-		       "\"room\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu}\n",
-		       size, r.mpps, r.mpps * size * 8 / 1000, r.tx_mpps, r.min_mpps, r.max_mpps, r.samples, seconds,
-		       sw_cpu, room, r.burst, (unsigned long long)g.rx_other);
-		fflush(stdout);
-		if (r.mpps <= 0)
+		report(res, sizes, i, seconds, sw_cpu, room, g.rx_other);
+		if (median_of(res[i].rx_s, res[i].n) <= 0)
 			rc = 1;
 	}
 	rig_close(&g);

@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
-		   "       hlbench shm --size B[,B...] [--seconds S] [--cpu N] [--room B]\n"
+		   "       hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames between two shm peers through the switch, in this process\n"
 		   "       hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl...\n"
 		   "  one chart (Gbit/s by frame size) from the JSON lines of earlier runs\n");
