@@ -143,8 +143,8 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 
 	uint64_t ps = c->bp_page_size, zo = c->bp_zone_off, zl = c->bp_zone_len;
 	uint32_t room = c->bp_room, stride = c->bp_stride, per = c->bp_per_page, n = c->bp_n;
-	if (!HL_IS_POW2(ps) || ps < 4096 || ps > (1ull << 31) || c->headroom != HL_BUF_HEADROOM || room <= HL_BUF_HEADROOM ||
-	    room - HL_BUF_HEADROOM > HL_SHM_LEN_MAX || stride < room || stride % HL_CACHE_LINE != 0 ||
+	if (!HL_IS_POW2(ps) || ps < 4096 || ps > (1ull << 31) || c->headroom != HL_BUF_HEADROOM ||
+	    room <= HL_BUF_HEADROOM || room - HL_BUF_HEADROOM > HL_SHM_LEN_MAX || stride < room || stride % HL_CACHE_LINE != 0 ||
 	    stride > ps || per != ps / stride || n == 0)
 		return hl_error(-EBADMSG, "shm attach: %s: bufpool geometry makes no sense", zname);
 	if (zo + zl < zo || zo + zl > pe->len)

@@ -218,10 +218,12 @@ static void mirror_counters(struct hl_shm_port *p)
  * length and start fetching what the second pass reads (the buffer's
  * metadata, and with `data` the frame's first line, which the peer's core
  * just wrote), then claim each buffer. idx[i] is the buffer index, or
- * UINT32_MAX for a descriptor already refused (and counted).
+ * UINT32_MAX for a descriptor already refused (and counted); len[i] its
+ * checked length. The second pass uses these, never the slot again: the
+ * peer may rewrite it in between.
  */
 static void check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r, uint32_t k, uint32_t len_min,
-			bool data, uint32_t *idx)
+			bool data, uint32_t *idx, uint32_t *len)
 {
 	struct shm_ctx *c = p->ctx;
 	for (uint32_t i = 0; i < k; i++) {
@@ -232,6 +234,7 @@ static void check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r, uint
 			idx[i] = UINT32_MAX;
 			continue;
 		}
+		len[i] = hl_shm_desc_len(d);
 		__builtin_prefetch(&c->bufs[idx[i]]);
 		if (data)
 			__builtin_prefetch(c->base + hl_shm_desc_off(d));
@@ -260,7 +263,7 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 {
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_DONE];
 	struct hl_buf *bufs[BATCH];
-	uint32_t idx[BATCH];
+	uint32_t idx[BATCH], len[BATCH];
 	unsigned total = 0, back = 0;
 
 	for (;;) {
@@ -271,7 +274,7 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 			k = BATCH;
 		intent_begin(p, HL_SHM_RING_DONE, r->own, k);
 		hook(HL_SHM_RING_DONE, HL_SHM_STEP_INTENT);
-		check_descs(p, r, k, 0, false, idx);
+		check_descs(p, r, k, 0, false, idx, len);
 		for (uint32_t i = 0; i < k; i++) {
 			struct hl_buf *b = claim(p, idx[i], HL_SHM_OWNER_FREE);
 			if (hl_unlikely(b == NULL))
@@ -298,7 +301,7 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 {
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_TX];
-	uint32_t k = ring_avail(p, HL_SHM_RING_TX), idx[BATCH];
+	uint32_t k = ring_avail(p, HL_SHM_RING_TX), idx[BATCH], len[BATCH];
 	unsigned got = 0;
 
 	if (k > n)
@@ -309,14 +312,14 @@ static unsigned take_tx(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n)
 		return 0;
 	intent_begin(p, HL_SHM_RING_TX, r->own, k);
 	hook(HL_SHM_RING_TX, HL_SHM_STEP_INTENT);
-	check_descs(p, r, k, 1, true, idx);
+	check_descs(p, r, k, 1, true, idx, len);
 	for (uint32_t i = 0; i < k; i++) {
 		struct hl_buf *b = claim(p, idx[i], HL_SHM_OWNER_SWITCH);
 		if (hl_unlikely(b == NULL))
 			continue;
 		/* the peer's reference becomes the caller's */
 		b->data_off = HL_BUF_HEADROOM;
-		b->data_len = b->pkt_len = hl_shm_desc_len(hl_shm_ring_get(r, i));
+		b->data_len = b->pkt_len = len[i];
 		b->nb_segs = 1;
 		b->next = NULL;
 		pkts[got++] = b;

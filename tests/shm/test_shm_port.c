@@ -519,6 +519,61 @@ HL_TEST(hostile_peer_is_refused_and_counted)
 	env_close(&e);
 }
 
+/* A peer that rewrites its tx slots while the switch is taking them. */
+static struct hl_shm_ring_hdr *g_rewrite_ring;
+static uint32_t g_rewrite_start, g_rewrite_n, g_rewrite_mask;
+
+static void rewrite_slots(enum hl_shm_ring_id ring, enum hl_shm_step step)
+{
+	if (ring != HL_SHM_RING_TX || step != HL_SHM_STEP_OWNERS || g_rewrite_ring == NULL)
+		return;
+	/* every slot of the burst, checked ones included: the longest length, a bad offset */
+	for (uint32_t i = 0; i < g_rewrite_n; i++)
+		g_rewrite_ring->slots[(g_rewrite_start + i) & g_rewrite_mask] = hl_shm_desc(0x10, HL_SHM_LEN_MAX);
+}
+
+HL_TEST(descriptors_rewritten_after_the_check_change_nothing)
+{
+	struct env e;
+	struct hl_shm_port *p;
+	struct hl_shm_peer *pe;
+	struct hl_shm_pkt pk[8];
+	struct hl_buf *bufs[8];
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "racer", RING, &p));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "racer", &pe));
+	REQUIRE(hl_shm_tx_alloc(pe, pk, 8) == 8);
+	for (unsigned i = 0; i < 8; i++) {
+		pk[i].len = shm_frame_len(20 + i);
+		shm_frame_fill(pk[i].data, pk[i].len, 1, 2, 20 + i);
+	}
+	struct hl_shm_ring *tx = hl_shm_peer_ring(pe, HL_SHM_RING_TX);
+	g_rewrite_ring = tx->hdr;
+	g_rewrite_start = tx->own;
+	g_rewrite_n = 8;
+	g_rewrite_mask = tx->mask;
+	REQUIRE(hl_shm_tx_burst(pe, pk, 8) == 8);
+	hl_shm_test_hook = rewrite_slots;
+	unsigned got = hl_shm_port_rx_burst(p, bufs, 8);
+	hl_shm_test_hook = NULL;
+	g_rewrite_ring = NULL;
+	/* the slots did change under the switch, and it took what it had checked */
+	CHECK_EQ(hl_shm_desc_len(tx->hdr->slots[g_rewrite_start & g_rewrite_mask]), HL_SHM_LEN_MAX);
+	CHECK_EQ(got, 8);
+	unsigned same = 0;
+	for (unsigned i = 0; i < got; i++)
+		same += hl_buf_data(bufs[i]) == pk[i].data && bufs[i]->data_len == pk[i].len &&
+			bufs[i]->pkt_len == pk[i].len &&
+			shm_frame_check(hl_buf_data(bufs[i]), bufs[i]->data_len) == (long)(20 + i);
+	CHECK_EQ(same, 8);
+	hl_buf_free_bulk(bufs, got);
+	hl_shm_detach(pe);
+	hl_shm_port_destroy(p);
+	env_close(&e);
+}
+
 /* The peer checks what the switch side writes too: its own safety matters. */
 HL_TEST(peer_refuses_garbage_from_the_switch_side)
 {
