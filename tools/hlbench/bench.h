@@ -15,7 +15,9 @@ int bench_plot(int argc, char **argv);
 /* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
 void bench_set_cpu(pid_t tid, int cpu);
 
-/* Median of n values (sorts them). */
-double bench_median(double *v, unsigned n);
+/* Median of n values; v is left as it is. */
+double bench_median(const double *v, unsigned n);
+/* Largest of n values (0 for none). */
+double bench_max(const double *v, unsigned n);
 
 #endif

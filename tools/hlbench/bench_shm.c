@@ -228,14 +228,6 @@ struct result {
 	bool unsupported;     /* larger than a buffer */
 };
 
-/* The median of n values, leaving v as it is. */
-static double median_of(const double *v, unsigned n)
-{
-	double c[MAX_SAMPLES];
-	memcpy(c, v, n * sizeof(*v));
-	return bench_median(c, n);
-}
-
 /* One round: `seconds` one-second samples of size-byte frames, after a warm-up, added to r. */
 static void measure(struct rig *g, unsigned size, unsigned seconds, struct result *r)
 {
@@ -263,7 +255,7 @@ static void measure(struct rig *g, unsigned size, unsigned seconds, struct resul
 	hl_switch_port_stats(g->sw, g->pa, &s1);
 	r->pkts += s1.rx_packets - s0.rx_packets;
 	r->loops += w1.loops - w0.loops;
-	r->round_mpps[r->rounds++] = median_of(r->rx_s + first, r->n - first);
+	r->round_mpps[r->rounds++] = bench_median(r->rx_s + first, r->n - first);
 }
 
 /* The JSON line of size i; vs_first: the median of its per-round ratios to size 0. */
@@ -271,7 +263,7 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 		   unsigned room, uint64_t rx_other)
 {
 	const struct result *r = &res[i];
-	double lo = r->rx_s[0], hi = r->rx_s[0], mpps = median_of(r->rx_s, r->n);
+	double lo = r->rx_s[0], hi = r->rx_s[0], mpps = bench_median(r->rx_s, r->n);
 	for (unsigned k = 1; k < r->n; k++) {
 		lo = r->rx_s[k] < lo ? r->rx_s[k] : lo;
 		hi = r->rx_s[k] > hi ? r->rx_s[k] : hi;
@@ -287,7 +279,7 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 	printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
 	       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"rounds\":%u,"
 	       "\"switch_cpu\":%d,\"room\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu%s}\n",
-	       sizes[i], mpps, mpps * sizes[i] * 8 / 1000, median_of(r->tx_s, r->n), lo, hi, r->n, seconds,
+	       sizes[i], mpps, mpps * sizes[i] * 8 / 1000, bench_median(r->tx_s, r->n), lo, hi, r->n, seconds,
 	       r->rounds, sw_cpu, room, r->loops ? (double)r->pkts / (double)r->loops : 0.0,
 	       (unsigned long long)rx_other, vs);
 	fflush(stdout);
@@ -404,7 +396,7 @@ int bench_shm(int argc, char **argv)
 			continue;
 		}
 		report(res, sizes, i, seconds, sw_cpu, room, g.rx_other);
-		if (median_of(res[i].rx_s, res[i].n) <= 0)
+		if (bench_median(res[i].rx_s, res[i].n) <= 0)
 			rc = 1;
 	}
 	rig_close(&g);

@@ -415,7 +415,6 @@ static int sample(struct traffic *t, struct target *tg, unsigned size, uint64_t 
 static void summarize(struct target *tg)
 {
 	struct result *r = &tg->res;
-	double v[MAX_SAMPLES];
 	r->samples = tg->n;
 	if (tg->n == 0)
 		return;
@@ -424,10 +423,8 @@ static void summarize(struct target *tg)
 		r->min_mpps = tg->rx_s[i] / 1e6 < r->min_mpps ? tg->rx_s[i] / 1e6 : r->min_mpps;
 		r->max_mpps = tg->rx_s[i] / 1e6 > r->max_mpps ? tg->rx_s[i] / 1e6 : r->max_mpps;
 	}
-	memcpy(v, tg->rx_s, tg->n * sizeof(v[0]));
-	r->mpps = bench_median(v, tg->n) / 1e6;
-	memcpy(v, tg->tx_s, tg->n * sizeof(v[0]));
-	r->tx_mpps = bench_median(v, tg->n) / 1e6;
+	r->mpps = bench_median(tg->rx_s, tg->n) / 1e6;
+	r->tx_mpps = bench_median(tg->tx_s, tg->n) / 1e6;
 }
 
 /* ---- hugelink ------------------------------------------------------------ */

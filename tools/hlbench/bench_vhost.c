@@ -235,9 +235,8 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 			" fell back to copy (threshold %u B)\n", mode_names[mode], st->copied, st->zcopy,
 			st->zc_fallback, port.vq[1].zc_min_len);
 	}
-	double med = ns ? bench_median(samples, ns) : 0; /* sorts */
-	*peak = ns ? samples[ns - 1] : 0;
-	return med;
+	*peak = bench_max(samples, ns);
+	return bench_median(samples, ns);
 }
 
 /* DPDK's net_vhost back-end (forwarding on core 0) against the same front-end (core 1); as above. */
@@ -260,9 +259,8 @@ static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned second
 	peer_stop(&fe);
 	peer_stop(&be);
 	unsigned n = peer_samples(g2h ? &be : &fe, "Rx-pps:", 2, s);
-	double med = n ? bench_median(s, n) : 0; /* sorts */
-	*peak = n ? s[n - 1] : 0;
-	return med;
+	*peak = bench_max(s, n);
+	return bench_median(s, n);
 }
 
 
@@ -387,10 +385,7 @@ int bench_vhost(int argc, char **argv)
 					r + 1, line, r_dpdk[r]);
 			}
 		}
-		/* bench_median sorts: per-round ratios are taken from copies, pairs stay paired */
-		double sorted[MAX_SAMPLES];
-		memcpy(sorted, r_dpdk, rounds * sizeof(sorted[0]));
-		double dpdk = vs ? bench_median(sorted, rounds) : 0;
+		double dpdk = vs ? bench_median(r_dpdk, rounds) : 0;
 		/*
 		 * auto against the better of the other modes measured, round by round:
 		 * the figure AUTO's threshold is judged by (1.0: as fast as the better)
@@ -433,8 +428,7 @@ int bench_vhost(int argc, char **argv)
 			for (unsigned r = 0; r < rounds && vs; r++)
 				if (r_dpdk[r] > 0)
 					ratio_r[nratio++] = r_ours[mi][r] / r_dpdk[r];
-			memcpy(sorted, r_ours[mi], rounds * sizeof(sorted[0]));
-			double ours = bench_median(sorted, rounds);
+			double ours = bench_median(r_ours[mi], rounds);
 			/*
 			 * The best second of each side is printed too: on a machine shared
 			 * with bursty load it is the one figure that load cannot raise.

@@ -18,10 +18,26 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-double bench_median(double *v, unsigned n)
+double bench_median(const double *v, unsigned n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	/* sorting a copy: callers keep their samples in order, pairs of rounds paired */
+	double local[128], *c = n <= 128 ? local : malloc(n * sizeof(*c));
+	if (n == 0 || c == NULL)
+		return 0;
+	memcpy(c, v, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_double);
+	double m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+	if (c != local)
+		free(c);
+	return m;
+}
+
+double bench_max(const double *v, unsigned n)
+{
+	double m = 0;
+	for (unsigned i = 0; i < n; i++)
+		m = i == 0 || v[i] > m ? v[i] : m;
+	return m;
 }
 
 void bench_set_cpu(pid_t tid, int cpu)
