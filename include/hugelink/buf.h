@@ -153,6 +153,30 @@ int hl_buf_attach_extbuf(struct hl_buf *b, void *va, uint64_t iova, uint32_t len
 			 hl_buf_ext_free_cb free_cb, void *opaque);
 
 /*
+ * Metadata outside any bufpool, for an owner that points it at external
+ * memory again and again (zero-copy segments): hl_buf_init_owned() once,
+ * then hl_buf_owned_attach() for each use. The last reference calls
+ * free_cb(va, opaque) and hands b back to its owner as it is; nothing goes
+ * to a pool, and the owner may attach it again from inside free_cb's
+ * return. Such a buffer has no pool, no index and no own data room.
+ */
+void hl_buf_init_owned(struct hl_buf *b, hl_buf_ext_free_cb free_cb, void *opaque);
+
+/* b from hl_buf_init_owned(), with no reference left: one segment of len bytes at va. */
+static inline void hl_buf_owned_attach(struct hl_buf *b, void *va, uint64_t iova, uint32_t len)
+{
+	b->buf_va = (uint8_t *)va;
+	b->buf_iova = iova;
+	b->buf_len = len;
+	b->data_off = 0;
+	b->nb_segs = 1;
+	b->data_len = len;
+	b->pkt_len = len;
+	b->next = NULL;
+	__atomic_store_n(&b->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+/*
  * Append `tail` (one segment or a chain) to the chain headed by `head`. The
  * head's nb_segs grows by the tail's segment count and its pkt_len by the
  * sum of the tail's data_len (the tail's own pkt_len is not used, so a fresh
@@ -185,7 +209,10 @@ const char *hl_bufpool_name(const struct hl_bufpool *bp);
 /* The bufpool's own metadata for buffer `index` (NULL if index >= n). */
 struct hl_buf *hl_bufpool_buf_at(struct hl_bufpool *bp, unsigned index);
 
-/* The index of buffer b in its bufpool (its own data room, even while external). */
+/*
+ * The index of buffer b in its bufpool (its own data room, even while
+ * external); UINT32_MAX for metadata outside any bufpool.
+ */
 unsigned hl_buf_index(const struct hl_buf *b);
 
 /*

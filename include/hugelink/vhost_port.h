@@ -115,6 +115,12 @@ uint32_t hl_vhost_zc_min_len_default(void);
  * thread of its own; the machine should be otherwise quiet.
  */
 uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp);
+/*
+ * Zero-copy queues stopped while buffers still pointed into the guest: each
+ * keeps its guest memory mapped until those buffers are freed, and goes at
+ * the next hl_vhost_port_poll_ctrl() or hl_vhost_port_close() after that.
+ */
+unsigned hl_vhost_zc_orphaned(void);
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm);
 void hl_vhost_port_close(struct hl_vhost_port *p);

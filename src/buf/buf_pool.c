@@ -94,6 +94,11 @@ static inline bool buf_unref(struct hl_buf *b)
 	do {
 		if (hl_unlikely(r == 0)) {
 			struct hl_bufpool *bp = b->pool;
+			if (bp == NULL) {
+				HL_LOG_ERR("buffer %p outside any bufpool: double free (refcnt already 0), ignored",
+					   (void *)b);
+				return false;
+			}
 			__atomic_fetch_add(&bp->double_free, 1, __ATOMIC_RELAXED);
 			HL_LOG_ERR("bufpool %s: double free of buffer %u (refcnt already 0), ignored",
 				   bp->name, (unsigned)(b - bp->bufs));
@@ -104,7 +109,11 @@ static inline bool buf_unref(struct hl_buf *b)
 	return r == 1;
 }
 
-/* Last reference gone: hand back external memory, restore the own room. */
+/*
+ * Last reference gone: hand back external memory, restore the own room.
+ * Metadata outside any bufpool goes back to its owner with the callback,
+ * which may reuse it at once: b is not touched after.
+ */
 static void buf_release(struct hl_buf *b)
 {
 	if (hl_unlikely(b->flags & HL_BUF_F_EXTERNAL)) {
@@ -112,6 +121,10 @@ static void buf_release(struct hl_buf *b)
 		hl_buf_ext_free_cb cb = b->ext_free;
 		void *va = b->buf_va, *opaque = b->ext_opaque;
 
+		if (bp == NULL) {
+			cb(va, opaque);
+			return;
+		}
 		b->buf_va = hl_pool_off2va(bp->pool, b->pool_off);
 		b->buf_iova = hl_pool_off2iova(bp->pool, b->pool_off);
 		b->buf_len = bp->data_room;
@@ -217,13 +230,18 @@ void hl_buf_free_bulk(struct hl_buf **bufs, unsigned n)
 		/* each released segment gives up its reference on the next */
 		while (b != NULL && buf_unref(b)) {
 			struct hl_buf *next = b->next;
+			struct hl_bufpool *bp = b->pool;
 
 			buf_release(b);
-			if (k == FREE_BATCH || (k > 0 && b->pool != cur)) {
+			if (bp == NULL) { /* its owner has it back */
+				b = next;
+				continue;
+			}
+			if (k == FREE_BATCH || (k > 0 && bp != cur)) {
 				bufs_put(cur, batch, k);
 				k = 0;
 			}
-			cur = b->pool;
+			cur = bp;
 			batch[k++] = b;
 			b = next;
 		}
@@ -238,6 +256,15 @@ void hl_buf_free(struct hl_buf *b)
 }
 
 /* ---- control path ------------------------------------------------------- */
+
+void hl_buf_init_owned(struct hl_buf *b, hl_buf_ext_free_cb free_cb, void *opaque)
+{
+	memset(b, 0, sizeof(*b));
+	b->flags = HL_BUF_F_EXTERNAL;
+	b->nb_segs = 1;
+	b->ext_free = free_cb;
+	b->ext_opaque = opaque;
+}
 
 int hl_buf_attach_extbuf(struct hl_buf *b, void *va, uint64_t iova, uint32_t len,
 			 hl_buf_ext_free_cb free_cb, void *opaque)
@@ -573,5 +600,5 @@ struct hl_buf *hl_bufpool_buf_at(struct hl_bufpool *bp, unsigned index)
 
 unsigned hl_buf_index(const struct hl_buf *b)
 {
-	return (unsigned)(b - b->pool->bufs);
+	return b->pool != NULL ? (unsigned)(b - b->pool->bufs) : UINT32_MAX;
 }

@@ -105,7 +105,7 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		if (pend[k].src != NULL)
 			memcpy(hl_buf_data(pkts[k]), pend[k].src, pend[k].len);
 	if (vq->zc != NULL)
-		hl_vhost_zc_end(vq, pins);
+		hl_vhost_zc_end(vq);
 	if (got < avail)
 		hl_buf_free_bulk(pkts + got, avail - got);
 	vq->stats.packets += got;

@@ -98,10 +98,13 @@ int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_param
 void hl_vhost_port_close(struct hl_vhost_port *p)
 {
 	hl_vhost_backend_close(&p->be);
+	hl_vhost_zc_collect();
 }
 
 int hl_vhost_port_poll_ctrl(struct hl_vhost_port *p, int timeout_ms)
 {
+	/* zero-copy contexts of stopped queues go once the buffers that pointed into them are back */
+	hl_vhost_zc_collect();
 	return hl_vhost_backend_poll(&p->be, timeout_ms);
 }
 

@@ -10,17 +10,25 @@
  *    external segments. A guest rewriting its buffer after the kick changes
  *    payload bytes at most, never where the packet goes.
  *  - A chain is pinned from dequeue until the last reference to its external
- *    segments is dropped, on whatever thread; its head id then goes through
- *    the context's `done` ring (lock-free) and the dequeue thread puts it on
- *    the used ring. Completions come out of order; split rings allow that.
+ *    segments is dropped, on whatever thread. That thread marks the chain's
+ *    slot done, one plain store, and touches nothing of the context
+ *    afterwards; the dequeue thread finds done slots by walking its pins in
+ *    order, and puts them on the used ring. Completions come out of order
+ *    (split rings allow that): a done slot behind one still pinned is found
+ *    by a walk over every pin, made every few bursts.
+ *  - Slot states: FREE -> PINNED (dequeue thread) -> DONE (last free) ->
+ *    FREE (dequeue thread, on the used ring). Only the last free writes
+ *    DONE, and only the queue's owner writes the rest.
  *  - No starvation: at most zc_max_pinned chains are pinned, and once the
  *    oldest pin is older than zc_max_pin_ns, new packets are copied (and
  *    returned at once) until it is freed. The guest always has descriptors
  *    to send with, however slowly a consumer frees.
- *  - A context lives while its queue runs or any buffer points into it
- *    (refs: one for the queue, one per pinned chain). It holds references on
- *    the guest memory mappings, so a front-end that removes memory,
- *    resets or disconnects cannot unmap it from under a consumer.
+ *  - A context lives while its queue runs or any buffer points into it. It
+ *    holds references on the guest memory mappings, so a front-end that
+ *    removes memory, resets or disconnects cannot unmap it from under a
+ *    consumer. A stop that leaves chains out (orphaned) puts the context on
+ *    a list the control path looks at (hl_vhost_zc_collect()); once every
+ *    orphaned slot is DONE, the context and its mappings go.
  *  - When a queue stops with chains still pinned, the control thread (the
  *    data path is shut out by then) waits briefly, then returns the rest on
  *    the used ring itself: the front-end gets every descriptor back before
@@ -36,7 +44,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <hugelink/ring.h>
 #include <hugelink/vhost_port.h>
 #include <hugelink/vring_driver.h>
 
@@ -45,32 +52,39 @@
 
 #define STOP_WAIT_NS 20000000ull /* how long a stop waits for pinned buffers to come back */
 
+enum { ZC_FREE, ZC_PINNED, ZC_DONE, ZC_ORPHAN };
+
 struct zc_slot {
+	/*
+	 * The segment a one-piece frame is attached to: the slot's own, so a
+	 * pin allocates nothing and a free returns nothing to a pool. Further
+	 * pieces of a chain come from the bufpool.
+	 */
+	struct hl_buf seg;
 	struct hl_vhost_zc *zc;
+	uint32_t st;    /* atomic: ZC_* */
 	uint32_t segs;  /* atomic: external segments of this chain still referenced */
+	uint32_t seq;   /* the pin's place in fifo */
 	uint16_t head;
-	uint8_t busy;   /* pinned and not yet on the used ring */
+	uint8_t orphan; /* control thread: returned at a stop while still out */
 	uint64_t t_pin;
 };
 
-struct zc_pin {
-	uint16_t head;
-	uint64_t t;
-};
+#define ZC_SCAN_EVERY 8 /* bursts between walks over every pin, for completions out of order */
 
 struct hl_vhost_zc {
-	uint32_t refs;              /* atomic */
+	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
 	uint16_t num;
-	unsigned pinned;            /* owner of the queue only */
-	uint32_t fifo_first, fifo_next; /* pins in order, for the age bound; stale entries skipped */
-	struct zc_pin *fifo;        /* num entries */
-	struct hl_ring *done;
+	unsigned pinned;            /* owner of the queue only: slots not FREE */
+	uint32_t fifo_first, fifo_next; /* pins in order; entries whose slot moved on are skipped */
+	uint16_t *fifo;             /* num entries: heads */
+	unsigned scan_tick;
 	const struct hl_xlate *iova; /* host address -> IOVA (physical) */
 	uint64_t now;               /* this burst's time, once a packet was worth pinning */
 	int aged;                   /* -1: not looked at yet this burst; 1: the oldest pin is too old */
 	unsigned nmaps;
 	struct hl_vu_mapping *maps[HL_VHOST_MAX_MEM_SLOTS];
-	struct zc_slot slots[];
+	struct zc_slot *slots;      /* num entries, cache-aligned */
 };
 
 static uint32_t default_min_len = HL_VHOST_ZC_DEFAULT_MIN_LEN;
@@ -84,28 +98,66 @@ static void zc_destroy(struct hl_vhost_zc *zc)
 {
 	for (unsigned i = 0; i < zc->nmaps; i++)
 		hl_vu_mapping_put(zc->maps[i]);
-	hl_ring_free(zc->done);
 	free(zc->fifo);
+	free(zc->slots);
 	free(zc);
 }
 
-static void zc_put(struct hl_vhost_zc *zc)
+/* Contexts a stop left with chains out; control path only. */
+static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hl_vhost_zc *orphans;
+static unsigned n_orphans; /* atomic, so that a look at an empty list costs a load */
+
+static bool zc_all_back(const struct hl_vhost_zc *zc)
 {
-	if (__atomic_sub_fetch(&zc->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		zc_destroy(zc);
+	for (unsigned i = 0; i <= zc->num; i++)
+		if (zc->slots[i].orphan && __atomic_load_n(&zc->slots[i].st, __ATOMIC_ACQUIRE) != ZC_DONE)
+			return false;
+	return true;
 }
+
+void hl_vhost_zc_collect(void)
+{
+	if (__atomic_load_n(&n_orphans, __ATOMIC_RELAXED) == 0)
+		return;
+	pthread_mutex_lock(&orphans_lock);
+	for (struct hl_vhost_zc **pp = &orphans; *pp != NULL;) {
+		struct hl_vhost_zc *zc = *pp;
+		if (!zc_all_back(zc)) {
+			pp = &zc->next_orphan;
+			continue;
+		}
+		*pp = zc->next_orphan;
+		__atomic_fetch_sub(&n_orphans, 1, __ATOMIC_RELAXED);
+		zc_destroy(zc);
+	}
+	pthread_mutex_unlock(&orphans_lock);
+}
+
+unsigned hl_vhost_zc_orphaned(void)
+{
+	return __atomic_load_n(&n_orphans, __ATOMIC_RELAXED);
+}
+
+/* What came back by the time the process ends goes too (buffers never freed keep theirs). */
+__attribute__((destructor)) static void zc_collect_at_exit(void)
+{
+	hl_vhost_zc_collect();
+}
+
+static void zc_seg_free(void *va, void *opaque);
 
 struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned num)
 {
-	struct hl_vhost_zc *zc = calloc(1, sizeof(*zc) + num * sizeof(zc->slots[0]));
+	struct hl_vhost_zc *zc = calloc(1, sizeof(*zc));
 	if (zc == NULL || (zc->fifo = calloc(num, sizeof(*zc->fifo))) == NULL ||
-	    hl_ring_create("zc-done", num, HL_RING_F_SC_DEQ, &zc->done) < 0) {
+	    (zc->slots = aligned_alloc(HL_CACHE_LINE, num * sizeof(*zc->slots))) == NULL) {
 		if (zc != NULL)
 			free(zc->fifo);
 		free(zc);
 		return NULL;
 	}
-	zc->refs = 1;
+	memset(zc->slots, 0, num * sizeof(*zc->slots));
 	zc->num = (uint16_t)(num - 1); /* kept as a mask: num is a power of two */
 	zc->iova = &d->hva2iova;
 	for (unsigned i = 0; i < d->nregions; i++) {
@@ -117,6 +169,7 @@ struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned nu
 	for (unsigned i = 0; i < num; i++) {
 		zc->slots[i].zc = zc;
 		zc->slots[i].head = (uint16_t)i;
+		hl_buf_init_owned(&zc->slots[i].seg, zc_seg_free, &zc->slots[i]);
 	}
 	return zc;
 }
@@ -130,27 +183,52 @@ static void zc_seg_free(void *va, void *opaque)
 	if (__atomic_load_n(&s->segs, __ATOMIC_ACQUIRE) != 1 &&
 	    __atomic_sub_fetch(&s->segs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	struct hl_vhost_zc *zc = s->zc;
-	void *obj = (void *)(uintptr_t)(s->head + 1u);
-	/* cannot fail: at most num chains are pinned and the ring holds num */
-	hl_ring_enqueue_bulk(zc->done, &obj, 1);
-	zc_put(zc);
+	/*
+	 * Release: the consumer's reads of the frame come before the guest can
+	 * have it back. From here the slot may go back to the guest and the
+	 * context may go: nothing of it is touched after the store.
+	 */
+	__atomic_store_n(&s->st, ZC_DONE, __ATOMIC_RELEASE);
 }
 
-/* Put the chains whose buffers came back on the used ring. */
-static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc)
+/* The fifo entry at i, if it still stands for a pin not yet on the used ring. */
+static inline struct zc_slot *zc_entry(struct hl_vhost_zc *zc, uint32_t i)
 {
-	void *objs[64];
-	unsigned n;
-	while ((n = hl_ring_dequeue_burst(zc->done, objs, 64)) > 0) {
-		for (unsigned i = 0; i < n; i++) {
-			uint16_t head = (uint16_t)((uintptr_t)objs[i] - 1);
-			struct zc_slot *s = &zc->slots[head & zc->num];
-			if (hl_unlikely(!s->busy))
-				continue; /* returned at a stop already */
-			s->busy = 0;
-			zc->pinned--;
-			hl_vring_put_used(&vq->vr, head, 0);
+	struct zc_slot *s = &zc->slots[zc->fifo[i & zc->num] & zc->num];
+	return s->seq == i && __atomic_load_n(&s->st, __ATOMIC_RELAXED) != ZC_FREE ? s : NULL;
+}
+
+/* A done chain onto the used ring; true if s was done. */
+static inline bool zc_complete(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, struct zc_slot *s)
+{
+	/* acquire: the consumer's last reads of the frame come before the guest gets it back */
+	if (__atomic_load_n(&s->st, __ATOMIC_ACQUIRE) != ZC_DONE)
+		return false;
+	__atomic_store_n(&s->st, ZC_FREE, __ATOMIC_RELAXED);
+	zc->pinned--;
+	hl_vring_put_used(&vq->vr, s->head, 0);
+	return true;
+}
+
+/*
+ * Put the chains whose buffers came back on the used ring: in pin order up
+ * to the first still out, and, every few bursts or with many pinned, the
+ * ones done behind it (all of them when `all`).
+ */
+static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, bool all)
+{
+	uint32_t i = zc->fifo_first, end = zc->fifo_next;
+	for (; i != end; i++) {
+		struct zc_slot *s = zc_entry(zc, i);
+		if (s != NULL && !zc_complete(vq, zc, s))
+			break;
+	}
+	zc->fifo_first = i;
+	if (i != end && (all || ++zc->scan_tick % ZC_SCAN_EVERY == 0 || zc->pinned >= vq->zc_max_pinned)) {
+		for (i++; i != end; i++) {
+			struct zc_slot *s = zc_entry(zc, i);
+			if (s != NULL)
+				zc_complete(vq, zc, s);
 		}
 	}
 	vq->stats.zc_pinned = zc->pinned;
@@ -159,12 +237,10 @@ static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc)
 /* Time of the oldest chain still pinned, or 0. */
 static uint64_t zc_oldest(struct hl_vhost_zc *zc)
 {
-	while (zc->fifo_first != zc->fifo_next) {
-		const struct zc_pin *p = &zc->fifo[zc->fifo_first & zc->num];
-		const struct zc_slot *s = &zc->slots[p->head & zc->num];
-		if (s->busy && s->t_pin == p->t)
-			return p->t;
-		zc->fifo_first++;
+	for (; zc->fifo_first != zc->fifo_next; zc->fifo_first++) {
+		const struct zc_slot *s = zc_entry(zc, zc->fifo_first);
+		if (s != NULL)
+			return s->t_pin;
 	}
 	return 0;
 }
@@ -176,25 +252,39 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 		return;
 	uint64_t t0 = hl_now_ns();
 	for (;;) {
-		zc_drain(vq, zc);
+		zc_drain(vq, zc, true);
 		if (zc->pinned == 0 || hl_now_ns() - t0 > STOP_WAIT_NS)
 			break;
 		usleep(200);
 	}
+	unsigned out = 0;
 	for (unsigned i = 0; zc->pinned > 0 && i <= zc->num; i++) {
 		struct zc_slot *s = &zc->slots[i];
-		if (!s->busy)
+		uint32_t st = __atomic_load_n(&s->st, __ATOMIC_ACQUIRE);
+		if (st == ZC_FREE)
 			continue;
-		s->busy = 0;
+		if (st == ZC_PINNED) { /* still out: the guest gets it back now, the context waits for it */
+			s->orphan = 1;
+			out++;
+			vq->stats.zc_reclaimed++;
+		}
 		zc->pinned--;
 		hl_vring_put_used(&vq->vr, s->head, 0);
-		vq->stats.zc_reclaimed++;
 	}
 	vq->stats.zc_pinned = 0;
 	hl_vring_flush_used(&vq->vr);
 	hl_vhost_vq_notify(vq);
 	vq->zc = NULL;
-	zc_put(zc); /* the queue's reference; buffers still out keep it (and guest memory) alive */
+	if (out == 0) {
+		zc_destroy(zc);
+	} else { /* buffers still out keep it (and guest memory) alive */
+		pthread_mutex_lock(&orphans_lock);
+		zc->next_orphan = orphans;
+		orphans = zc;
+		__atomic_fetch_add(&n_orphans, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&orphans_lock);
+	}
+	hl_vhost_zc_collect();
 }
 
 /* Copy [off, off + len) of the readable iovs to dst. */
@@ -228,6 +318,13 @@ static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_bu
 	uint32_t off = skip + HL_VHOST_ZC_COPY, left = len - HL_VHOST_ZC_COPY;
 	unsigned first = 0, n = 0;
 
+	if (hl_likely(niov == 1)) {
+		/* header and frame in one piece, the common case: the slot's segment, nothing to count */
+		uint8_t *va = (uint8_t *)iov[0].base + off;
+		hl_buf_owned_attach(&s->seg, va, hl_xlate(zc->iova, (uintptr_t)va), left);
+		n = 1;
+		goto pinned;
+	}
 	while (first < niov && off >= iov[first].len)
 		off -= iov[first++].len;
 	/* count the pieces first: one bulk allocation, and a failure leaves nothing attached */
@@ -236,26 +333,37 @@ static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_bu
 		l -= piece;
 		n += piece > 0; /* an empty descriptor becomes no segment */
 	}
-	if (hl_unlikely(n == 0 || hl_buf_alloc_bulk(bp, segs, n) < 0))
+	if (hl_unlikely(n == 0 || (n > 1 && hl_buf_alloc_bulk(bp, segs + 1, n - 1) < 0)))
 		return -1;
+	segs[0] = &s->seg;
 	for (unsigned i = first, k = 0; k < n; i++, off = 0) {
 		uint32_t piece = iov[i].len - off < left ? iov[i].len - off : left;
 		if (piece == 0)
 			continue;
 		uint8_t *va = (uint8_t *)iov[i].base + off;
-		hl_buf_attach_extbuf(segs[k], va, hl_xlate(zc->iova, (uintptr_t)va), piece, zc_seg_free, s);
+		uint64_t iova = hl_xlate(zc->iova, (uintptr_t)va);
+		if (k == 0)
+			hl_buf_owned_attach(segs[0], va, iova, piece);
+		else
+			hl_buf_attach_extbuf(segs[k], va, iova, piece, zc_seg_free, s);
 		if (k > 0)
 			segs[k - 1]->next = segs[k];
 		left -= piece;
 		k++;
 	}
-	b->data_len = b->pkt_len = HL_VHOST_ZC_COPY;
+pinned:
+	/* b is fresh: the chain is b and the segments, linked above */
+	b->next = &s->seg;
+	b->nb_segs = (uint16_t)(1 + n);
+	b->data_len = HL_VHOST_ZC_COPY;
+	b->pkt_len = len;
 	s->segs = n;
-	s->busy = 1;
 	s->t_pin = now;
-	zc->fifo[zc->fifo_next++ & zc->num] = (struct zc_pin){.head = head, .t = now};
+	s->seq = zc->fifo_next;
+	/* no other thread sees the slot before the buffers leave this burst */
+	__atomic_store_n(&s->st, ZC_PINNED, __ATOMIC_RELAXED);
+	zc->fifo[zc->fifo_next++ & zc->num] = head;
 	zc->pinned++;
-	hl_buf_chain(b, segs[0]); /* the segments are linked already: one walk for the whole tail */
 	return 0;
 }
 
@@ -267,7 +375,7 @@ bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from)
 	/* nothing pinned, nothing to complete: AUTO with small packets costs what copy mode does */
 	if (zc->pinned == 0)
 		return false;
-	zc_drain(vq, zc);
+	zc_drain(vq, zc, false);
 	return true;
 }
 
@@ -287,7 +395,7 @@ int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf
 	 * copied, so that a slot never describes two chains.
 	 */
 	bool room = zc->pinned < vq->zc_max_pinned && zc->fifo_next - zc->fifo_first <= zc->num &&
-		    !zc->slots[head & zc->num].busy;
+		    __atomic_load_n(&zc->slots[head & zc->num].st, __ATOMIC_RELAXED) == ZC_FREE;
 	if (!room || zc->aged || pin_chain(zc, bp, b, head, iov, niov, vq->hdr_len, len, zc->now) < 0) {
 		vq->stats.zc_fallback++;
 		return -1;
@@ -299,11 +407,8 @@ int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf
 	return 0;
 }
 
-void hl_vhost_zc_end(struct hl_vhost_vq *vq, unsigned pins)
+void hl_vhost_zc_end(struct hl_vhost_vq *vq)
 {
-	/* one context reference per pin, taken once a burst: no pinned buffer has left the burst yet */
-	if (pins > 0)
-		__atomic_fetch_add(&vq->zc->refs, pins, __ATOMIC_RELAXED);
 	vq->stats.zc_pinned = vq->zc->pinned;
 }
 
@@ -392,7 +497,7 @@ static double calib_sample(struct calib *c, bool zc, uint32_t size)
 	}
 	if (zc) {
 		/* the last burst's completions are part of its cost; the queue drops out of zero-copy clean */
-		zc_drain(vq, c->zc);
+		zc_drain(vq, c->zc, true);
 		hl_vring_flush_used(&vq->vr);
 		while (hl_vring_driver_get_used(&c->drv, &len) != NULL)
 			back++;

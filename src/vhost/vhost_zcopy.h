@@ -7,8 +7,10 @@
 
 /* Control thread, at queue start: a context for a ring of num entries, or NULL. */
 struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned num);
-/* Control thread, data path shut out: return every pinned chain, drop the queue's reference. */
+/* Control thread, data path shut out: return every pinned chain; the context goes once its buffers are back. */
 void hl_vhost_zc_stop(struct hl_vhost_vq *vq);
+/* Control path: free the contexts of stopped queues whose buffers have all been freed since. */
+void hl_vhost_zc_collect(void);
 /*
  * Data path, between hl_vhost_vq_enter/leave, for a queue with vq->zc set;
  * the copy loop calls them (vhost_dequeue.c), so that what zero-copy does
@@ -22,12 +24,12 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq);
  * untouched; copy it. 0: pinned and b holds the first HL_VHOST_ZC_COPY
  * bytes. 1: pinned, and the caller copies those bytes, which lie in iov[0]
  * after the header, before the burst ends.
- * end: at the end of a burst that pinned `pins` chains.
+ * end: at the end of a burst.
  */
 bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from);
 int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
 		    const struct hl_iov *iov, unsigned niov, uint32_t len);
-void hl_vhost_zc_end(struct hl_vhost_vq *vq, unsigned pins);
+void hl_vhost_zc_end(struct hl_vhost_vq *vq);
 
 /*
  * Walk the transmit chain at head into iov/ch, *len the frame's length (the

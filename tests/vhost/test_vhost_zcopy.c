@@ -420,6 +420,7 @@ HL_TEST(queue_lost_with_buffers_pinned)
 		readable += held[i]->pkt_len == 1500 && frame_ok(held[i], 0x22, 1500, &seq);
 	}
 	CHECK_EQ(readable, 16); /* the front-end has not reused them here; they are only read */
+	CHECK_EQ(hl_vhost_zc_orphaned(), 1); /* the old queue's context waits for them */
 
 	/* a new front-end connects to the same port; the old buffers are freed meanwhile */
 	struct hl_vuser_params up = {.path = port.be.path, .pool = fe_pool, .bp = fe_bp, .ring_size = RING};
@@ -428,6 +429,9 @@ HL_TEST(queue_lost_with_buffers_pinned)
 		usleep(10000);
 	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
 	hl_buf_free_bulk(held, 16); /* late frees complete into the old context, not the new ring */
+	for (int i = 0; i < 200 && hl_vhost_zc_orphaned() > 0; i++)
+		usleep(5000);
+	CHECK_EQ(hl_vhost_zc_orphaned(), 0); /* and the control thread let it go, guest memory with it */
 	struct hl_buf *p[32];
 	unsigned got = send_and_take(&u, 32, 1500, p, 32);
 	CHECK_EQ(got, 32);

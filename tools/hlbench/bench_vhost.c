@@ -19,7 +19,16 @@
  * (and vs_best_peak, the same from each mode's best second, and
  * zc_min_len, the threshold the start-up calibration chose).
  * Each side's best second is printed too (mpps_peak, ratio_peak), and
- * HLBENCH_SAMPLES=1 in the environment lists our per-second samples.
+ * HLBENCH_SAMPLES=1 in the environment lists our per-second samples and
+ * how many polls found the ring empty.
+ *
+ * A rate is set by the slower side, and a back-end that outruns its
+ * front-end idles. So each back-end's busy time a packet is printed as well
+ * (ns_pkt: DPDK's from testpmd's --record-core-cycles, which counts the
+ * bursts that moved packets; ours counts those and the poll after each,
+ * which returns zero-copy completions), and cost_ratio, DPDK's over
+ * ours, median over rounds: how much faster our back-end is than DPDK's
+ * whichever side set the rate.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -59,7 +68,7 @@ static void txpkts(unsigned size, char *out, size_t len)
 }
 
 static int peer_start(struct peer *p, const char *dir, const char *tag, int main_lcore, const char *vdev,
-		      const char *fwd, unsigned size)
+		      const char *fwd, unsigned size, const char *extra)
 {
 	static unsigned runs; /* a fresh EAL prefix each time: a reused one broke the next run */
 	char cmd[1400], segs[300];
@@ -68,9 +77,9 @@ static int peer_start(struct peer *p, const char *dir, const char *tag, int main
 	snprintf(cmd, sizeof(cmd),
 		 "exec dpdk-testpmd -l 0,1 --main-lcore %d --no-pci --no-huge -m 512 --file-prefix hlb-%s-%d-%u "
 		 "--vdev '%s' -- --nb-cores=1 --forward-mode=%s --txpkts=%s --stats-period 1 "
-		 "--no-lsc-interrupt --total-num-mbufs=%u%s > '%s' 2>&1",
+		 "--no-lsc-interrupt --total-num-mbufs=%u%s%s > '%s' 2>&1",
 		 main_lcore, tag, (int)getpid(), ++runs, vdev, fwd, segs, size > 2048 ? 32768 : 8192,
-		 size > 2048 ? " --tx-offloads=0x8000" : "", p->log);
+		 size > 2048 ? " --tx-offloads=0x8000" : "", extra, p->log);
 	p->pid = fork();
 	if (p->pid < 0)
 		return -errno;
@@ -141,9 +150,16 @@ static const char *const mode_names[] = {[HL_VHOST_ZC_OFF] = "copy", [HL_VHOST_Z
 
 static uint32_t auto_min_len; /* AUTO's threshold as the last calibration chose it */
 
-/* Our back-end on core 0 for `seconds`; returns the median rate (pps), *peak the best second. */
+/*
+ * Our back-end on core 0 for `seconds`; returns the median rate (pps), *peak
+ * the best second, *ns_pkt the median per second of the back-end's busy time
+ * a packet: the time of the polls that moved packets, and of the poll after
+ * each (where a zero-copy burst's completions go back), over the packets.
+ * A back-end faster than its front-end idles in empty polls; this is what
+ * a packet costs it, whoever sets the rate.
+ */
 static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vhost_zc_mode mode, unsigned seconds,
-			   double *peer_pps, double *peak)
+			   double *peer_pps, double *peak, double *ns_pkt)
 {
 	char sock[300], vdev[400], name[32];
 	struct hl_pool *pool;
@@ -165,15 +181,19 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	if (hl_vhost_port_open(&port, &vp) < 0)
 		return -1;
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
-	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size);
+	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
 	/* on core 0 for the run only: testpmd instances forked later must not inherit it */
 	bench_set_cpu(0, 0);
 	hl_buf_thread_attach();
 
 	/* a template frame for h2g, like testpmd's txonly: Ethernet + IPv4 + UDP */
 	struct hl_buf *pkts[HL_VHOST_BURST];
-	uint64_t count = 0, last = 0, t_last = hl_now_ns(), t_end = 0, t_ready = 0;
-	bool ready = false;
+	uint64_t count = 0, last = 0, t_last = hl_now_ns(), t_end = 0, t_ready = 0, polls = 0, empty = 0;
+	uint64_t busy = 0, busy_last = 0, t_poll = 0;
+	double cost[MAX_SAMPLES];
+	unsigned nc = 0;
+	bool ready = false, was_busy = false, moved = false;
+	hl_fast_clock_init();
 	for (;;) {
 		hl_vhost_port_poll_ctrl(&port, 0);
 		if (!ready && hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) &&
@@ -190,10 +210,17 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 			continue;
 		}
 		for (int i = 0; i < 64; i++) {
+			uint64_t t = hl_fast_ns();
+			if (was_busy)
+				busy += t - t_poll;
+			t_poll = t;
+			uint64_t before = count;
 			if (g2h) {
 				uint16_t n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST);
 				hl_buf_free_bulk(pkts, n);
 				count += n;
+				polls++;
+				empty += n == 0;
 			} else if (hl_buf_alloc_bulk(bp, pkts, HL_VHOST_BURST) == 0) {
 				for (unsigned k = 0; k < HL_VHOST_BURST; k++) {
 					uint8_t *d = hl_buf_data(pkts[k]);
@@ -205,13 +232,20 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 				count += hl_vhost_enqueue_burst(&port, 0, pkts, HL_VHOST_BURST);
 				hl_buf_free_bulk(pkts, HL_VHOST_BURST);
 			}
+			/* this poll, or the one before, moved packets */
+			was_busy = count != before || moved;
+			moved = count != before;
 		}
 		uint64_t now = hl_now_ns();
 		if (now - t_last >= 1000000000ull) {
 			double pps = (double)(count - last) * 1e9 / (double)(now - t_last);
 			/* the first second after the link came up is warm-up */
-			if (t_last >= t_ready + 900000000ull && ns < MAX_SAMPLES)
+			if (t_last >= t_ready + 900000000ull && ns < MAX_SAMPLES) {
+				if (count > last)
+					cost[nc++] = (double)(busy - busy_last) / (double)(count - last);
 				samples[ns++] = pps;
+			}
+			busy_last = busy;
 			last = count;
 			t_last = now;
 			if (now >= t_end)
@@ -234,13 +268,41 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		fprintf(stderr, "hlbench vhost: %s: %" PRIu64 " copied, %" PRIu64 " zero-copied, %" PRIu64
 			" fell back to copy (threshold %u B)\n", mode_names[mode], st->copied, st->zcopy,
 			st->zc_fallback, port.vq[1].zc_min_len);
+		if (g2h && polls > empty) /* a back-end that waits on its front-end polls empty rings */
+			fprintf(stderr, "hlbench vhost: %" PRIu64 " polls, %.1f%% empty, %.1f packets a full one, "
+				"busy %.1f ns a packet\n", polls, 100.0 * (double)empty / (double)polls,
+				(double)count / (double)(polls - empty), nc > 0 ? bench_median(cost, nc) : 0);
 	}
 	*peak = bench_max(samples, ns);
+	*ns_pkt = nc > 0 ? bench_median(cost, nc) : 0;
 	return bench_median(samples, ns);
 }
 
+/*
+ * testpmd's own busy time a packet (--record-core-cycles: the cycles of the
+ * bursts that moved packets, over the packets, for the whole run), in ns; 0
+ * if it printed none.
+ */
+static double peer_ns_pkt(const struct peer *p)
+{
+	FILE *f = fopen(p->log, "r");
+	char line[512];
+	double ns = 0;
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *c = strstr(line, "CPU cycles/packet="), *m = strstr(line, " at ");
+		double cycles = c ? strtod(c + strlen("CPU cycles/packet="), NULL) : 0;
+		double mhz = m ? strtod(m + 4, NULL) : 0;
+		if (cycles > 0 && mhz > 0 && strstr(line, "MHz") != NULL)
+			ns = cycles * 1000.0 / mhz;
+	}
+	fclose(f);
+	return ns;
+}
+
 /* DPDK's net_vhost back-end (forwarding on core 0) against the same front-end (core 1); as above. */
-static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned seconds, double *peak)
+static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned seconds, double *peak, double *ns_pkt)
 {
 	char sock[300], vdev[400];
 	struct peer be = {0}, fe = {0};
@@ -249,16 +311,17 @@ static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned second
 	snprintf(sock, sizeof(sock), "%s/dpdk.sock", dir);
 	unlink(sock); /* a previous round's: the front-end must not find it early */
 	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", sock);
-	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size);
+	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size, " --record-core-cycles");
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(50000);
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
-	peer_start(&fe, dir, g2h ? "fe-tx2" : "fe-rx2", 0, vdev, g2h ? "txonly" : "rxonly", size);
+	peer_start(&fe, dir, g2h ? "fe-tx2" : "fe-rx2", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
 	wait_log(g2h ? &be : &fe, "pps", 30000);
 	sleep(seconds + 2);
 	peer_stop(&fe);
 	peer_stop(&be);
 	unsigned n = peer_samples(g2h ? &be : &fe, "Rx-pps:", 2, s);
+	*ns_pkt = peer_ns_pkt(&be);
 	*peak = bench_max(s, n);
 	return bench_median(s, n);
 }
@@ -366,14 +429,17 @@ int bench_vhost(int argc, char **argv)
 	for (int si = 0; si < nsizes; si++) {
 		unsigned size = sizes[si];
 		double r_ours[3][MAX_SAMPLES], r_dpdk[MAX_SAMPLES], peak_ours[3] = {0}, peak_dpdk = 0, pk = 0;
+		double c_ours[3][MAX_SAMPLES], c_dpdk[MAX_SAMPLES]; /* busy ns a packet */
 		/* rounds alternate every mode and DPDK, so slow drifts in load hit them alike */
 		for (unsigned r = 0; r < rounds; r++) {
 			for (int mi = 0; mi < nmodes; mi++) {
 				double fe_pps = 0;
-				r_ours[mi][r] = run_hugelink(dir, g2h, size, modes[mi], seconds, &fe_pps, &pk) / 1e6;
+				r_ours[mi][r] = run_hugelink(dir, g2h, size, modes[mi], seconds, &fe_pps, &pk,
+							     &c_ours[mi][r]) / 1e6;
 				peak_ours[mi] = pk / 1e6 > peak_ours[mi] ? pk / 1e6 : peak_ours[mi];
 			}
-			r_dpdk[r] = vs ? run_dpdk(dir, g2h, size, seconds, &pk) / 1e6 : 0;
+			c_dpdk[r] = 0;
+			r_dpdk[r] = vs ? run_dpdk(dir, g2h, size, seconds, &pk, &c_dpdk[r]) / 1e6 : 0;
 			peak_dpdk = vs && pk / 1e6 > peak_dpdk ? pk / 1e6 : peak_dpdk;
 			if (rounds > 1) {
 				char line[200] = "";
@@ -385,7 +451,7 @@ int bench_vhost(int argc, char **argv)
 					r + 1, line, r_dpdk[r]);
 			}
 		}
-		double dpdk = vs ? bench_median(r_dpdk, rounds) : 0;
+		double dpdk = vs ? bench_median(r_dpdk, rounds) : 0, dpdk_ns = vs ? bench_median(c_dpdk, rounds) : 0;
 		/*
 		 * auto against the better of the other modes measured, round by round:
 		 * the figure AUTO's threshold is judged by (1.0: as fast as the better)
@@ -423,25 +489,39 @@ int bench_vhost(int argc, char **argv)
 			snprintf(vs_best + at, sizeof(vs_best) - at, ",\"zc_min_len\":%u", auto_min_len);
 		}
 		for (int mi = 0; mi < nmodes; mi++) {
-			double ratio_r[MAX_SAMPLES];
-			unsigned nratio = 0;
-			for (unsigned r = 0; r < rounds && vs; r++)
+			double ratio_r[MAX_SAMPLES], cost_r[MAX_SAMPLES];
+			unsigned nratio = 0, ncost = 0;
+			for (unsigned r = 0; r < rounds && vs; r++) {
 				if (r_dpdk[r] > 0)
 					ratio_r[nratio++] = r_ours[mi][r] / r_dpdk[r];
+				if (c_dpdk[r] > 0 && c_ours[mi][r] > 0)
+					cost_r[ncost++] = c_dpdk[r] / c_ours[mi][r];
+			}
 			double ours = bench_median(r_ours[mi], rounds);
 			/*
 			 * The best second of each side is printed too: on a machine shared
 			 * with bursty load it is the one figure that load cannot raise.
 			 */
-			char ratio[128] = "";
+			char ratio[192] = "";
 			if (nratio > 0)
 				snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f,\"ratio_peak\":%.3f",
 					 bench_median(ratio_r, nratio), peak_dpdk > 0 ? peak_ours[mi] / peak_dpdk : 0);
+			/*
+			 * What a packet costs each back-end in busy time, as a ratio (DPDK's
+			 * over ours): the rate either could reach with a front-end that
+			 * outran it. When the front-end sets both rates, this is the figure
+			 * that still tells the back-ends apart.
+			 */
+			if (ncost > 0) {
+				size_t at = strlen(ratio);
+				snprintf(ratio + at, sizeof(ratio) - at, ",\"cost_ratio\":%.3f", bench_median(cost_r, ncost));
+			}
 			printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
 			       "\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
-			       "\"seconds\":%u%s%s}\n",
+			       "\"ns_pkt\":%.1f,\"seconds\":%u%s%s}\n",
 			       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], ours, peak_ours[mi],
-			       ours * size * 8 / 1000, seconds, ratio, mi == ai ? vs_best : "");
+			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, ratio,
+			       mi == ai ? vs_best : "");
 			struct plot_series *ps = &ser[modes[mi]];
 			ps->x[ps->n] = size;
 			ps->y[ps->n++] = ours * size * 8 / 1000;
@@ -450,8 +530,9 @@ int bench_vhost(int argc, char **argv)
 		}
 		if (vs) {
 			printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"size\":%u,"
-			       "\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"seconds\":%u}\n",
-			       g2h ? "g2h" : "h2g", size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, seconds);
+			       "\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"ns_pkt\":%.1f,"
+			       "\"seconds\":%u}\n",
+			       g2h ? "g2h" : "h2g", size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, dpdk_ns, seconds);
 			ser[3].x[ser[3].n] = size;
 			ser[3].y[ser[3].n++] = dpdk * size * 8 / 1000;
 		}
