@@ -52,40 +52,7 @@
 
 #define STOP_WAIT_NS 20000000ull /* how long a stop waits for pinned buffers to come back */
 
-enum { ZC_FREE, ZC_PINNED, ZC_DONE, ZC_ORPHAN };
-
-struct zc_slot {
-	/*
-	 * The segment a one-piece frame is attached to: the slot's own, so a
-	 * pin allocates nothing and a free returns nothing to a pool. Further
-	 * pieces of a chain come from the bufpool.
-	 */
-	struct hl_buf seg;
-	struct hl_vhost_zc *zc;
-	uint32_t st;    /* atomic: ZC_* */
-	uint32_t segs;  /* atomic: external segments of this chain still referenced */
-	uint32_t seq;   /* the pin's place in fifo */
-	uint16_t head;
-	uint8_t orphan; /* control thread: returned at a stop while still out */
-	uint64_t t_pin;
-};
-
 #define ZC_SCAN_EVERY 8 /* bursts between walks over every pin, for completions out of order */
-
-struct hl_vhost_zc {
-	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
-	uint16_t num;
-	unsigned pinned;            /* owner of the queue only: slots not FREE */
-	uint32_t fifo_first, fifo_next; /* pins in order; entries whose slot moved on are skipped */
-	uint16_t *fifo;             /* num entries: heads */
-	unsigned scan_tick;
-	const struct hl_xlate *iova; /* host address -> IOVA (physical) */
-	uint64_t now;               /* this burst's time, once a packet was worth pinning */
-	int aged;                   /* -1: not looked at yet this burst; 1: the oldest pin is too old */
-	unsigned nmaps;
-	struct hl_vu_mapping *maps[HL_VHOST_MAX_MEM_SLOTS];
-	struct zc_slot *slots;      /* num entries, cache-aligned */
-};
 
 static uint32_t default_min_len = HL_VHOST_ZC_DEFAULT_MIN_LEN;
 
@@ -111,7 +78,7 @@ static unsigned n_orphans; /* atomic, so that a look at an empty list costs a lo
 static bool zc_all_back(const struct hl_vhost_zc *zc)
 {
 	for (unsigned i = 0; i <= zc->num; i++)
-		if (zc->slots[i].orphan && __atomic_load_n(&zc->slots[i].st, __ATOMIC_ACQUIRE) != ZC_DONE)
+		if (zc->slots[i].orphan && __atomic_load_n(&zc->slots[i].st, __ATOMIC_ACQUIRE) != HL_ZC_DONE)
 			return false;
 	return true;
 }
@@ -177,7 +144,7 @@ struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned nu
 /* Last reference to one external segment (any thread). */
 static void zc_seg_free(void *va, void *opaque)
 {
-	struct zc_slot *s = opaque;
+	struct hl_zc_slot *s = opaque;
 	(void)va;
 	/* the only segment left (a one-piece chain, the common case) needs no read-modify-write */
 	if (__atomic_load_n(&s->segs, __ATOMIC_ACQUIRE) != 1 &&
@@ -188,23 +155,23 @@ static void zc_seg_free(void *va, void *opaque)
 	 * have it back. From here the slot may go back to the guest and the
 	 * context may go: nothing of it is touched after the store.
 	 */
-	__atomic_store_n(&s->st, ZC_DONE, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->st, HL_ZC_DONE, __ATOMIC_RELEASE);
 }
 
 /* The fifo entry at i, if it still stands for a pin not yet on the used ring. */
-static inline struct zc_slot *zc_entry(struct hl_vhost_zc *zc, uint32_t i)
+static inline struct hl_zc_slot *zc_entry(struct hl_vhost_zc *zc, uint32_t i)
 {
-	struct zc_slot *s = &zc->slots[zc->fifo[i & zc->num] & zc->num];
-	return s->seq == i && __atomic_load_n(&s->st, __ATOMIC_RELAXED) != ZC_FREE ? s : NULL;
+	struct hl_zc_slot *s = &zc->slots[zc->fifo[i & zc->num] & zc->num];
+	return s->seq == i && __atomic_load_n(&s->st, __ATOMIC_RELAXED) != HL_ZC_FREE ? s : NULL;
 }
 
 /* A done chain onto the used ring; true if s was done. */
-static inline bool zc_complete(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, struct zc_slot *s)
+static inline bool zc_complete(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, struct hl_zc_slot *s)
 {
 	/* acquire: the consumer's last reads of the frame come before the guest gets it back */
-	if (__atomic_load_n(&s->st, __ATOMIC_ACQUIRE) != ZC_DONE)
+	if (__atomic_load_n(&s->st, __ATOMIC_ACQUIRE) != HL_ZC_DONE)
 		return false;
-	__atomic_store_n(&s->st, ZC_FREE, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st, HL_ZC_FREE, __ATOMIC_RELAXED);
 	zc->pinned--;
 	hl_vring_put_used(&vq->vr, s->head, 0);
 	return true;
@@ -219,14 +186,14 @@ static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, bool all)
 {
 	uint32_t i = zc->fifo_first, end = zc->fifo_next;
 	for (; i != end; i++) {
-		struct zc_slot *s = zc_entry(zc, i);
+		struct hl_zc_slot *s = zc_entry(zc, i);
 		if (s != NULL && !zc_complete(vq, zc, s))
 			break;
 	}
 	zc->fifo_first = i;
 	if (i != end && (all || ++zc->scan_tick % ZC_SCAN_EVERY == 0 || zc->pinned >= vq->zc_max_pinned)) {
 		for (i++; i != end; i++) {
-			struct zc_slot *s = zc_entry(zc, i);
+			struct hl_zc_slot *s = zc_entry(zc, i);
 			if (s != NULL)
 				zc_complete(vq, zc, s);
 		}
@@ -238,7 +205,7 @@ static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, bool all)
 static uint64_t zc_oldest(struct hl_vhost_zc *zc)
 {
 	for (; zc->fifo_first != zc->fifo_next; zc->fifo_first++) {
-		const struct zc_slot *s = zc_entry(zc, zc->fifo_first);
+		const struct hl_zc_slot *s = zc_entry(zc, zc->fifo_first);
 		if (s != NULL)
 			return s->t_pin;
 	}
@@ -259,11 +226,11 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 	}
 	unsigned out = 0;
 	for (unsigned i = 0; zc->pinned > 0 && i <= zc->num; i++) {
-		struct zc_slot *s = &zc->slots[i];
+		struct hl_zc_slot *s = &zc->slots[i];
 		uint32_t st = __atomic_load_n(&s->st, __ATOMIC_ACQUIRE);
-		if (st == ZC_FREE)
+		if (st == HL_ZC_FREE)
 			continue;
-		if (st == ZC_PINNED) { /* still out: the guest gets it back now, the context waits for it */
+		if (st == HL_ZC_PINNED) { /* still out: the guest gets it back now, the context waits for it */
 			s->orphan = 1;
 			out++;
 			vq->stats.zc_reclaimed++;
@@ -287,47 +254,22 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 	hl_vhost_zc_collect();
 }
 
-/* Copy [off, off + len) of the readable iovs to dst. */
-static void gather(uint8_t *dst, const struct hl_iov *iov, unsigned niov, uint32_t off, uint32_t len)
-{
-	for (unsigned i = 0; i < niov && len > 0; i++) {
-		if (off >= iov[i].len) {
-			off -= iov[i].len;
-			continue;
-		}
-		uint32_t k = iov[i].len - off < len ? iov[i].len - off : len;
-		memcpy(dst, (const uint8_t *)iov[i].base + off, k);
-		dst += k;
-		len -= k;
-		off = 0;
-	}
-}
-
 /*
- * Leave bytes [skip + HL_VHOST_ZC_COPY, skip + len) in guest memory as
- * external segments after head b, which is to get the first
- * HL_VHOST_ZC_COPY (the caller copies them, and takes the context reference
- * for the pin). Returns 0, or -1 (no buffers; b is as it was and nothing is
- * attached).
+ * A frame in several pieces: bytes [skip + HL_VHOST_ZC_COPY, skip + len)
+ * stay in guest memory as external segments after head b, the first in the
+ * slot's own, the others from bp (one bulk allocation, counted first, so a
+ * failure leaves nothing attached: -1, b as it was).
  */
-static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
-		     const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len, uint64_t now)
+int hl_vhost_zc_pin_pieces(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
+			   const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len)
 {
-	struct zc_slot *s = &zc->slots[head & zc->num];
+	struct hl_zc_slot *s = &zc->slots[head & zc->num];
 	struct hl_buf *segs[HL_VHOST_MAX_IOV];
 	uint32_t off = skip + HL_VHOST_ZC_COPY, left = len - HL_VHOST_ZC_COPY;
 	unsigned first = 0, n = 0;
 
-	if (hl_likely(niov == 1)) {
-		/* header and frame in one piece, the common case: the slot's segment, nothing to count */
-		uint8_t *va = (uint8_t *)iov[0].base + off;
-		hl_buf_owned_attach(&s->seg, va, hl_xlate(zc->iova, (uintptr_t)va), left);
-		n = 1;
-		goto pinned;
-	}
 	while (first < niov && off >= iov[first].len)
 		off -= iov[first++].len;
-	/* count the pieces first: one bulk allocation, and a failure leaves nothing attached */
 	for (unsigned i = first, o = off, l = left; i < niov && l > 0; i++, o = 0) {
 		uint32_t piece = iov[i].len - o < l ? iov[i].len - o : l;
 		l -= piece;
@@ -351,65 +293,36 @@ static int pin_chain(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_bu
 		left -= piece;
 		k++;
 	}
-pinned:
-	/* b is fresh: the chain is b and the segments, linked above */
-	b->next = &s->seg;
-	b->nb_segs = (uint16_t)(1 + n);
-	b->data_len = HL_VHOST_ZC_COPY;
-	b->pkt_len = len;
-	s->segs = n;
-	s->t_pin = now;
-	s->seq = zc->fifo_next;
-	/* no other thread sees the slot before the buffers leave this burst */
-	__atomic_store_n(&s->st, ZC_PINNED, __ATOMIC_RELAXED);
-	zc->fifo[zc->fifo_next++ & zc->num] = head;
-	zc->pinned++;
+	hl_vhost_zc_pinned(zc, s, b, head, n, len);
 	return 0;
 }
 
-bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from)
+void hl_vhost_zc_gather(uint8_t *dst, const struct hl_iov *iov, unsigned niov, uint32_t off, uint32_t len)
 {
-	struct hl_vhost_zc *zc = vq->zc;
-	*from = vq->zc_min_len > HL_VHOST_ZC_COPY ? vq->zc_min_len : HL_VHOST_ZC_COPY + 1;
-	zc->aged = -1;
-	/* nothing pinned, nothing to complete: AUTO with small packets costs what copy mode does */
-	if (zc->pinned == 0)
-		return false;
-	zc_drain(vq, zc, false);
-	return true;
+	for (unsigned i = 0; i < niov && len > 0; i++) {
+		if (off >= iov[i].len) {
+			off -= iov[i].len;
+			continue;
+		}
+		uint32_t k = iov[i].len - off < len ? iov[i].len - off : len;
+		memcpy(dst, (const uint8_t *)iov[i].base + off, k);
+		dst += k;
+		len -= k;
+		off = 0;
+	}
 }
 
-int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
-		    const struct hl_iov *iov, unsigned niov, uint32_t len)
+void hl_vhost_zc_drain(struct hl_vhost_vq *vq)
 {
-	struct hl_vhost_zc *zc = vq->zc;
-	if (zc->aged < 0) {
-		/* once a burst, and only in bursts with something worth pinning */
-		zc->now = hl_fast_ns();
-		uint64_t oldest = zc_oldest(zc);
-		zc->aged = oldest != 0 && zc->now - oldest > vq->zc_max_pin_ns;
-	}
-	/*
-	 * The fifo bound keeps a ring of num entries from overrunning when pins
-	 * outlive later ones; a head still pinned (a guest offering it twice) is
-	 * copied, so that a slot never describes two chains.
-	 */
-	bool room = zc->pinned < vq->zc_max_pinned && zc->fifo_next - zc->fifo_first <= zc->num &&
-		    __atomic_load_n(&zc->slots[head & zc->num].st, __ATOMIC_RELAXED) == ZC_FREE;
-	if (!room || zc->aged || pin_chain(zc, bp, b, head, iov, niov, vq->hdr_len, len, zc->now) < 0) {
-		vq->stats.zc_fallback++;
-		return -1;
-	}
-	vq->stats.zcopy++;
-	if (hl_likely(iov[0].len >= vq->hdr_len + (uint32_t)HL_VHOST_ZC_COPY))
-		return 1;
-	gather(hl_buf_data(b), iov, niov, vq->hdr_len, HL_VHOST_ZC_COPY);
-	return 0;
+	zc_drain(vq, vq->zc, false);
 }
 
-void hl_vhost_zc_end(struct hl_vhost_vq *vq)
+void hl_vhost_zc_age(struct hl_vhost_vq *vq)
 {
-	vq->stats.zc_pinned = vq->zc->pinned;
+	struct hl_vhost_zc *zc = vq->zc;
+	zc->now = hl_fast_ns();
+	uint64_t oldest = zc_oldest(zc);
+	zc->aged = oldest != 0 && zc->now - oldest > vq->zc_max_pin_ns;
 }
 
 /* ---- choosing the AUTO threshold on this machine ---------------------------- */

@@ -12,6 +12,68 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq);
 /* Control path: free the contexts of stopped queues whose buffers have all been freed since. */
 void hl_vhost_zc_collect(void);
 /*
+ * The context, here so that the per-packet part of pinning inlines into the
+ * dequeue loop; vhost_zcopy.c owns its life and explains its invariants.
+ */
+enum { HL_ZC_FREE, HL_ZC_PINNED, HL_ZC_DONE, HL_ZC_ORPHAN };
+
+struct hl_zc_slot {
+	/*
+	 * The segment a one-piece frame is attached to: the slot's own, so a
+	 * pin allocates nothing and a free returns nothing to a pool. Further
+	 * pieces of a chain come from the bufpool.
+	 */
+	struct hl_buf seg;
+	struct hl_vhost_zc *zc;
+	uint32_t st;    /* atomic: HL_ZC_* */
+	uint32_t segs;  /* atomic: external segments of this chain still referenced */
+	uint32_t seq;   /* the pin's place in fifo */
+	uint16_t head;
+	uint8_t orphan; /* control thread: returned at a stop while still out */
+	uint64_t t_pin;
+};
+
+struct hl_vhost_zc {
+	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
+	uint16_t num;                    /* ring size - 1: a mask */
+	unsigned pinned;                 /* owner of the queue only: slots not FREE */
+	uint32_t fifo_first, fifo_next;  /* pins in order; entries whose slot moved on are skipped */
+	uint16_t *fifo;                  /* num entries: heads */
+	unsigned scan_tick;
+	const struct hl_xlate *iova;     /* host address -> IOVA (physical) */
+	uint64_t now;                    /* this burst's time, once a packet was worth pinning */
+	int aged;                        /* -1: not looked at yet this burst; 1: the oldest pin is too old */
+	unsigned nmaps;
+	struct hl_vu_mapping *maps[HL_VHOST_MAX_MEM_SLOTS];
+	struct hl_zc_slot *slots;        /* num entries, cache-aligned */
+};
+
+/* Out of line: completions onto the used ring; this burst's time and age bound; chains; gathers. */
+void hl_vhost_zc_drain(struct hl_vhost_vq *vq);
+void hl_vhost_zc_age(struct hl_vhost_vq *vq);
+int hl_vhost_zc_pin_pieces(struct hl_vhost_zc *zc, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
+			   const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len);
+void hl_vhost_zc_gather(uint8_t *dst, const struct hl_iov *iov, unsigned niov, uint32_t off, uint32_t len);
+
+/* Slot s now describes the chain b -> s->seg (-> n - 1 more), len bytes in all. */
+static inline void hl_vhost_zc_pinned(struct hl_vhost_zc *zc, struct hl_zc_slot *s, struct hl_buf *b,
+				      uint16_t head, unsigned n, uint32_t len)
+{
+	/* b is fresh: the chain is b and the segments, linked already */
+	b->next = &s->seg;
+	b->nb_segs = (uint16_t)(1 + n);
+	b->data_len = HL_VHOST_ZC_COPY;
+	b->pkt_len = len;
+	s->segs = n;
+	s->t_pin = zc->now;
+	s->seq = zc->fifo_next;
+	/* no other thread sees the slot before the buffers leave this burst */
+	__atomic_store_n(&s->st, HL_ZC_PINNED, __ATOMIC_RELAXED);
+	zc->fifo[zc->fifo_next++ & zc->num] = head;
+	zc->pinned++;
+}
+
+/*
  * Data path, between hl_vhost_vq_enter/leave, for a queue with vq->zc set;
  * the copy loop calls them (vhost_dequeue.c), so that what zero-copy does
  * not take costs what copy mode costs.
@@ -26,10 +88,57 @@ void hl_vhost_zc_collect(void);
  * after the header, before the burst ends.
  * end: at the end of a burst.
  */
-bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from);
-int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
-		    const struct hl_iov *iov, unsigned niov, uint32_t len);
-void hl_vhost_zc_end(struct hl_vhost_vq *vq);
+static inline bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from)
+{
+	struct hl_vhost_zc *zc = vq->zc;
+	*from = vq->zc_min_len > HL_VHOST_ZC_COPY ? vq->zc_min_len : HL_VHOST_ZC_COPY + 1;
+	zc->aged = -1;
+	/* nothing pinned, nothing to complete: AUTO with small packets costs what copy mode does */
+	if (zc->pinned == 0)
+		return false;
+	hl_vhost_zc_drain(vq);
+	return true;
+}
+
+static inline int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf *b, uint16_t head,
+				  const struct hl_iov *iov, unsigned niov, uint32_t len)
+{
+	struct hl_vhost_zc *zc = vq->zc;
+	if (zc->aged < 0) /* once a burst, and only in bursts with something worth pinning */
+		hl_vhost_zc_age(vq);
+	/*
+	 * The fifo bound keeps a ring of num entries from overrunning when pins
+	 * outlive later ones; a head still pinned (a guest offering it twice) is
+	 * copied, so that a slot never describes two chains.
+	 */
+	struct hl_zc_slot *s = &zc->slots[head & zc->num];
+	if (hl_unlikely(zc->aged || zc->pinned >= vq->zc_max_pinned || zc->fifo_next - zc->fifo_first > zc->num ||
+			__atomic_load_n(&s->st, __ATOMIC_RELAXED) != HL_ZC_FREE))
+		goto fallback;
+	if (hl_likely(niov == 1)) {
+		/* header and frame in one piece, the common case: the slot's segment, nothing to count */
+		uint8_t *va = (uint8_t *)iov[0].base + vq->hdr_len + HL_VHOST_ZC_COPY;
+		hl_buf_owned_attach(&s->seg, va, hl_xlate(zc->iova, (uintptr_t)va), len - HL_VHOST_ZC_COPY);
+		hl_vhost_zc_pinned(zc, s, b, head, 1, len);
+		vq->stats.zcopy++;
+		return 1;
+	}
+	if (hl_vhost_zc_pin_pieces(zc, bp, b, head, iov, niov, vq->hdr_len, len) < 0)
+		goto fallback;
+	vq->stats.zcopy++;
+	if (iov[0].len >= vq->hdr_len + (uint32_t)HL_VHOST_ZC_COPY)
+		return 1;
+	hl_vhost_zc_gather(hl_buf_data(b), iov, niov, vq->hdr_len, HL_VHOST_ZC_COPY);
+	return 0;
+fallback:
+	vq->stats.zc_fallback++;
+	return -1;
+}
+
+static inline void hl_vhost_zc_end(struct hl_vhost_vq *vq)
+{
+	vq->stats.zc_pinned = vq->zc->pinned;
+}
 
 /*
  * Walk the transmit chain at head into iov/ch, *len the frame's length (the

@@ -34,9 +34,11 @@ def main():
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
     rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1"], 120)
-    need = {"bench", "backend", "frontend", "dir", "size", "mode", "mpps", "gbps"}
+    need = {"bench", "backend", "frontend", "dir", "size", "mode", "mpps", "gbps", "ns_pkt"}
+    # busy time a packet: more than nothing, and no more than the time a packet took in all
     ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["backend"] == "hugelink"
-          and out[0]["dir"] == "g2h" and out[0]["size"] == 64 and out[0]["mpps"] > 0)
+          and out[0]["dir"] == "g2h" and out[0]["size"] == 64 and out[0]["mpps"] > 0
+          and 0 < out[0]["ns_pkt"] <= 1.5 * 1000 / out[0]["mpps"])
     print(f"{'ok' if ok else 'not ok'} 2 - hlbench vhost moves packets and prints its JSON line", flush=True)
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
