@@ -15,7 +15,7 @@ void hl_vhost_zc_collect(void);
  * The context, here so that the per-packet part of pinning inlines into the
  * dequeue loop; vhost_zcopy.c owns its life and explains its invariants.
  */
-enum { HL_ZC_FREE, HL_ZC_PINNED, HL_ZC_DONE, HL_ZC_ORPHAN };
+enum { HL_ZC_FREE, HL_ZC_PINNED, HL_ZC_DONE };
 
 struct hl_zc_slot {
 	/*
