@@ -134,7 +134,6 @@ struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned nu
 		zc->maps[zc->nmaps++] = d->regions[i].map;
 	}
 	for (unsigned i = 0; i < num; i++) {
-		zc->slots[i].zc = zc;
 		zc->slots[i].head = (uint16_t)i;
 		hl_buf_init_owned(&zc->slots[i].seg, zc_seg_free, &zc->slots[i]);
 	}

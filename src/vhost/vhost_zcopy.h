@@ -24,7 +24,6 @@ struct hl_zc_slot {
 	 * pieces of a chain come from the bufpool.
 	 */
 	struct hl_buf seg;
-	struct hl_vhost_zc *zc;
 	uint32_t st;    /* atomic: HL_ZC_* */
 	uint32_t segs;  /* atomic: external segments of this chain still referenced */
 	uint32_t seq;   /* the pin's place in fifo */

@@ -261,6 +261,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	hl_vhost_port_close(&port);
 	hl_bufpool_free(bp);
 	hl_pool_destroy(pool);
+	*ns_pkt = nc > 0 ? bench_median(cost, nc) : 0;
 	if (getenv("HLBENCH_SAMPLES") != NULL) { /* the spread behind the median */
 		for (unsigned i = 0; i < ns; i++)
 			fprintf(stderr, "hlbench vhost: hugelink sample %u: %.3f Mpps\n", i, samples[i] / 1e6);
@@ -271,10 +272,9 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		if (g2h && polls > empty) /* a back-end that waits on its front-end polls empty rings */
 			fprintf(stderr, "hlbench vhost: %" PRIu64 " polls, %.1f%% empty, %.1f packets a full one, "
 				"busy %.1f ns a packet\n", polls, 100.0 * (double)empty / (double)polls,
-				(double)count / (double)(polls - empty), nc > 0 ? bench_median(cost, nc) : 0);
+				(double)count / (double)(polls - empty), *ns_pkt);
 	}
 	*peak = bench_max(samples, ns);
-	*ns_pkt = nc > 0 ? bench_median(cost, nc) : 0;
 	return bench_median(samples, ns);
 }
 
