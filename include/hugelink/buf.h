@@ -59,6 +59,38 @@ extern "C" {
 
 /* hl_buf.flags */
 #define HL_BUF_F_EXTERNAL 0x1u /* buf_va/buf_iova point at memory we do not own */
+#define HL_BUF_F_OFFLOAD  0x2u /* head only: `ol` below describes the frame (offload.h) */
+
+/*
+ * What a frame asks of the port it leaves by, or says of itself: the one
+ * home of offload metadata for every port kind (a virtio-net header, a TAP
+ * device's vnet header, an shm descriptor). Meaningful in a chain's head,
+ * and only while HL_BUF_F_OFFLOAD is set: a plain frame never reads or
+ * writes it, so it costs plain traffic nothing. Filled by the ingress port
+ * after checking it against the frame (hl_ol_from_vnet), acted on by the
+ * egress port when it cannot take the frame as it is (hl_ol_prepare).
+ */
+#define HL_OL_F_CSUM_PARTIAL 0x1u /* L4 checksum to be completed: csum_start/offset */
+#define HL_OL_F_CSUM_VALID   0x2u /* checksums already verified (virtio DATA_VALID) */
+#define HL_OL_F_ECN          0x4u /* segmentation: CWR may be set (first segment keeps it) */
+
+#define HL_OL_GSO_NONE  0u
+#define HL_OL_GSO_TCPV4 1u
+#define HL_OL_GSO_TCPV6 2u
+
+struct hl_buf_ol {
+	uint16_t csum_start;  /* from the frame's first byte: where the L4 sum starts */
+	uint16_t csum_offset; /* from csum_start: where the sum is stored */
+	uint16_t gso_size;    /* payload bytes per segment (MSS); 0 without gso */
+	uint16_t hdr_len;     /* l2_len + l3_len + l4_len, checked against the frame */
+	uint16_t l3_len;      /* IP header, IPv6 extension headers included */
+	uint8_t l2_len;       /* Ethernet, VLAN tags included */
+	uint8_t l4_len;       /* TCP header with options, or 8 for UDP */
+	uint8_t flags;        /* HL_OL_F_* */
+	uint8_t gso_type;     /* HL_OL_GSO_* */
+	uint16_t rsvd;
+};
+_Static_assert(sizeof(struct hl_buf_ol) == 16, "hl_buf_ol is 16 bytes");
 
 struct hl_buf;
 struct hl_bufpool;
@@ -86,6 +118,7 @@ struct hl_buf {
 	hl_buf_ext_free_cb ext_free hl_cache_aligned;
 	void *ext_opaque;
 	uint64_t udata;     /* free for the application */
+	struct hl_buf_ol ol; /* with HL_BUF_F_OFFLOAD; not reset on free (the flag is) */
 };
 
 struct hl_bufpool_stats {
