@@ -86,6 +86,13 @@ enum hl_log_level {
 void hl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hl_log_set_level(int level);
 int hl_log_get_level(void);
+/*
+ * Name every line this process logs ("hugelink[NAME] WARN: ..."), e.g.
+ * with the pool's name when several daemons share a host. Call before
+ * other threads start; NULL or "" drops the name.
+ */
+#define HL_LOG_IDENT_LEN 40
+void hl_log_set_ident(const char *ident);
 
 #define HL_LOG_ERR(...)   hl_log(HL_LOG_ERR, __VA_ARGS__)
 #define HL_LOG_WARN(...)  hl_log(HL_LOG_WARN, __VA_ARGS__)

@@ -116,6 +116,26 @@ int hl_pool_destroy(struct hl_pool *p);
  */
 int hl_pool_clean(const char *record_path);
 
+/*
+ * Remove what a dead owner of pool `name` left, found by name rather than
+ * through a record: "<name>.pool" and the pools of its isolated ports
+ * ("<name>.<port>.pool") in mem_dir (NULL: every hugetlbfs mount and
+ * HL_POOL_DEFAULT_SHM_DIR), and, with run_dir, their records there.
+ * Nothing is removed while any of those pool files has a live owner
+ * (-EBUSY). Returns the number of files removed.
+ */
+int hl_pool_clean_name(const char *name, const char *mem_dir, const char *run_dir);
+
+/*
+ * For adopting a dead owner's pool from another run directory: find the
+ * file of pool `name` (as hl_pool_clean_name does), check the record copy
+ * in its first page like any record, and write it to record_path, ready
+ * for hl_pool_attach(record_path, HL_POOL_F_OWNER, ...). -ENOENT: no such
+ * file; -EBUSY: it has a live owner; -EBADMSG: its owner died before the
+ * pool was complete (nothing to adopt: clean it).
+ */
+int hl_pool_recover_record(const char *name, const char *mem_dir, const char *record_path);
+
 int hl_pool_get_info(const struct hl_pool *p, struct hl_pool_info *info);
 const struct hl_pool_seg *hl_pool_segments(const struct hl_pool *p, unsigned *n);
 

@@ -315,6 +315,13 @@ int hl_shm_port_find(struct hl_pool *pool, const char *name, struct hl_shm_port 
 int hl_shm_port_claim(struct hl_pool *pool, const char *name, struct hl_shm_port **out);
 
 /*
+ * The names of ports hl_shm_recover re-attached that nobody has claimed
+ * yet (up to max, each HL_ZONE_NAME_LEN bytes); returns how many. A switch
+ * that took a pool over without its port list serves them by these names.
+ */
+unsigned hl_shm_port_unclaimed(struct hl_pool *pool, char (*names)[HL_ZONE_NAME_LEN], unsigned max);
+
+/*
  * Remove the port: its zone is freed and every buffer its peer held is taken
  * back. The peer must be gone (or never touch the pool again).
  */

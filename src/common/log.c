@@ -44,6 +44,14 @@ void hl_log_set_level(int level)
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
+/* Set once at start-up, before any thread logs. */
+static char log_ident[HL_LOG_IDENT_LEN];
+
+void hl_log_set_ident(const char *ident)
+{
+	snprintf(log_ident, sizeof(log_ident), "%s", ident ? ident : "");
+}
+
 static void vlog(int level, const char *fmt, va_list ap)
 {
 	static const char *tags[] = {"", "ERR", "WARN", "INFO", "DEBUG"};
@@ -52,7 +60,10 @@ static void vlog(int level, const char *fmt, va_list ap)
 
 	if (level > hl_log_get_level())
 		return;
-	n = snprintf(line, sizeof(line), "hugelink %s: ", tags[level]);
+	if (log_ident[0] != '\0')
+		n = snprintf(line, sizeof(line), "hugelink[%s] %s: ", log_ident, tags[level]);
+	else
+		n = snprintf(line, sizeof(line), "hugelink %s: ", tags[level]);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	n = (int)strlen(line);
 	line[n++] = '\n';

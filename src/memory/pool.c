@@ -58,7 +58,7 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static void file_name(char *buf, size_t n, const char *pool, unsigned idx)
+void hl_pool_file_name(char *buf, size_t n, const char *pool, unsigned idx)
 {
 	if (idx == 0)
 		snprintf(buf, n, "%s.pool", pool);
@@ -215,10 +215,11 @@ static int open_new_file(const char *path, unsigned flags)
 		close(fd);
 		if (alive)
 			return hl_error(-EEXIST, "pool: %s is in use by a running owner", path);
-		if (!(flags & HL_POOL_F_REPLACE))
-			return hl_error(-EEXIST, "pool: %s left by a dead owner; clean it or replace it",
+		if (!(flags & HL_POOL_F_REPLACE) && hl_pool_file_published(path))
+			return hl_error(-EEXIST, "pool: %s left by a dead owner; clean it or take it over",
 					path);
-		HL_LOG_INFO("pool: removing stale %s", path);
+		HL_LOG_INFO("pool: removing stale %s%s", path,
+			    flags & HL_POOL_F_REPLACE ? "" : " (its owner died while creating it)");
 		unlink(path);
 	}
 	return -EEXIST;
@@ -229,7 +230,7 @@ static int map_new(struct hl_pool *p, const struct backing *b, uint64_t size, un
 	char fname[HL_META_FILE_LEN];
 	int fd;
 
-	file_name(fname, sizeof(fname), p->name, 0);
+	hl_pool_file_name(fname, sizeof(fname), p->name, 0);
 	if ((size_t)snprintf(p->file_path, sizeof(p->file_path), "%s/%s", b->dir, fname) >=
 	    sizeof(p->file_path))
 		return hl_error(-ENAMETOOLONG, "pool: file path too long");
@@ -303,7 +304,7 @@ static int find_segments(struct hl_pool *p, struct hl_meta_seg **out, uint32_t *
 	return 0;
 }
 
-static int write_record_file(const char *path, const void *rec, size_t len)
+int hl_pool_write_record(const char *path, const void *rec, size_t len)
 {
 	char tmp[300];
 	int fd, rc = 0;
@@ -354,7 +355,7 @@ static int publish(struct hl_pool *p, const struct backing *b, struct hl_meta_se
 	h->create_ns = hl_now_ns();
 	snprintf(h->name, sizeof(h->name), "%s", p->name);
 	snprintf(h->dir, sizeof(h->dir), "%s", b->dir);
-	file_name(f->name, sizeof(f->name), p->name, 0);
+	hl_pool_file_name(f->name, sizeof(f->name), p->name, 0);
 	f->size = p->v.size;
 	memcpy(f + 1, segs, (size_t)nsegs * sizeof(*segs));
 	hl_meta_seal(p->record, len);
@@ -363,6 +364,15 @@ static int publish(struct hl_pool *p, const struct backing *b, struct hl_meta_se
 	if (rc < 0)
 		return rc; /* our own writer disagrees with our parser: a bug, say so */
 
+	/*
+	 * The record file first, the header's magic last: a pool file whose
+	 * header is complete always has its record on disk somewhere, so a
+	 * pool file with no magic is one whose owner died while creating it,
+	 * which nobody can have mapped (see open_new_file).
+	 */
+	rc = hl_pool_write_record(p->record_path, p->record, len);
+	if (rc < 0)
+		return rc;
 	struct hl_pool_hdr *ph = hl_pool_hdr(p);
 	memset(ph, 0, data);
 	memcpy(p->v.base + record_off, p->record, len);
@@ -377,10 +387,7 @@ static int publish(struct hl_pool *p, const struct backing *b, struct hl_meta_se
 	/* magic last: a reader that sees it sees a complete header */
 	__atomic_store_n(&ph->magic, HL_POOL_HDR_MAGIC, __ATOMIC_RELEASE);
 
-	rc = build_tables(p);
-	if (rc < 0)
-		return rc;
-	return write_record_file(p->record_path, p->record, len);
+	return build_tables(p);
 }
 
 int hl_pool_create(const struct hl_pool_params *prm, struct hl_pool **out)
@@ -509,7 +516,7 @@ static int read_record(const char *path, void **buf, size_t *len)
 }
 
 /* The record's directory must be a hugetlbfs (or, for fallback pools, tmpfs) mount. */
-static int check_dir(const struct hl_meta_hdr *h)
+int hl_pool_check_dir(const struct hl_meta_hdr *h)
 {
 	struct statfs st;
 
@@ -527,12 +534,12 @@ static int check_dir(const struct hl_meta_hdr *h)
 	return 0;
 }
 
-static int check_file_names(const struct hl_meta_view *m)
+int hl_pool_check_file_names(const struct hl_meta_view *m)
 {
 	char want[HL_META_FILE_LEN];
 
 	for (uint32_t i = 0; i < m->hdr->nfiles; i++) {
-		file_name(want, sizeof(want), m->hdr->name, i);
+		hl_pool_file_name(want, sizeof(want), m->hdr->name, i);
 		if (strcmp(want, m->files[i].name) != 0)
 			return hl_error(-EPERM, "pool record: files[%u].name '%s' is not this pool's ('%s')",
 					i, m->files[i].name, want);
@@ -616,10 +623,10 @@ int hl_pool_attach(const char *record_path, unsigned flags, struct hl_pool **out
 	if (rc < 0)
 		goto out;
 	const struct hl_meta_hdr *h = p->meta.hdr;
-	rc = check_file_names(&p->meta);
+	rc = hl_pool_check_file_names(&p->meta);
 	if (rc < 0)
 		goto out;
-	rc = check_dir(h);
+	rc = hl_pool_check_dir(h);
 	if (rc < 0)
 		goto out;
 	dirfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -691,7 +698,7 @@ void hl_pool_detach(struct hl_pool *p)
 	pool_free(p);
 }
 
-static void unlink_files(const struct hl_meta_view *m)
+void hl_pool_unlink_files(const struct hl_meta_view *m)
 {
 	char path[512];
 
@@ -709,7 +716,7 @@ int hl_pool_destroy(struct hl_pool *p)
 		pool_free(p);
 		return hl_error(-EPERM, "pool: only the owner destroys a pool");
 	}
-	unlink_files(&p->meta);
+	hl_pool_unlink_files(&p->meta);
 	unlink(p->record_path);
 	pool_free(p);
 	return 0;
@@ -730,9 +737,9 @@ int hl_pool_clean(const char *record_path)
 		return rc;
 	rc = hl_meta_parse(rec, len, &m);
 	if (rc == 0)
-		rc = check_file_names(&m);
+		rc = hl_pool_check_file_names(&m);
 	if (rc == 0)
-		rc = check_dir(m.hdr);
+		rc = hl_pool_check_dir(m.hdr);
 	if (rc < 0) {
 		free(rec);
 		return rc; /* never unlink what an invalid record names */
@@ -748,7 +755,7 @@ int hl_pool_clean(const char *record_path)
 		}
 		close(fd);
 	}
-	unlink_files(&m);
+	hl_pool_unlink_files(&m);
 	unlink(record_path);
 	free(rec);
 	return 0;

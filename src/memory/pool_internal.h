@@ -32,4 +32,18 @@ static inline struct hl_pool_hdr *hl_pool_hdr(const struct hl_pool *p)
 uint64_t hl_pool_layout(uint64_t pool_size, size_t record_len, uint32_t *record_off,
 			uint32_t *zones_off);
 
+/* The helpers that pool.c shares with pool_stale.c. */
+void hl_pool_file_name(char *buf, size_t n, const char *pool, unsigned idx);
+int hl_pool_write_record(const char *path, const void *rec, size_t len);
+int hl_pool_check_dir(const struct hl_meta_hdr *h);
+int hl_pool_check_file_names(const struct hl_meta_view *m);
+void hl_pool_unlink_files(const struct hl_meta_view *m);
+
+/*
+ * True if the pool file at path has a complete header (its owner got as
+ * far as publishing it, so peers may map it); false for a file whose
+ * owner died while creating it, or that cannot be read.
+ */
+bool hl_pool_file_published(const char *path);
+
 #endif

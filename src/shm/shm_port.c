@@ -814,6 +814,19 @@ int hl_shm_port_claim(struct hl_pool *pool, const char *name, struct hl_shm_port
 	return rc;
 }
 
+unsigned hl_shm_port_unclaimed(struct hl_pool *pool, char (*names)[HL_ZONE_NAME_LEN], unsigned max)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&g_lock);
+	struct shm_ctx *c = ctx_find(pool);
+	for (unsigned i = 0; c != NULL && i < HL_SHM_MAX_PORTS && n < max; i++)
+		if (c->ports[i] != NULL && !c->ports[i]->claimed)
+			snprintf(names[n++], HL_ZONE_NAME_LEN, "%s", c->ports[i]->name);
+	pthread_mutex_unlock(&g_lock);
+	return n;
+}
+
 void hl_shm_port_destroy(struct hl_shm_port *p)
 {
 	if (p == NULL)

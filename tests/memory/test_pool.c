@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <hugelink/pool.h>
+#include <hugelink/pool_meta.h>
 
 #include "hl_test.h"
 #include "pool_util.h"
@@ -219,6 +221,125 @@ HL_TEST(crashed_owner_is_replaced)
 	REQUIRE_OK(hl_pool_clean(record));
 	CHECK(!path_exists(record));
 	CHECK_EQ(hl_pool_clean(record), -ENOENT);
+}
+
+/* A child that creates pool `name` in run_dir, leaves a mark in a zone, and dies holding it. */
+static bool die_holding(const char *name, const char *run_dir)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct hl_pool *q;
+		struct hl_pool_params prm = {.name = name, .size = 8 * MB, .run_dir = run_dir, .page_size = 2 * MB};
+		uint64_t off;
+		if (hl_pool_create(&prm, &q) < 0 || hl_pool_zone_reserve(q, "state", 64, 64, 0, &off) < 0)
+			_exit(1);
+		strcpy(hl_pool_off2va(q, off), "survives");
+		raise(SIGKILL);
+	}
+	int st;
+	return waitpid(pid, &st, 0) == pid && WIFSIGNALED(st);
+}
+
+static void sub_dir(char *buf, size_t n, const char *leaf)
+{
+	snprintf(buf, n, "%s/%s", hl_test_tmpdir(), leaf);
+	mkdir(buf, 0755);
+}
+
+HL_TEST(dead_owner_found_by_name_adopted_elsewhere_then_cleaned)
+{
+	char dir_a[400], dir_b[400], rec_a[512], rec_b[512];
+	const char *name = uniq("t-stale");
+	struct hl_pool *p, *q;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	sub_dir(dir_a, sizeof(dir_a), "stale-a");
+	sub_dir(dir_b, sizeof(dir_b), "stale-b");
+	snprintf(rec_a, sizeof(rec_a), "%s/%s.meta", dir_a, name);
+	snprintf(rec_b, sizeof(rec_b), "%s/%s.meta", dir_b, name);
+	REQUIRE(die_holding(name, dir_a));
+
+	/* from another run directory the name is taken: the file has no record there */
+	struct hl_pool_params prm = {.name = name, .size = 8 * MB, .run_dir = dir_b, .page_size = 2 * MB};
+	CHECK_EQ(hl_pool_create(&prm, &p), -EEXIST);
+	CHECK_STR_HAS(hl_last_error(), "dead owner");
+	/* the record copy in the pool's first page brings it back, zones intact */
+	REQUIRE_OK(hl_pool_recover_record(name, NULL, rec_b));
+	REQUIRE_OK(hl_pool_attach(rec_b, HL_POOL_F_OWNER, &p));
+	uint64_t off, len;
+	REQUIRE_OK(hl_pool_zone_lookup(p, "state", &off, &len));
+	CHECK(strcmp(hl_pool_off2va(p, off), "survives") == 0);
+	/* a live owner keeps it from being cleaned or adopted again */
+	CHECK_EQ(hl_pool_clean_name(name, NULL, dir_a), -EBUSY);
+	CHECK(path_exists(rec_a));
+	CHECK_EQ(hl_pool_recover_record(name, NULL, rec_a), -EBUSY);
+	CHECK_EQ(hl_pool_attach(rec_a, HL_POOL_F_OWNER, &q), -EBUSY);
+	struct hl_pool_info info;
+	hl_pool_get_info(p, &info);
+	char file[256];
+	snprintf(file, sizeof(file), "%s", info.file_path);
+	hl_pool_detach(p); /* dies again, in effect: the files stay */
+
+	/* removed by name, with the records of both run directories */
+	CHECK_EQ(hl_pool_clean_name(name, NULL, dir_a), 2); /* pool file and record a */
+	CHECK(!path_exists(file));
+	CHECK(!path_exists(rec_a));
+	CHECK_EQ(hl_pool_clean_name(name, NULL, dir_b), 1); /* record b, whose file is gone */
+	CHECK(!path_exists(rec_b));
+	CHECK_EQ(hl_pool_clean_name(name, NULL, dir_b), 0);
+	CHECK_EQ(hl_pool_recover_record(name, NULL, rec_b), -ENOENT);
+	CHECK_EQ(hl_pool_clean_name("../etc", NULL, NULL), -EINVAL);
+}
+
+HL_TEST(damaged_or_half_made_pool_files)
+{
+	char dir[400], rec[512], rec2[512];
+	const char *name = uniq("t-dmg");
+	struct hl_pool *p;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	sub_dir(dir, sizeof(dir), "dmg");
+	snprintf(rec, sizeof(rec), "%s/%s.meta", dir, name);
+	snprintf(rec2, sizeof(rec2), "%s/%s.copy.meta", dir, name);
+	REQUIRE(die_holding(name, dir));
+	struct hl_pool_params prm = {.name = name, .size = 8 * MB, .run_dir = dir, .page_size = 2 * MB};
+	REQUIRE_OK(hl_pool_attach(rec, 0, &p));
+	struct hl_pool_info info;
+	hl_pool_get_info(p, &info);
+	char file[256];
+	snprintf(file, sizeof(file), "%s", info.file_path);
+	hl_pool_detach(p);
+
+	/* hugetlbfs takes no write(): damage goes in through a mapping */
+	int fd = open(file, O_RDWR);
+	REQUIRE(fd >= 0);
+	uint8_t *pg = mmap(NULL, 2 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	REQUIRE(pg != MAP_FAILED);
+	struct hl_pool_hdr *h = (struct hl_pool_hdr *)pg;
+	/* a flipped byte in the record copy: refused, nothing written */
+	pg[h->record_off + 40] ^= 0x5a;
+	CHECK(hl_pool_recover_record(name, NULL, rec2) < 0);
+	CHECK(!path_exists(rec2));
+	pg[h->record_off + 40] ^= 0x5a;
+	/* a record length that points past the file: refused */
+	uint32_t len = h->record_len;
+	h->record_len = 0x7fffffff;
+	CHECK_EQ(hl_pool_recover_record(name, NULL, rec2), -EBADMSG);
+	h->record_len = len;
+	REQUIRE_OK(hl_pool_recover_record(name, NULL, rec2)); /* the undamaged copy is good */
+	CHECK(path_exists(rec2));
+	REQUIRE(unlink(rec2) == 0);
+
+	/* no magic: its owner died creating it, so a new pool replaces it by itself */
+	h->magic = 0;
+	munmap(pg, 2 * MB);
+	REQUIRE(unlink(rec) == 0);
+	CHECK_EQ(hl_pool_recover_record(name, NULL, rec2), -EBADMSG);
+	REQUIRE_OK(hl_pool_create(&prm, &p));
+	CHECK_EQ(hl_pool_destroy(p), 0);
+	CHECK(!path_exists(file));
+	CHECK(!path_exists(rec));
 }
 
 HL_TEST(destroy_leaves_no_files_or_mappings)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hugelink/common.h>
 #include <hugelink/ctl.h>
@@ -35,6 +36,7 @@ static const char usage_text[] =
 	"  top [--interval S] [--count N]\n"
 	"  qemu-args NAME\n"
 	"  ping\n"
+	"  wait-ready [--timeout S]       until the daemon serves requests (default 30 s)\n"
 	"  raw JSON\n"
 	"  pool-info RECORD [--json]     (reads a pool record; no daemon needed)\n"
 	"The socket is --ctl, else $HUGELINK_CTL, else " HL_CTL_DEFAULT_PATH ".\n"
@@ -247,7 +249,71 @@ static void show_ping(const struct hl_json *reply)
 
 	if (s == NULL && hl_json_num(v, &d))
 		snprintf(num, sizeof(num), "%g", d);
-	printf("hugelinkd %s is alive\n", s ? s : num);
+	const char *pool = hl_json_str(hl_json_get(reply, "pool"));
+	printf("hugelinkd %s is alive%s%s\n", s ? s : num, pool ? ", pool " : "", pool ? pool : "");
+}
+
+/*
+ * Poll with ping until the daemon answers ok. Not there yet (no socket,
+ * nobody listening) and "starting" both mean wait; any other refusal is
+ * final. The exit status says which: 0 ready, 3 not ready by the deadline.
+ */
+static int wait_ready(const struct hlctl *h, int argc, char **argv)
+{
+	double limit = 30;
+
+	for (int i = 0; i < argc; i++) {
+		char *end;
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			limit = strtod(argv[++i], &end);
+			if (*end || end == argv[i] || !(limit > 0 && limit <= 86400))
+				return usage("wait-ready: --timeout is seconds, not '%s'", argv[i]);
+		} else {
+			return usage("wait-ready: unknown argument '%s'", argv[i]);
+		}
+	}
+	uint64_t deadline = hl_now_ns() + (uint64_t)(limit * 1e9);
+	const char *why = "no answer";
+	hl_log_set_level(HL_LOG_ERR); /* a daemon not there yet is what we wait out; the end says why */
+	char last[256] = "";
+	for (;;) {
+		char *txt = NULL;
+		struct hl_json *r = NULL;
+		uint64_t now = hl_now_ns();
+		int left_ms = now >= deadline ? 1 : (int)((deadline - now) / 1000000) + 1;
+		int rc = hl_ctl_request(h->ctl_path, "{\"cmd\":\"ping\"}", left_ms < h->timeout_ms ? left_ms : h->timeout_ms,
+					&txt);
+		if (rc == 0 && hl_json_parse(txt, strlen(txt), &r) == 0) {
+			int ok = hl_json_bool(hl_json_get(r, "ok"));
+			int starting = hl_json_bool(hl_json_get(r, "starting"));
+			const char *err = hl_json_str(hl_json_get(r, "error"));
+			if (ok == 1) {
+				printf("hugelinkd on %s is ready\n", h->ctl_path);
+				hl_json_free(r);
+				free(txt);
+				return HLCTL_OK;
+			}
+			if (starting != 1) {
+				fprintf(stderr, "hlctl: wait-ready: %s\n", err ? err : "refused");
+				hl_json_free(r);
+				free(txt);
+				return HLCTL_FAILED;
+			}
+			why = "still starting";
+		} else {
+			why = "unreachable";
+			snprintf(last, sizeof(last), "%s", hl_last_error());
+		}
+		hl_json_free(r);
+		free(txt);
+		if (hl_now_ns() >= deadline)
+			break;
+		struct timespec ts = {0, 50 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "hlctl: wait-ready: hugelinkd on %s not ready after %g s (%s%s%s)\n", h->ctl_path, limit,
+		why, last[0] ? ": " : "", last[0] ? last : "");
+	return HLCTL_UNREACHABLE;
 }
 
 static void show_qemu_args(const struct hl_json *reply)
@@ -384,6 +450,8 @@ int main(int argc, char **argv)
 		hl_jw_obj_end(&w);
 		return run(&h, &w, false, show_ping);
 	}
+	if (strcmp(cmd, "wait-ready") == 0)
+		return wait_ready(&h, n, args);
 	if (strcmp(cmd, "raw") == 0) {
 		char *raw;
 		struct hl_json *reply;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
@@ -97,6 +98,7 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 {
 	uint64_t now = hl_now_ns();
 	ok_begin(r);
+	hl_jw_kv_str(r, "pool", d->name);
 	hl_jw_kv_dbl(r, "uptime_s", (double)(now - d->started_ns) / 1e9);
 	hl_jw_kv_dbl(r, "last_outage_s", (double)d->outage_ns / 1e9);
 	hl_jw_key(r, "workers");
@@ -266,9 +268,21 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 	struct daemon *d = opaque;
 	const char *cmd = hl_json_str(hl_json_get(req, "cmd"));
 
+	if (!d->ready) {
+		/* nothing is built yet that a command could use: say so, do not make the client wait */
+		hl_jw_obj_begin(r);
+		hl_jw_kv_bool(r, "ok", false);
+		hl_jw_kv_str(r, "error", "starting: hugelinkd is not ready yet");
+		hl_jw_kv_bool(r, "starting", true);
+		hl_jw_kv_str(r, "pool", d->name);
+		hl_jw_obj_end(r);
+		return;
+	}
 	if (strcmp(cmd, "ping") == 0) {
 		ok_begin(r);
 		hl_jw_kv_str(r, "version", HL_VERSION);
+		hl_jw_kv_str(r, "pool", d->name);
+		hl_jw_kv_u64(r, "pid", (uint64_t)getpid());
 		hl_jw_obj_end(r);
 	} else if (strcmp(cmd, "port-add") == 0) {
 		cmd_port_add(d, req, r);

@@ -16,6 +16,8 @@ struct daemon {
 	struct hl_switch *sw;
 	struct hl_bufpool *bp;
 	struct hl_pool *pool;
+	const char *name;       /* the pool's, which tells daemons on one host apart */
+	bool ready;             /* start-up done: requests before it are answered "starting" */
 	const char *state_path; /* the port list, rewritten on every change; NULL: none */
 	uint64_t started_ns;
 	/* last restart after a crash: how long the switch was gone */
