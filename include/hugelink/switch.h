@@ -34,7 +34,6 @@
 
 #include <hugelink/buf.h>
 #include <hugelink/mac_table.h>
-#include <hugelink/vhost_port.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,7 +101,7 @@ struct hl_sw_port_ops {
 	bool rx_in_flight;
 };
 
-/* A port as the switch sees it; kinds embed it and set ops and name. */
+/* A port as the switch sees it; kinds (sw_ports.h) embed it and set ops and name. */
 struct hl_sw_port {
 	const struct hl_sw_port_ops *ops;
 	char name[HL_SW_NAME_LEN];
@@ -150,21 +149,6 @@ unsigned hl_switch_workers(const struct hl_switch *sw);
 void hl_switch_worker_info(const struct hl_switch *sw, unsigned w, struct hl_sw_worker_info *wi);
 struct hl_mac_table *hl_switch_mac_table(struct hl_switch *sw);
 uint64_t hl_switch_aging_ns(const struct hl_switch *sw);
-
-/* Port kinds (sw_port_*.c). Each allocates its port; close frees it. */
-struct hl_sw_vhost_params {
-	const char *name;
-	const char *path;
-	bool client;
-	uint64_t features;  /* 0: default */
-	enum hl_vhost_zc_mode zcopy;
-};
-int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
-/* The socket path and role of a vhost port (for listing and qemu-args). */
-const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client);
-
-int hl_sw_port_tap_create(const char *name, const char *ifname, struct hl_sw_port **out);
-const char *hl_sw_port_tap_ifname(const struct hl_sw_port *p);
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Shm ports, peer side: what a process (or a guest program behind a BAR)
- * links to use a port of the switch's pool (model in shm_port.h).
+ * links to use a port of the switch's pool (API in shm_peer.h, format in
+ * shm_abi.h).
  *
  * Invariants:
  *   - everything read from the pool is checked once at attach (pool header,
  *     zone table, control block, the bufpool's geometry against the mapped
  *     length) and copied into this struct; the data path reads only the
- *     private copies and the rings, never the control block again;
+ *     private copies and the rings, and of the control block only
+ *     kick_armed;
  *   - descriptors the switch writes are checked like the switch checks the
  *     peer's (offset exactly at a data start inside the bufpool, length in
  *     bounds) before the peer dereferences base + offset: a switch bug or a
@@ -20,7 +22,7 @@
  *   - the doorbell FIFO is opened read-write, so a write never meets "no
  *     reader" (no SIGPIPE while the switch is down) and never blocks; after
  *     publishing on tx or done the peer kicks only if the switch armed it
- *     (ordering in shm_port.c).
+ *     (ordering at kick_armed in shm_abi.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +33,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hugelink/buf.h>
+#include <hugelink/pool.h>
 #include <hugelink/pool_meta.h>
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_peer.h>
 
 struct hl_shm_peer {
 	struct hl_pool *pool; /* ours to detach, when we mapped it */
@@ -137,7 +141,7 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 	if (!HL_IS_POW2(rs) || rs < HL_SHM_RING_MIN || rs > HL_SHM_RING_MAX || c->zone_len != zone_len)
 		return hl_error(-EBADMSG, "shm attach: %s: ring_size %u or zone_len bad", zname, rs);
 	for (unsigned r = 0; r < HL_SHM_NRINGS; r++)
-		if (c->ring_off[r] < sizeof(*c) || c->ring_off[r] % HL_CACHE_LINE != 0 ||
+		if (c->ring_off[r] < sizeof(*c) || c->ring_off[r] % HL_SHM_CACHE_LINE != 0 ||
 		    c->ring_off[r] > zone_len || zone_len - c->ring_off[r] < hl_shm_ring_memsize(rs))
 			return hl_error(-EBADMSG, "shm attach: %s: ring %u out of the zone", zname, r);
 
@@ -184,7 +188,7 @@ static int claim(struct hl_shm_peer *pe, const char *zname)
 
 int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_peer **out)
 {
-	char zname[HL_ZONE_NAME_LEN];
+	char zname[HL_SHM_ZONE_NAME_LEN];
 	uint64_t off = 0, zlen = 0;
 	int rc;
 
@@ -196,7 +200,7 @@ int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_pe
 	rc = find_zone(base, len, zname, &off, &zlen);
 	if (rc < 0)
 		return rc;
-	if (zlen < sizeof(struct hl_shm_ctrl) || off % HL_CACHE_LINE != 0)
+	if (zlen < sizeof(struct hl_shm_ctrl) || off % HL_SHM_CACHE_LINE != 0)
 		return hl_error(-EBADMSG, "shm attach: zone %s is too small or misaligned", zname);
 
 	struct hl_shm_peer *pe = calloc(1, sizeof(*pe));

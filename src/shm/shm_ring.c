@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Single-producer single-consumer descriptor rings between the switch and a
- * peer that may be hostile (layout and roles in shm_port.h).
+ * peer that may be hostile (layout and roles in shm_abi.h).
  *
  * Invariants:
  *   - a side's own index lives in r->own; the shared copy is only ever
@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_ring.h>
 
 size_t hl_shm_ring_memsize(uint32_t size)
 {

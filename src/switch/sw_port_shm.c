@@ -32,7 +32,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <hugelink/shm_abi.h>
 #include <hugelink/shm_port.h>
+#include <hugelink/sw_ports.h>
 #include <hugelink/switch.h>
 
 #define ISO_BUFS 2048u   /* buffers in an isolated port's bufpool */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include <hugelink/sw_ports.h>
 #include <hugelink/switch.h>
 #include <hugelink/tap_port.h>
 

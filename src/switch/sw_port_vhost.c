@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hugelink/sw_ports.h>
 #include <hugelink/switch.h>
 #include <hugelink/vhost_port.h>
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_peer.h>
 
 #include "hl_test.h"
 #include "shm_util.h"

@@ -11,7 +11,6 @@
 
 #include <hugelink/buf.h>
 #include <hugelink/pool.h>
-#include <hugelink/shm_port.h>
 
 #define SHM_MB (1ull << 20)
 #define SHM_ROOM 2176u /* 2048 bytes of packet after the headroom */

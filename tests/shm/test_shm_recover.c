@@ -15,9 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hugelink/shm_abi.h>
+#include <hugelink/shm_peer.h>
 #include <hugelink/shm_port.h>
 
 #include "hl_test.h"
+#include "shm_test_pvt.h"
 #include "../memory/pool_util.h"
 #include "shm_util.h"
 

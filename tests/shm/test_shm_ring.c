@@ -8,7 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_abi.h>
+#include <hugelink/shm_ring.h>
 
 #include "hl_test.h"
 

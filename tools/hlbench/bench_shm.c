@@ -18,7 +18,7 @@
  * first size's in the same round, which the host's slow spells (they can
  * halve everything for a minute) skew far less than two separate runs.
  *
- * Packets are single buffers (shm_port.h), so a frame must fit one data
+ * Packets are single buffers (shm_abi.h), so a frame must fit one data
  * room less its headroom. The default room is hugelinkd's (2048 bytes,
  * so frames up to 1920 bytes); larger frames need --room, which gives the
  * benchmark's bufpool larger rooms (the switch and shm ports take any
@@ -33,7 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_peer.h>
+#include <hugelink/sw_ports.h>
 #include <hugelink/switch.h>
 
 #include "bench.h"

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <hugelink/shm_port.h>
+#include <hugelink/shm_peer.h>
 
 #include "../common/frame.h"
 

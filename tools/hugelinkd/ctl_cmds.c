@@ -13,6 +13,7 @@
 
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
+#include <hugelink/sw_ports.h>
 
 #include "hugelinkd.h"
 

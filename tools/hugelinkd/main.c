@@ -42,6 +42,7 @@
 #include <hugelink/ctl.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
+#include <hugelink/vhost_port.h>
 
 #include "hugelinkd.h"
 
