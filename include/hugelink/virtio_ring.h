@@ -47,7 +47,13 @@ extern "C" {
 #define HL_VIRTIO_NET_F_GUEST_CSUM      1
 #define HL_VIRTIO_NET_F_MAC             5
 #define HL_VIRTIO_NET_F_GUEST_TSO4      7
+#define HL_VIRTIO_NET_F_GUEST_TSO6      8
+#define HL_VIRTIO_NET_F_GUEST_ECN       9
+#define HL_VIRTIO_NET_F_GUEST_UFO       10
 #define HL_VIRTIO_NET_F_HOST_TSO4       11
+#define HL_VIRTIO_NET_F_HOST_TSO6       12
+#define HL_VIRTIO_NET_F_HOST_ECN        13
+#define HL_VIRTIO_NET_F_HOST_UFO        14
 #define HL_VIRTIO_NET_F_MRG_RXBUF       15
 #define HL_VIRTIO_NET_F_STATUS          16
 
@@ -120,6 +126,7 @@ static inline int hl_vring_need_event(uint16_t event, uint16_t new_idx, uint16_t
 /* virtio-net header, legacy layout without num_buffers. */
 #define HL_VIRTIO_NET_HDR_F_NEEDS_CSUM 1u
 #define HL_VIRTIO_NET_HDR_F_DATA_VALID 2u
+#define HL_VIRTIO_NET_HDR_F_RSC_INFO   4u /* device -> driver only, with VIRTIO_NET_F_RSC_EXT */
 #define HL_VIRTIO_NET_HDR_GSO_NONE  0u
 #define HL_VIRTIO_NET_HDR_GSO_TCPV4 1u
 #define HL_VIRTIO_NET_HDR_GSO_UDP   3u
