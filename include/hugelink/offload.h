@@ -126,6 +126,11 @@ struct hl_ol_stats {
 	uint32_t warned;         /* reasons already logged on this port */
 };
 
+/* Add src's counters to dst (src may be another thread's, being written). */
+void hl_ol_stats_add(struct hl_ol_stats *dst, const struct hl_ol_stats *src);
+/* Take base (an earlier sum) off dst. */
+void hl_ol_stats_sub(struct hl_ol_stats *dst, const struct hl_ol_stats *base);
+
 /* ---- capabilities from negotiated virtio-net features (control path) --------- */
 
 /*

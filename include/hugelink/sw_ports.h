@@ -31,6 +31,7 @@ struct hl_sw_vhost_params {
 	bool client;
 	uint64_t features;  /* 0: default */
 	enum hl_vhost_zc_mode zcopy;
+	bool no_offload;    /* offer the guest no offloads (checksum, TSO) */
 };
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
 /* The socket path and role of a vhost port (for listing and qemu-args). */
@@ -38,7 +39,8 @@ const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client);
 
 /* ---- TAP (sw_port_tap.c) ---------------------------------------------------------- */
 
-int hl_sw_port_tap_create(const char *name, const char *ifname, struct hl_sw_port **out);
+/* offload: virtio-net headers with the kernel, checksums and TSO both ways (tap_port.h). */
+int hl_sw_port_tap_create(const char *name, const char *ifname, bool offload, struct hl_sw_port **out);
 const char *hl_sw_port_tap_ifname(const struct hl_sw_port *p);
 
 /* ---- shm (sw_port_shm.c) ---------------------------------------------------------- */

@@ -17,6 +17,12 @@
  *   - counters are per worker and per port, written by that worker only and
  *     summed when read.
  *
+ * Offloads are decided at egress: a frame that carries offload metadata
+ * (a partial checksum, a TCP frame to be segmented) goes to a port that
+ * takes it as it is, and is completed or cut into segments in software,
+ * once per output port that cannot (hl_ol_prepare), so guest-to-guest
+ * traffic moves 64 KiB frames and nothing is segmented twice.
+ *
  * A packet is forwarded by its destination MAC: known unicast to the port
  * it was learned on, broadcast, multicast and unknown unicast to every port
  * but the one it came from (one reference per copy; ports copy or write the
@@ -34,6 +40,7 @@
 
 #include <hugelink/buf.h>
 #include <hugelink/mac_table.h>
+#include <hugelink/offload.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +67,12 @@ struct hl_sw_port_stats {
 	uint64_t drops[HL_SW_DROP_MAX];
 	uint64_t zcopy_packets, copy_packets;
 	uint64_t errors;
+	/*
+	 * Offloads: what the port checked on the way in (its ops->stats) and
+	 * what the switch did on the way out to make frames fit it (software
+	 * segmentation and checksums, hl_ol_prepare), added up.
+	 */
+	struct hl_ol_stats ol;
 };
 
 struct hl_sw_port;
@@ -91,6 +104,13 @@ struct hl_sw_port_ops {
 	/* "up", "down", "listening", "connecting", ... */
 	const char *(*state)(const struct hl_sw_port *p);
 	void (*close)(struct hl_sw_port *p);
+	/*
+	 * What frames the port takes as they are (HL_OL_CAP_*) and the largest
+	 * it takes, Ethernet header included; asked only for a burst that holds
+	 * a frame with offload metadata, whatever worker sends. NULL: none, and
+	 * frames of HL_BUF_F_OFFLOAD are completed or cut to 1514 bytes first.
+	 */
+	void (*offloads)(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame);
 	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
 	unsigned max_sleep_ms;
 	/*

@@ -3,8 +3,15 @@
  * A Linux TAP device as a switch port, so the host's own network stack can
  * reach the switch: frames the kernel sends out of the interface are read
  * with hl_tap_rx_burst(), frames written with hl_tap_tx_burst() arrive at the
- * kernel as if received on it. Plain Ethernet frames (IFF_TAP | IFF_NO_PI,
- * no virtio-net header), one read or write per frame, on a nonblocking fd.
+ * kernel as if received on it. Ethernet frames (IFF_TAP | IFF_NO_PI), one
+ * read or write per frame, on a nonblocking fd.
+ *
+ * With HL_TAP_F_OFFLOAD each frame travels behind a virtio-net header
+ * (IFF_VNET_HDR), and the kernel is told we take partial checksums and TCP
+ * frames of up to 64 KiB (TUNSETOFFLOAD): host-kernel TCP then crosses the
+ * switch as big frames, and frames we write may ask the kernel to finish
+ * their checksum or segment them. The kernel's headers are checked like a
+ * guest's (hl_ol_from_vnet), though its DATA_VALID is believed.
  *
  * The interface exists while the port is open (it is not made persistent)
  * and disappears when the port is closed.
@@ -20,6 +27,7 @@
 
 #include <hugelink/buf.h>
 #include <hugelink/common.h>
+#include <hugelink/offload.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,7 +47,15 @@ struct hl_tap_stats {
 	uint64_t rx_drop_too_big; /* longer than HL_TAP_MAX_FRAME: cannot come from a sane kernel */
 	uint64_t tx_errors;       /* frames refused by the kernel, or malformed chains */
 	uint64_t rx_drop_runt;    /* shorter than an Ethernet header */
+	uint64_t rx_drop_bad_offload; /* a virtio-net header refused (reasons in ol.refused) */
+	struct hl_ol_stats ol;    /* receive: the kernel's headers checked */
 };
+
+/* hl_tap_port_open_flags() */
+#define HL_TAP_F_OFFLOAD 0x1u /* virtio-net headers, checksum and TSO both ways */
+
+/* What a TAP port with HL_TAP_F_OFFLOAD takes from the switch, and believes of the kernel. */
+#define HL_TAP_OL_CAPS (HL_OL_CAP_CSUM | HL_OL_CAP_TSO4 | HL_OL_CAP_TSO6 | HL_OL_CAP_ECN)
 
 struct hl_tap_port {
 	int fd;                       /* -1 while closed */
@@ -47,6 +63,7 @@ struct hl_tap_port {
 	unsigned ifindex;
 	struct hl_tap_stats stats;
 	uint8_t *rx_spill;            /* receive: the part of a frame beyond the first buffer */
+	unsigned flags;               /* HL_TAP_F_* */
 };
 
 /*
@@ -57,6 +74,8 @@ struct hl_tap_port {
  * CAP_NET_ADMIN. On failure t->fd is -1 and nothing is left behind.
  */
 int hl_tap_port_open(struct hl_tap_port *t, const char *ifname);
+/* The same with HL_TAP_F_* flags; -EOPNOTSUPP when the kernel refuses the offloads. */
+int hl_tap_port_open_flags(struct hl_tap_port *t, const char *ifname, unsigned flags);
 
 /* Close the fd (the interface disappears with it). Idempotent. */
 void hl_tap_port_close(struct hl_tap_port *t);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <hugelink/buf.h>
+#include <hugelink/offload.h>
 #include <hugelink/vhost_backend.h>
 #include <hugelink/vring_split.h>
 
@@ -36,6 +37,25 @@ extern "C" {
 #define HL_VHOST_DEFAULT_FEATURES                                                              \
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |      \
 	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC))
+
+/*
+ * The offloads a port offers with offload on (the default): the guest may
+ * hand over partial checksums and TCP frames of up to 64 KiB (CSUM,
+ * HOST_TSO4/6, HOST_ECN) and take them (GUEST_CSUM, GUEST_TSO4/6,
+ * GUEST_ECN). UFO is not offered: it is IP fragmentation, which modern
+ * guests do not send and the switch does not do. Neither is
+ * CTRL_GUEST_OFFLOADS: it needs the control queue, and what a guest
+ * accepts is then fixed at negotiation (a guest that turns GRO off with
+ * ethtool still gets big frames, which its stack takes).
+ */
+#define HL_VHOST_OFFLOAD_FEATURES                                                              \
+	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) |        \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO4) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO6) |     \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_ECN) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |     \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_ECN))
+
+/* Largest IP packet one segment of a guest's TSO frame may carry (a jumbo frame's). */
+#define HL_VHOST_OL_MTU 9000u
 
 /*
  * Guest -> host zero-copy (vhost_zcopy.c). OFF copies every packet; ON
@@ -62,6 +82,8 @@ struct hl_vhost_vq_stats {
 	uint64_t drop_bad_chain; /* descriptor chain refused by the walker */
 	uint64_t drop_too_big;   /* enqueue: packet larger than the guest's buffers */
 	uint64_t calls;          /* interrupts sent to the guest */
+	uint64_t drop_bad_offload; /* dequeue: a virtio-net header refused (reasons in ol.refused) */
+	struct hl_ol_stats ol;   /* dequeue: headers checked; enqueue: headers not deliverable */
 };
 
 struct hl_vhost_vq {
@@ -70,6 +92,12 @@ struct hl_vhost_vq {
 	int call_fd;
 	uint16_t hdr_len; /* virtio-net header: 12 with VERSION_1 or MRG_RXBUF, else 10 */
 	bool mrg_rxbuf;
+	/*
+	 * Negotiated offloads (HL_OL_CAP_*): on a transmit queue what the guest
+	 * may ask of us, on a receive queue what it takes; 0: none, and the
+	 * virtio-net header is neither read nor filled in.
+	 */
+	uint32_t ol_caps;
 	struct hl_vhost_zc *zc;      /* transmit queues with zero-copy on, while running */
 	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
 	uint32_t zc_max_pinned;      /* chains pinned at once */
@@ -92,7 +120,8 @@ struct hl_vhost_port {
 struct hl_vhost_port_params {
 	const char *path;
 	bool client;
-	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES */
+	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES, with the offloads unless no_offload */
+	bool no_offload;   /* offer no offloads (HL_VHOST_OFFLOAD_FEATURES) */
 	unsigned nqueues;  /* 0: 2 (one receive and one transmit queue) */
 	enum hl_vhost_zc_mode zc_mode;
 	uint32_t zc_min_len;     /* AUTO threshold; 0: hl_vhost_zc_min_len_default() */

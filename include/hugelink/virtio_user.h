@@ -34,14 +34,21 @@ struct hl_vuser_params {
 	struct hl_pool *pool;   /* owned by the caller; we reserve ring zones in it */
 	struct hl_bufpool *bp;  /* buffers from that pool */
 	unsigned ring_size;     /* 0: 256 */
-	uint64_t features;      /* 0: VERSION_1 | MRG_RXBUF | EVENT_IDX */
+	/*
+	 * 0: VERSION_1 | MRG_RXBUF | EVENT_IDX. With offload bits (those of
+	 * HL_VHOST_OFFLOAD_FEATURES the back-end grants) frames with offload
+	 * metadata go out with it in their header, and received headers are
+	 * checked into the frames' metadata.
+	 */
+	uint64_t features;
 	const char *name;       /* zone name prefix, unique per pool; NULL: "vu" */
 };
 
 struct hl_vuser_stats {
 	uint64_t tx_packets, tx_bytes, tx_full; /* tx_full: not sent, ring full */
-	uint64_t rx_packets, rx_bytes, rx_bad;  /* rx_bad: malformed completion */
+	uint64_t rx_packets, rx_bytes, rx_bad;  /* rx_bad: malformed completion, or a header refused */
 	uint64_t kicks;
+	struct hl_ol_stats ol;                  /* receive: the back-end's headers checked */
 };
 
 struct hl_vuser {
@@ -52,6 +59,7 @@ struct hl_vuser {
 	int kick[2], call[2];
 	uint16_t hdr_len;
 	bool mrg_rxbuf;
+	uint32_t ol_tx, ol_rx; /* negotiated offloads (HL_OL_CAP_*): what we may send, what we take */
 	char zone[2][32];
 	struct hl_vuser_stats stats;
 };

@@ -10,6 +10,12 @@
  * read never truncates, and a frame we cannot keep is still consumed (and
  * counted) rather than left for the next poll to trip over.
  *
+ * With offloads a virtio-net header leads every frame both ways, in the
+ * same readv and writev: on receive it lands in a local copy and is
+ * checked against the frame once the frame is in our buffers; on transmit
+ * it is built from the frame's metadata, which the switch made fit this
+ * port (partial checksums and TCP segmentation the kernel finishes).
+ *
  * Transmit gathers a buffer chain with writev. Buffer metadata is ours, but
  * a chain may have been filled from a peer's descriptors, so every segment
  * is checked to lie inside its buffer and the walk is bounded, which also
@@ -64,6 +70,11 @@ out:
 
 int hl_tap_port_open(struct hl_tap_port *t, const char *ifname)
 {
+	return hl_tap_port_open_flags(t, ifname, 0);
+}
+
+int hl_tap_port_open_flags(struct hl_tap_port *t, const char *ifname, unsigned flags)
+{
 	struct ifreq ifr;
 	int rc;
 
@@ -85,18 +96,28 @@ int hl_tap_port_open(struct hl_tap_port *t, const char *ifname)
 		goto fail;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | ((flags & HL_TAP_F_OFFLOAD) ? IFF_VNET_HDR : 0);
 	memcpy(ifr.ifr_name, ifname, strlen(ifname));
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		rc = hl_error(-errno, "tap %s: TUNSETIFF: %s", ifname, strerror(errno));
 		goto fail;
+	}
+	if (flags & HL_TAP_F_OFFLOAD) {
+		int sz = (int)sizeof(struct hl_virtio_net_hdr);
+		unsigned ol = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+		if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0 || ioctl(t->fd, TUNSETOFFLOAD, ol) < 0) {
+			rc = hl_error(-EOPNOTSUPP, "tap %s: the kernel refuses offloads: %s", ifname, strerror(errno));
+			goto fail;
+		}
+		t->flags = HL_TAP_F_OFFLOAD;
 	}
 	memcpy(t->ifname, ifr.ifr_name, sizeof(t->ifname));
 	t->ifname[sizeof(t->ifname) - 1] = '\0';
 	rc = link_up(t);
 	if (rc < 0)
 		goto fail;
-	HL_LOG_INFO("tap %s: open, ifindex %u", t->ifname, t->ifindex);
+	HL_LOG_INFO("tap %s: open, ifindex %u%s", t->ifname, t->ifindex,
+		    t->flags & HL_TAP_F_OFFLOAD ? ", checksum and TSO offloads" : "");
 	return 0;
 fail:
 	if (t->fd >= 0)
@@ -162,13 +183,17 @@ uint16_t hl_tap_rx_burst(struct hl_tap_port *t, struct hl_bufpool *bp, struct hl
 
 	if (hl_unlikely(t == NULL || t->rx_spill == NULL || t->fd < 0 || bp == NULL || pkts == NULL))
 		return 0;
+	bool vnet = t->flags & HL_TAP_F_OFFLOAD;
 	/* at most n reads: a stream of frames we drop cannot keep us here */
 	for (uint16_t reads = 0; reads < n; reads++) {
 		struct hl_buf *b = hl_buf_alloc(bp);
-		struct iovec iov[2];
+		struct hl_virtio_net_hdr vh;
+		struct iovec iov[3];
 		unsigned niov = 0;
 		uint32_t room = 0;
 
+		if (vnet)
+			iov[niov++] = (struct iovec){&vh, sizeof(vh)};
 		if (b != NULL) {
 			room = hl_buf_tailroom(b);
 			iov[niov++] = (struct iovec){hl_buf_data(b), room};
@@ -186,6 +211,14 @@ uint16_t hl_tap_rx_burst(struct hl_tap_port *t, struct hl_bufpool *bp, struct hl
 			break;
 		}
 		uint64_t len = (uint64_t)r;
+		if (vnet) {
+			if (hl_unlikely(len < sizeof(vh))) {
+				t->stats.rx_drop_runt++;
+				hl_buf_free(b);
+				continue;
+			}
+			len -= sizeof(vh);
+		}
 		if (hl_unlikely(len < HL_TAP_MIN_FRAME)) {
 			t->stats.rx_drop_runt++;
 			hl_buf_free(b);
@@ -206,6 +239,12 @@ uint16_t hl_tap_rx_burst(struct hl_tap_port *t, struct hl_bufpool *bp, struct hl
 		if (hl_unlikely(len > first) &&
 		    !rx_spill_chain(b, t->rx_spill, (uint32_t)(len - first), bp)) {
 			t->stats.rx_drop_nobuf++;
+			hl_buf_free(b);
+			continue;
+		}
+		if (vnet && hl_ol_from_vnet(b, &vh, HL_TAP_OL_CAPS | HL_OL_CAP_TRUST_VALID, HL_OL_IP_MAX,
+					    &t->stats.ol) < 0) {
+			t->stats.rx_drop_bad_offload++;
 			hl_buf_free(b);
 			continue;
 		}
@@ -241,22 +280,33 @@ static uint32_t tx_gather(const struct hl_buf *b, struct iovec *iov, unsigned *n
 
 uint16_t hl_tap_tx_burst(struct hl_tap_port *t, struct hl_buf **pkts, uint16_t n)
 {
-	struct iovec iov[HL_TAP_MAX_SEGS];
+	struct iovec iov[1 + HL_TAP_MAX_SEGS];
 	uint16_t sent = 0;
 
 	if (hl_unlikely(t == NULL || t->rx_spill == NULL || t->fd < 0 || pkts == NULL))
 		return 0;
+	bool vnet = t->flags & HL_TAP_F_OFFLOAD;
 	for (uint16_t k = 0; k < n; k++) {
-		unsigned niov = 0;
-		uint32_t len = pkts[k] != NULL ? tx_gather(pkts[k], iov, &niov) : 0;
+		struct hl_virtio_net_hdr vh;
+		unsigned niov = 0, skip = vnet ? 1 : 0;
+		uint32_t len = pkts[k] != NULL ? tx_gather(pkts[k], iov + skip, &niov) : 0;
 		if (hl_unlikely(len == 0)) {
 			t->stats.tx_errors++;
 			continue;
+		}
+		if (vnet) {
+			/* the switch made the frame fit HL_TAP_OL_CAPS; anything else goes plain */
+			if (hl_unlikely(hl_ol_to_vnet(pkts[k], HL_TAP_OL_CAPS, &vh) < 0))
+				t->stats.tx_errors++;
+			iov[0] = (struct iovec){&vh, sizeof(vh)};
+			niov++;
 		}
 		ssize_t r;
 		do
 			r = writev(t->fd, iov, (int)niov);
 		while (r < 0 && errno == EINTR);
+		if (r > 0 && vnet)
+			r -= (ssize_t)sizeof(vh);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break; /* the kernel's queue is full: the rest is the caller's to retry or drop */
 		if (hl_unlikely(r != (ssize_t)len)) {

@@ -68,8 +68,26 @@ static void vh_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
 	st->drops[HL_SW_DROP_TOO_BIG] = __atomic_load_n(&tx->drop_too_big, __ATOMIC_RELAXED);
 	st->copy_packets = __atomic_load_n(&rx->copied, __ATOMIC_RELAXED);
 	st->zcopy_packets = __atomic_load_n(&rx->zcopy, __ATOMIC_RELAXED);
+	st->drops[HL_SW_DROP_BAD] += __atomic_load_n(&rx->drop_bad_offload, __ATOMIC_RELAXED);
 	st->errors = __atomic_load_n(&v->vp.be.dev.stats.bad_msgs, __ATOMIC_RELAXED) +
 		     __atomic_load_n(&v->vp.be.dev.stats.unknown_msgs, __ATOMIC_RELAXED);
+	hl_ol_stats_add(&st->ol, &rx->ol);
+	hl_ol_stats_add(&st->ol, &tx->ol);
+}
+
+/*
+ * What the guest's receive queue negotiated. Read by any worker while the
+ * control thread may restart the queue: a stale answer costs one burst a
+ * software checksum it did not need, or a frame the enqueue sends with a
+ * plain header (counted there), never memory.
+ */
+static void vh_offloads(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame)
+{
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	const struct hl_vhost_vq *vq = &v->vp.vq[0];
+	*caps = __atomic_load_n(&vq->ol_caps, __ATOMIC_RELAXED);
+	/* the guest's buffers decide what fits (drop_too_big); mergeable ones take anything */
+	*max_frame = HL_OL_FRAME_MAX;
 }
 
 static const char *vh_state(const struct hl_sw_port *p)
@@ -97,6 +115,7 @@ static const struct hl_sw_port_ops vhost_ops = {
 	.stats = vh_stats,
 	.state = vh_state,
 	.close = vh_close,
+	.offloads = vh_offloads,
 };
 
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out)
@@ -110,7 +129,8 @@ int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_p
 	v->sw.ops = &vhost_ops;
 	strcpy(v->sw.name, prm->name);
 	struct hl_vhost_port_params vp = {
-		.path = prm->path, .client = prm->client, .features = prm->features, .zc_mode = prm->zcopy};
+		.path = prm->path, .client = prm->client, .features = prm->features, .zc_mode = prm->zcopy,
+		.no_offload = prm->no_offload};
 	int rc = hl_vhost_port_open(&v->vp, &vp);
 	if (rc < 0) {
 		free(v);

@@ -37,7 +37,7 @@ struct worker {
 	int sleeping;
 	int stop;
 	struct hl_sw_worker_info info;
-	struct hl_sw_port_stats st[HL_SW_MAX_PORTS];
+	struct hl_sw_port_stats st[HL_SW_MAX_PORTS]; /* `ol` holds what this worker did at egress */
 	/* the burst received last and the one before it */
 	struct hl_buf *in[2][HL_SW_BURST];
 	/* per burst: packets bound for each port */
@@ -118,6 +118,56 @@ static void flood(struct worker *w, struct hl_buf *b, unsigned in)
 	}
 }
 
+/*
+ * Send c frames, some with offload metadata, to a port that may not take
+ * them as they are: each such frame becomes what hl_ol_prepare makes of it
+ * for this port (itself, a completed copy, or its segments), sent in
+ * bursts. Frames that cannot be made to fit are dropped by reason.
+ * Returns how many frames went and, in *given, how many the port was
+ * offered: their difference is the port's shortfall.
+ */
+static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_buf **pkts, uint16_t c,
+			   struct hl_sw_port_stats *ost, unsigned *given)
+{
+	uint32_t caps = 0, max_frame = 1514;
+	struct hl_buf *batch[HL_SW_BURST], *segs[HL_OL_SEGS_MAX];
+	unsigned nb = 0, sent = 0;
+
+	if (op->ops->offloads != NULL)
+		op->ops->offloads(op, &caps, &max_frame);
+	*given = 0;
+	for (uint16_t k = 0; k < c; k++) {
+		int n = hl_ol_prepare(pkts[k], caps, max_frame, w->sw->bp, segs, HL_OL_SEGS_MAX, &ost->ol);
+		if (hl_unlikely(n < 0)) {
+			ost->drops[n == -ENOBUFS ? HL_SW_DROP_NO_BUF : n == -EMSGSIZE ? HL_SW_DROP_TOO_BIG
+										    : HL_SW_DROP_BAD]++;
+			hl_buf_free(pkts[k]);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			batch[nb++] = segs[i];
+			if (nb == HL_SW_BURST) {
+				sent += op->ops->tx(op, batch, (uint16_t)nb, &ost->tx_bytes);
+				*given += nb;
+				nb = 0;
+			}
+		}
+	}
+	if (nb > 0) {
+		sent += op->ops->tx(op, batch, (uint16_t)nb, &ost->tx_bytes);
+		*given += nb;
+	}
+	return (uint16_t)(sent > UINT16_MAX ? UINT16_MAX : sent);
+}
+
+static inline bool any_offload(struct hl_buf *const *pkts, uint16_t c)
+{
+	uint16_t f = 0;
+	for (uint16_t k = 0; k < c; k++)
+		f |= pkts[k]->flags;
+	return f & HL_BUF_F_OFFLOAD;
+}
+
 /* One burst received from port `in`: classify, learn, then one transmit call per output port. */
 static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf **pkts, uint16_t n, uint64_t now)
 {
@@ -178,17 +228,20 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 		w->nout[j] = 0;
 		struct hl_sw_port *op = port_get(sw, j);
 		struct hl_sw_port_stats *ost = &w->st[j];
-		uint16_t sent = 0;
+		unsigned sent = 0, given = c;
 		if (hl_likely(op != NULL)) {
 			/* the port takes over all c references, sent or not */
 			tx_lock(sw, op);
-			sent = op->ops->tx(op, w->out[j], c, &ost->tx_bytes);
+			if (hl_likely(!any_offload(w->out[j], c)))
+				sent = op->ops->tx(op, w->out[j], c, &ost->tx_bytes);
+			else
+				sent = tx_offload(w, op, w->out[j], c, ost, &given);
 			tx_unlock(sw, op);
 		} else {
 			hl_buf_free_bulk(w->out[j], c);
 		}
 		ost->tx_packets += sent;
-		ost->drops[HL_SW_DROP_TX_FULL] += c - sent;
+		ost->drops[HL_SW_DROP_TX_FULL] += given - sent;
 	}
 }
 
@@ -413,6 +466,7 @@ static void sum_stats(struct hl_switch *sw, unsigned slot, struct hl_sw_port_sta
 		st->tx_bytes += __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
 		for (unsigned d = 0; d < HL_SW_DROP_MAX; d++)
 			st->drops[d] += __atomic_load_n(&s->drops[d], __ATOMIC_RELAXED);
+		hl_ol_stats_add(&st->ol, &s->ol);
 	}
 }
 
@@ -510,6 +564,10 @@ void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, stru
 	st->zcopy_packets = own.zcopy_packets;
 	st->copy_packets = own.copy_packets;
 	st->errors = own.errors;
+	/* egress since the port was added, plus what the port counted itself */
+	st->ol = cur.ol;
+	hl_ol_stats_sub(&st->ol, &b->ol);
+	hl_ol_stats_add(&st->ol, &own.ol);
 }
 
 unsigned hl_switch_workers(const struct hl_switch *sw)

@@ -5,8 +5,13 @@
  * (length 0: the device wrote nothing) whether it was taken or refused.
  *
  * The guest may rewrite its buffers while we copy; we read each byte once
- * and decide nothing from guest memory afterwards. The virtio-net header is
- * skipped (no offloads are negotiated, so it carries nothing we need).
+ * and decide nothing from guest memory afterwards. The virtio-net header
+ * matters only when the guest negotiated offloads (vq->ol_caps): then it
+ * is copied out once per packet and, once the frame is in our buffers,
+ * checked against the frame (hl_ol_from_vnet) before the packet leaves
+ * this burst; a header that lies costs its packet, counted by reason, and
+ * the chain still goes back to the guest. Without offloads the header is
+ * skipped unread.
  *
  * With zero-copy on (vhost_zcopy.c), the same loop hands the packets worth
  * pinning to hl_vhost_zc_pin(); their chains go on the used ring later,
@@ -37,6 +42,8 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	if (avail > n)
 		avail = n;
+	if (vq->ol_caps != 0 && avail > HL_VHOST_BURST)
+		avail = HL_VHOST_BURST; /* the headers are kept for one burst */
 	if (avail == 0)
 		goto idle;
 	hl_vring_prefetch_avail(&vq->vr, avail);
@@ -55,6 +62,9 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		const uint8_t *src;
 		uint32_t len;
 	} pend[HL_VHOST_BURST];
+	/* with offloads: each packet's header, read once, checked after the copies */
+	struct hl_virtio_net_hdr vh[HL_VHOST_BURST];
+	bool ol = vq->ol_caps != 0;
 	for (unsigned k = 0; k < avail; k++) {
 		uint16_t head = hl_vring_pop_avail(&vq->vr);
 		struct hl_buf *b = pkts[got];
@@ -63,6 +73,8 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			continue;
 		if (got < HL_VHOST_BURST) /* a caller may ask for more than a burst; the rest copy at once */
 			pend[got].src = NULL;
+		if (ol)
+			hl_vhost_read_vnet_hdr(iov, ch.nr_out, &vh[got]);
 		if (len >= zc_from) {
 			int r = hl_vhost_zc_pin(vq, bp, b, head, iov, ch.nr_out, len);
 			if (r >= 0) {
@@ -104,12 +116,28 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	for (unsigned k = 0; k < got && k < HL_VHOST_BURST; k++)
 		if (pend[k].src != NULL)
 			memcpy(hl_buf_data(pkts[k]), pend[k].src, pend[k].len);
+	unsigned taken = got;
+	vq->stats.copied += got - pins;
+	if (ol) {
+		/* packets whose header the frame contradicts go; the rest close up */
+		unsigned kept = 0;
+		for (unsigned k = 0; k < got; k++) {
+			if (hl_likely(hl_ol_from_vnet(pkts[k], &vh[k], vq->ol_caps, HL_VHOST_OL_MTU, &vq->stats.ol) == 0)) {
+				pkts[kept++] = pkts[k];
+				continue;
+			}
+			vq->stats.drop_bad_offload++;
+			vq->stats.bytes -= pkts[k]->pkt_len;
+			hl_buf_free(pkts[k]);
+		}
+		got = kept;
+	}
 	if (vq->zc != NULL)
 		hl_vhost_zc_end(vq);
-	if (got < avail)
-		hl_buf_free_bulk(pkts + got, avail - got);
+	/* spares (chains refused, or no buffers) still sit after what the loop took */
+	if (taken < avail)
+		hl_buf_free_bulk(pkts + taken, avail - taken);
 	vq->stats.packets += got;
-	vq->stats.copied += got - pins;
 	flush = true;
 idle:
 	if (flush) {

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Host -> guest, copy mode: each packet is copied, behind a virtio-net
- * header, into buffers the guest made available on its receive queue. With
+ * header, into buffers the guest made available on its receive queue. The
+ * header is zero for a plain frame and says what the frame's offload
+ * metadata says otherwise (checksum to complete or already verified, TCP
+ * segmentation left to the guest), within what the guest negotiated. With
  * MRG_RXBUF a packet may fill several chains; the header's num_buffers says
  * how many. A packet that does not fit what the guest offers is not
  * delivered, and the chains it would have used are given back untouched (the
@@ -48,11 +51,26 @@ static uint32_t fill(struct src *s, const struct hl_iov *iov, unsigned niov, uin
 	return done;
 }
 
+/*
+ * The offload fields a receiver that negotiated caps gets for b. The switch
+ * made every frame fit this port before it came here (hl_ol_prepare), so a
+ * frame that still asks for more is a bug elsewhere: it goes out with a
+ * plain header, counted.
+ */
+static void ol_header(struct hl_vhost_vq *vq, const struct hl_buf *b, struct hl_virtio_net_hdr_v1 *h)
+{
+	if (hl_unlikely(hl_ol_to_vnet(b, vq->ol_caps, (struct hl_virtio_net_hdr *)h) < 0))
+		vq->stats.ol.refused[HL_OL_R_BAD_META]++;
+}
+
 /* Write the header (num_buffers last) into the first writable bytes of a chain. */
-static void put_header(const struct hl_iov *iov, unsigned niov, uint16_t hdr_len, uint16_t nbufs)
+static void put_header(struct hl_vhost_vq *vq, const struct hl_buf *b, const struct hl_iov *iov, unsigned niov,
+		       uint16_t hdr_len, uint16_t nbufs)
 {
 	struct hl_virtio_net_hdr_v1 h;
 	memset(&h, 0, sizeof(h));
+	if (b->flags & HL_BUF_F_OFFLOAD)
+		ol_header(vq, b, &h);
 	h.num_buffers = nbufs;
 	const uint8_t *src = (const uint8_t *)&h;
 	for (unsigned i = 0, done = 0; i < niov && done < hdr_len; i++) {
@@ -114,7 +132,10 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				      ch.in_len - vq->hdr_len >= b->pkt_len)) {
 				uint8_t *dst = iov[0].base;
 				memcpy(dst + vq->hdr_len, hl_buf_data(b), b->pkt_len);
-				put_header_one(dst, vq->hdr_len);
+				if (hl_likely(!(b->flags & HL_BUF_F_OFFLOAD)))
+					put_header_one(dst, vq->hdr_len);
+				else
+					put_header(vq, b, iov, 1, vq->hdr_len, 1);
 				hl_vring_put_used(&vq->vr, head, vq->hdr_len + b->pkt_len);
 				vq->stats.bytes += b->pkt_len;
 				sent++;
@@ -173,7 +194,7 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				continue; /* try the next packet: it may be smaller */
 			break;
 		}
-		put_header(first, nfirst, vq->hdr_len, nbufs);
+		put_header(vq, b, first, nfirst, vq->hdr_len, nbufs);
 		vq->stats.bytes += b->pkt_len;
 		sent++;
 	}

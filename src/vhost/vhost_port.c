@@ -29,6 +29,10 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	vq->call_fd = v->call_fd;
 	vq->mrg_rxbuf = d->features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
 	vq->hdr_len = (d->features & HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1)) || vq->mrg_rxbuf ? 12 : 10;
+	/* a feature set against the spec's dependencies keeps its consistent part, said once */
+	int orc = (q & 1) ? hl_ol_caps_guest_tx(d->features, &vq->ol_caps) : hl_ol_caps_guest_rx(d->features, &vq->ol_caps);
+	if (orc < 0)
+		HL_LOG_WARN("vhost-user %s: queue %u: %s", p->be.path, q, hl_last_error());
 	vq->zc = NULL;
 	if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF) {
 		vq->zc_min_len = p->zc_mode == HL_VHOST_ZC_ON ? 0 : p->zc_min_len ? p->zc_min_len
@@ -87,7 +91,8 @@ int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_param
 	struct hl_vhost_backend_params bp = {
 		.path = prm->path,
 		.client = prm->client,
-		.features = prm->features ? prm->features : HL_VHOST_DEFAULT_FEATURES,
+		.features = prm->features ? prm->features
+					  : HL_VHOST_DEFAULT_FEATURES | (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES),
 		.nqueues = prm->nqueues ? prm->nqueues : 2,
 		.ops = &port_ops,
 		.opaque = p,

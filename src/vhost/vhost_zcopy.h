@@ -3,6 +3,8 @@
 #ifndef HL_VHOST_ZCOPY_H
 #define HL_VHOST_ZCOPY_H
 
+#include <string.h>
+
 #include <hugelink/vhost_port.h>
 
 /* Control thread, at queue start: a context for a ring of num entries, or NULL. */
@@ -155,6 +157,26 @@ static inline bool hl_vhost_walk_tx(struct hl_vhost_vq *vq, uint16_t head, struc
 	}
 	*len = ch->out_len - vq->hdr_len;
 	return true;
+}
+
+/*
+ * The virtio-net header's offload fields (the first 10 bytes of either
+ * layout), copied out of guest memory once, wherever the descriptors split
+ * them. The walk guarantees at least hdr_len readable bytes.
+ */
+static inline void hl_vhost_read_vnet_hdr(const struct hl_iov *iov, unsigned niov, struct hl_virtio_net_hdr *h)
+{
+	if (hl_likely(iov[0].len >= sizeof(*h))) {
+		memcpy(h, iov[0].base, sizeof(*h));
+		return;
+	}
+	uint8_t *dst = (uint8_t *)h;
+	uint32_t done = 0;
+	for (unsigned i = 0; i < niov && done < sizeof(*h); i++) {
+		uint32_t k = iov[i].len < sizeof(*h) - done ? iov[i].len : (uint32_t)sizeof(*h) - done;
+		memcpy(dst + done, iov[i].base, k);
+		done += k;
+	}
 }
 
 /*

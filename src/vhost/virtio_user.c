@@ -79,6 +79,9 @@ int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
 		goto fail;
 	u->mrg_rxbuf = u->fe.features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
 	u->hdr_len = (u->fe.features & HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1)) || u->mrg_rxbuf ? 12 : 10;
+	/* we are the driver: the device's HOST_* bits are what we may send, GUEST_* what we take */
+	if (hl_ol_caps_guest_tx(u->fe.features, &u->ol_tx) < 0 || hl_ol_caps_guest_rx(u->fe.features, &u->ol_rx) < 0)
+		HL_LOG_WARN("virtio-user %s: %s", p->path, hl_last_error());
 	if ((rc = hl_vhost_frontend_set_mem(&u->fe, u->pool)) < 0)
 		goto fail;
 	const char *prefix = p->name ? p->name : "vu";
@@ -130,6 +133,8 @@ uint16_t hl_vuser_tx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 		/* header in the headroom right before the frame: one descriptor */
 		uint8_t *h = (uint8_t *)hl_buf_data(b) - u->hdr_len;
 		memset(h, 0, u->hdr_len);
+		if ((b->flags & HL_BUF_F_OFFLOAD) && hl_ol_to_vnet(b, u->ol_tx, (struct hl_virtio_net_hdr *)h) < 0)
+			break; /* asks for what the back-end did not grant: the caller's to fix */
 		db[nseg++] = (struct hl_drv_buf){.addr = (uintptr_t)h, .len = b->data_len + u->hdr_len};
 		for (struct hl_buf *s = b->next; s != NULL; s = s->next)
 			db[nseg++] = (struct hl_drv_buf){.addr = (uintptr_t)hl_buf_data(s), .len = s->data_len};
@@ -180,7 +185,8 @@ uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 			s->data_len = l2;
 			hl_buf_chain(b, s);
 		}
-		if (bad) {
+		if (bad || (u->ol_rx != 0 && hl_ol_from_vnet(b, (const struct hl_virtio_net_hdr *)&hdr,
+							  u->ol_rx | HL_OL_CAP_TRUST_VALID, HL_OL_IP_MAX, &u->stats.ol) < 0)) {
 			u->stats.rx_bad++;
 			hl_buf_free(b);
 			continue;

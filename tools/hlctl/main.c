@@ -26,8 +26,8 @@
 
 static const char usage_text[] =
 	"usage: hlctl [--ctl SOCK] [--timeout MS] COMMAND\n"
-	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off]\n"
-	"  port add tap NAME [--ifname IF]\n"
+	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
+	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port del NAME\n"
 	"  port list [--json]\n"
@@ -151,7 +151,7 @@ static int json_flag(int argc, char **argv, const char *cmd, bool *json)
 
 static int port_add(const struct hlctl *h, int argc, char **argv)
 {
-	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL;
+	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
 	bool isolated = false;
 	struct hl_jw w;
 
@@ -179,6 +179,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			zcopy = argv[++i];
 			if (strcmp(zcopy, "auto") != 0 && strcmp(zcopy, "on") != 0 && strcmp(zcopy, "off") != 0)
 				return usage("port add vhost: --zcopy is auto, on or off, not '%s'", zcopy);
+		} else if (strcmp(kind, "shm") != 0 && strcmp(o, "--offload") == 0) {
+			if (!has_arg || (strcmp(argv[i + 1], "on") != 0 && strcmp(argv[i + 1], "off") != 0))
+				return usage("port add %s: --offload is on or off", kind);
+			offload = argv[++i];
 		} else if (strcmp(kind, "tap") == 0 && strcmp(o, "--ifname") == 0) {
 			if (!has_arg)
 				return usage("port add tap: --ifname needs an interface name");
@@ -208,6 +212,8 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	} else {
 		hl_jw_kv_bool(&w, "isolated", isolated);
 	}
+	if (offload != NULL)
+		hl_jw_kv_str(&w, "offload", offload);
 	hl_jw_obj_end(&w);
 	return run(h, &w, false, NULL);
 }

@@ -212,6 +212,23 @@ void hlctl_show_stats(const struct hl_json *reply)
 		if (any)
 			printf("\n");
 	}
+	/* offloads: what was done in software for each port, and headers refused by reason */
+	for (size_t i = 0; i < hl_json_len(ports); i++) {
+		const struct hl_json *p = hl_json_at(ports, i), *o = hl_json_get(p, "offload");
+		const struct hl_json *rf = hl_json_get(o, "refused");
+		uint64_t acc = hlctl_u64(o, "accepted"), gf = hlctl_u64(o, "gso_frames");
+		uint64_t gs = hlctl_u64(o, "gso_segments"), cs = hlctl_u64(o, "csum_done");
+		if (o == NULL || acc + gf + gs + cs == 0)
+			continue;
+		printf("offload %s: accepted=%" PRIu64 " segmented=%" PRIu64 " (into %" PRIu64 ") csum_done=%" PRIu64,
+		       str_or(p, "name", "-"), acc, gf, gs, cs);
+		for (size_t k = 0; k < hl_json_len(rf); k++) {
+			uint64_t n = hlctl_u64(rf, hl_json_key_at(rf, k));
+			if (n != 0)
+				printf(" refused_%s=%" PRIu64, hl_json_key_at(rf, k), n);
+		}
+		printf("\n");
+	}
 	show_workers(reply);
 }
 
@@ -270,7 +287,7 @@ static uint64_t delta(uint64_t now, uint64_t before)
 static void top_block(const struct hl_json *prev, const struct hl_json *cur, double dt, bool tty)
 {
 	static const char *const hdr[] = {"PORT", "KIND", "RX_PPS", "RX_GBPS", "TX_PPS",
-					  "TX_GBPS", "DROPS/S", "ZCOPY"};
+					  "TX_GBPS", "DROPS/S", "ZCOPY", "SW_SEGS/S"};
 	const struct hl_json *ports = hl_json_get(cur, "ports");
 	struct table t;
 	char zc[16];
@@ -278,7 +295,7 @@ static void top_block(const struct hl_json *prev, const struct hl_json *cur, dou
 	if (tty)
 		printf("\033[H\033[2J");
 	printf("hugelinkd: uptime %.1f s, interval %.2f s\n", hlctl_num(cur, "uptime_s"), dt);
-	table_init(&t, 8, hdr);
+	table_init(&t, 9, hdr);
 	for (size_t i = 0; i < hl_json_len(ports); i++) {
 		const struct hl_json *p = hl_json_at(ports, i);
 		const struct hl_json *o = port_named(prev, hl_json_str(hl_json_get(p, "name")));
@@ -289,6 +306,9 @@ static void top_block(const struct hl_json *prev, const struct hl_json *cur, dou
 		uint64_t dr = delta(drops_total(p), o ? drops_total(o) : 0);
 		uint64_t z = delta(hlctl_u64(p, "zcopy_packets"), hlctl_u64(o, "zcopy_packets"));
 		uint64_t c = delta(hlctl_u64(p, "copy_packets"), hlctl_u64(o, "copy_packets"));
+		/* segments the switch cut in software for this port: TSO it could not pass on */
+		uint64_t sg = delta(hlctl_u64(hl_json_get(p, "offload"), "gso_segments"),
+				    hlctl_u64(hl_json_get(o, "offload"), "gso_segments"));
 
 		row(&t);
 		cell(&t, 0, "%s", str_or(p, "name", "-"));
@@ -300,6 +320,7 @@ static void top_block(const struct hl_json *prev, const struct hl_json *cur, dou
 		cell(&t, 6, "%.0f", (double)dr / dt);
 		share(zc, sizeof(zc), z, c);
 		cell(&t, 7, "%s", zc);
+		cell(&t, 8, "%.0f", (double)sg / dt);
 	}
 	table_print(&t);
 	show_workers(cur);

@@ -77,8 +77,10 @@ static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 			hl_jw_kv_str(r, "path", c->path);
 			hl_jw_kv_str(r, "mode", c->client ? "client" : "server");
 			hl_jw_kv_str(r, "zcopy", c->zcopy);
+			hl_jw_kv_str(r, "offload", c->offload);
 		} else if (strcmp(c->kind, "tap") == 0) {
 			hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
+			hl_jw_kv_str(r, "offload", c->offload);
 		} else if (strcmp(c->kind, "shm") == 0) {
 			/* a shared port's peer maps the whole pool: it is trusted with every buffer
 			 * in it; an isolated port's peer maps its own pool (the record) alone */
@@ -92,6 +94,26 @@ static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 		hl_jw_obj_end(r);
 	}
 	hl_jw_arr_end(r);
+	hl_jw_obj_end(r);
+}
+
+/* A port's offload counters: what was checked coming in, what was done going out. */
+static void json_offload(struct hl_jw *r, const struct hl_ol_stats *o)
+{
+	hl_jw_key(r, "offload");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "accepted", o->accepted);
+	hl_jw_kv_u64(r, "gso_frames", o->gso_frames);
+	hl_jw_kv_u64(r, "gso_segments", o->gso_segments);
+	hl_jw_kv_u64(r, "csum_done", o->csum_done);
+	hl_jw_kv_u64(r, "csum_copied", o->csum_copied);
+	hl_jw_kv_u64(r, "hdr_len_fixed", o->hdr_len_fixed);
+	hl_jw_kv_u64(r, "flags_ignored", o->flags_ignored);
+	hl_jw_key(r, "refused");
+	hl_jw_obj_begin(r);
+	for (unsigned k = 0; k < HL_OL_R_MAX; k++)
+		hl_jw_kv_u64(r, hl_ol_reason_name((enum hl_ol_reason)k), o->refused[k]);
+	hl_jw_obj_end(r);
 	hl_jw_obj_end(r);
 }
 
@@ -146,6 +168,7 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
 		hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
 		hl_jw_kv_u64(r, "errors", st.errors);
+		json_offload(r, &st.ol);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL)
 			hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
@@ -312,6 +335,17 @@ static bool path_in_use(struct daemon *d, const char *path)
 	return false;
 }
 
+/* "offload": "on" (the default) or "off". */
+static int offload_field(const struct hl_json *spec, const char *name, struct port_conf *c)
+{
+	const struct hl_json *j = hl_json_get(spec, "offload");
+	const char *v = hl_json_str(j);
+	if (j != NULL && !hl_json_is_null(j) && (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)))
+		return hl_error(-EINVAL, "port %s: \"offload\" must be \"on\" or \"off\"", name);
+	snprintf(c->offload, sizeof(c->offload), "%s", v ? v : "on");
+	return 0;
+}
+
 int hld_port_add(struct daemon *d, const struct hl_json *spec)
 {
 	const char *kind = hl_json_str(hl_json_get(spec, "kind"));
@@ -336,6 +370,8 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		const char *path = hl_json_str(hl_json_get(spec, "path"));
 		const char *mode = hl_json_str(hl_json_get(spec, "mode"));
 		const char *zc = hl_json_str(hl_json_get(spec, "zcopy"));
+		if ((rc = offload_field(spec, name, &c)) < 0)
+			return rc;
 		if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 			return hl_error(-EINVAL, "vhost port %s: \"path\" must be an absolute socket path under %zu bytes",
 					name, sizeof(((struct sockaddr_un *)0)->sun_path));
@@ -350,7 +386,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		snprintf(c.path, sizeof(c.path), "%s", path);
 		snprintf(c.zcopy, sizeof(c.zcopy), "%s", zc ? zc : "auto");
 		struct hl_sw_vhost_params vp = {
-			.name = name, .path = path, .client = c.client,
+			.name = name, .path = path, .client = c.client, .no_offload = strcmp(c.offload, "off") == 0,
 			.zcopy = strcmp(c.zcopy, "on") == 0	 ? HL_VHOST_ZC_ON
 				 : strcmp(c.zcopy, "off") == 0 ? HL_VHOST_ZC_OFF
 							       : HL_VHOST_ZC_AUTO};
@@ -360,9 +396,11 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		const char *ifname = hl_json_str(jif);
 		if (jif != NULL && !hl_json_is_null(jif) && (ifname == NULL || strlen(ifname) >= 16))
 			return hl_error(-EINVAL, "tap port %s: \"ifname\" must be a string under 16 characters", name);
+		if ((rc = offload_field(spec, name, &c)) < 0)
+			return rc;
 		snprintf(c.kind, sizeof(c.kind), "tap");
 		snprintf(c.ifname, sizeof(c.ifname), "%s", ifname ? ifname : "");
-		rc = hl_sw_port_tap_create(name, ifname, &p);
+		rc = hl_sw_port_tap_create(name, ifname, strcmp(c.offload, "off") != 0, &p);
 	} else if (strcmp(kind, "shm") == 0) {
 		const struct hl_json *jiso = hl_json_get(spec, "isolated");
 		int iso = jiso == NULL || hl_json_is_null(jiso) ? 0 : hl_json_bool(jiso);

@@ -30,6 +30,7 @@ struct daemon {
 		char path[108];   /* vhost socket */
 		bool client;
 		char zcopy[8];    /* "auto", "on", "off" */
+		char offload[4];  /* vhost, tap: "on", "off" */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 	} conf[HL_SW_MAX_PORTS];

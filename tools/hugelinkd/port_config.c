@@ -76,8 +76,11 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_str(&w, "path", c->path);
 			hl_jw_kv_str(&w, "mode", c->client ? "client" : "server");
 			hl_jw_kv_str(&w, "zcopy", c->zcopy);
-		} else if (strcmp(c->kind, "tap") == 0 && c->ifname[0] != '\0') {
-			hl_jw_kv_str(&w, "ifname", c->ifname);
+			hl_jw_kv_str(&w, "offload", c->offload);
+		} else if (strcmp(c->kind, "tap") == 0) {
+			if (c->ifname[0] != '\0')
+				hl_jw_kv_str(&w, "ifname", c->ifname);
+			hl_jw_kv_str(&w, "offload", c->offload);
 		} else if (strcmp(c->kind, "shm") == 0) {
 			hl_jw_kv_bool(&w, "isolated", c->isolated);
 		}
