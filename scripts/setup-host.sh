@@ -21,6 +21,9 @@ TEST_PKGS="clang libclang-rt-14-dev"
 # compressed
 TEST_PKGS="$TEST_PKGS qemu-system-x86 qemu-system-data busybox-static dpdk-dev libc6-dev"
 TEST_PKGS="$TEST_PKGS xz-utils zstd"
+# TCP through the switch (tests/guest/test_guests_iperf.py): iperf3 and ethtool,
+# which build-guest.sh copies into the guest, and ip for the test's namespace
+TEST_PKGS="$TEST_PKGS iperf3 ethtool iproute2"
 # `hlbench switch --vs-ovs`: Open vSwitch with DPDK (ovs-vswitchd-dpdk, ovsdb, ovs-vsctl)
 BENCH_PKGS="openvswitch-switch-dpdk"
 want_pages=${HL_HUGEPAGES:-1536}

@@ -7,9 +7,12 @@
 # Results in OUTDIR:
 #   vmlinuz               the Debian cloud kernel
 #   initramfs.cpio.gz     busybox-static, the virtio-net / virtio-pci modules,
-#                         /dev/console and an /init (see below)
+#                         /dev/console, an /init (see below), and the host's
+#                         iperf3 and ethtool with the libraries they load
 #   kernel-version        the kernel release (uname -r inside the guest)
 #   modules.order         the modules /init loads, in load order
+#   programs              the host programs copied in, one "path package version"
+#                         a line (tests that need one look it up here)
 #   cache/                the downloaded .deb files
 #
 # /init mounts proc, sys and dev, loads the modules, brings up lo, runs
@@ -20,7 +23,8 @@
 # (tests/guest/qemu_guest.py does that), so the base is built only once.
 #
 # Idempotent: when OUTDIR already holds a build for the same kernel package
-# version (and the same version of this script), nothing is done.
+# version, the same versions of the copied programs and the same version of
+# this script, nothing is done.
 #
 # Environment:
 #   HL_GUEST_KERNEL_PKG   kernel metapackage (default linux-image-cloud-amd64)
@@ -28,7 +32,9 @@
 #
 # Needs: apt-get/apt-cache with Debian package lists (apt-get update),
 # dpkg-deb, busybox-static, gzip; xz-utils or zstd only if the kernel
-# package ships compressed modules.
+# package ships compressed modules. iperf3 and ethtool are copied when the
+# host has them (scripts/setup-host.sh installs both); a guest built without
+# them still boots, and the tests that run them say what is missing.
 set -euo pipefail
 
 say() { echo "build-guest: $*"; }
@@ -42,6 +48,10 @@ busybox=${HL_BUSYBOX:-/bin/busybox}
 # further dependency a kernel adds is loaded before the module needing it.
 # ivshmem-plain is a plain PCI device and needs no driver.
 want_modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
+# Dynamically linked host programs the guest gets at the same paths, each with
+# the libraries ldd names: TCP throughput (iperf3) and the offloads the guest
+# negotiated (ethtool -k). Debian's are used as they are, not rebuilt static.
+want_programs="/usr/bin/iperf3 /usr/sbin/ethtool"
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -71,7 +81,26 @@ if [ -z "$meta_ver" ] || [ -z "$image_pkg" ]; then
 fi
 image_ver=$(apt-cache show --no-all-versions "$image_pkg" 2>/dev/null | sed -n 's/^Version: //p' | head -n1 || true)
 [ -n "$image_ver" ] || die "$meta depends on $image_pkg, which apt-cache does not know (run 'apt-get update' as root)"
-stamp="$meta $meta_ver $image_pkg $image_ver $self_sum"
+# each program's package version is part of the stamp, so installing or
+# upgrading one rebuilds the guest instead of leaving it without
+pkg_of() { # PATH -> "package version", or "- -"; dpkg may know the file by its pre-/usr-merge path
+	local q pkg
+	for q in "$1" "${1#/usr}"; do
+		pkg=$(dpkg-query -S "$q" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+		if [ -n "$pkg" ]; then
+			echo "$pkg $(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo -)"
+			return 0
+		fi
+	done
+	echo "- -"
+}
+programs_key=""
+for p in $want_programs; do
+	v=absent
+	[ -x "$p" ] && v=$(pkg_of "$p" | tr ' ' :)
+	programs_key="$programs_key $p=$v"
+done
+stamp="$meta $meta_ver $image_pkg $image_ver $self_sum$programs_key"
 
 if have_build && [ "$(cat "$out/stamp")" = "$stamp" ]; then
 	say "up to date: kernel $(cat "$out/kernel-version") ($image_pkg $image_ver) in $out"
@@ -174,6 +203,24 @@ done
 printf '%s\n' "${order[@]}" >"$root/etc/modules.order"
 say "kernel $kver, modules: ${order[*]}"
 
+# --- host programs and every library they load, at the paths ldd gives
+# (the interpreter too: it is what the program's ELF header names)
+: >"$work/programs"
+for p in $want_programs; do
+	if [ ! -x "$p" ]; then
+		say "WARNING: $p not on this host: the guest will not have it (run scripts/setup-host.sh)"
+		continue
+	fi
+	libs=$(LC_ALL=C ldd "$p" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p') ||
+		die "ldd $p failed"
+	for f in "$p" $libs; do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L "$f" "$root$f"
+	done
+	echo "$p $(pkg_of "$p")" >>"$work/programs"
+	say "added $p with $(echo $libs | wc -w) libraries"
+done
+
 # --- busybox, /init
 cp "$busybox" "$root/bin/busybox"
 chmod 0755 "$root/bin/busybox"
@@ -225,6 +272,7 @@ cp "$vmlinuz" "$work/vmlinuz"
 mv -f "$work/vmlinuz" "$out/vmlinuz"
 mv -f "$work/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
 printf '%s\n' "${order[@]}" >"$out/modules.order"
+mv -f "$work/programs" "$out/programs"
 echo "$kver" >"$out/kernel-version"
 echo "$stamp" >"$out/stamp"
 say "built $out/vmlinuz and $out/initramfs.cpio.gz ($(du -k "$out/initramfs.cpio.gz" | cut -f1) KiB) for kernel $kver"

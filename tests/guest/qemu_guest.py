@@ -9,7 +9,8 @@ base /init runs /guest.sh, prints "HUGELINK-GUEST-DONE status=N" and powers
 off.
 
 Guest RAM is a shared memory-backend-file (hugetlbfs if hugepage_dir is
-given, else /dev/shm), so vhost-user back-ends can map it. Network ports are
+given, else /dev/shm), or with memfd=True an anonymous shared memfd that
+takes no hugepages, so vhost-user back-ends can map it. Network ports are
 virtio-net-pci devices on vhost-user sockets (vectors=0: QEMU 7.2 under TCG
 crashes when a vhost-user device starts with MSI-X). An ivshmem-plain device
 can expose a host file to the guest as PCI BAR 2.
@@ -164,7 +165,7 @@ class Guest:
 
     def __init__(self, name, workdir, kernel, initramfs, script_text, extra_files=(),
                  vhost_sockets=(), ivshmem_file=None, mem_mb=256, hugepage_dir=None,
-                 kernel_args="", ivshmem_size=None):
+                 kernel_args="", ivshmem_size=None, memfd=False):
         self.name = name
         self.workdir = workdir
         self.kernel = kernel
@@ -176,6 +177,7 @@ class Guest:
         self.ivshmem_size = ivshmem_size
         self.mem_mb = mem_mb
         self.hugepage_dir = hugepage_dir
+        self.memfd = memfd
         self.kernel_args = kernel_args
         self.log_path = os.path.join(workdir, f"{name}.console.log")
         self.initrd_path = os.path.join(workdir, f"{name}.initrd")
@@ -198,10 +200,14 @@ class Guest:
         for path, what in ((self.kernel, "guest kernel"), (self.initramfs, "guest initramfs")):
             if not os.path.isfile(path):
                 raise MissingPrerequisite(f"{what} {path} not found (run scripts/guest/build-guest.sh)")
-        mem_dir = self.hugepage_dir or "/dev/shm"
+        if self.memfd:
+            backend = f"memory-backend-memfd,id=mem,size={self.mem_mb}M,share=on"
+        else:
+            backend = (f"memory-backend-file,id=mem,size={self.mem_mb}M,"
+                       f"mem-path={self.hugepage_dir or '/dev/shm'},share=on")
         cmd = [qemu_binary(), "-name", self.name, "-accel", "tcg", "-smp", "1",
                "-m", f"{self.mem_mb}M",
-               "-object", f"memory-backend-file,id=mem,size={self.mem_mb}M,mem-path={mem_dir},share=on",
+               "-object", backend,
                "-numa", "node,memdev=mem",
                "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                "-nodefaults", "-no-user-config",
@@ -213,7 +219,10 @@ class Guest:
             path, mac, mode, reconnect = (tuple(port) + (0,))[:4]
             chardev = f"socket,id=chr{i},path={path}"
             if mode == "server":
-                chardev += ",server=on"
+                # the back-end connects to QEMU (a vhost-user client port, OVS's
+                # dpdkvhostuserclient); wait=off spares the chardev's own wait, as
+                # the vhost-user netdev holds the guest until a back-end is there
+                chardev += ",server=on,wait=off"
             elif mode != "client":
                 raise ValueError(f"vhost-user socket mode must be client or server, not {mode!r}")
             elif reconnect:
