@@ -28,6 +28,12 @@
  * switch's samples; "ratio" is the median of the per-round ratios
  * ours/OVS, so each ratio compares two adjacent seconds.
  *
+ * --tso: device A sends 64 KiB TCP frames with a TSO request in their
+ * virtio-net header (device B takes TSO too), as two guests with offloads
+ * do, and rates are Gbit/s of frames B receives, whether they come whole
+ * or segmented. Open vSwitch then runs with userspace-tso-enable, its way
+ * of passing such frames on.
+ *
  * Everything started is stopped, and the scratch directory removed, on
  * every path out including SIGINT/SIGTERM (children get SIGTERM if this
  * process dies; one frozen at that moment stays frozen: kill -9 it).
@@ -47,6 +53,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hugelink/offload.h>
 #include <hugelink/virtio_user.h>
 
 #include "bench.h"
@@ -65,6 +72,19 @@ static const uint8_t MAC2[6] = {0x02, 0, 0, 0, 0, 0x02};
 
 static volatile sig_atomic_t stop;
 
+/* --tso: A's frames are this many bytes of TCP over IPv4, with a TSO request */
+#define TSO_MSS 1448u
+#define TSO_HDRS 54u
+static bool tso;
+static const char *zcopy_mode = "auto";
+
+#define TSO_FEATURES                                                                                  \
+	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |               \
+	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_NET_TSO_BITS)
+#define HL_VIRTIO_NET_TSO_BITS                                                                        \
+	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO4) |                \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4))
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -73,6 +93,7 @@ static void on_signal(int sig)
 
 struct result {
 	double mpps, tx_mpps, min_mpps, max_mpps;
+	double gbps, min_gbps, max_gbps; /* what B received, in bytes: with --tso segments count by their size */
 	unsigned samples;
 	uint64_t rx_other;
 	char err[ERR_LEN];
@@ -201,6 +222,7 @@ static void sleep_ms(unsigned ms)
 struct traffic {
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
+	struct hl_bufpool *big; /* --tso: one room holds a whole 64 KiB frame */
 	struct hl_vuser dev[4];
 	bool open[4];
 	bool attached;
@@ -210,8 +232,9 @@ static int traffic_init(struct traffic *t, const char *dir, struct result *r)
 {
 	char name[32];
 	snprintf(name, sizeof(name), "hlbsw-%d-t", (int)getpid());
-	struct hl_pool_params pp = {.name = name, .size = 64 << 20, .run_dir = dir};
-	if (hl_pool_create(&pp, &t->pool) < 0 || hl_bufpool_create(t->pool, "t", 4096, 2048, 256, &t->bp) < 0)
+	struct hl_pool_params pp = {.name = name, .size = tso ? 128 << 20 : 64 << 20, .run_dir = dir};
+	if (hl_pool_create(&pp, &t->pool) < 0 || hl_bufpool_create(t->pool, "t", 4096, 2048, 256, &t->bp) < 0 ||
+	    (tso && hl_bufpool_create(t->pool, "big", 512, 65536 + 1024, 0, &t->big) < 0))
 		return fail(r, "traffic memory: %s", hl_last_error());
 	hl_buf_thread_attach();
 	t->attached = true;
@@ -227,6 +250,8 @@ static void traffic_close(struct traffic *t)
 		hl_buf_thread_detach();
 	if (t->bp)
 		hl_bufpool_free(t->bp);
+	if (t->big)
+		hl_bufpool_free(t->big);
 	if (t->pool)
 		hl_pool_destroy(t->pool);
 	memset(t, 0, sizeof(*t));
@@ -239,7 +264,7 @@ static int traffic_connect(struct traffic *t, unsigned dev, const char *sock_a, 
 	const char *socks[2] = {sock_a, sock_b};
 	for (unsigned i = 0; i < 2; i++) {
 		struct hl_vuser_params up = {.path = socks[i], .server = true, .timeout_ms = 20000, .pool = t->pool,
-					     .bp = t->bp, .name = zone[dev + i]};
+					     .bp = t->bp, .name = zone[dev + i], .features = tso ? TSO_FEATURES : 0};
 		if (hl_vuser_open(&t->dev[dev + i], &up) < 0)
 			return fail(r, "%s: the switch did not connect: %s", socks[i], hl_last_error());
 		t->open[dev + i] = true;
@@ -258,6 +283,59 @@ static void frame(struct hl_buf *b, const uint8_t dst[6], const uint8_t src[6], 
 	b->data_len = b->pkt_len = size;
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/*
+ * A TCP/IPv4 frame of `size` bytes that asks for TSO at TSO_MSS, its
+ * sequence number from seq; the payload is whatever the buffer held, the
+ * IPv4 header checksum right (a switch that segments rewrites it anyway),
+ * the TCP checksum field the pseudo-header's sum, as a sender leaves it.
+ */
+static void tso_frame(struct hl_buf *b, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size)
+{
+	uint8_t *d = hl_buf_data(b), *ip = d + 14, *tcp = ip + 20;
+	static const uint8_t a[4] = {10, 88, 0, 1}, z[4] = {10, 88, 0, 2};
+	memcpy(d, dst, 6);
+	memcpy(d + 6, src, 6);
+	put16(d + 12, 0x0800);
+	memset(ip, 0, 40);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(size - 14));
+	put16(ip + 4, (uint16_t)seq);
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, a, 4);
+	memcpy(ip + 16, z, 4);
+	uint16_t ipsum = (uint16_t)~hl_csum_add(0, ip, 20);
+	memcpy(ip + 10, &ipsum, 2);
+	put16(tcp, 40000);
+	put16(tcp + 2, 5201);
+	uint32_t sq = (uint32_t)(seq * (size - TSO_HDRS));
+	tcp[4] = (uint8_t)(sq >> 24);
+	tcp[5] = (uint8_t)(sq >> 16);
+	tcp[6] = (uint8_t)(sq >> 8);
+	tcp[7] = (uint8_t)sq;
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x10;
+	put16(tcp + 14, 65535);
+	uint8_t ps[12];
+	memcpy(ps, ip + 12, 8);
+	ps[8] = 0;
+	ps[9] = 6;
+	put16(ps + 10, (uint16_t)(size - 34));
+	uint16_t sum = hl_csum_add(0, ps, sizeof(ps));
+	memcpy(tcp + 16, &sum, 2);
+	b->data_len = b->pkt_len = size;
+	b->flags |= HL_BUF_F_OFFLOAD;
+	b->ol = (struct hl_buf_ol){.csum_start = 34, .csum_offset = 16, .gso_size = TSO_MSS, .hdr_len = TSO_HDRS,
+				   .l3_len = 20, .l2_len = 14, .l4_len = 20, .flags = HL_OL_F_CSUM_PARTIAL,
+				   .gso_type = HL_OL_GSO_TCPV4};
+}
+
 /* One frame from B's MAC, so a learning switch forwards to B without flooding. */
 static void announce_b(struct traffic *t, unsigned dev)
 {
@@ -269,15 +347,20 @@ static void announce_b(struct traffic *t, unsigned dev)
 		hl_buf_free(b);
 }
 
-/* One burst: frames for `me` add to *mine, others to *other; returns the burst's size. */
-static unsigned receive(struct hl_vuser *u, const uint8_t me[6], uint64_t *mine, uint64_t *other)
+/*
+ * One burst: frames for `me` add to *mine (and their bytes to *bytes),
+ * others to *other; returns the burst's size.
+ */
+static unsigned receive(struct hl_vuser *u, const uint8_t me[6], uint64_t *mine, uint64_t *other, uint64_t *bytes)
 {
 	struct hl_buf *pkts[BURST];
 	uint16_t n = hl_vuser_rx_burst(u, pkts, BURST);
 	unsigned ok = 0;
 	for (unsigned i = 0; i < n; i++) {
-		if (pkts[i]->data_len >= 6 && memcmp(hl_buf_data(pkts[i]), me, 6) == 0)
+		if (pkts[i]->data_len >= 6 && memcmp(hl_buf_data(pkts[i]), me, 6) == 0) {
 			ok++;
+			*bytes += pkts[i]->pkt_len;
+		}
 	}
 	hl_buf_free_bulk(pkts, n);
 	*mine += ok;
@@ -294,7 +377,7 @@ struct target {
 	pid_t *watch[2];   /* processes whose death ends its measurement */
 	bool up;
 	uint64_t tx_seq;
-	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES];
+	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES], bytes_s[MAX_SAMPLES];
 	unsigned n;
 	struct result res;
 };
@@ -336,10 +419,11 @@ static void thaw(struct target *tg)
  * told to stop.
  */
 static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns, bool until_rx, uint64_t *rx_out,
-		uint64_t *tx_out)
+		uint64_t *tx_out, uint64_t *bytes_out)
 {
 	struct hl_vuser *a = &t->dev[tg->dev], *b = &t->dev[tg->dev + 1];
-	uint64_t tx = 0, rx = 0, t0 = hl_now_ns(), t_check = t0;
+	uint64_t tx = 0, rx = 0, bytes = 0, junk = 0, t0 = hl_now_ns(), t_check = t0;
+	struct hl_bufpool *src = tso ? t->big : t->bp;
 	unsigned iter = 0;
 
 	announce_b(t, tg->dev);
@@ -347,9 +431,15 @@ static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns
 		struct hl_buf *pkts[BURST];
 		hl_vuser_tx_reclaim(a);
 		unsigned want = a->tx.num_free < BURST ? a->tx.num_free : BURST;
-		if (want > 0 && hl_buf_alloc_bulk(t->bp, pkts, want) == 0) {
-			for (unsigned i = 0; i < want; i++)
-				frame(pkts[i], MAC2, MAC1, tg->tx_seq + i, size);
+		if (tso && want > 8)
+			want = 8; /* 512 KiB a burst is plenty, and leaves buffers for the receiver */
+		if (want > 0 && hl_buf_alloc_bulk(src, pkts, want) == 0) {
+			for (unsigned i = 0; i < want; i++) {
+				if (tso)
+					tso_frame(pkts[i], MAC2, MAC1, tg->tx_seq + i, size);
+				else
+					frame(pkts[i], MAC2, MAC1, tg->tx_seq + i, size);
+			}
 			uint16_t sent = hl_vuser_tx_burst(a, pkts, (uint16_t)want);
 			if (sent < want)
 				hl_buf_free_bulk(pkts + sent, want - sent);
@@ -357,9 +447,9 @@ static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns
 			tg->tx_seq += sent;
 		}
 		/* the receiver drains more than a burst when it can, so B's ring does not overflow */
-		for (unsigned k = 0; k < 4 && receive(b, MAC2, &rx, &tg->res.rx_other) == BURST; k++)
+		for (unsigned k = 0; k < 4 && receive(b, MAC2, &rx, &tg->res.rx_other, &bytes) == BURST; k++)
 			;
-		receive(a, MAC1, &tg->res.rx_other, &tg->res.rx_other); /* B's announcements */
+		receive(a, MAC1, &tg->res.rx_other, &tg->res.rx_other, &junk); /* B's announcements */
 
 		if (until_rx && rx > 0)
 			break;
@@ -379,6 +469,8 @@ static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns
 	}
 	*rx_out = rx;
 	*tx_out = tx;
+	if (bytes_out != NULL)
+		*bytes_out = bytes;
 	return 0;
 }
 
@@ -386,27 +478,28 @@ static int pump(struct traffic *t, struct target *tg, unsigned size, uint64_t ns
 static int prime(struct traffic *t, struct target *tg, unsigned size)
 {
 	uint64_t rx, tx;
-	if (pump(t, tg, size, 15000000000ull, true, &rx, &tx) < 0)
+	if (pump(t, tg, size, 15000000000ull, true, &rx, &tx, NULL) < 0)
 		return -1;
 	if (rx == 0)
 		return fail(&tg->res, "no frame reached port B through %s in 15 s (%" PRIu64 " sent on A)", tg->name,
 			    tx);
-	return pump(t, tg, size, 1000000000ull, false, &rx, &tx);
+	return pump(t, tg, size, 1000000000ull, false, &rx, &tx, NULL);
 }
 
 /* One one-second sample, after a warm-up of warm_ns. */
 static int sample(struct traffic *t, struct target *tg, unsigned size, uint64_t warm_ns)
 {
-	uint64_t rx, tx;
-	if (warm_ns > 0 && pump(t, tg, size, warm_ns, false, &rx, &tx) < 0)
+	uint64_t rx, tx, bytes;
+	if (warm_ns > 0 && pump(t, tg, size, warm_ns, false, &rx, &tx, NULL) < 0)
 		return -1;
 	uint64_t t0 = hl_now_ns();
-	if (pump(t, tg, size, 1000000000ull, false, &rx, &tx) < 0)
+	if (pump(t, tg, size, 1000000000ull, false, &rx, &tx, &bytes) < 0)
 		return -1;
 	double dt = (double)(hl_now_ns() - t0) / 1e9;
 	if (tg->n < MAX_SAMPLES) {
 		tg->rx_s[tg->n] = (double)rx / dt;
 		tg->tx_s[tg->n] = (double)tx / dt;
+		tg->bytes_s[tg->n] = (double)bytes / dt;
 		tg->n++;
 	}
 	return 0;
@@ -425,6 +518,13 @@ static void summarize(struct target *tg)
 	}
 	r->mpps = bench_median(tg->rx_s, tg->n) / 1e6;
 	r->tx_mpps = bench_median(tg->tx_s, tg->n) / 1e6;
+	r->gbps = bench_median(tg->bytes_s, tg->n) * 8 / 1e9;
+	r->min_gbps = r->max_gbps = tg->bytes_s[0] * 8 / 1e9;
+	for (unsigned i = 0; i < tg->n; i++) {
+		double g = tg->bytes_s[i] * 8 / 1e9;
+		r->min_gbps = g < r->min_gbps ? g : r->min_gbps;
+		r->max_gbps = g > r->max_gbps ? g : r->max_gbps;
+	}
 }
 
 /* ---- hugelink ------------------------------------------------------------ */
@@ -464,9 +564,9 @@ static int hld_start(struct hld *h, const char *top, const char *hugelinkd, int 
 	if (f == NULL)
 		return fail(r, "%s: %s", cfg, strerror(errno));
 	fprintf(f,
-		"{\"ports\":[{\"kind\":\"vhost\",\"name\":\"a\",\"path\":\"%s\",\"mode\":\"client\"},"
-		"{\"kind\":\"vhost\",\"name\":\"b\",\"path\":\"%s\",\"mode\":\"client\"}]}\n",
-		sa, sb);
+		"{\"ports\":[{\"kind\":\"vhost\",\"name\":\"a\",\"path\":\"%s\",\"mode\":\"client\",\"zcopy\":\"%s\"},"
+		"{\"kind\":\"vhost\",\"name\":\"b\",\"path\":\"%s\",\"mode\":\"client\",\"zcopy\":\"%s\"}]}\n",
+		sa, zcopy_mode, sb, zcopy_mode);
 	fclose(f);
 	char *argv[] = {(char *)hugelinkd, "--foreground", "--ctl", ctl, "--run-dir", h->dir, "--pool-mb", "128",
 			"--name", pool, "--workers", "1", "--cpu", cpu, "--config", cfg, NULL};
@@ -607,8 +707,9 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 	       VSCTL "--no-wait set Open_vSwitch . other_config:dpdk-init=true other_config:dpdk-socket-mem=256 "
 		     "other_config:dpdk-socket-limit=256 other_config:dpdk-lcore-mask=0x%x "
 		     "other_config:pmd-cpu-mask=0x%x other_config:dpdk-hugepage-dir='%s' "
-		     "'other_config:dpdk-extra=--file-prefix=%s --no-pci --huge-unlink'",
-	       o->dir, 1u << gen_cpu, 1u << sw_cpu, o->hugedir, o->prefix) != 0) {
+		     "'other_config:dpdk-extra=--file-prefix=%s --no-pci --huge-unlink' "
+		     "other_config:userspace-tso-enable=%s",
+	       o->dir, 1u << gen_cpu, 1u << sw_cpu, o->hugedir, o->prefix, tso ? "true" : "false") != 0) {
 		tail_log(o->log, 5);
 		return fail(r, "ovs-vsctl could not configure the database");
 	}
@@ -678,6 +779,15 @@ static void print_line(struct target *tg, unsigned size, unsigned seconds, int s
 	snprintf(extra, sizeof(extra), "%s", ratio);
 	error_field(&tg->res, extra, sizeof(extra));
 	const struct result *r = &tg->res;
+	if (tso) {
+		printf("{\"bench\":\"switch\",\"switch\":\"%s\",\"tso\":true,\"zcopy\":\"%s\",\"size\":%u,"
+		       "\"gbps\":%.3f,\"min_gbps\":%.3f,\"max_gbps\":%.3f,\"rx_mpps\":%.4f,\"tx_mpps\":%.4f,"
+		       "\"samples\":%u,\"seconds\":%u,\"switch_cpu\":%d%s}\n",
+		       tg->name, tg->dev == 0 ? zcopy_mode : "-", size, r->gbps, r->min_gbps, r->max_gbps, r->mpps,
+		       r->tx_mpps, r->samples, seconds, sw_cpu, extra);
+		fflush(stdout);
+		return;
+	}
 	printf("{\"bench\":\"switch\",\"switch\":\"%s\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,"
 	       "\"tx_mpps\":%.3f,\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,"
 	       "\"switch_cpu\":%d%s}\n",
@@ -688,9 +798,12 @@ static void print_line(struct target *tg, unsigned size, unsigned seconds, int s
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
+	fprintf(f, "usage: hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--zcopy auto|on|off]\n"
 		   "  frames A -> switch -> B; the switch on CPU N (default 1), the traffic on the other;\n"
-		   "  --vs-ovs also measures Open vSwitch with DPDK, in alternate seconds of the same run\n");
+		   "  --vs-ovs also measures Open vSwitch with DPDK, in alternate seconds of the same run;\n"
+		   "  --tso: A sends TCP frames of B bytes (default 65000, up to 65549) asking for TSO, and\n"
+		   "  both devices negotiate TSO (OVS: userspace-tso-enable); rates in Gbit/s;\n"
+		   "  --zcopy: hugelinkd's ports' zero-copy mode (default auto)\n");
 }
 
 /* S samples of each switch that is up, alternating (and freezing the other) when there are two. */
@@ -720,8 +833,12 @@ static void measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned
 				fail(&x->res, "a %s process exited during the run", x->name);
 			}
 		}
-		if (alternate && tg[0].up && tg[1].up && tg[0].n == k + 1 && tg[1].n == k + 1 && tg[1].rx_s[k] > 0)
-			ratios[(*nratios)++] = tg[0].rx_s[k] / tg[1].rx_s[k];
+		if (alternate && tg[0].up && tg[1].up && tg[0].n == k + 1 && tg[1].n == k + 1) {
+			/* with --tso, bytes: a switch that segments passes more frames of less each */
+			const double *m0 = tso ? tg[0].bytes_s : tg[0].rx_s, *m1 = tso ? tg[1].bytes_s : tg[1].rx_s;
+			if (m1[k] > 0)
+				ratios[(*nratios)++] = m0[k] / m1[k];
+		}
 		if (alternate && !(tg[0].up && tg[1].up)) {
 			alternate = false;
 			for (unsigned i = 0; i < ntg; i++)
@@ -738,25 +855,25 @@ int bench_switch(int argc, char **argv)
 					     {"seconds", required_argument, 0, 't'},
 					     {"cpu", required_argument, 0, 'c'},
 					     {"vs-ovs", no_argument, 0, 'v'},
+					     {"tso", no_argument, 0, 'T'},
+					     {"zcopy", required_argument, 0, 'z'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5;
 	int sw_cpu = 1, o;
 	bool vs = false;
 
-	while ((o = getopt_long(argc, argv, "s:t:c:vh", opts, NULL)) != -1) {
+	char *size_arg = NULL;
+	while ((o = getopt_long(argc, argv, "s:t:c:vTz:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 's':
-			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
-				unsigned long v = strtoul(s, &end, 10);
-				if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < 60 ||
-				    v > 1518) {
-					fprintf(stderr, "hlbench switch: --size takes up to %d sizes of 60..1518\n",
-						MAX_SIZES);
-					return 2;
-				}
-				sizes[nsizes++] = (unsigned)v;
+		case 's': size_arg = optarg; break;
+		case 'T': tso = true; break;
+		case 'z':
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+				usage(stderr);
+				return 2;
 			}
+			zcopy_mode = optarg;
 			break;
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'c': sw_cpu = atoi(optarg); break;
@@ -764,6 +881,18 @@ int bench_switch(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	/* frames of 60..1518 bytes, or with --tso TCP frames of up to 64 KiB (an IPv4 packet's limit) */
+	unsigned lo = tso ? TSO_HDRS + 1 : 60, hi = tso ? 65535 + 14 : 1518;
+	if (size_arg == NULL && tso)
+		size_arg = "65000";
+	for (char *s = size_arg, *end; s != NULL && *s != '\0'; s = *end == ',' ? end + 1 : end) {
+		unsigned long v = strtoul(s, &end, 10);
+		if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < lo || v > hi) {
+			fprintf(stderr, "hlbench switch: --size takes up to %d sizes of %u..%u\n", MAX_SIZES, lo, hi);
+			return 2;
+		}
+		sizes[nsizes++] = (unsigned)v;
 	}
 	if (optind < argc || nsizes == 0 || seconds == 0 || seconds > MAX_SAMPLES || sw_cpu < 0 || sw_cpu > 31) {
 		usage(stderr);
