@@ -53,6 +53,8 @@ bench: all
 		--mode copy,zcopy,auto --vs-dpdk --rounds 3 | tee -a $(BUILD)/bench.jsonl
 	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk || exit 1; done
 	set -o pipefail; ./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs | tee -a $(BUILD)/bench.jsonl
+	for z in off on; do set -o pipefail; ./$(BUILD)/tools/hlbench switch --tso --zcopy $$z --seconds 10 --vs-ovs \
+		| tee -a $(BUILD)/bench.jsonl || exit 1; done
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518 --seconds 1 --rounds 10 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,4096,9000 --room 9216 --seconds 1 --rounds 8 | tee -a $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl

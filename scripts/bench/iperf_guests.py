@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """TCP throughput between two QEMU guests through hugelinkd and through Open vSwitch with DPDK.
 
-usage: iperf_guests.py BUILD_DIR [--rounds N] [--seconds S] [--no-ovs] [--keep-logs]
+usage: iperf_guests.py BUILD_DIR [--rounds N] [--seconds S] [--no-ovs] [--keep-logs] [--hugelinkd-arg ARG]
 
 The same two guests (TCG, one vCPU, 256 MiB shared memfd each, the kernel
 and initramfs of scripts/guest/build-guest.sh) run `iperf3 -J` between them,
@@ -67,8 +67,8 @@ class SwitchError(Exception):
 
 
 class Hugelinkd:
-    def __init__(self, build, top, offload_off):
-        self.build, self.top, self.offload_off = build, top, offload_off
+    def __init__(self, build, top, offload_off, extra=()):
+        self.build, self.top, self.offload_off, self.extra = build, top, offload_off, list(extra)
         self.name = "hugelinkd-off" if offload_off else "hugelinkd"
         self.proc = None
 
@@ -77,7 +77,7 @@ class Hugelinkd:
         self.ctl = os.path.join(self.run, "hugelinkd.sock")
         self.log = os.path.join(self.top, f"{tag}-hugelinkd.log")
         self.proc = start_daemon(self.build, self.run, self.ctl, self.log, f"hlbi-{os.getpid()}",
-                                 "--cpu", str(SWITCH_CPU))
+                                 "--cpu", str(SWITCH_CPU), *self.extra)
         if self.proc is None:
             raise SwitchError(f"hugelinkd did not start: {tail(self.log, 5)}")
 
@@ -249,6 +249,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--no-ovs", action="store_true", help="measure hugelinkd only")
+    ap.add_argument("--hugelinkd-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for hugelinkd (repeatable), e.g. --hugelinkd-arg=--idle-us=50")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     src = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -273,7 +275,7 @@ def main():
         say(f"MISSING PREREQUISITE: {e}")
         return 1
 
-    switches = [Hugelinkd(build, logs, False), Hugelinkd(build, logs, True)]
+    switches = [Hugelinkd(build, logs, False, a.hugelinkd_arg), Hugelinkd(build, logs, True, a.hugelinkd_arg)]
     ovs_error = None
     if not a.no_ovs:
         hp = hugepage_dir(128 + 32)

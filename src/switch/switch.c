@@ -371,7 +371,7 @@ int hl_switch_create(const struct hl_switch_params *prm, struct hl_switch **out)
 	sw->bp = prm->bp;
 	sw->nworkers = nw;
 	sw->aging_ns = prm->aging_ns ? prm->aging_ns : 300ull * 1000000000ull;
-	sw->idle_ns = (prm->idle_us ? prm->idle_us : 200000u) * 1000ull;
+	sw->idle_ns = (prm->idle_us ? prm->idle_us : HL_SW_IDLE_US) * 1000ull;
 	sw->first_cpu = prm->first_cpu;
 	int rc = hl_mac_table_create(prm->mac_entries ? prm->mac_entries : 4096, sw->aging_ns, &sw->mac);
 	if (rc < 0) {

@@ -64,6 +64,7 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	} pend[HL_VHOST_BURST];
 	/* with offloads: each packet's header, read once, checked after the copies */
 	struct hl_virtio_net_hdr vh[HL_VHOST_BURST];
+	uint32_t asks = 0; /* bit k: packet k's header asks for something (flags or gso type set) */
 	bool ol = vq->ol_caps != 0;
 	for (unsigned k = 0; k < avail; k++) {
 		uint16_t head = hl_vring_pop_avail(&vq->vr);
@@ -73,8 +74,8 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			continue;
 		if (got < HL_VHOST_BURST) /* a caller may ask for more than a burst; the rest copy at once */
 			pend[got].src = NULL;
-		if (ol)
-			hl_vhost_read_vnet_hdr(iov, ch.nr_out, &vh[got]);
+		if (ol && hl_vhost_read_vnet_hdr(iov, ch.nr_out, &vh[got]))
+			asks |= 1u << got;
 		if (len >= zc_from) {
 			int r = hl_vhost_zc_pin(vq, bp, b, head, iov, ch.nr_out, len);
 			if (r >= 0) {
@@ -118,11 +119,12 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			memcpy(hl_buf_data(pkts[k]), pend[k].src, pend[k].len);
 	unsigned taken = got;
 	vq->stats.copied += got - pins;
-	if (ol) {
+	if (asks != 0) {
 		/* packets whose header the frame contradicts go; the rest close up */
 		unsigned kept = 0;
 		for (unsigned k = 0; k < got; k++) {
-			if (hl_likely(hl_ol_from_vnet(pkts[k], &vh[k], vq->ol_caps, HL_VHOST_OL_MTU, &vq->stats.ol) == 0)) {
+			if (!(asks & (1u << k)) ||
+			    hl_likely(hl_ol_from_vnet(pkts[k], &vh[k], vq->ol_caps, HL_VHOST_OL_MTU, &vq->stats.ol) == 0)) {
 				pkts[kept++] = pkts[k];
 				continue;
 			}

@@ -162,13 +162,19 @@ static inline bool hl_vhost_walk_tx(struct hl_vhost_vq *vq, uint16_t head, struc
 /*
  * The virtio-net header's offload fields (the first 10 bytes of either
  * layout), copied out of guest memory once, wherever the descriptors split
- * them. The walk guarantees at least hdr_len readable bytes.
+ * them; false (and *h not all filled) when its flags and gso type are both
+ * 0, the plain frame's header, which costs one load. The walk guarantees
+ * at least hdr_len readable bytes.
  */
-static inline void hl_vhost_read_vnet_hdr(const struct hl_iov *iov, unsigned niov, struct hl_virtio_net_hdr *h)
+static inline bool hl_vhost_read_vnet_hdr(const struct hl_iov *iov, unsigned niov, struct hl_virtio_net_hdr *h)
 {
 	if (hl_likely(iov[0].len >= sizeof(*h))) {
+		uint16_t w;
+		memcpy(&w, iov[0].base, sizeof(w));
+		if (hl_likely(w == 0))
+			return false;
 		memcpy(h, iov[0].base, sizeof(*h));
-		return;
+		return true;
 	}
 	uint8_t *dst = (uint8_t *)h;
 	uint32_t done = 0;
@@ -177,6 +183,7 @@ static inline void hl_vhost_read_vnet_hdr(const struct hl_iov *iov, unsigned nio
 		memcpy(dst + done, iov[i].base, k);
 		done += k;
 	}
+	return h->flags != 0 || h->gso_type != 0;
 }
 
 /*

@@ -89,7 +89,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hugelinkd [--ctl SOCK] [--pool-mb N] [--hugepage-dir DIR] [--workers N] [--foreground]\n"
 		"                 [--config FILE] [--run-dir DIR] [--name POOL] [--buffers N] [--aging S]\n"
-		"                 [--cpu N] [--log FILE] [--pidfile FILE] [--takeover] [--verbose]\n"
+		"                 [--cpu N] [--log FILE] [--pidfile FILE] [--idle-us N] [--takeover] [--verbose]\n"
 		"       hugelinkd --clean [--name POOL] [--ctl SOCK] [--run-dir DIR] [--hugepage-dir DIR]\n"
 		"  --ctl SOCK       control socket (default " DEFAULT_CTL ")\n"
 		"  --pool-mb N      packet memory (default 256)\n"
@@ -100,6 +100,7 @@ static void usage(FILE *f)
 		"  --run-dir DIR    pool record, port list, heartbeat (default: the control socket's dir)\n"
 		"  --cpu N          pin worker i to CPU N+i\n"
 		"  --pidfile FILE   written once ready, removed at exit\n"
+		"  --idle-us N      a worker that moved nothing for N us sleeps until a kick (default 50)\n"
 		"  --takeover       adopt the pool a dead hugelinkd of this name left, from any run directory\n"
 		"                   (the same run directory adopts it without being asked)\n"
 		"  --clean          remove what a dead hugelinkd of this name left (pool files on\n"
@@ -289,6 +290,7 @@ int main(int argc, char **argv)
 					     {"cpu", required_argument, 0, 'p'},
 					     {"log", required_argument, 0, 'l'},
 					     {"pidfile", required_argument, 0, 'P'},
+					     {"idle-us", required_argument, 0, 'I'},
 					     {"takeover", no_argument, 0, 'T'},
 					     {"clean", no_argument, 0, 'X'},
 					     {"verbose", no_argument, 0, 'v'},
@@ -299,10 +301,11 @@ int main(int argc, char **argv)
 	char run_dir[256] = "", record[512], state[512], beat[512];
 	unsigned workers = 1, nbufs = 16384;
 	uint64_t aging_s = 300;
+	unsigned idle_us = 0;
 	int cpu = -1, o;
 	bool fg = false, takeover = false, do_clean = false;
 
-	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:P:TXvh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:P:I:TXvh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': ctl = optarg; break;
 		case 'm': pp.size = strtoull(optarg, NULL, 0) << 20; break;
@@ -317,6 +320,7 @@ int main(int argc, char **argv)
 		case 'p': cpu = atoi(optarg); break;
 		case 'l': logfile = optarg; break;
 		case 'P': pidfile = optarg; break;
+		case 'I': idle_us = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': takeover = true; break;
 		case 'X': do_clean = true; break;
 		case 'v': hl_log_set_level(HL_LOG_DEBUG); break;
@@ -410,7 +414,8 @@ int main(int argc, char **argv)
 	/* where zero-copy starts to pay on this machine (zcopy auto) */
 	hl_vhost_zc_calibrate(d.bp);
 	struct hl_switch_params sp = {
-		.bp = d.bp, .workers = workers, .aging_ns = aging_s * 1000000000ull, .first_cpu = cpu};
+		.bp = d.bp, .workers = workers, .aging_ns = aging_s * 1000000000ull, .first_cpu = cpu,
+		.idle_us = idle_us};
 	if ((rc = hl_switch_create(&sp, &d.sw)) < 0) {
 		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
 		goto out;
