@@ -119,24 +119,9 @@ static void rig_close(struct rig *g)
 	env_close(&g->e);
 }
 
-/* The test frame in fill buffers, a chain with a TSO request: its entries in pk. */
-static unsigned shm_tso_frame(struct rig *g, struct hl_shm_pkt *pk)
-{
-	uint32_t len = HDRS + PAYLOAD, room = hl_shm_peer_mtu(g->peer), n = (len + room - 1) / room;
-	if (hl_shm_tx_alloc(g->peer, pk, n) != n)
-		return 0;
-	for (uint32_t i = 0, at = 0; i < n; i++) {
-		uint32_t k = len - at < room ? len - at : room;
-		memcpy(pk[i].data, g_frame + at, k);
-		pk[i].len = k;
-		pk[i].flags = i + 1 < n ? HL_SHM_PKT_MORE : 0;
-		at += k;
-	}
-	pk[0].flags |= HL_SHM_PKT_OL;
-	pk[0].ol = (struct hl_shm_ol){.csum_start = 34, .csum_offset = 16, .gso_size = MSS, .hdr_len = HDRS,
-				      .flags = HL_SHM_OL_F_CSUM_PARTIAL, .gso_type = HL_SHM_OL_GSO_TCPV4};
-	return n;
-}
+static const struct hl_shm_ol tso_entry = {.csum_start = 34, .csum_offset = 16, .gso_size = MSS,
+					  .hdr_len = HDRS, .flags = HL_SHM_OL_F_CSUM_PARTIAL,
+					  .gso_type = HL_SHM_OL_GSO_TCPV4};
 
 /* Hand back what the peer received, waiting for done to drain if need be. */
 static void give_back(struct rig *g, const struct hl_shm_pkt *pk, unsigned n)
@@ -159,7 +144,7 @@ static void shm_to_guest(struct rig *g, unsigned count, bool whole, unsigned *go
 	*payload = 0;
 	for (int spin = 0; spin < 200000 && *payload < count * PAYLOAD; spin++) {
 		if (sent < count && sent - (whole ? *got : *got / 45) < 2) {
-			unsigned n = shm_tso_frame(g, pk);
+			unsigned n = shm_chain_fill(g->peer, pk, g_frame, HDRS + PAYLOAD, &tso_entry);
 			if (n > 0 && hl_shm_tx_burst(g->peer, pk, n) == n)
 				sent++;
 			else if (n > 0)
@@ -251,11 +236,7 @@ static void guest_to_shm(struct rig *g, unsigned count, bool whole, unsigned *go
 		hl_vuser_tx_reclaim(&g->u);
 		unsigned m = hl_shm_rx_burst(g->peer, pk, ENTRIES);
 		for (unsigned i = 0; i < m; i += pk[i].nsegs) {
-			uint32_t len = 0;
-			for (unsigned j = 0; j < pk[i].nsegs; j++) {
-				memcpy(flat + len, pk[i + j].data, pk[i + j].len);
-				len += pk[i + j].len;
-			}
+			uint32_t len = shm_chain_flatten(pk + i, flat);
 			if (whole) {
 				bool ok = len == HDRS + PAYLOAD && pk[i].pkt_len == len && pk[i].nsegs > 1 &&
 					  memcmp(flat + 14, g_frame + 14, len - 14) == 0 &&
