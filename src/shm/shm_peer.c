@@ -19,7 +19,10 @@
  *     a run of MORE slots within what was published, at most
  *     HL_SHM_SEGS_MAX, only with the features this peer accepted, OL on a
  *     first slot, an offload entry whose checksum field lies in the frame.
- *     A frame that breaks a rule is skipped whole (counted bad_desc);
+ *     A frame that breaks a rule is skipped whole (counted bad_desc), and
+ *     its buffers handed back on done where they are buffers, so a frame
+ *     this peer cannot take (one left from a peer before it with other
+ *     features) costs no buffer;
  *   - the peer owns its indices of tx and done (producer) and rx and fill
  *     (consumer), kept in its private ring views;
  *   - ctrl->peer_pid is taken with a compare-and-swap, so two peers do not
@@ -293,8 +296,7 @@ void hl_shm_detach(struct hl_shm_peer *pe)
 	if (pe == NULL)
 		return;
 	uint32_t me = pe->pid;
-	if (__atomic_load_n(&pe->ctrl->peer_pid, __ATOMIC_RELAXED) == me)
-		__atomic_store_n(&pe->ctrl->features, 0, __ATOMIC_RELAXED);
+	/* features stay as they are: frames published with them are still to be taken */
 	__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	if (pe->kick_fd >= 0)
 		close(pe->kick_fd);
@@ -354,42 +356,44 @@ unsigned hl_shm_tx_alloc(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsign
 	return m;
 }
 
+enum { RX_OK, RX_WAIT, RX_BAD, RX_UNTAKEN };
+
 /*
  * Slots [i, i + *nsegs) of rx as one frame, its segments checked, into
- * pkts (room for `room` entries). False for a frame that breaks a rule;
- * *nsegs is then how many slots to skip. A frame that does not fit pkts
- * is left for the next call (*nsegs 0).
+ * pkts (room for `room` entries): RX_OK. RX_BAD for slots that make no
+ * frame or name no buffer, RX_UNTAKEN for a frame of good buffers this
+ * peer cannot take (a feature it did not accept, e.g. left from a peer
+ * before it; an entry that points outside the frame), its entries in pkts
+ * all the same: *nsegs is how many slots either takes. RX_WAIT: a frame
+ * that does not fit pkts, left for the next call.
  */
-static bool rx_frame(struct hl_shm_peer *pe, const struct hl_shm_ring *r, uint32_t i, uint32_t k,
-		     struct hl_shm_pkt *pkts, unsigned room, uint32_t *nsegs)
+static int rx_frame(struct hl_shm_peer *pe, const struct hl_shm_ring *r, uint32_t i, uint32_t k,
+		    struct hl_shm_pkt *pkts, unsigned room, uint32_t *nsegs)
 {
 	uint32_t e = i, bytes = 0;
 	uint64_t d = hl_shm_ring_get(r, i), first = d;
-	bool ok = true;
+	int verdict = RX_OK;
 
 	while ((d & HL_SHM_DESC_MORE) && e + 1 < k && e + 1 - i < HL_SHM_SEGS_MAX)
 		d = hl_shm_ring_get(r, ++e);
 	*nsegs = e - i + 1;
-	if ((d & HL_SHM_DESC_MORE) || (*nsegs > 1 && !(pe->feat & HL_SHM_F_CHAIN)) ||
-	    ((first & HL_SHM_DESC_OL) && !(pe->feat & HL_SHM_F_OFFLOAD)))
-		ok = false; /* cut off, too long, or a feature we did not take */
-	if (ok && *nsegs > room) {
-		*nsegs = 0;
-		return false;
-	}
-	for (uint32_t j = 0; j < *nsegs && ok; j++) {
+	if (d & HL_SHM_DESC_MORE)
+		return RX_BAD; /* cut off by the published index, or too long */
+	if (*nsegs > room)
+		return RX_WAIT;
+	if ((*nsegs > 1 && !(pe->feat & HL_SHM_F_CHAIN)) || ((first & HL_SHM_DESC_OL) && !(pe->feat & HL_SHM_F_OFFLOAD)))
+		verdict = RX_UNTAKEN;
+	for (uint32_t j = 0; j < *nsegs; j++) {
 		d = hl_shm_ring_get(r, i + j);
-		if (!desc_ok(pe, d, 1) || (j > 0 && (d & HL_SHM_DESC_OL))) {
-			ok = false;
-			break;
-		}
+		if (!desc_ok(pe, d, 1) || (j > 0 && (d & HL_SHM_DESC_OL)))
+			return RX_BAD;
 		entry(pe, &pkts[j], d, true);
 		if (j + 1 < *nsegs)
 			pkts[j].flags = HL_SHM_PKT_MORE;
 		bytes += pkts[j].len;
 	}
-	if (!ok || bytes > HL_SHM_FRAME_MAX)
-		return false;
+	if (bytes > HL_SHM_FRAME_MAX || verdict != RX_OK)
+		return RX_UNTAKEN;
 	pkts[0].nsegs = (uint16_t)*nsegs;
 	pkts[0].pkt_len = bytes;
 	if (first & HL_SHM_DESC_OL) {
@@ -398,10 +402,10 @@ static bool rx_frame(struct hl_shm_peer *pe, const struct hl_shm_ring *r, uint32
 		/* where a receiver would write the checksum must be in the frame */
 		if (ol->hdr_len > bytes || ((ol->flags & HL_SHM_OL_F_CSUM_PARTIAL) &&
 					    (uint32_t)ol->csum_start + ol->csum_offset + 2u > bytes))
-			return false;
+			return RX_UNTAKEN;
 		pkts[0].flags |= HL_SHM_PKT_OL;
 	}
-	return true;
+	return RX_OK;
 }
 
 unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
@@ -423,13 +427,17 @@ unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsign
 			continue;
 		}
 		uint32_t ns;
-		if (rx_frame(pe, r, i, k, pkts + m, n - m, &ns)) {
+		int v = rx_frame(pe, r, i, k, pkts + m, n - m, &ns);
+		if (v == RX_WAIT)
+			break;
+		if (v == RX_OK) {
 			m += ns;
 			frames++;
-		} else if (ns == 0) {
-			break;
 		} else {
 			pe->st.bad_desc++;
+			/* buffers are buffers: ours to give back, so none is lost with us */
+			if (v == RX_UNTAKEN)
+				hl_shm_release(pe, pkts + m, ns);
 		}
 		i += ns;
 	}

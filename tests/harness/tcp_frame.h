@@ -20,8 +20,20 @@
 #include <string.h>
 
 #include <hugelink/buf.h>
+#include <hugelink/virtio_ring.h>
 
 #define HDRS 54u /* Ethernet, IPv4, TCP without options */
+
+/* A virtio-net device's basics, and the offloads of either direction. */
+#define BASE_F                                                                                     \
+	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |            \
+	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX))
+#define HOST_F                                                                                     \
+	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO4) |             \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO6))
+#define GUEST_F                                                                                    \
+	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |      \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6))
 
 static inline void put16(uint8_t *p, uint16_t v)
 {
@@ -148,6 +160,18 @@ static inline struct hl_buf *tso_chain(struct hl_bufpool *bp, const uint8_t *f, 
 		head->ol.gso_size = mss;
 	}
 	return head;
+}
+
+/*
+ * Received frame b (flat: its len bytes) is frame f (flen bytes, MACs
+ * aside) whole, with the TSO request at mss a sender of it made.
+ */
+static inline bool tso_whole(const struct hl_buf *b, const uint8_t *flat, uint32_t len, const uint8_t *f, uint32_t flen,
+			     uint16_t mss)
+{
+	return len == flen && memcmp(flat + 14, f + 14, len - 14) == 0 && (b->flags & HL_BUF_F_OFFLOAD) &&
+	       b->ol.gso_type == HL_OL_GSO_TCPV4 && b->ol.gso_size == mss && b->ol.csum_start == 34 &&
+	       b->ol.csum_offset == 16;
 }
 
 /* A chain's bytes in one malloc'd block (the caller frees it). */

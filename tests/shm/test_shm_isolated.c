@@ -145,6 +145,20 @@ static bool settle(struct hl_shm_port **ports, unsigned n)
 
 /* ---- (1) both ways through a switch ---------------------------------------------------- */
 
+/* The switch's pool and a switch with a shared port "sh" and an isolated one "iso", not yet added. */
+static int open_pair(struct env *e, struct hl_switch **sw, struct hl_sw_port **sh, struct hl_sw_port **iso)
+{
+	int rc = env_open(e, "iso", NBUF);
+	if (rc < 0)
+		return rc;
+	struct hl_switch_params prm = {.bp = e->bp, .first_cpu = -1, .idle_us = 1000000};
+	if ((rc = hl_switch_create(&prm, sw)) < 0)
+		return rc;
+	if ((rc = hl_sw_port_shm_create(e->pool, e->bp, "sh", false, sh)) < 0)
+		return rc;
+	return hl_sw_port_shm_create(e->pool, e->bp, "iso", true, iso);
+}
+
 HL_TEST(isolated_and_shared_ports_exchange_frames)
 {
 	struct env e;
@@ -154,11 +168,7 @@ HL_TEST(isolated_and_shared_ports_exchange_frames)
 	const unsigned n = 1000;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "iso", NBUF));
-	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000000};
-	REQUIRE_OK(hl_switch_create(&prm, &sw));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "sh", false, &sh));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "iso", true, &iso));
+	REQUIRE_OK(open_pair(&e, &sw, &sh, &iso));
 	CHECK(!hl_sw_port_shm_isolated(sh));
 	CHECK(hl_sw_port_shm_isolated(iso));
 	CHECK(strcmp(hl_sw_port_shm_record(sh), e.info.record_path) == 0);
@@ -269,11 +279,7 @@ HL_TEST(chains_and_offload_metadata_cross_the_boundary)
 	const unsigned rounds = 4;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "iso", NBUF));
-	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000000};
-	REQUIRE_OK(hl_switch_create(&prm, &sw));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "sh", false, &sh));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "iso", true, &iso));
+	REQUIRE_OK(open_pair(&e, &sw, &sh, &iso));
 	REQUIRE_OK(hl_switch_add_port(sw, sh));
 	REQUIRE_OK(hl_switch_add_port(sw, iso));
 	REQUIRE_OK(hl_shm_attach_features(hl_sw_port_shm_record(sh), "sh", HL_SHM_F_ALL, &psh));

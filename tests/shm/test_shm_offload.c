@@ -33,15 +33,6 @@
 #define SW_RING 256u
 #define ENTRIES 256u
 
-#define BASE_F                                                                                     \
-	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |            \
-	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX))
-#define HOST_F                                                                                     \
-	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO4) |             \
-	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO6))
-#define GUEST_F                                                                                    \
-	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |      \
-	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6))
 
 struct rig {
 	struct env e;
@@ -155,10 +146,7 @@ static void shm_to_guest(struct rig *g, unsigned count, bool whole, unsigned *go
 			uint32_t len;
 			uint8_t *flat = flatten(rx[i], &len);
 			if (whole) {
-				bool ok = len == HDRS + PAYLOAD && memcmp(flat + 14, g_frame + 14, len - 14) == 0 &&
-					  (rx[i]->flags & HL_BUF_F_OFFLOAD) && rx[i]->ol.gso_type == HL_OL_GSO_TCPV4 &&
-					  rx[i]->ol.gso_size == MSS && rx[i]->ol.csum_start == 34 &&
-					  rx[i]->ol.csum_offset == 16;
+				bool ok = tso_whole(rx[i], flat, len, g_frame, HDRS + PAYLOAD, MSS);
 				*bad += !ok;
 				*payload += ok ? PAYLOAD : 0;
 			} else if (!segment_of(flat, len, g_frame, PAYLOAD, SEQ0, payload)) {

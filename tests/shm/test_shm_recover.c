@@ -51,6 +51,15 @@ static void record_of(const char *name, char *buf, size_t n)
 	snprintf(buf, n, "%s/%s.meta", hl_test_tmpdir(), name);
 }
 
+/* The switch's 8 MiB pool `name` with a bufpool of n buffers, in a child: it exits on failure. */
+static void child_pool(const char *name, const char *bp_name, unsigned n, struct hl_pool **pool, struct hl_bufpool **bp)
+{
+	struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB, .run_dir = hl_test_tmpdir(),
+				     .page_size = 2 * SHM_MB};
+	if (hl_pool_create(&prm, pool) < 0 || hl_bufpool_create(*pool, bp_name, n, SHM_ROOM, 0, bp) < 0)
+		_exit(10);
+}
+
 /* The switch (and P's peer) in a child; never returns. chain: frames of two buffers. */
 static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm_step step, bool chain)
 {
@@ -62,10 +71,7 @@ static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm
 	struct hl_buf *bufs[8];
 	struct hl_pool_info info;
 
-	struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB, .run_dir = hl_test_tmpdir(),
-				     .page_size = 2 * SHM_MB};
-	if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "rbp", NBUF, SHM_ROOM, 0, &bp) < 0)
-		_exit(10);
+	child_pool(name, "rbp", NBUF, &pool, &bp);
 	if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
 		_exit(11);
 	hl_pool_get_info(pool, &info);
@@ -337,10 +343,8 @@ HL_TEST(recover_drops_a_port_of_another_format)
 		struct hl_pool *pool;
 		struct hl_bufpool *bp;
 		struct hl_shm_port *p, *q;
-		struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB,
-					     .run_dir = hl_test_tmpdir(), .page_size = 2 * SHM_MB};
-		if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "rbp", NBUF, SHM_ROOM, 0, &bp) < 0 ||
-		    hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
+		child_pool(name, "rbp", NBUF, &pool, &bp);
+		if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
 			_exit(10);
 		kill(getpid(), SIGKILL);
 		_exit(11);
@@ -402,10 +406,8 @@ HL_TEST(bufpool_adopt_keeps_rooms_and_frees_the_rest)
 		struct hl_pool *pool;
 		struct hl_bufpool *bp;
 		struct hl_buf *b[10];
-		struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB,
-					     .run_dir = hl_test_tmpdir(), .page_size = 2 * SHM_MB};
-		if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "abp", 1000, SHM_ROOM, 0, &bp) < 0 ||
-		    hl_buf_alloc_bulk(bp, b, 10) < 0)
+		child_pool(name, "abp", 1000, &pool, &bp);
+		if (hl_buf_alloc_bulk(bp, b, 10) < 0)
 			_exit(10);
 		for (unsigned i = 0; i < 10; i++)
 			memset(b[i]->buf_va, 0x40 + hl_buf_index(b[i]), SHM_ROOM);
@@ -483,10 +485,8 @@ HL_TEST(peer_keeps_running_across_a_switch_crash)
 		struct hl_bufpool *bp;
 		struct hl_shm_port *p;
 		struct hl_buf *bufs[8];
-		struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB,
-					     .run_dir = hl_test_tmpdir(), .page_size = 2 * SHM_MB};
-		if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "rbp", NBUF, SHM_ROOM, 0, &bp) < 0 ||
-		    hl_shm_port_create(pool, bp, "p", RING, &p) < 0)
+		child_pool(name, "rbp", NBUF, &pool, &bp);
+		if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0)
 			_exit(10);
 		if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
 			_exit(11);

@@ -123,15 +123,6 @@ static void env_close(struct env *e)
 	hl_pool_destroy(sw_pool);
 }
 
-#define BASE_F                                                                                     \
-	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |            \
-	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX))
-#define HOST_F                                                                                     \
-	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO4) |             \
-	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_HOST_TSO6))
-#define GUEST_F                                                                                    \
-	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |      \
-	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6))
 
 /* Send `count` 64 KiB TSO frames and take back what comes; returns frames (or segments) received. */
 static unsigned round_trip(struct env *e, unsigned count, bool expect_whole, unsigned *bad, uint32_t *payload)
@@ -158,10 +149,7 @@ static unsigned round_trip(struct env *e, unsigned count, bool expect_whole, uns
 			uint8_t *flat = flatten(rx[i], &len);
 			if (expect_whole) {
 				/* the frame comes back as it went, its TSO request in its header */
-				bool ok = len == HDRS + PAYLOAD && memcmp(flat + 14, f + 14, len - 14) == 0 &&
-					  (rx[i]->flags & HL_BUF_F_OFFLOAD) && rx[i]->ol.gso_type == HL_OL_GSO_TCPV4 &&
-					  rx[i]->ol.gso_size == MSS && rx[i]->ol.csum_start == 34 &&
-					  rx[i]->ol.csum_offset == 16;
+				bool ok = tso_whole(rx[i], flat, len, f, HDRS + PAYLOAD, MSS);
 				*bad += !ok;
 				*payload += ok ? PAYLOAD : 0;
 			} else if (!segment_ok(flat, len, f, payload)) {
