@@ -411,12 +411,23 @@ static int rx_frame(struct hl_shm_peer *pe, const struct hl_shm_ring *r, uint32_
 unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
 {
 	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_RX];
-	uint32_t k = avail(pe, HL_SHM_RING_RX, 0), i = 0;
-	unsigned m = 0, frames = 0;
+	uint32_t k = avail(pe, HL_SHM_RING_RX, 0), i = 0, lim = k < n ? k : n;
+	unsigned m = 0, frames;
 
+	/* plain frames as long as they last: a slot, an entry */
+	for (; i < lim; i++) {
+		uint64_t d = hl_shm_ring_get(r, i);
+		if (hl_unlikely(d & HL_SHM_DESC_FLAGS))
+			break;
+		if (hl_likely(desc_ok(pe, d, 1)))
+			entry(pe, &pkts[m++], d, true);
+		else
+			pe->st.bad_desc++;
+	}
+	frames = m;
 	while (i < k && m < n) {
 		uint64_t d = hl_shm_ring_get(r, i);
-		if (hl_likely(!(d & HL_SHM_DESC_FLAGS))) {
+		if (!(d & HL_SHM_DESC_FLAGS)) {
 			if (hl_likely(desc_ok(pe, d, 1))) {
 				entry(pe, &pkts[m++], d, true);
 				frames++;
@@ -487,14 +498,24 @@ unsigned hl_shm_tx_burst(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, 
 {
 	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_TX];
 	uint32_t k = avail(pe, HL_SHM_RING_TX, n), i = 0;
-	unsigned frames = 0;
+	unsigned frames;
 
 	if (k > n)
 		k = n;
+	/* plain frames as long as they last */
+	for (; i < k && !pkts[i].flags; i++) {
+		uint64_t d = hl_shm_desc(hl_shm_desc_off(pkts[i].desc), pkts[i].len);
+		if (hl_unlikely(!desc_ok(pe, d, 1))) {
+			frames = i;
+			goto out;
+		}
+		hl_shm_ring_put(r, i, d);
+	}
+	frames = i;
 	while (i < k) {
 		const struct hl_shm_pkt *pk = &pkts[i];
 		unsigned ns;
-		if (hl_likely(!pk->flags)) {
+		if (!pk->flags) {
 			uint64_t d = hl_shm_desc(hl_shm_desc_off(pk->desc), pk->len);
 			if (hl_unlikely(!desc_ok(pe, d, 1)))
 				break;
@@ -518,6 +539,7 @@ unsigned hl_shm_tx_burst(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, 
 		i += ns;
 		frames++;
 	}
+out:
 	if (i > 0)
 		publish_kick(pe, r, i);
 	pe->st.tx_packets += frames;

@@ -144,23 +144,28 @@ static inline uint32_t ring_avail(struct hl_shm_port *p, enum hl_shm_ring_id r)
  * metadata, and with `data` the frame's first line, which the peer's core
  * just wrote), then claim each buffer. idx[i] is the buffer index, or
  * BAD_IDX(why) for a descriptor already found wrong; len[i] its checked
- * length, fl[i] its flags. The second pass uses these, never the slot
- * again: the peer may rewrite it in between. Returns the OR of the flags.
+ * length, fl[i] its flags (fl NULL: a ring whose flags mean nothing). The
+ * second pass uses these, never the slot again: the peer may rewrite it in
+ * between. Returns the OR of the flags.
  */
 #define BAD_IDX(why) (UINT32_MAX - (uint32_t)(why))
 #define IS_BAD_IDX(i) ((i) >= BAD_IDX(HL_SHM_DESC_BAD_LEN))
 #define FL_OL ((uint8_t)(HL_SHM_DESC_OL >> 46))
 #define FL_MORE ((uint8_t)(HL_SHM_DESC_MORE >> 46))
 
-static uint8_t check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r, uint32_t from, uint32_t to,
-			   uint32_t len_min, bool data, uint32_t *idx, uint32_t *len, uint8_t *fl)
+static inline __attribute__((always_inline)) uint8_t check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r,
+								   uint32_t from, uint32_t to, uint32_t len_min,
+								   bool data, uint32_t *idx, uint32_t *len, uint8_t *fl)
 {
 	struct shm_ctx *c = p->ctx;
-	uint8_t any = 0;
+	uint64_t any = 0;
 	for (uint32_t i = from; i < to; i++) {
 		uint64_t d = hl_shm_ring_get(r, i);
-		fl[i] = (uint8_t)((d & HL_SHM_DESC_FLAGS) >> 46);
-		any |= fl[i];
+		if (fl != NULL) {
+			/* the flags in bits 0 and 1, a few length bits above them that no test looks at */
+			fl[i] = (uint8_t)(d >> 46);
+			any |= d;
+		}
 		int why = hl_shm_desc_index(c, d, len_min, &idx[i]);
 		if (hl_unlikely(why != HL_SHM_DESC_OK)) {
 			idx[i] = BAD_IDX(why);
@@ -171,7 +176,7 @@ static uint8_t check_descs(struct hl_shm_port *p, const struct hl_shm_ring *r, u
 		if (data)
 			__builtin_prefetch(c->base + hl_shm_desc_off(d));
 	}
-	return any;
+	return (uint8_t)((any & HL_SHM_DESC_FLAGS) >> 46);
 }
 
 /*
@@ -201,7 +206,6 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 	struct hl_shm_ring *r = &p->ring[HL_SHM_RING_DONE];
 	struct hl_buf *bufs[BATCH];
 	uint32_t idx[BATCH], len[BATCH];
-	uint8_t fl[BATCH];
 	unsigned total = 0, back = 0;
 
 	for (;;) {
@@ -213,7 +217,7 @@ unsigned hl_shm_port_reclaim(struct hl_shm_port *p)
 		intent_begin(p, HL_SHM_RING_DONE, r->own, k);
 		hook(HL_SHM_RING_DONE, HL_SHM_STEP_INTENT);
 		/* a buffer given back is a buffer: done's flags mean nothing */
-		check_descs(p, r, 0, k, 0, false, idx, len, fl);
+		check_descs(p, r, 0, k, 0, false, idx, len, NULL);
 		for (uint32_t i = 0; i < k; i++) {
 			struct hl_buf *b = claim(p, idx[i], HL_SHM_OWNER_FREE, false);
 			if (hl_unlikely(b == NULL))
@@ -244,8 +248,9 @@ static inline void seg_init(struct hl_buf *b, uint32_t len)
 	b->data_len = b->pkt_len = len;
 	b->nb_segs = 1;
 	b->next = NULL;
-	/* metadata of the frame it last carried to the peer is not this one's */
-	b->flags &= (uint16_t)~HL_BUF_F_OFFLOAD;
+	/* metadata of the frame it last carried to the peer is not this one's; and a
+	 * buffer a peer held was never external */
+	b->flags = 0;
 }
 
 static unsigned take_plain(struct hl_shm_port *p, struct hl_buf **pkts, uint32_t k, const uint32_t *idx,
@@ -530,13 +535,18 @@ static uint32_t chain_zero_copy(const struct shm_ctx *c, const struct hl_buf *b,
 	return bytes == b->pkt_len ? n : 0;
 }
 
-/* One transmit call's progress: slots written since the last hand-over, and what is left. */
+/*
+ * One transmit call's progress. A plain frame takes one slot and needs no
+ * bookkeeping beyond k; a chain counts its extra slots, so frames are the
+ * slots written less those.
+ */
 struct tx_run {
 	struct hl_buf *out[OUT_SLOTS];
-	uint32_t k;    /* slots written, not yet handed over */
-	uint32_t left; /* free slots after those */
-	unsigned frames;
-	uint32_t feat; /* the features in effect, read at the first frame that needs them */
+	uint32_t k;     /* slots written, not yet handed over */
+	uint32_t space; /* free slots from the last one handed over: k may reach it */
+	uint32_t slots; /* slots handed over already */
+	uint32_t extra; /* slots beyond a frame's first */
+	uint32_t feat;  /* the features in effect, read at the first frame that needs them */
 };
 
 #define FEAT_UNREAD UINT32_MAX
@@ -548,6 +558,8 @@ static void tx_flush(struct hl_shm_port *p, struct tx_run *t)
 	if (t->k == 0)
 		return;
 	hand_over(p, HL_SHM_RING_RX, t->out, t->k);
+	t->slots += t->k;
+	t->space -= t->k;
 	t->k = 0;
 }
 
@@ -581,14 +593,14 @@ static int tx_frame(struct hl_shm_port *p, struct hl_buf *b, struct tx_run *t)
 	bool zc = nslots != 0;
 	if (!zc)
 		nslots = (b->pkt_len + c->max_len - 1) / c->max_len;
-	if (nslots > t->left) {
+	if (t->k + nslots > t->space) {
 		/* the peer may have freed more than the space seen at the start */
-		uint32_t avail = ring_avail(p, HL_SHM_RING_RX);
-		t->left = avail > t->k ? avail - t->k : 0;
-		if (nslots > t->left)
+		t->space = ring_avail(p, HL_SHM_RING_RX);
+		if (t->k + nslots > t->space)
 			return TX_FULL;
 	}
-	if (t->k + nslots > OUT_SLOTS)
+	/* leaves room in out[] for a whole call of plain frames after this one */
+	if (t->k + nslots > OUT_SLOTS - BATCH)
 		tx_flush(p, t);
 	struct hl_buf *o = b;
 	if (!zc && (o = hl_ol_copy(b, c->bp)) == NULL) {
@@ -617,8 +629,7 @@ static int tx_frame(struct hl_shm_port *p, struct hl_buf *b, struct tx_run *t)
 		s = next;
 	}
 	t->k += nslots;
-	t->left -= nslots;
-	t->frames++;
+	t->extra += nslots - 1;
 	return zc ? TX_ZC : TX_COPY;
 }
 
@@ -632,18 +643,15 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 
 	if (n > BATCH)
 		n = BATCH;
-	t.k = 0;
-	t.frames = 0;
+	t.k = t.slots = t.extra = 0;
 	t.feat = FEAT_UNREAD;
-	t.left = ring_avail_for(p, HL_SHM_RING_RX, n > 0 ? n : 1);
+	t.space = ring_avail_for(p, HL_SHM_RING_RX, n > 0 ? n : 1);
 	for (i = 0; i < n; i++) {
 		struct hl_buf *b = pkts[i];
-		if (hl_likely(zero_copy_ok(c, b) && b->pkt_len - 1u < c->max_len && t.left > 0 && t.k < OUT_SLOTS)) {
+		if (hl_likely(zero_copy_ok(c, b) && b->pkt_len - 1u < c->max_len && t.k < t.space)) {
 			/* the caller's reference becomes the peer's: no count to touch */
 			hl_shm_ring_put(r, t.k, buf_desc(b, b->pkt_len));
 			t.out[t.k++] = b;
-			t.left--;
-			t.frames++;
 			zc++;
 			continue;
 		}
@@ -664,14 +672,15 @@ unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
 	if (i < n)
 		cnt_add(&p->st.tx_full, n - i);
 	tx_flush(p, &t);
-	cnt_add(&p->st.c.rx_packets, t.frames);
+	unsigned frames = t.slots - t.extra;
+	cnt_add(&p->st.c.rx_packets, frames);
 	hl_shm_mirror_counters(p);
 	/* originals of the copies are done with; what did not go goes back, in order */
 	hl_buf_free_bulk(spent, nspent);
 	for (unsigned j = i; j < n; j++)
 		keep[nkeep++] = pkts[j];
-	memcpy(pkts + t.frames, keep, nkeep * sizeof(*keep));
-	return t.frames;
+	memcpy(pkts + frames, keep, nkeep * sizeof(*keep));
+	return frames;
 }
 
 /* ---- sleeping: the switch's half of the doorbell ----------------------------- */
