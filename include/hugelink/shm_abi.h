@@ -120,9 +120,12 @@ extern "C" {
  * published, OL on a slot that does not start a frame, either flag without
  * its feature), its offload entry true of the frame (bad_ol). A refused
  * frame is consumed whole and counted once, by the first reason found;
- * its buffers stay the peer's, but for bad_ol, which drops a frame the
- * switch had taken (its buffers are free again). A peer checks the switch's
- * descriptors the same way before it dereferences one.
+ * its buffers stay the peer's, but for an offload entry found untrue of
+ * the frame (bad_ol after the frame was taken), which drops the frame like
+ * a guest's (its buffers are free again). There are no links between
+ * slots, so a chain cannot loop, and no length field but each segment's,
+ * so a frame's length cannot disagree with its segments. A peer checks the
+ * switch's descriptors the same way before it dereferences one.
  */
 #define HL_SHM_OFF_BITS 46
 #define HL_SHM_OFF_MASK ((1ull << HL_SHM_OFF_BITS) - 1)

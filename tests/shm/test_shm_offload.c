@@ -167,7 +167,7 @@ HL_TEST(shm_tso_frame_reaches_a_tso_guest_whole)
 	unsigned got, bad;
 	uint32_t payload;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 80, "80 free 2 MiB hugepages");
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
 	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_ALL);
 	shm_to_guest(&g, 8, true, &got, &bad, &payload);
@@ -191,7 +191,7 @@ HL_TEST(shm_tso_frame_is_segmented_for_a_guest_without_tso)
 	unsigned got, bad;
 	uint32_t payload;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 80, "80 free 2 MiB hugepages");
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F));
 	shm_to_guest(&g, 4, false, &got, &bad, &payload);
 	CHECK_EQ(bad, 0);
@@ -252,7 +252,7 @@ HL_TEST(guest_tso_frame_reaches_a_chain_and_offload_peer_whole)
 	unsigned got, bad;
 	uint32_t payload;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 80, "80 free 2 MiB hugepages");
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
 	guest_to_shm(&g, 8, true, &got, &bad, &payload);
 	CHECK_EQ(got, 8);
@@ -271,7 +271,7 @@ HL_TEST(guest_tso_frame_is_segmented_for_a_plain_peer)
 	unsigned got, bad;
 	uint32_t payload;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 80, "80 free 2 MiB hugepages");
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, 0, BASE_F | HOST_F | GUEST_F));
 	CHECK_EQ(hl_shm_peer_features(g.peer), 0);
 	uint32_t caps = 1, max_frame = 0;
