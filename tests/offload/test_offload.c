@@ -1237,26 +1237,34 @@ static void hostile_truncated(struct env *e)
 	frame_free(&f);
 }
 
+/* Case c's frame, and the header that comes with it. */
+static void case_make(const struct hostile *c, struct frame *f, struct hl_virtio_net_hdr *h)
+{
+	struct fspec s = tcp4(3000);
+
+	if (c->frame)
+		c->frame(&s);
+	frame_make(f, &s);
+	/* an MSS that leaves room for IPv4 options, IPv6 extensions and TCP options */
+	*h = vnet_for(f, HL_VIRTIO_NET_HDR_GSO_TCPV4, 1200);
+	if (c->bytes)
+		c->bytes(f);
+	if (c->hdr)
+		c->hdr(h, f);
+}
+
 HL_TEST(from_vnet_hostile_headers_each_counted)
 {
 	ENV(e, 256, 2048);
 
 	for (unsigned i = 0; i < HL_ARRAY_SIZE(cases); i++) {
 		const struct hostile *c = &cases[i];
-		struct fspec s = tcp4(3000);
 		struct hl_ol_stats st = {0};
 		struct extmem x = {0};
+		struct hl_virtio_net_hdr h;
 		struct frame f;
 
-		if (c->frame)
-			c->frame(&s);
-		frame_make(&f, &s);
-		/* an MSS that leaves room for IPv4 options, IPv6 extensions and TCP options */
-		struct hl_virtio_net_hdr h = vnet_for(&f, HL_VIRTIO_NET_HDR_GSO_TCPV4, 1200);
-		if (c->bytes)
-			c->bytes(&f);
-		if (c->hdr)
-			c->hdr(&h, &f);
+		case_make(c, &f, &h);
 		/* head: 40 private bytes, the rest exact guest memory */
 		struct split sp[] = {{40, false}, {0, true}};
 		struct hl_buf *p = chain_of(&e, &f, sp, 2, &x);
@@ -1317,17 +1325,10 @@ HL_TEST(ol_check_rules_are_from_vnet_rules)
 
 	for (unsigned i = 0; i < HL_ARRAY_SIZE(cases); i++) {
 		const struct hostile *c = &cases[i];
-		struct fspec s = tcp4(3000);
+		struct hl_virtio_net_hdr h;
 		struct frame f;
 
-		if (c->frame)
-			c->frame(&s);
-		frame_make(&f, &s);
-		struct hl_virtio_net_hdr h = vnet_for(&f, HL_VIRTIO_NET_HDR_GSO_TCPV4, 1200);
-		if (c->bytes)
-			c->bytes(&f);
-		if (c->hdr)
-			c->hdr(&h, &f);
+		case_make(c, &f, &h);
 		uint8_t kind = h.gso_type & (uint8_t)~HL_VIRTIO_NET_HDR_GSO_ECN;
 		if (kind == HL_VIRTIO_NET_HDR_GSO_UDP) {
 			frame_free(&f);
