@@ -239,6 +239,20 @@ static inline int hl_ol_from_vnet(struct hl_buf *pkt, const struct hl_virtio_net
 	return hl__ol_from_vnet(pkt, vh, caps, mtu, st);
 }
 
+/*
+ * The same checks for offload metadata a port's peer claims in the switch's
+ * own form (an shm peer's offload entry): claimed says what hl_ol_from_vnet
+ * would have read from a virtio-net header (CSUM_PARTIAL for NEEDS_CSUM,
+ * CSUM_VALID for DATA_VALID, gso_type and ECN for the header's gso type,
+ * csum_start, csum_offset, gso_size, hdr_len), and is checked by the same
+ * rules, reasons and counters; its l2_len, l3_len and l4_len are not read
+ * (they are measured), an unknown gso type is refused as HL_OL_R_GSO_TYPE,
+ * unknown flag bits are ignored and counted. claimed may be shared memory:
+ * it is read once.
+ */
+int hl_ol_check(struct hl_buf *pkt, const struct hl_buf_ol *claimed, uint32_t caps, uint32_t mtu,
+		struct hl_ol_stats *st);
+
 /* ---- delivery: the header a receiver gets ----------------------------------- */
 
 int hl__ol_to_vnet(const struct hl_buf *pkt, uint32_t caps, struct hl_virtio_net_hdr *vh);
@@ -314,6 +328,16 @@ static inline int hl_ol_prepare(struct hl_buf *pkt, uint32_t caps, uint32_t max_
 	}
 	return hl__ol_prepare(pkt, caps, max_frame, bp, out, max_out, st);
 }
+
+/* ---- copies ------------------------------------------------------------------ */
+
+/*
+ * A copy of frame pkt (any chain, any memory) in fresh buffers of bp, each
+ * filled to its room before the next, its offload state along (the head's
+ * flag and metadata, port, udata). NULL when bp has too few buffers free
+ * (nothing is left allocated) or the chain is shorter than its pkt_len.
+ */
+struct hl_buf *hl_ol_copy(const struct hl_buf *pkt, struct hl_bufpool *bp);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,10 @@
  * wire format, its ownership rules and its crash story are in shm_abi.h;
  * the peer's API is shm_peer.h; the switch's adapter is in sw_ports.h.
  *
+ * Frames are one buffer or, where the peer accepted HL_SHM_F_CHAIN, a chain
+ * of them, and may carry offload metadata (HL_SHM_F_OFFLOAD) that the
+ * switch checks like a guest's virtio-net header (offload.h).
+ *
  * A packet on rx is the peer's until it comes back on tx or done, and
  * the switch keeps the truth of who holds which buffer to itself: nothing
  * a peer writes in the pool makes it accept a buffer that is not the
@@ -21,6 +25,7 @@
 
 #include <hugelink/buf.h>
 #include <hugelink/common.h>
+#include <hugelink/offload.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_abi.h>
 
@@ -44,8 +49,9 @@ struct hl_shm_port_stats {
 	uint64_t zcopy;        /* packets handed to the peer without a copy */
 	uint64_t copied;       /* packets copied into a fresh buffer first */
 	uint64_t tx_full;      /* packets for the peer that found rx full */
-	uint64_t too_big;      /* packets larger than a buffer's room */
+	uint64_t too_big;      /* packets larger than the peer takes (a room, without chains) */
 	uint64_t no_buf;       /* copies or fill buffers that found no buffer */
+	uint64_t ol_unfit;     /* packets needing an offload the peer does not take (not sent) */
 };
 
 /*
@@ -85,22 +91,28 @@ unsigned hl_shm_port_unclaimed(struct hl_pool *pool, char (*names)[HL_ZONE_NAME_
 void hl_shm_port_destroy(struct hl_shm_port *p);
 
 /*
- * Receive up to n packets from the peer's tx ring as buffers of the port's
- * bufpool (refcnt 1, the caller's), after taking back what the peer put on
- * done; then top the fill ring up. Refused descriptors are counted.
+ * Receive up to n frames from the peer's tx ring as buffers of the port's
+ * bufpool (refcnt 1, the caller's; a chain where the peer sent several
+ * buffers; HL_BUF_F_OFFLOAD and b->ol where it sent offload metadata that
+ * checked out), after taking back what the peer put on done; then top the
+ * fill ring up. Refused frames are counted, by reason.
  */
 unsigned hl_shm_port_rx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n);
 
 /*
  * Put up to n packets on the peer's rx ring; returns how many (k) went.
- * The port takes over the caller's reference on each packet that went: a
- * buffer of the port's bufpool that no one else holds (refcnt 1, one
- * segment, not external, data at HL_BUF_HEADROOM) goes as it is, its
- * reference now the peer's; anything else is copied into a fresh buffer
- * and the original freed. The packets that did not go (ring full, larger
- * than a room: counted too_big, no buffer for a copy) end up in
- * pkts[k..n), in their order, still the caller's. At most 64 packets per
- * call.
+ * The port takes over the caller's reference on each packet that went:
+ * buffers of the port's bufpool that no one else holds (refcnt 1, not
+ * external, data at HL_BUF_HEADROOM; one, or a chain of them where the
+ * peer takes chains) go as they are, their references now the peer's (a
+ * chain is unlinked into its segments); anything else is copied into fresh
+ * buffers and the original freed. Offload metadata goes along where the
+ * peer takes it; where it does not, a frame that needs it is not sent
+ * (ol_unfit: the switch's hl_ol_prepare makes frames fit, so this means
+ * the peer changed its features meanwhile) and one that is only verified
+ * goes plain. The packets that did not go (ring full, larger than the peer
+ * takes: counted too_big, no buffer for a copy) end up in pkts[k..n), in
+ * their order, still the caller's. At most 64 packets per call.
  */
 unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n);
 
@@ -126,6 +138,12 @@ bool hl_shm_port_arm(struct hl_shm_port *p);
 void hl_shm_port_disarm(struct hl_shm_port *p);
 
 void hl_shm_port_stats(const struct hl_shm_port *p, struct hl_shm_port_stats *st);
+/* Adds the checks of the peer's offload entries (receive side) to *ol. */
+void hl_shm_port_ol_stats(const struct hl_shm_port *p, struct hl_ol_stats *ol);
+/* The features in effect (HL_SHM_F_*): what the port offers and its peer accepts now. */
+uint32_t hl_shm_port_features(const struct hl_shm_port *p);
+/* The largest frame the peer takes, Ethernet header included: its room, or a chain's. */
+uint32_t hl_shm_port_max_frame(const struct hl_shm_port *p);
 /* Whether a peer says it is attached (and its pid). */
 bool hl_shm_port_peer_attached(const struct hl_shm_port *p, uint32_t *pid);
 const char *hl_shm_port_name(const struct hl_shm_port *p);

@@ -7,7 +7,9 @@
  * (own) and the last valid value of the other side's (seen); the shared
  * indices are stored to, and the other side's read once per call and
  * bounded, so a side that scribbles on the ring breaks it (sticky, counted
- * in broken_events) instead of moving the other.
+ * in broken_events) instead of moving the other. Offload entries are
+ * reached through the view too, by the slot a frame starts at; a reader
+ * copies one before it looks at any field.
  */
 #ifndef HUGELINK_SHM_RING_H
 #define HUGELINK_SHM_RING_H
@@ -15,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <hugelink/common.h>
 #include <hugelink/shm_abi.h>
@@ -26,6 +29,7 @@ extern "C" {
 struct hl_shm_ring {
 	struct hl_shm_ring_hdr *hdr;
 	uint64_t *slots;
+	struct hl_shm_ol *ol; /* size offload entries, after the slots */
 	uint32_t size, mask;
 	uint32_t own;
 	uint32_t seen;
@@ -34,7 +38,7 @@ struct hl_shm_ring {
 	uint64_t broken_events;
 };
 
-/* Bytes of a ring of `size` slots (a power of two). */
+/* Bytes of a ring of `size` slots (a power of two), its offload entries included. */
 size_t hl_shm_ring_memsize(uint32_t size);
 
 /* Lay out a fresh ring at mem (both indices start at `start`). */
@@ -74,6 +78,19 @@ static inline void hl_shm_ring_put(struct hl_shm_ring *r, uint32_t i, uint64_t d
 static inline uint64_t hl_shm_ring_get(const struct hl_shm_ring *r, uint32_t i)
 {
 	return __atomic_load_n(&r->slots[(r->own + i) & r->mask], __ATOMIC_RELAXED);
+}
+
+/* The offload entry of the frame starting at slot own + i: written before publishing. */
+static inline void hl_shm_ring_put_ol(struct hl_shm_ring *r, uint32_t i, const struct hl_shm_ol *ol)
+{
+	memcpy(&r->ol[(r->own + i) & r->mask], ol, sizeof(*ol));
+}
+
+/* A private copy of it, read once: the other side may rewrite it meanwhile. */
+static inline void hl_shm_ring_get_ol(const struct hl_shm_ring *r, uint32_t i, struct hl_shm_ol *ol)
+{
+	memcpy(ol, (const void *)&r->ol[(r->own + i) & r->mask], sizeof(*ol));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* one read, never re-done from the shared copy */
 }
 
 /* Advance this side's index by n and store it (release). */

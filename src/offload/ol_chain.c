@@ -182,3 +182,22 @@ int hl_ol_writable(struct hl_buf *pkt, uint32_t from, uint32_t upto, struct hl_b
 	*out = head;
 	return 0;
 }
+
+struct hl_buf *hl_ol_copy(const struct hl_buf *pkt, struct hl_bufpool *bp)
+{
+	struct hl_ol_cur c = {pkt, 0};
+	uint32_t room = hl_ol_room(bp), len = pkt->pkt_len;
+	struct hl_buf *head = hl_ol_chain_alloc(bp, len == 0 ? 1 : (len + room - 1) / room);
+
+	if (head == NULL)
+		return NULL;
+	if (hl_ol_chain_fill(head, room, NULL, 0, &c, len) < 0) {
+		hl_buf_free(head);
+		return NULL;
+	}
+	head->port = pkt->port;
+	head->udata = pkt->udata;
+	head->flags = pkt->flags & HL_BUF_F_OFFLOAD;
+	head->ol = pkt->ol;
+	return head;
+}

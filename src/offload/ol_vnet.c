@@ -2,7 +2,9 @@
 /*
  * The virtio-net header, both ways: a guest's claims checked into
  * struct hl_buf_ol (hl_ol_from_vnet), and b->ol written out for a receiver
- * (hl_ol_to_vnet); and which offloads negotiated features allow.
+ * (hl_ol_to_vnet); and which offloads negotiated features allow. Claims
+ * made in struct hl_buf_ol's own form (hl_ol_check) are put as a header
+ * would say them and go through the same checks.
  *
  * Invariants:
  *   - the guest's header is copied once before any field is looked at; a
@@ -196,6 +198,37 @@ int hl__ol_from_vnet(struct hl_buf *pkt, const struct hl_virtio_net_hdr *vh, uin
 	pkt->flags |= HL_BUF_F_OFFLOAD;
 	st->accepted++;
 	return 0;
+}
+
+int hl_ol_check(struct hl_buf *pkt, const struct hl_buf_ol *claimed, uint32_t caps, uint32_t mtu,
+		struct hl_ol_stats *st)
+{
+	const uint8_t known = HL_OL_F_CSUM_PARTIAL | HL_OL_F_CSUM_VALID | HL_OL_F_ECN;
+	struct hl_virtio_net_hdr h;
+	struct hl_buf_ol c;
+
+	memcpy(&c, claimed, sizeof(c));
+	memset(&h, 0, sizeof(h));
+	if (c.flags & HL_OL_F_CSUM_PARTIAL)
+		h.flags |= HL_VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	if (c.flags & HL_OL_F_CSUM_VALID)
+		h.flags |= HL_VIRTIO_NET_HDR_F_DATA_VALID;
+	if (c.flags & ~known)
+		h.flags |= 0x80; /* a bit no header defines: ignored and counted there */
+	if (c.gso_type == HL_OL_GSO_TCPV4)
+		h.gso_type = HL_VIRTIO_NET_HDR_GSO_TCPV4;
+	else if (c.gso_type == HL_OL_GSO_TCPV6)
+		h.gso_type = HL_VIRTIO_NET_HDR_GSO_TCPV6;
+	else if (c.gso_type != HL_OL_GSO_NONE)
+		h.gso_type = 0x7f; /* no gso type of virtio's: refused as unknown */
+	if (c.flags & HL_OL_F_ECN)
+		h.gso_type |= HL_VIRTIO_NET_HDR_GSO_ECN;
+	h.hdr_len = c.hdr_len;
+	h.gso_size = c.gso_size;
+	h.csum_start = c.csum_start;
+	h.csum_offset = c.csum_offset;
+	/* trust is the port's to give a writer it knows, never a claim's */
+	return hl__ol_from_vnet(pkt, &h, caps & ~HL_OL_CAP_TRUST_VALID, mtu, st);
 }
 
 int hl__ol_to_vnet(const struct hl_buf *pkt, uint32_t caps, struct hl_virtio_net_hdr *vh)

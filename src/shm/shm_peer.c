@@ -15,6 +15,14 @@
  *     bounds) before the peer dereferences base + offset: a switch bug or a
  *     hostile co-peer scribbling on our rings cannot make us read or write
  *     outside the mapping;
+ *   - frames from the switch are checked as the switch checks the peer's:
+ *     a run of MORE slots within what was published, at most
+ *     HL_SHM_SEGS_MAX, only with the features this peer accepted, OL on a
+ *     first slot, an offload entry whose checksum field lies in the frame.
+ *     A frame that breaks a rule is skipped whole (counted bad_desc), and
+ *     its buffers handed back on done where they are buffers, so a frame
+ *     this peer cannot take (one left from a peer before it with other
+ *     features) costs no buffer;
  *   - the peer owns its indices of tx and done (producer) and rx and fill
  *     (consumer), kept in its private ring views;
  *   - ctrl->peer_pid is taken with a compare-and-swap, so two peers do not
@@ -51,6 +59,7 @@ struct hl_shm_peer {
 	struct hl_div32 by_stride;
 	uint32_t stride, per_page, n, max_len;
 	uint32_t pid;
+	uint32_t feat; /* HL_SHM_F_* in effect: asked for and offered */
 	int kick_fd; /* -1: no doorbell */
 	struct hl_shm_peer_stats st;
 };
@@ -136,8 +145,10 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 	if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != HL_SHM_MAGIC)
 		return hl_error(-EBADMSG, "shm attach: %s has no port control block", zname);
 	if (c->version != HL_SHM_VERSION || c->ctrl_size != sizeof(*c))
-		return hl_error(-EPROTONOSUPPORT, "shm attach: %s: version %u, size %u not supported", zname,
-				c->version, c->ctrl_size);
+		return hl_error(-EPROTONOSUPPORT,
+				"shm attach: %s speaks shm format %u (a %u-byte control block), this peer %u "
+				"(%zu bytes): run a switch and peers built from the same release",
+				zname, c->version, c->ctrl_size, HL_SHM_VERSION, sizeof(*c));
 	if (!HL_IS_POW2(rs) || rs < HL_SHM_RING_MIN || rs > HL_SHM_RING_MAX || c->zone_len != zone_len)
 		return hl_error(-EBADMSG, "shm attach: %s: ring_size %u or zone_len bad", zname, rs);
 	for (unsigned r = 0; r < HL_SHM_NRINGS; r++)
@@ -170,8 +181,8 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 	return 0;
 }
 
-/* Take the port: our pid in, unless a live peer's is there. */
-static int claim(struct hl_shm_peer *pe, const char *zname)
+/* Take the port: our pid in, unless a live peer's is there; then what we accept. */
+static int claim(struct hl_shm_peer *pe, const char *zname, uint32_t want)
 {
 	uint32_t me = (uint32_t)getpid(), cur = 0;
 
@@ -182,11 +193,20 @@ static int claim(struct hl_shm_peer *pe, const char *zname)
 		return hl_error(-EBUSY, "shm attach: %s is taken by pid %u", zname, cur);
 	}
 	pe->pid = me;
+	pe->feat = want & HL_SHM_F_ALL & __atomic_load_n(&pe->ctrl->features_offered, __ATOMIC_RELAXED);
+	/* before peer_gen: a switch that sees the new peer sees what it takes */
+	__atomic_store_n(&pe->ctrl->features, pe->feat, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&pe->ctrl->peer_gen, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
 int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_peer **out)
+{
+	return hl_shm_attach_mem_features(base, len, port, 0, out);
+}
+
+int hl_shm_attach_mem_features(void *base, size_t len, const char *port, uint32_t features,
+			       struct hl_shm_peer **out)
 {
 	char zname[HL_SHM_ZONE_NAME_LEN];
 	uint64_t off = 0, zlen = 0;
@@ -220,7 +240,7 @@ int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_pe
 		if (rc < 0)
 			goto fail;
 	}
-	rc = claim(pe, zname);
+	rc = claim(pe, zname, features);
 	if (rc < 0)
 		goto fail;
 	*out = pe;
@@ -232,6 +252,11 @@ fail:
 
 int hl_shm_attach(const char *record, const char *port, struct hl_shm_peer **out)
 {
+	return hl_shm_attach_features(record, port, 0, out);
+}
+
+int hl_shm_attach_features(const char *record, const char *port, uint32_t features, struct hl_shm_peer **out)
+{
 	struct hl_pool *pool;
 	struct hl_pool_info info;
 	int rc;
@@ -242,7 +267,7 @@ int hl_shm_attach(const char *record, const char *port, struct hl_shm_peer **out
 	if (rc < 0)
 		return rc;
 	hl_pool_get_info(pool, &info);
-	rc = hl_shm_attach_mem(info.va, info.size, port, out);
+	rc = hl_shm_attach_mem_features(info.va, info.size, port, features, out);
 	if (rc < 0) {
 		hl_pool_detach(pool);
 		return rc;
@@ -271,6 +296,7 @@ void hl_shm_detach(struct hl_shm_peer *pe)
 	if (pe == NULL)
 		return;
 	uint32_t me = pe->pid;
+	/* features stay as they are: frames published with them are still to be taken */
 	__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	if (pe->kick_fd >= 0)
 		close(pe->kick_fd);
@@ -292,92 +318,251 @@ static uint32_t avail(struct hl_shm_peer *pe, enum hl_shm_ring_id id, uint32_t w
 	return n;
 }
 
-/* Take up to n descriptors from a ring the switch produces; skip bad ones. */
-static unsigned take(struct hl_shm_peer *pe, enum hl_shm_ring_id id, struct hl_shm_pkt *pkts,
-		     unsigned n, uint32_t len_min)
+/* The slot's descriptor as an entry of one buffer, its fetch started. */
+static inline void entry(struct hl_shm_peer *pe, struct hl_shm_pkt *pk, uint64_t d, bool for_read)
 {
-	struct hl_shm_ring *r = &pe->ring[id];
-	uint32_t k = avail(pe, id, 0);
+	pk->data = pe->base + hl_shm_desc_off(d);
+	/* the caller reads a received frame, writes a fresh one: the line
+	 * may sit in the switch's cache, so start fetching it now */
+	if (for_read)
+		__builtin_prefetch(pk->data, 0);
+	else
+		__builtin_prefetch(pk->data, 1);
+	pk->len = pk->pkt_len = hl_shm_desc_len(d);
+	pk->flags = 0;
+	pk->nsegs = 1;
+	pk->desc = d & ~HL_SHM_DESC_FLAGS;
+}
+
+unsigned hl_shm_tx_alloc(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
+{
+	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_FILL];
+	uint32_t k = avail(pe, HL_SHM_RING_FILL, 0);
 	unsigned m = 0;
 
 	if (k > n)
 		k = n;
 	for (uint32_t i = 0; i < k; i++) {
 		uint64_t d = hl_shm_ring_get(r, i);
-		if (hl_unlikely(!desc_ok(pe, d, len_min))) {
+		if (hl_unlikely((d & HL_SHM_DESC_FLAGS) || !desc_ok(pe, d, 0))) {
 			pe->st.bad_desc++;
 			continue;
 		}
-		pkts[m].data = pe->base + hl_shm_desc_off(d);
-		/* the caller reads a received frame, writes a fresh one: the line
-		 * may sit in the switch's cache, so start fetching it now */
-		if (len_min > 0)
-			__builtin_prefetch(pkts[m].data, 0);
-		else
-			__builtin_prefetch(pkts[m].data, 1);
-		pkts[m].len = hl_shm_desc_len(d);
-		pkts[m].desc = d;
-		m++;
+		entry(pe, &pkts[m++], d, false);
 	}
 	if (k > 0)
 		hl_shm_ring_publish(r, k);
-	return m;
-}
-
-unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
-{
-	unsigned m = take(pe, HL_SHM_RING_RX, pkts, n, 1);
-	pe->st.rx_packets += m;
-	return m;
-}
-
-unsigned hl_shm_tx_alloc(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
-{
-	unsigned m = take(pe, HL_SHM_RING_FILL, pkts, n, 0);
 	pe->st.allocated += m;
 	return m;
 }
 
-/* Put descriptors on a ring the peer produces; stops at the first bad one. */
-static unsigned give(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const struct hl_shm_pkt *pkts,
-		     unsigned n, bool with_len)
-{
-	struct hl_shm_ring *r = &pe->ring[id];
-	uint32_t k = avail(pe, id, n), i;
+enum { RX_OK, RX_WAIT, RX_BAD, RX_UNTAKEN };
 
-	if (k > n)
-		k = n;
-	for (i = 0; i < k; i++) {
-		uint32_t len = with_len ? pkts[i].len : hl_shm_desc_len(pkts[i].desc);
-		uint64_t d = hl_shm_desc(hl_shm_desc_off(pkts[i].desc), len);
-		if (hl_unlikely(!desc_ok(pe, d, with_len ? 1 : 0)))
+/*
+ * Slots [i, i + *nsegs) of rx as one frame, its segments checked, into
+ * pkts (room for `room` entries): RX_OK. RX_BAD for slots that make no
+ * frame or name no buffer, RX_UNTAKEN for a frame of good buffers this
+ * peer cannot take (a feature it did not accept, e.g. left from a peer
+ * before it; an entry that points outside the frame), its entries in pkts
+ * all the same: *nsegs is how many slots either takes. RX_WAIT: a frame
+ * that does not fit pkts, left for the next call.
+ */
+static int rx_frame(struct hl_shm_peer *pe, const struct hl_shm_ring *r, uint32_t i, uint32_t k,
+		    struct hl_shm_pkt *pkts, unsigned room, uint32_t *nsegs)
+{
+	uint32_t e = i, bytes = 0;
+	uint64_t d = hl_shm_ring_get(r, i), first = d;
+	int verdict = RX_OK;
+
+	while ((d & HL_SHM_DESC_MORE) && e + 1 < k && e + 1 - i < HL_SHM_SEGS_MAX)
+		d = hl_shm_ring_get(r, ++e);
+	*nsegs = e - i + 1;
+	if (d & HL_SHM_DESC_MORE)
+		return RX_BAD; /* cut off by the published index, or too long */
+	if (*nsegs > room)
+		return RX_WAIT;
+	if ((*nsegs > 1 && !(pe->feat & HL_SHM_F_CHAIN)) || ((first & HL_SHM_DESC_OL) && !(pe->feat & HL_SHM_F_OFFLOAD)))
+		verdict = RX_UNTAKEN;
+	for (uint32_t j = 0; j < *nsegs; j++) {
+		d = hl_shm_ring_get(r, i + j);
+		if (!desc_ok(pe, d, 1) || (j > 0 && (d & HL_SHM_DESC_OL)))
+			return RX_BAD;
+		entry(pe, &pkts[j], d, true);
+		if (j + 1 < *nsegs)
+			pkts[j].flags = HL_SHM_PKT_MORE;
+		bytes += pkts[j].len;
+	}
+	if (bytes > HL_SHM_FRAME_MAX || verdict != RX_OK)
+		return RX_UNTAKEN;
+	pkts[0].nsegs = (uint16_t)*nsegs;
+	pkts[0].pkt_len = bytes;
+	if (first & HL_SHM_DESC_OL) {
+		struct hl_shm_ol *ol = &pkts[0].ol;
+		hl_shm_ring_get_ol(r, i, ol);
+		/* where a receiver would write the checksum must be in the frame */
+		if (ol->hdr_len > bytes || ((ol->flags & HL_SHM_OL_F_CSUM_PARTIAL) &&
+					    (uint32_t)ol->csum_start + ol->csum_offset + 2u > bytes))
+			return RX_UNTAKEN;
+		pkts[0].flags |= HL_SHM_PKT_OL;
+	}
+	return RX_OK;
+}
+
+unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsigned n)
+{
+	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_RX];
+	uint32_t k = avail(pe, HL_SHM_RING_RX, 0), i = 0, lim = k < n ? k : n;
+	unsigned m = 0, frames;
+
+	/* plain frames as long as they last: a slot, an entry */
+	for (; i < lim; i++) {
+		uint64_t d = hl_shm_ring_get(r, i);
+		if (hl_unlikely(d & HL_SHM_DESC_FLAGS))
 			break;
-		hl_shm_ring_put(r, i, d);
+		if (hl_likely(desc_ok(pe, d, 1)))
+			entry(pe, &pkts[m++], d, true);
+		else
+			pe->st.bad_desc++;
 	}
-	if (i > 0) {
-		hl_shm_ring_publish(r, i);
-		hl_smp_mb();
-		if (pe->kick_fd >= 0 && __atomic_load_n(&pe->ctrl->kick_armed, __ATOMIC_RELAXED)) {
-			/* a full FIFO already holds a kick */
-			if (write(pe->kick_fd, "k", 1) == 1)
-				pe->st.kicks++;
+	frames = m;
+	while (i < k && m < n) {
+		uint64_t d = hl_shm_ring_get(r, i);
+		if (!(d & HL_SHM_DESC_FLAGS)) {
+			if (hl_likely(desc_ok(pe, d, 1))) {
+				entry(pe, &pkts[m++], d, true);
+				frames++;
+			} else {
+				pe->st.bad_desc++;
+			}
+			i++;
+			continue;
 		}
+		uint32_t ns;
+		int v = rx_frame(pe, r, i, k, pkts + m, n - m, &ns);
+		if (v == RX_WAIT)
+			break;
+		if (v == RX_OK) {
+			m += ns;
+			frames++;
+		} else {
+			pe->st.bad_desc++;
+			/* buffers are buffers: ours to give back, so none is lost with us */
+			if (v == RX_UNTAKEN)
+				hl_shm_release(pe, pkts + m, ns);
+		}
+		i += ns;
 	}
-	return i;
+	if (i > 0)
+		hl_shm_ring_publish(r, i);
+	pe->st.rx_packets += frames;
+	return m;
+}
+
+/*
+ * The frame at pkts[0..): its entries (MORE on all but the last), checked
+ * against the rules and the features in effect; 0 when it breaks one or
+ * ends without its last entry.
+ */
+static unsigned tx_frame_len(const struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, unsigned n)
+{
+	unsigned e = 0;
+	uint32_t bytes = 0;
+
+	while (e < n && (pkts[e].flags & HL_SHM_PKT_MORE))
+		e++;
+	if (e == n || e + 1 > HL_SHM_SEGS_MAX || (e > 0 && !(pe->feat & HL_SHM_F_CHAIN)) ||
+	    ((pkts[0].flags & HL_SHM_PKT_OL) && !(pe->feat & HL_SHM_F_OFFLOAD)))
+		return 0;
+	for (unsigned j = 0; j <= e; j++) {
+		if ((j > 0 && (pkts[j].flags & HL_SHM_PKT_OL)) ||
+		    !desc_ok(pe, hl_shm_desc(hl_shm_desc_off(pkts[j].desc), pkts[j].len), 1))
+			return 0;
+		bytes += pkts[j].len;
+	}
+	return bytes <= HL_SHM_FRAME_MAX ? e + 1 : 0;
+}
+
+/* Publish i slots of a ring the peer produces, and ring the doorbell if the switch sleeps. */
+static void publish_kick(struct hl_shm_peer *pe, struct hl_shm_ring *r, uint32_t i)
+{
+	hl_shm_ring_publish(r, i);
+	hl_smp_mb();
+	if (pe->kick_fd >= 0 && __atomic_load_n(&pe->ctrl->kick_armed, __ATOMIC_RELAXED)) {
+		/* a full FIFO already holds a kick */
+		if (write(pe->kick_fd, "k", 1) == 1)
+			pe->st.kicks++;
+	}
 }
 
 unsigned hl_shm_tx_burst(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, unsigned n)
 {
-	unsigned m = give(pe, HL_SHM_RING_TX, pkts, n, true);
-	pe->st.tx_packets += m;
-	return m;
+	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_TX];
+	uint32_t k = avail(pe, HL_SHM_RING_TX, n), i = 0;
+	unsigned frames;
+
+	if (k > n)
+		k = n;
+	/* plain frames as long as they last */
+	for (; i < k && !pkts[i].flags; i++) {
+		uint64_t d = hl_shm_desc(hl_shm_desc_off(pkts[i].desc), pkts[i].len);
+		if (hl_unlikely(!desc_ok(pe, d, 1))) {
+			frames = i;
+			goto out;
+		}
+		hl_shm_ring_put(r, i, d);
+	}
+	frames = i;
+	while (i < k) {
+		const struct hl_shm_pkt *pk = &pkts[i];
+		unsigned ns;
+		if (!pk->flags) {
+			uint64_t d = hl_shm_desc(hl_shm_desc_off(pk->desc), pk->len);
+			if (hl_unlikely(!desc_ok(pe, d, 1)))
+				break;
+			hl_shm_ring_put(r, i, d);
+			ns = 1;
+		} else {
+			ns = tx_frame_len(pe, pk, n - i);
+			if (ns == 0 || ns > k - i)
+				break;
+			if (pk->flags & HL_SHM_PKT_OL)
+				hl_shm_ring_put_ol(r, i, &pk->ol);
+			for (unsigned j = 0; j < ns; j++) {
+				uint64_t d = hl_shm_desc(hl_shm_desc_off(pk[j].desc), pk[j].len);
+				if (j + 1 < ns)
+					d |= HL_SHM_DESC_MORE;
+				if (j == 0 && (pk->flags & HL_SHM_PKT_OL))
+					d |= HL_SHM_DESC_OL;
+				hl_shm_ring_put(r, i + j, d);
+			}
+		}
+		i += ns;
+		frames++;
+	}
+out:
+	if (i > 0)
+		publish_kick(pe, r, i);
+	pe->st.tx_packets += frames;
+	return i;
 }
 
 unsigned hl_shm_release(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, unsigned n)
 {
-	unsigned m = give(pe, HL_SHM_RING_DONE, pkts, n, false);
-	pe->st.released += m;
-	return m;
+	struct hl_shm_ring *r = &pe->ring[HL_SHM_RING_DONE];
+	uint32_t k = avail(pe, HL_SHM_RING_DONE, n), i;
+
+	if (k > n)
+		k = n;
+	for (i = 0; i < k; i++) {
+		uint64_t d = pkts[i].desc & ~HL_SHM_DESC_FLAGS;
+		if (hl_unlikely(!desc_ok(pe, d, 0)))
+			break;
+		hl_shm_ring_put(r, i, d);
+	}
+	if (i > 0)
+		publish_kick(pe, r, i);
+	pe->st.released += i;
+	return i;
 }
 
 /* ---- introspection ------------------------------------------------------------------ */
@@ -390,6 +575,11 @@ void hl_shm_peer_stats(const struct hl_shm_peer *pe, struct hl_shm_peer_stats *s
 uint32_t hl_shm_peer_mtu(const struct hl_shm_peer *pe)
 {
 	return pe->max_len;
+}
+
+uint32_t hl_shm_peer_features(const struct hl_shm_peer *pe)
+{
+	return pe->feat;
 }
 
 struct hl_shm_ring *hl_shm_peer_ring(struct hl_shm_peer *pe, enum hl_shm_ring_id id)

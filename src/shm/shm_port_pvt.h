@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <hugelink/buf.h>
+#include <hugelink/offload.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_abi.h>
 #include <hugelink/shm_port.h>
@@ -34,6 +35,26 @@
 /* The format's own name lengths, against the pool's and the bufpool's. */
 _Static_assert(HL_SHM_ZONE_NAME_LEN == HL_ZONE_NAME_LEN, "shm zone names are pool zone names");
 _Static_assert(HL_BUF_NAME_LEN <= HL_SHM_BP_NAME_LEN, "a bufpool name fits the owner table's");
+
+/* An offload entry is the switch's own record of a frame's offloads, copied as it is. */
+_Static_assert(sizeof(struct hl_shm_ol) == sizeof(struct hl_buf_ol), "hl_shm_ol is hl_buf_ol");
+_Static_assert(offsetof(struct hl_shm_ol, csum_start) == offsetof(struct hl_buf_ol, csum_start) &&
+		       offsetof(struct hl_shm_ol, csum_offset) == offsetof(struct hl_buf_ol, csum_offset) &&
+		       offsetof(struct hl_shm_ol, gso_size) == offsetof(struct hl_buf_ol, gso_size) &&
+		       offsetof(struct hl_shm_ol, hdr_len) == offsetof(struct hl_buf_ol, hdr_len) &&
+		       offsetof(struct hl_shm_ol, l3_len) == offsetof(struct hl_buf_ol, l3_len) &&
+		       offsetof(struct hl_shm_ol, l2_len) == offsetof(struct hl_buf_ol, l2_len) &&
+		       offsetof(struct hl_shm_ol, l4_len) == offsetof(struct hl_buf_ol, l4_len) &&
+		       offsetof(struct hl_shm_ol, flags) == offsetof(struct hl_buf_ol, flags) &&
+		       offsetof(struct hl_shm_ol, gso_type) == offsetof(struct hl_buf_ol, gso_type),
+	       "hl_shm_ol is hl_buf_ol, field by field");
+_Static_assert(HL_SHM_OL_F_CSUM_PARTIAL == HL_OL_F_CSUM_PARTIAL && HL_SHM_OL_F_CSUM_VALID == HL_OL_F_CSUM_VALID &&
+		       HL_SHM_OL_F_ECN == HL_OL_F_ECN,
+	       "offload flags mean the same on the wire");
+_Static_assert(HL_SHM_OL_GSO_NONE == HL_OL_GSO_NONE && HL_SHM_OL_GSO_TCPV4 == HL_OL_GSO_TCPV4 &&
+		       HL_SHM_OL_GSO_TCPV6 == HL_OL_GSO_TCPV6,
+	       "gso types mean the same on the wire");
+_Static_assert(HL_SHM_FRAME_MAX == HL_OL_FRAME_MAX, "a frame at its largest is the offload module's");
 
 struct shm_ctx {
 	struct hl_pool *pool;
@@ -44,6 +65,7 @@ struct shm_ctx {
 	unsigned page_shift;
 	struct hl_div32 by_stride;
 	uint32_t max_len;   /* room - headroom */
+	uint32_t max_frame; /* with chains: HL_SHM_FRAME_MAX, or what HL_SHM_SEGS_MAX rooms hold */
 	struct hl_shm_owner_hdr *oh;
 	uint32_t *words;    /* the owner table in the pool */
 	uint32_t *own;      /* the private copy that checks read */
@@ -61,10 +83,12 @@ struct hl_shm_port {
 	uint32_t id;
 	uint32_t tag; /* HL_SHM_OWNER_PEER(id) */
 	uint32_t fill_target;
+	uint32_t offered; /* HL_SHM_F_*: the switch's own copy of ctrl->features_offered */
 	bool claimed; /* served by someone (always, but for recovered ports) */
 	int kick_fd;  /* the doorbell FIFO, read side; -1 without one */
 	char kick_path[256];
 	struct hl_shm_port_stats st; /* each field has one writer; relaxed stores */
+	struct hl_ol_stats ol;       /* frames from the peer: offload entries checked (receive side) */
 };
 
 /* ---- the owner table ----------------------------------------------------------- */
@@ -85,8 +109,18 @@ static inline void hl_shm_owner_set(struct shm_ctx *c, uint32_t i, uint32_t v)
 enum { HL_SHM_DESC_OK, HL_SHM_DESC_BAD_OFF, HL_SHM_DESC_BAD_LEN };
 
 /*
+ * The features in effect on p: what it offers and its peer accepts. Read
+ * where a frame needs one, never cached: a peer may change its word, and
+ * the frame it sends or gets then follows what it says now.
+ */
+static inline uint32_t hl_shm_features(const struct hl_shm_port *p)
+{
+	return p->offered & __atomic_load_n(&p->ctrl->features, __ATOMIC_RELAXED);
+}
+
+/*
  * Buffer index of a descriptor that must point exactly at a data start of
- * the bufpool; len_min..max_len bytes.
+ * the bufpool; len_min..max_len bytes. Its flags are not looked at.
  */
 static inline int hl_shm_desc_index(const struct shm_ctx *c, uint64_t d, uint32_t len_min, uint32_t *idx)
 {

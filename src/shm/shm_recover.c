@@ -98,7 +98,13 @@ static struct hl_shm_port *recover_port(struct recover *rv, uint32_t id, const c
 	}
 	struct hl_shm_ctrl *ctl = hl_pool_off2va(c->pool, off);
 	uint32_t rs = ctl->ring_size;
-	if (ctl->magic != HL_SHM_MAGIC || ctl->version != HL_SHM_VERSION || ctl->port_id != id ||
+	if (ctl->magic == HL_SHM_MAGIC && (ctl->version != HL_SHM_VERSION || ctl->ctrl_size != sizeof(*ctl))) {
+		HL_LOG_WARN("shm recover: %s is shm format %u (%u-byte control block); this switch speaks %u: "
+			    "the port is dropped and its peer must attach again",
+			    zname, ctl->version, ctl->ctrl_size, HL_SHM_VERSION);
+		return NULL;
+	}
+	if (ctl->magic != HL_SHM_MAGIC || ctl->port_id != id ||
 	    !HL_IS_POW2(rs) || rs < HL_SHM_RING_MIN || rs > HL_SHM_RING_MAX ||
 	    ctl->zone_len != len || len < sizeof(*ctl) + HL_SHM_NRINGS * hl_shm_ring_bytes(rs)) {
 		HL_LOG_WARN("shm recover: control block of %s is damaged", zname);
@@ -118,6 +124,9 @@ static struct hl_shm_port *recover_port(struct recover *rv, uint32_t id, const c
 	p->id = id;
 	p->tag = HL_SHM_OWNER_PEER(id);
 	p->fill_target = rs / 2;
+	/* what this switch offers, whatever the block says now */
+	p->offered = HL_SHM_F_ALL;
+	__atomic_store_n(&ctl->features_offered, p->offered, __ATOMIC_RELAXED);
 	snprintf(p->zone, sizeof(p->zone), "%s", zname);
 	snprintf(p->name, sizeof(p->name), "%s", zname + strlen(HL_SHM_ZONE_PREFIX));
 	for (unsigned r = 0; r < HL_SHM_NRINGS; r++)
@@ -129,6 +138,7 @@ static struct hl_shm_port *recover_port(struct recover *rv, uint32_t id, const c
 			if (ring->hdr == NULL) {
 				ring->hdr = (struct hl_shm_ring_hdr *)((uint8_t *)ctl + ctl->ring_off[r]);
 				ring->slots = ring->hdr->slots;
+				ring->ol = hl_shm_ring_ol(ring->hdr, rs);
 				ring->size = rs;
 				ring->mask = rs - 1;
 				ring->producer = r == HL_SHM_RING_RX || r == HL_SHM_RING_FILL;
@@ -189,8 +199,8 @@ int hl_shm_recover(struct hl_pool *pool, unsigned cache_size, struct hl_bufpool 
 	memcpy(bp_name, oh->bp_name, sizeof(bp_name));
 	bp_name[sizeof(bp_name) - 1] = '\0';
 	snprintf(bp_zone, sizeof(bp_zone), "b:%s", bp_name);
-	if (oh->magic != HL_SHM_OWNER_MAGIC || oh->version != HL_SHM_VERSION ||
-	    oh->words_off != HL_SHM_OWNER_WORDS_OFF || oh->bp_n == 0 ||
+	if (oh->magic != HL_SHM_OWNER_MAGIC || oh->version != HL_SHM_OWNER_VERSION ||
+	    oh->hdr_size != sizeof(struct hl_shm_owner_hdr) || oh->words_off != HL_SHM_OWNER_WORDS_OFF || oh->bp_n == 0 ||
 	    len < HL_SHM_OWNER_WORDS_OFF + (uint64_t)oh->bp_n * sizeof(uint32_t) ||
 	    oh->bp_room <= HL_BUF_HEADROOM || oh->bp_room > info.page_size ||
 	    hl_pool_zone_lookup(pool, bp_zone, &bp_off, &bp_len) < 0) {

@@ -25,7 +25,7 @@ size_t hl_shm_ring_memsize(uint32_t size)
 {
 	if (!HL_IS_POW2(size))
 		return 0;
-	return sizeof(struct hl_shm_ring_hdr) + (size_t)size * sizeof(uint64_t);
+	return sizeof(struct hl_shm_ring_hdr) + (size_t)size * (sizeof(uint64_t) + sizeof(struct hl_shm_ol));
 }
 
 void hl_shm_ring_format(void *mem, uint32_t size, uint32_t start)
@@ -52,6 +52,7 @@ int hl_shm_ring_open(struct hl_shm_ring *r, void *mem, uint32_t size, bool produ
 	memset(r, 0, sizeof(*r));
 	r->hdr = h;
 	r->slots = h->slots;
+	r->ol = hl_shm_ring_ol(h, size);
 	r->size = size;
 	r->mask = size - 1;
 	r->producer = producer;

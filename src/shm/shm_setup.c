@@ -129,6 +129,8 @@ int hl_shm_ctx_geom(struct shm_ctx *c)
 	c->page_shift = log2u(c->g.page_size);
 	c->by_stride = hl_div32_init(c->g.stride);
 	c->max_len = c->g.data_room - HL_BUF_HEADROOM;
+	uint64_t most = (uint64_t)HL_SHM_SEGS_MAX * c->max_len;
+	c->max_frame = most < HL_SHM_FRAME_MAX ? (uint32_t)most : HL_SHM_FRAME_MAX;
 	return 0;
 }
 
@@ -161,7 +163,7 @@ static int ctx_create(struct hl_pool *pool, struct hl_bufpool *bp, struct shm_ct
 	c->oh = hl_pool_off2va(pool, off);
 	memset(c->oh, 0, len);
 	c->words = (uint32_t *)((uint8_t *)c->oh + HL_SHM_OWNER_WORDS_OFF);
-	c->oh->version = HL_SHM_VERSION;
+	c->oh->version = HL_SHM_OWNER_VERSION;
 	c->oh->hdr_size = sizeof(struct hl_shm_owner_hdr);
 	snprintf(c->oh->bp_name, sizeof(c->oh->bp_name), "%s", hl_bufpool_name(bp));
 	c->oh->bp_n = c->g.n;
@@ -247,6 +249,7 @@ int hl_shm_port_create(struct hl_pool *pool, struct hl_bufpool *bp, const char *
 	p->id = id;
 	p->tag = HL_SHM_OWNER_PEER(id);
 	p->fill_target = ring_size / 2;
+	p->offered = HL_SHM_F_ALL;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->zone, sizeof(p->zone), HL_SHM_ZONE_PREFIX "%s", name);
 
@@ -273,6 +276,7 @@ int hl_shm_port_create(struct hl_pool *pool, struct hl_bufpool *bp, const char *
 	ctl->bp_stride = c->g.stride;
 	ctl->bp_per_page = c->g.per_page;
 	ctl->headroom = HL_BUF_HEADROOM;
+	ctl->features_offered = p->offered;
 	p->ctrl = ctl;
 	rc = hl_shm_port_open_rings(p);
 	if (rc < 0) {
@@ -392,6 +396,21 @@ void hl_shm_port_stats(const struct hl_shm_port *p, struct hl_shm_port_stats *st
 	uint64_t *dst = (uint64_t *)st;
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void hl_shm_port_ol_stats(const struct hl_shm_port *p, struct hl_ol_stats *ol)
+{
+	hl_ol_stats_add(ol, &p->ol);
+}
+
+uint32_t hl_shm_port_features(const struct hl_shm_port *p)
+{
+	return hl_shm_features(p);
+}
+
+uint32_t hl_shm_port_max_frame(const struct hl_shm_port *p)
+{
+	return hl_shm_features(p) & HL_SHM_F_CHAIN ? p->ctx->max_frame : p->ctx->max_len;
 }
 
 bool hl_shm_port_peer_attached(const struct hl_shm_port *p, uint32_t *pid)

@@ -21,6 +21,11 @@
  * claims the port, and an attached peer resumes without re-attaching. A
  * deleted or cleanly closed port removes its pool's files.
  *
+ * Frames may be chains and carry offload metadata where the peer accepted
+ * those features (shm_abi.h): the port tells the switch so (offloads), and
+ * an isolated port carries both across its boundary, the copy a chain of
+ * the switch's buffers with the frame's checked metadata along.
+ *
  * A sleeping worker is woken by the port's doorbell FIFO, which peers
  * attached through the record kick while the port is armed; other peers
  * (a guest on the BAR) are noticed within the port's 1 ms sleep bound.
@@ -32,6 +37,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <hugelink/offload.h>
 #include <hugelink/shm_abi.h>
 #include <hugelink/shm_port.h>
 #include <hugelink/sw_ports.h>
@@ -50,7 +56,6 @@ struct sw_shm {
 	struct hl_bufpool *ibp;    /* isolated: the port's own bufpool (in pool) */
 	uint64_t rx_copied;        /* isolated: packets copied into the switch's bufpool */
 	uint64_t rx_no_buf;        /* isolated: received packets dropped for want of a switch buffer */
-	uint64_t rx_too_big;       /* isolated: larger than a switch buffer (rooms differ) */
 	char record[256];          /* the record its peer attaches through */
 };
 
@@ -90,7 +95,7 @@ static uint16_t shm_rx_isolated(struct hl_sw_port *p, struct hl_bufpool *bp, str
 {
 	struct sw_shm *s = of(p);
 	struct hl_buf *in[ISO_BURST];
-	unsigned k, have, out = 0, nobuf = 0, big = 0;
+	unsigned k, have, out = 0, nobuf = 0;
 
 	if (n > ISO_BURST)
 		n = ISO_BURST;
@@ -110,13 +115,24 @@ static uint16_t shm_rx_isolated(struct hl_sw_port *p, struct hl_bufpool *bp, str
 			continue;
 		}
 		struct hl_buf *c = pkts[out];
-		/* rx_burst hands over single-segment packets of 1..room bytes */
-		if (hl_unlikely(b->data_len > hl_buf_tailroom(c))) {
-			big++;
+		if (hl_unlikely(b->next != NULL || b->data_len > hl_buf_tailroom(c))) {
+			/* a chain from a peer that takes them: copied as one, in the switch's buffers */
+			struct hl_buf *cc = hl_ol_copy(b, bp);
+			if (cc == NULL) {
+				nobuf++;
+				continue;
+			}
+			hl_buf_free(c);
+			pkts[out++] = cc;
 			continue;
 		}
 		memcpy(hl_buf_data(c), hl_buf_data(b), b->data_len);
 		c->data_len = c->pkt_len = b->data_len;
+		/* what rx_burst checked of the frame holds of the copy too */
+		if (hl_unlikely(b->flags & HL_BUF_F_OFFLOAD)) {
+			c->flags |= HL_BUF_F_OFFLOAD;
+			c->ol = b->ol;
+		}
 		out++;
 	}
 	/* fresh buffers a dropped packet did not need */
@@ -125,7 +141,6 @@ static uint16_t shm_rx_isolated(struct hl_sw_port *p, struct hl_bufpool *bp, str
 	hl_buf_free_bulk(in, k);
 	cnt_add(&s->rx_copied, out);
 	cnt_add(&s->rx_no_buf, nobuf);
-	cnt_add(&s->rx_too_big, big);
 	return (uint16_t)out;
 }
 
@@ -174,14 +189,31 @@ static void shm_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
 	hl_shm_port_stats(s->port, &ps);
 	uint64_t rx_cp = __atomic_load_n(&s->rx_copied, __ATOMIC_RELAXED);
 	uint64_t rx_nb = __atomic_load_n(&s->rx_no_buf, __ATOMIC_RELAXED);
-	uint64_t rx_big = __atomic_load_n(&s->rx_too_big, __ATOMIC_RELAXED);
-	/* an inbound packet too big for the switch is malformed for it, not a transmit shortfall */
-	st->drops[HL_SW_DROP_BAD] = ps.c.bad_offset + ps.c.bad_len + ps.c.not_owned + rx_big;
+	st->drops[HL_SW_DROP_BAD] = ps.c.bad_offset + ps.c.bad_len + ps.c.not_owned + ps.c.bad_chain + ps.c.bad_ol;
 	st->drops[HL_SW_DROP_NO_BUF] = ps.no_buf + rx_nb;
-	st->drops[HL_SW_DROP_TOO_BIG] = ps.too_big;
+	/* a frame needing an offload the peer stopped taking could not go there, like one too big */
+	st->drops[HL_SW_DROP_TOO_BIG] = ps.too_big + ps.ol_unfit;
 	st->zcopy_packets = ps.zcopy;
 	st->copy_packets = ps.copied + rx_cp;
 	st->errors = ps.c.ring_broken;
+	hl_shm_port_ol_stats(s->port, &st->ol);
+}
+
+/*
+ * What the peer takes as it is: offload metadata where it accepted it (TCP
+ * segmentation only with chains, which a 64 KiB frame needs), frames up to
+ * a chain's largest where it accepted chains, else one buffer's room.
+ */
+static void shm_offloads(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame)
+{
+	const struct hl_shm_port *sp = cof(p)->port;
+	uint32_t f = hl_shm_port_features(sp);
+
+	*caps = 0;
+	if (f & HL_SHM_F_OFFLOAD)
+		*caps = HL_OL_CAP_CSUM |
+			(f & HL_SHM_F_CHAIN ? HL_OL_CAP_TSO4 | HL_OL_CAP_TSO6 | HL_OL_CAP_ECN : 0);
+	*max_frame = hl_shm_port_max_frame(sp);
 }
 
 static const char *shm_state(const struct hl_sw_port *p)
@@ -227,6 +259,7 @@ static const struct hl_sw_port_ops shm_ops = {
 	.stats = shm_stats,
 	.state = shm_state,
 	.close = shm_close,
+	.offloads = shm_offloads,
 	/* a guest on the BAR has no doorbell: look at its ring every millisecond */
 	.max_sleep_ms = 1,
 	/* the peer's frames, their headers prefetched by hl_shm_port_rx_burst */
@@ -244,6 +277,7 @@ static const struct hl_sw_port_ops shm_iso_ops = {
 	.stats = shm_stats,
 	.state = shm_state,
 	.close = shm_close,
+	.offloads = shm_offloads,
 	.max_sleep_ms = 1,
 };
 

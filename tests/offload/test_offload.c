@@ -1237,26 +1237,34 @@ static void hostile_truncated(struct env *e)
 	frame_free(&f);
 }
 
+/* Case c's frame, and the header that comes with it. */
+static void case_make(const struct hostile *c, struct frame *f, struct hl_virtio_net_hdr *h)
+{
+	struct fspec s = tcp4(3000);
+
+	if (c->frame)
+		c->frame(&s);
+	frame_make(f, &s);
+	/* an MSS that leaves room for IPv4 options, IPv6 extensions and TCP options */
+	*h = vnet_for(f, HL_VIRTIO_NET_HDR_GSO_TCPV4, 1200);
+	if (c->bytes)
+		c->bytes(f);
+	if (c->hdr)
+		c->hdr(h, f);
+}
+
 HL_TEST(from_vnet_hostile_headers_each_counted)
 {
 	ENV(e, 256, 2048);
 
 	for (unsigned i = 0; i < HL_ARRAY_SIZE(cases); i++) {
 		const struct hostile *c = &cases[i];
-		struct fspec s = tcp4(3000);
 		struct hl_ol_stats st = {0};
 		struct extmem x = {0};
+		struct hl_virtio_net_hdr h;
 		struct frame f;
 
-		if (c->frame)
-			c->frame(&s);
-		frame_make(&f, &s);
-		/* an MSS that leaves room for IPv4 options, IPv6 extensions and TCP options */
-		struct hl_virtio_net_hdr h = vnet_for(&f, HL_VIRTIO_NET_HDR_GSO_TCPV4, 1200);
-		if (c->bytes)
-			c->bytes(&f);
-		if (c->hdr)
-			c->hdr(&h, &f);
+		case_make(c, &f, &h);
 		/* head: 40 private bytes, the rest exact guest memory */
 		struct split sp[] = {{40, false}, {0, true}};
 		struct hl_buf *p = chain_of(&e, &f, sp, 2, &x);
@@ -1301,6 +1309,72 @@ HL_TEST(from_vnet_hostile_headers_each_counted)
 		frame_free(&f);
 	}
 	hostile_truncated(&e);
+	env_close(&e);
+}
+
+/*
+ * The same claims in the switch's own form (an shm peer's offload entry,
+ * hl_ol_check): every hostile header that has such a form gets the same
+ * verdict, reason, counters and metadata as through hl_ol_from_vnet. UDP
+ * segmentation has none (no gso type of hl_buf_ol says it).
+ */
+HL_TEST(ol_check_rules_are_from_vnet_rules)
+{
+	ENV(e, 256, 2048);
+	unsigned compared = 0;
+
+	for (unsigned i = 0; i < HL_ARRAY_SIZE(cases); i++) {
+		const struct hostile *c = &cases[i];
+		struct hl_virtio_net_hdr h;
+		struct frame f;
+
+		case_make(c, &f, &h);
+		uint8_t kind = h.gso_type & (uint8_t)~HL_VIRTIO_NET_HDR_GSO_ECN;
+		if (kind == HL_VIRTIO_NET_HDR_GSO_UDP) {
+			frame_free(&f);
+			continue;
+		}
+		struct hl_buf_ol claim = {.csum_start = h.csum_start, .csum_offset = h.csum_offset,
+					  .gso_size = h.gso_size, .hdr_len = h.hdr_len};
+		claim.flags = (uint8_t)((h.flags & HL_VIRTIO_NET_HDR_F_NEEDS_CSUM ? HL_OL_F_CSUM_PARTIAL : 0) |
+					(h.flags & HL_VIRTIO_NET_HDR_F_DATA_VALID ? HL_OL_F_CSUM_VALID : 0) |
+					(h.flags & ~3u ? 0x40 : 0) |
+					(h.gso_type & HL_VIRTIO_NET_HDR_GSO_ECN ? HL_OL_F_ECN : 0));
+		claim.gso_type = kind == HL_VIRTIO_NET_HDR_GSO_NONE ? HL_OL_GSO_NONE
+			       : kind == HL_VIRTIO_NET_HDR_GSO_TCPV4 ? HL_OL_GSO_TCPV4
+			       : kind == HL_VIRTIO_NET_HDR_GSO_TCPV6 ? HL_OL_GSO_TCPV6 : 9;
+		struct hl_ol_stats sv = {0}, sc = {0};
+		struct hl_buf *pv = chain_plain(&e, &f), *pc = chain_plain(&e, &f);
+		REQUIRE(pv != NULL && pc != NULL);
+		/* the caps a guest can be given: trust is never a claim's */
+		uint32_t caps = c->caps & ~HL_OL_CAP_TRUST_VALID;
+		int rv = hl_ol_from_vnet(pv, &h, caps, 1500, &sv);
+		int rcheck = hl_ol_check(pc, &claim, c->caps, 1500, &sc);
+		bool same = rv == rcheck && memcmp(sv.refused, sc.refused, sizeof(sv.refused)) == 0 &&
+			    sv.flags_ignored == sc.flags_ignored && sv.hdr_len_fixed == sc.hdr_len_fixed &&
+			    sv.accepted == sc.accepted && (pv->flags & HL_BUF_F_OFFLOAD) == (pc->flags & HL_BUF_F_OFFLOAD) &&
+			    (!(pv->flags & HL_BUF_F_OFFLOAD) || memcmp(&pv->ol, &pc->ol, sizeof(pv->ol)) == 0);
+		if (!same)
+			hl_test_fail(__FILE__, __LINE__, "%s: hl_ol_check %d, hl_ol_from_vnet %d", c->what, rcheck, rv);
+		compared++;
+		hl_buf_free(pv);
+		hl_buf_free(pc);
+		frame_free(&f);
+	}
+	CHECK(compared > 20);
+	/* a gso type no header has is refused as unknown */
+	struct fspec s = tcp4(3000);
+	struct frame f;
+	struct hl_ol_stats st = {0};
+	frame_make(&f, &s);
+	struct hl_buf *p = chain_plain(&e, &f);
+	REQUIRE(p != NULL);
+	struct hl_buf_ol claim = {.csum_start = (uint16_t)(f.l2 + f.l3), .csum_offset = 16, .gso_size = 1000,
+				  .flags = HL_OL_F_CSUM_PARTIAL, .gso_type = 3};
+	CHECK_EQ(hl_ol_check(p, &claim, CAPS_ALL, 1500, &st), -EINVAL);
+	CHECK_EQ(st.refused[HL_OL_R_GSO_TYPE], 1);
+	hl_buf_free(p);
+	frame_free(&f);
 	env_close(&e);
 }
 

@@ -5,8 +5,10 @@
  * a shared port both ways with one copy each at the boundary, payloads and
  * counts exact; the isolated peer's mapping is its small pool alone and
  * descriptors naming the switch's buffers are refused; deleting the port
- * removes its pool's files; and a switch killed under traffic is replaced
- * by one that takes both pools over, after which the peers carry on.
+ * removes its pool's files; a switch killed under traffic is replaced
+ * by one that takes both pools over, after which the peers carry on; and
+ * 64 KiB chains with offload metadata cross the boundary both ways, copied
+ * once, their metadata along.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <hugelink/switch.h>
 
 #include "hl_test.h"
+#include "tcp_frame.h"
 #include "shm_test_pvt.h"
 #include "../memory/pool_util.h"
 #include "shm_env.h"
@@ -142,6 +145,20 @@ static bool settle(struct hl_shm_port **ports, unsigned n)
 
 /* ---- (1) both ways through a switch ---------------------------------------------------- */
 
+/* The switch's pool and a switch with a shared port "sh" and an isolated one "iso", not yet added. */
+static int open_pair(struct env *e, struct hl_switch **sw, struct hl_sw_port **sh, struct hl_sw_port **iso)
+{
+	int rc = env_open(e, "iso", NBUF);
+	if (rc < 0)
+		return rc;
+	struct hl_switch_params prm = {.bp = e->bp, .first_cpu = -1, .idle_us = 1000000};
+	if ((rc = hl_switch_create(&prm, sw)) < 0)
+		return rc;
+	if ((rc = hl_sw_port_shm_create(e->pool, e->bp, "sh", false, sh)) < 0)
+		return rc;
+	return hl_sw_port_shm_create(e->pool, e->bp, "iso", true, iso);
+}
+
 HL_TEST(isolated_and_shared_ports_exchange_frames)
 {
 	struct env e;
@@ -151,11 +168,7 @@ HL_TEST(isolated_and_shared_ports_exchange_frames)
 	const unsigned n = 1000;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "iso", NBUF));
-	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000000};
-	REQUIRE_OK(hl_switch_create(&prm, &sw));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "sh", false, &sh));
-	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "iso", true, &iso));
+	REQUIRE_OK(open_pair(&e, &sw, &sh, &iso));
 	CHECK(!hl_sw_port_shm_isolated(sh));
 	CHECK(hl_sw_port_shm_isolated(iso));
 	CHECK(strcmp(hl_sw_port_shm_record(sh), e.info.record_path) == 0);
@@ -233,6 +246,86 @@ HL_TEST(isolated_and_shared_ports_exchange_frames)
 	hl_switch_destroy(sw); /* closes both ports: the isolated one's pool goes */
 	CHECK(!exists(ii.record_path));
 	CHECK(!exists(ii.file_path));
+	env_close(&e);
+}
+
+/* ---- chains and offload metadata across the boundary ----------------------------------- */
+
+/*
+ * Receive on `to` until a whole frame is there (entries in pk); its
+ * entries, 0 on timeout.
+ */
+static unsigned recv_frame(struct hl_shm_peer *to, struct hl_shm_pkt *pk, unsigned max)
+{
+	for (int i = 0; i < 20000; i++) {
+		unsigned m = hl_shm_rx_burst(to, pk, max);
+		if (m > 0)
+			return m;
+		usleep(100);
+	}
+	return 0;
+}
+
+HL_TEST(chains_and_offload_metadata_cross_the_boundary)
+{
+	struct env e;
+	struct hl_switch *sw;
+	struct hl_sw_port *sh, *iso;
+	struct hl_shm_peer *psh, *piso;
+	static struct hl_shm_pkt pk[128];
+	static uint8_t f[HDRS + 64000], got[HDRS + 64000];
+	const struct hl_shm_ol tso = {.csum_start = 34, .csum_offset = 16, .gso_size = 1448, .hdr_len = HDRS,
+				      .flags = HL_SHM_OL_F_CSUM_PARTIAL, .gso_type = HL_SHM_OL_GSO_TCPV4};
+	const unsigned rounds = 4;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
+	REQUIRE_OK(open_pair(&e, &sw, &sh, &iso));
+	REQUIRE_OK(hl_switch_add_port(sw, sh));
+	REQUIRE_OK(hl_switch_add_port(sw, iso));
+	REQUIRE_OK(hl_shm_attach_features(hl_sw_port_shm_record(sh), "sh", HL_SHM_F_ALL, &psh));
+	REQUIRE_OK(hl_shm_attach_features(hl_sw_port_shm_record(iso), "iso", HL_SHM_F_ALL, &piso));
+	uint32_t caps, max_frame;
+	iso->ops->offloads(iso, &caps, &max_frame);
+	CHECK_EQ(caps, HL_OL_CAP_CSUM | HL_OL_CAP_TSO4 | HL_OL_CAP_TSO6 | HL_OL_CAP_ECN);
+	CHECK_EQ(max_frame, HL_OL_FRAME_MAX);
+	frame_bytes(f, 64000, 7);
+
+	unsigned ok = 0;
+	for (unsigned r = 0; r < rounds; r++) {
+		struct hl_shm_peer *from = r % 2 ? psh : piso, *to = r % 2 ? piso : psh;
+		unsigned n = shm_chain_fill(from, pk, f, sizeof(f), &tso);
+		REQUIRE(n > 1);
+		REQUIRE(hl_shm_tx_burst(from, pk, n) == n);
+		unsigned m = recv_frame(to, pk, 128);
+		REQUIRE(m > 0);
+		uint32_t len = shm_chain_flatten(pk, got);
+		ok += m == pk[0].nsegs && len == sizeof(f) && pk[0].pkt_len == len && memcmp(got, f, len) == 0 &&
+		      (pk[0].flags & HL_SHM_PKT_OL) && pk[0].ol.gso_type == HL_SHM_OL_GSO_TCPV4 &&
+		      pk[0].ol.gso_size == 1448 && pk[0].ol.csum_start == 34 && pk[0].ol.hdr_len == HDRS;
+		for (unsigned done = 0, t = 0; done < m && t < 10000; t++) {
+			done += hl_shm_release(to, pk + done, m - done);
+			if (done < m)
+				usleep(100);
+		}
+	}
+	CHECK_EQ(ok, rounds);
+	struct hl_shm_port *ps = hl_sw_port_shm(sh), *pi = hl_sw_port_shm(iso);
+	CHECK(settle((struct hl_shm_port *[]){ps, pi}, 2));
+	struct hl_sw_port_stats si, ss;
+	hl_switch_port_stats(sw, iso, &si);
+	hl_switch_port_stats(sw, sh, &ss);
+	/* one copy per frame at the boundary each way, the metadata checked once, where it came in */
+	CHECK_EQ(si.copy_packets, rounds);
+	CHECK_EQ(si.ol.accepted + ss.ol.accepted, rounds);
+	CHECK_EQ(si.ol.gso_frames + ss.ol.gso_frames, 0);
+	CHECK_EQ(ss.zcopy_packets, rounds / 2); /* the copies the isolated side made go on as they are */
+	for (unsigned d = 0; d < HL_SW_DROP_MAX; d++)
+		CHECK_EQ(si.drops[d] + ss.drops[d], 0);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), FILL);
+	CHECK_EQ(hl_bufpool_in_use(hl_shm_port_bufpool(pi)), FILL);
+	hl_shm_detach(psh);
+	hl_shm_detach(piso);
+	hl_switch_destroy(sw);
 	env_close(&e);
 }
 

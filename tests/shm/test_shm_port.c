@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hugelink/offload.h>
 #include <hugelink/shm_abi.h>
 #include <hugelink/shm_peer.h>
 #include <hugelink/shm_port.h>
@@ -19,6 +20,7 @@
 #include <hugelink/switch.h>
 
 #include "hl_test.h"
+#include "tcp_frame.h"
 #include "shm_test_pvt.h"
 #include "../memory/pool_util.h"
 #include "shm_env.h"
@@ -637,6 +639,414 @@ HL_TEST(peer_refuses_garbage_from_the_switch_side)
 	env_close(&e);
 }
 
+/* ---- chains and offload entries --------------------------------------------------------- */
+
+/*
+ * Frames of several buffers and with offload metadata both ways, in one
+ * process: a peer's chain arrives as one linked frame in its own buffers,
+ * goes back unlinked into its segments, and a chain the peer cannot take
+ * is copied into one buffer or not sent; offload entries are checked into
+ * the frame's metadata and written back from it.
+ */
+HL_TEST(chains_and_offload_entries_both_ways)
+{
+	struct env e;
+	struct hl_shm_port *p, *q;
+	struct hl_shm_peer *pe, *plain;
+	struct hl_shm_pkt pk[16], back[16];
+	struct hl_buf *bufs[16];
+	struct hl_shm_port_stats st;
+	static uint8_t f[HDRS + 3000];
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "c", RING, &p));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "n", RING, &q));
+	REQUIRE_OK(hl_shm_attach_mem_features(e.info.va, e.info.size, "c", HL_SHM_F_ALL | 0x100, &pe));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "n", &plain));
+	CHECK_EQ(hl_shm_peer_features(pe), HL_SHM_F_ALL); /* what is not offered is not taken */
+	CHECK_EQ(hl_shm_port_features(p), HL_SHM_F_ALL);
+	CHECK_EQ(hl_shm_port_features(q), 0);
+	CHECK_EQ(hl_shm_port_max_frame(p), HL_SHM_FRAME_MAX);
+	CHECK_EQ(hl_shm_port_max_frame(q), SHM_ROOM - HL_BUF_HEADROOM);
+
+	/* a TCP frame of 3054 bytes in two buffers, asking for a checksum and segments of 1000 */
+	frame_bytes(f, 3000, 7);
+	REQUIRE(hl_shm_tx_alloc(pe, pk, 2) == 2);
+	memcpy(pk[0].data, f, 2000);
+	memcpy(pk[1].data, f + 2000, HDRS + 1000);
+	pk[0].len = 2000;
+	pk[1].len = HDRS + 1000;
+	pk[0].flags = HL_SHM_PKT_MORE | HL_SHM_PKT_OL;
+	pk[0].ol = (struct hl_shm_ol){.csum_start = 34, .csum_offset = 16, .gso_size = 1000, .hdr_len = 1,
+				      .flags = HL_SHM_OL_F_CSUM_PARTIAL, .gso_type = HL_SHM_OL_GSO_TCPV4};
+	CHECK_EQ(hl_shm_tx_burst(pe, pk, 2), 2);
+	REQUIRE(hl_shm_port_rx_burst(p, bufs, 16) == 1);
+	struct hl_buf *b = bufs[0];
+	CHECK_EQ(b->nb_segs, 2);
+	CHECK_EQ(b->pkt_len, HDRS + 3000);
+	CHECK(b->next != NULL && b->next->next == NULL);
+	CHECK(hl_buf_data(b) == pk[0].data && hl_buf_data(b->next) == pk[1].data); /* no copy */
+	CHECK(b->flags & HL_BUF_F_OFFLOAD);
+	/* measured, not believed: the header length hint was wrong */
+	CHECK_EQ(b->ol.hdr_len, HDRS);
+	CHECK_EQ(b->ol.l2_len, 14);
+	CHECK_EQ(b->ol.l3_len, 20);
+	CHECK_EQ(b->ol.l4_len, 20);
+	CHECK_EQ(b->ol.gso_type, HL_OL_GSO_TCPV4);
+	CHECK_EQ(b->ol.gso_size, 1000);
+	struct hl_ol_stats ol = {0};
+	hl_shm_port_ol_stats(p, &ol);
+	CHECK_EQ(ol.accepted, 1);
+	CHECK_EQ(ol.hdr_len_fixed, 1);
+
+	/* back to the peer as it is: two slots, MORE and OL, the entry what the switch measured */
+	CHECK_EQ(hl_shm_port_tx_burst(p, bufs, 1), 1);
+	REQUIRE(hl_shm_rx_burst(pe, back, 16) == 2);
+	CHECK_EQ(back[0].flags, HL_SHM_PKT_MORE | HL_SHM_PKT_OL);
+	CHECK_EQ(back[1].flags, 0);
+	CHECK_EQ(back[0].nsegs, 2);
+	CHECK_EQ(back[0].pkt_len, HDRS + 3000);
+	CHECK(back[0].data == pk[0].data && back[1].data == pk[1].data);
+	CHECK_EQ(back[0].ol.hdr_len, HDRS);
+	CHECK_EQ(back[0].ol.gso_size, 1000);
+	CHECK_EQ(back[0].ol.flags, HL_SHM_OL_F_CSUM_PARTIAL);
+	/* each segment is a buffer of its own now: released in any order */
+	CHECK_EQ(hl_shm_release(pe, back + 1, 1), 1);
+	CHECK_EQ(hl_shm_release(pe, back, 1), 1);
+	hl_shm_port_reclaim(p);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), 2 * (RING / 2));
+
+	/* a chain of the switch's to a peer without chains: one buffer if it fits, else not at all */
+	struct hl_buf *c1 = hl_buf_alloc(e.bp), *c2 = hl_buf_alloc(e.bp);
+	REQUIRE(c1 != NULL && c2 != NULL);
+	shm_frame_fill(hl_buf_data(c1), shm_frame_len(3), 3, 4, 3);
+	memcpy(hl_buf_data(c2), (uint8_t *)hl_buf_data(c1) + 100, shm_frame_len(3) - 100);
+	c1->data_len = c1->pkt_len = 100;
+	c2->data_len = shm_frame_len(3) - 100;
+	REQUIRE_OK(hl_buf_chain(c1, c2));
+	struct hl_buf *two[2] = {c1, NULL};
+	CHECK_EQ(hl_shm_port_tx_burst(q, two, 1), 1);
+	hl_shm_port_stats(q, &st);
+	CHECK_EQ(st.copied, 1);
+	REQUIRE(hl_shm_rx_burst(plain, back, 16) == 1);
+	CHECK_EQ(back[0].flags, 0);
+	CHECK_EQ(shm_frame_check(back[0].data, back[0].len), 3);
+	CHECK_EQ(hl_shm_release(plain, back, 1), 1);
+	/* 5000 bytes in three buffers: too big for one, and the peer takes no chains */
+	REQUIRE(hl_buf_alloc_bulk(e.bp, bufs, 3) == 0);
+	for (int i = 0; i < 3; i++) {
+		bufs[i]->data_len = i < 2 ? 2000 : 1000;
+		bufs[i]->pkt_len = bufs[i]->data_len;
+		if (i > 0)
+			REQUIRE_OK(hl_buf_chain(bufs[0], bufs[i]));
+	}
+	CHECK_EQ(hl_shm_port_tx_burst(q, bufs, 1), 0);
+	hl_shm_port_stats(q, &st);
+	CHECK_EQ(st.too_big, 1);
+	/* the same chain to the peer that takes chains goes as it is, three slots */
+	CHECK_EQ(hl_shm_port_tx_burst(p, bufs, 1), 1);
+	REQUIRE(hl_shm_rx_burst(pe, back, 16) == 3);
+	CHECK_EQ(back[0].nsegs, 3);
+	CHECK_EQ(back[0].pkt_len, 5000);
+	CHECK_EQ(hl_shm_release(pe, back, 3), 3);
+	/* a partial checksum the plain peer cannot take is not sent; a verified frame goes plain */
+	struct hl_buf *x = hl_buf_alloc(e.bp), *y = hl_buf_alloc(e.bp);
+	REQUIRE(x != NULL && y != NULL);
+	memcpy(hl_buf_data(x), f, 200);
+	x->data_len = x->pkt_len = 200;
+	x->flags |= HL_BUF_F_OFFLOAD;
+	x->ol = (struct hl_buf_ol){.csum_start = 34, .csum_offset = 16, .hdr_len = HDRS, .l2_len = 14,
+				   .l3_len = 20, .l4_len = 20, .flags = HL_OL_F_CSUM_PARTIAL};
+	memcpy(hl_buf_data(y), f, 200);
+	y->data_len = y->pkt_len = 200;
+	y->flags |= HL_BUF_F_OFFLOAD;
+	y->ol = (struct hl_buf_ol){.flags = HL_OL_F_CSUM_VALID};
+	struct hl_buf *xy[2] = {x, y};
+	CHECK_EQ(hl_shm_port_tx_burst(q, xy, 2), 1);
+	CHECK(xy[1] == x); /* not sent: still the caller's */
+	hl_buf_free(x);
+	hl_shm_port_stats(q, &st);
+	CHECK_EQ(st.ol_unfit, 1);
+	REQUIRE(hl_shm_rx_burst(plain, back, 16) == 1);
+	CHECK_EQ(back[0].flags, 0);
+	CHECK_EQ(hl_shm_release(plain, back, 1), 1);
+	hl_shm_port_reclaim(p);
+	hl_shm_port_reclaim(q);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), hl_shm_port_peer_held(p) + hl_shm_port_peer_held(q));
+	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
+	hl_shm_detach(pe);
+	hl_shm_detach(plain);
+	hl_shm_port_destroy(p);
+	hl_shm_port_destroy(q);
+	env_close(&e);
+}
+
+/* ---- a hostile peer's chains and offload entries, case by case --------------------------- */
+
+enum { B_FOREIGN = -1, B_SWITCH = -2, B_BAD_OFF = -3 };
+enum { C_ACCEPTED, C_BAD_CHAIN, C_BAD_OL, C_BAD_OFFSET, C_BAD_LEN, C_NOT_OWNED, C_NCOUNTERS };
+#define MORE HL_SHM_DESC_MORE
+#define OL HL_SHM_DESC_OL
+
+struct slot_spec {
+	int buf; /* the peer's buffer 0..3, or B_* */
+	uint32_t len;
+	uint64_t flags;
+};
+
+struct hostile_row {
+	const char *what;
+	unsigned n;
+	struct slot_spec s[4];
+	bool tcp;                /* the buffers hold a TCP frame (else a test frame) */
+	struct hl_shm_ol ol;     /* the entry, for a first slot with OL */
+	int counter;             /* the one counter that moves, by one */
+	int reason;              /* bad_ol from the checks: the offload reason counted; -1 */
+	bool taken;              /* the frame's buffers are no longer the peer's */
+};
+
+/* an offload entry: csum_start, csum_offset, gso_size, gso_type, flags */
+#define OLE(st, of, gs, gt, fl) {.csum_start = (st), .csum_offset = (of), .gso_size = (gs), .flags = (fl), .gso_type = (gt)}
+#define P HL_SHM_OL_F_CSUM_PARTIAL
+#define V4 HL_SHM_OL_GSO_TCPV4
+#define TCP2 {{0, 1000, MORE | OL}, {1, HDRS + 1500 - 1000, 0}}
+
+static const struct hostile_row rows[] = {
+	{"a chain of three", 3, {{0, 1000, MORE}, {1, 1000, MORE}, {2, 500, 0}}, false, {0}, C_ACCEPTED, -1, true},
+	{"MORE on the last slot published", 2, {{0, 1000, MORE}, {1, 1000, MORE}}, false, {0}, C_BAD_CHAIN, -1, false},
+	{"OL on a slot that does not start a frame", 2, {{0, 1000, MORE}, {1, 1000, OL}}, false, {0}, C_BAD_CHAIN, -1, false},
+	{"a buffer twice in one frame", 3, {{0, 1000, MORE}, {1, 1000, MORE}, {0, 1000, 0}}, false, {0}, C_NOT_OWNED, -1, false},
+	{"another port's buffer after its own", 2, {{0, 1000, MORE}, {B_FOREIGN, 1000, 0}}, false, {0}, C_NOT_OWNED, -1, false},
+	{"the switch's buffer after its own", 2, {{0, 1000, MORE}, {B_SWITCH, 1000, 0}}, false, {0}, C_NOT_OWNED, -1, false},
+	{"not a data start inside a chain", 3, {{0, 1000, MORE}, {B_BAD_OFF, 1000, MORE}, {1, 10, 0}}, false, {0}, C_BAD_OFFSET, -1, false},
+	{"an empty segment", 2, {{0, 1000, MORE}, {1, 0, 0}}, false, {0}, C_BAD_LEN, -1, false},
+	{"a segment longer than its room", 2, {{0, 1000, MORE}, {1, SHM_ROOM - HL_BUF_HEADROOM + 1, 0}}, false, {0}, C_BAD_LEN, -1, false},
+	{"a partial checksum", 2, TCP2, true, OLE(34, 16, 0, 0, P), C_ACCEPTED, -1, true},
+	{"TSO", 2, TCP2, true, {.csum_start = 34, .csum_offset = 16, .gso_size = 536, .hdr_len = 9999, .l3_len = 7, .l2_len = 99, .l4_len = 3, .flags = P, .gso_type = V4}, C_ACCEPTED, -1, true},
+	{"a verified frame: not believed", 2, TCP2, true, {.flags = HL_SHM_OL_F_CSUM_VALID}, C_ACCEPTED, -1, true},
+	{"csum_start not at TCP", 2, TCP2, true, OLE(40, 16, 0, 0, P), C_BAD_OL, HL_OL_R_CSUM_START, true},
+	{"csum_start past the frame", 2, TCP2, true, OLE(5000, 16, 0, 0, P), C_BAD_OL, HL_OL_R_CSUM_START, true},
+	{"csum_offset off the checksum", 2, TCP2, true, OLE(34, 6, 0, 0, P), C_BAD_OL, HL_OL_R_CSUM_OFFSET, true},
+	{"an unknown gso type", 2, TCP2, true, OLE(34, 16, 536, 7, P), C_BAD_OL, HL_OL_R_GSO_TYPE, true},
+	{"ECN without segmentation", 2, TCP2, true, OLE(34, 16, 0, 0, P | HL_SHM_OL_F_ECN), C_BAD_OL, HL_OL_R_GSO_TYPE, true},
+	{"TSO6 on IPv4", 2, TCP2, true, OLE(34, 16, 536, HL_SHM_OL_GSO_TCPV6, P), C_BAD_OL, HL_OL_R_GSO_MISMATCH, true},
+	{"segmentation without a partial checksum", 2, TCP2, true, OLE(34, 16, 536, V4, 0), C_BAD_OL, HL_OL_R_GSO_NO_CSUM, true},
+	{"gso_size 0", 2, TCP2, true, OLE(34, 16, 0, V4, P), C_BAD_OL, HL_OL_R_GSO_SIZE, true},
+	{"segments beyond the MTU", 2, TCP2, true, OLE(34, 16, 60000, V4, P), C_BAD_OL, HL_OL_R_GSO_SIZE, true},
+	{"a partial checksum on a frame that is not IP", 2, TCP2, false, OLE(34, 16, 0, 0, P), C_BAD_OL, HL_OL_R_NOT_IP, true},
+};
+
+/* Publish raw slots (and, for a first slot with OL, its entry) on the peer's tx ring. */
+static void raw_frame(struct hl_shm_peer *pe, const uint64_t *d, unsigned n, const struct hl_shm_ol *ol)
+{
+	struct hl_shm_ring *r = hl_shm_peer_ring(pe, HL_SHM_RING_TX);
+	if (ol != NULL)
+		hl_shm_ring_put_ol(r, 0, ol);
+	for (unsigned i = 0; i < n; i++)
+		hl_shm_ring_put(r, i, d[i]);
+	hl_shm_ring_publish(r, n);
+}
+
+static uint64_t counter_of(const struct hl_shm_port_stats *st, int c)
+{
+	const uint64_t v[C_NCOUNTERS] = {st->c.tx_packets, st->c.bad_chain, st->c.bad_ol,
+					 st->c.bad_offset, st->c.bad_len, st->c.not_owned};
+	return v[c];
+}
+
+HL_TEST(hostile_chains_and_offload_entries_cost_their_frame)
+{
+	struct env e;
+	struct hl_shm_port *p, *o, *n;
+	struct hl_shm_peer *pe, *other, *plain;
+	struct hl_shm_pkt pk[4], gk[2], nk[2];
+	struct hl_buf *bufs[32];
+	static uint8_t f[HDRS + 1500];
+
+	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
+	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "h", 256, &p));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "o", RING, &o));
+	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "n", RING, &n));
+	REQUIRE_OK(hl_shm_attach_mem_features(e.info.va, e.info.size, "h", HL_SHM_F_ALL, &pe));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "o", &other));
+	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "n", &plain));
+	REQUIRE(hl_shm_tx_alloc(other, gk, 1) == 1);
+	struct hl_buf *sw_own = hl_buf_alloc(e.bp);
+	REQUIRE(sw_own != NULL);
+	frame_bytes(f, 1500, 7);
+	const unsigned fill_h = 128;
+
+	for (unsigned r = 0; r < HL_ARRAY_SIZE(rows); r++) {
+		const struct hostile_row *w = &rows[r];
+		struct hl_shm_port_stats s0, s1;
+		struct hl_ol_stats o0 = {0}, o1 = {0};
+		REQUIRE(hl_shm_tx_alloc(pe, pk, 4) == 4);
+		if (w->tcp) {
+			memcpy(pk[0].data, f, 1000);
+			memcpy(pk[1].data, f + 1000, HDRS + 1500 - 1000);
+		} else {
+			for (unsigned i = 0; i < 4; i++)
+				shm_frame_fill(pk[i].data, 1000, 1, 2, r);
+		}
+		uint64_t d[4];
+		for (unsigned i = 0; i < w->n; i++) {
+			const struct slot_spec *sp = &w->s[i];
+			uint64_t off = sp->buf >= 0 ? hl_shm_desc_off(pk[sp->buf].desc)
+				     : sp->buf == B_FOREIGN ? hl_shm_desc_off(gk[0].desc)
+				     : sp->buf == B_SWITCH ? sw_own->pool_off + HL_BUF_HEADROOM
+							   : hl_shm_desc_off(pk[0].desc) + 64;
+			d[i] = hl_shm_desc(off, sp->len) | sp->flags;
+		}
+		hl_shm_port_stats(p, &s0);
+		hl_shm_port_ol_stats(p, &o0);
+		unsigned held0 = hl_shm_port_peer_held(p);
+		raw_frame(pe, d, w->n, (w->s[0].flags & OL) ? &w->ol : NULL);
+		unsigned got = hl_shm_port_rx_burst(p, bufs, 32);
+		hl_shm_port_stats(p, &s1);
+		hl_shm_port_ol_stats(p, &o1);
+		unsigned moved = 0;
+		for (int c = 0; c < C_NCOUNTERS; c++)
+			moved += (unsigned)(counter_of(&s1, c) - counter_of(&s0, c));
+		if (counter_of(&s1, w->counter) - counter_of(&s0, w->counter) != 1 || moved != 1)
+			hl_test_fail(__FILE__, __LINE__, "%s: counter %d did not move alone", w->what, w->counter);
+		CHECK_EQ(got, w->counter == C_ACCEPTED);
+		if (w->reason >= 0 && o1.refused[w->reason] - o0.refused[w->reason] != 1)
+			hl_test_fail(__FILE__, __LINE__, "%s: offload reason %s not counted", w->what,
+				     hl_ol_reason_name((enum hl_ol_reason)w->reason));
+		if (got == 1) {
+			uint32_t bytes = 0;
+			for (unsigned i = 0; i < w->n; i++)
+				bytes += w->s[i].len;
+			CHECK_EQ(bufs[0]->nb_segs, w->n);
+			CHECK_EQ(bufs[0]->pkt_len, bytes);
+			bool marked = (bufs[0]->flags & HL_BUF_F_OFFLOAD) != 0;
+			CHECK_EQ(marked, w->tcp && w->ol.flags != HL_SHM_OL_F_CSUM_VALID);
+			if (marked)
+				CHECK(bufs[0]->ol.hdr_len == HDRS && bufs[0]->ol.l2_len == 14 && bufs[0]->ol.l3_len == 20 &&
+				      bufs[0]->ol.l4_len == 20);
+			if (!marked && w->tcp)
+				CHECK_EQ(o1.flags_ignored - o0.flags_ignored, 1);
+			hl_buf_free(bufs[0]);
+		}
+		/* a refused frame's buffers are still the peer's: it gives them back, as it may */
+		unsigned segs = 0;
+		for (unsigned i = 0; i < 4; i++) {
+			bool used = false;
+			for (unsigned j = 0; j < w->n; j++)
+				used = used || w->s[j].buf == (int)i;
+			segs += used;
+		}
+		/* rx_burst topped fill up by what was taken from it */
+		CHECK_EQ(hl_shm_port_peer_held(p), held0 + (s1.c.filled - s0.c.filled) - (w->taken ? segs : 0));
+		unsigned back = 0;
+		struct hl_shm_pkt rel[4];
+		for (unsigned i = 0; i < 4; i++) {
+			bool used = false;
+			for (unsigned j = 0; j < w->n; j++)
+				used = used || w->s[j].buf == (int)i;
+			if (!(used && w->taken))
+				rel[back++] = pk[i];
+		}
+		CHECK_EQ(hl_shm_release(pe, rel, back), back);
+		hl_shm_port_rx_burst(p, bufs, 32);
+		if (hl_shm_port_peer_held(p) != fill_h)
+			hl_test_fail(__FILE__, __LINE__, "%s: the peer holds %u, not its fill ring's %u", w->what,
+				     hl_shm_port_peer_held(p), fill_h);
+		CHECK_EQ(hl_bufpool_in_use(e.bp), fill_h + 2 * (RING / 2) + 1);
+	}
+
+	/* longer than HL_SHM_SEGS_MAX: refused whole; the slot after it is a frame of its own */
+	{
+		static uint64_t d[HL_SHM_SEGS_MAX + 1];
+		struct hl_shm_port_stats s0, s1;
+		REQUIRE(hl_shm_tx_alloc(pe, pk, 2) == 2);
+		for (unsigned i = 0; i < HL_SHM_SEGS_MAX; i++)
+			d[i] = hl_shm_desc(hl_shm_desc_off(pk[0].desc), 100) | MORE;
+		d[HL_SHM_SEGS_MAX] = hl_shm_desc(hl_shm_desc_off(pk[1].desc), 100);
+		hl_shm_port_stats(p, &s0);
+		raw_frame(pe, d, HL_SHM_SEGS_MAX + 1, NULL);
+		unsigned got = hl_shm_port_rx_burst(p, bufs, 32);
+		got += hl_shm_port_rx_burst(p, bufs + got, 32 - got);
+		hl_shm_port_stats(p, &s1);
+		CHECK_EQ(s1.c.bad_chain - s0.c.bad_chain, 1);
+		CHECK_EQ(got, 1);
+		CHECK(got == 1 && bufs[0]->nb_segs == 1 && hl_buf_data(bufs[0]) == pk[1].data);
+		hl_buf_free_bulk(bufs, got);
+		CHECK_EQ(hl_shm_release(pe, pk, 1), 1);
+	}
+	/* longer than HL_SHM_FRAME_MAX, in buffers of the right size */
+	{
+		uint64_t d[33];
+		struct hl_shm_port_stats s0, s1;
+		REQUIRE(hl_shm_tx_alloc(pe, pk, 1) == 1);
+		for (unsigned i = 0; i < 33; i++)
+			d[i] = hl_shm_desc(hl_shm_desc_off(pk[0].desc), SHM_ROOM - HL_BUF_HEADROOM) | (i < 32 ? MORE : 0);
+		hl_shm_port_stats(p, &s0);
+		raw_frame(pe, d, 33, NULL);
+		CHECK_EQ(hl_shm_port_rx_burst(p, bufs, 32), 0);
+		hl_shm_port_stats(p, &s1);
+		CHECK_EQ(s1.c.bad_len - s0.c.bad_len, 1);
+		CHECK_EQ(s1.c.not_owned - s0.c.not_owned, 0); /* refused before any buffer was looked at */
+		CHECK_EQ(hl_shm_release(pe, pk, 1), 1);
+	}
+	/* a peer that took no features: its chains and entries are refused */
+	{
+		struct hl_shm_port_stats s0, s1;
+		REQUIRE(hl_shm_tx_alloc(plain, nk, 2) == 2);
+		struct hl_shm_ol good = OLE(34, 16, 0, 0, P);
+		uint64_t d[2] = {hl_shm_desc(hl_shm_desc_off(nk[0].desc), 100) | MORE,
+				 hl_shm_desc(hl_shm_desc_off(nk[1].desc), 100)};
+		hl_shm_port_stats(n, &s0);
+		raw_frame(plain, d, 2, NULL);
+		d[0] = hl_shm_desc(hl_shm_desc_off(nk[0].desc), 100) | OL;
+		raw_frame(plain, d, 1, &good);
+		CHECK_EQ(hl_shm_port_rx_burst(n, bufs, 32), 0);
+		hl_shm_port_stats(n, &s1);
+		CHECK_EQ(s1.c.bad_chain - s0.c.bad_chain, 1);
+		CHECK_EQ(s1.c.bad_ol - s0.c.bad_ol, 1);
+		/* and its own library will not send them */
+		nk[0].flags = HL_SHM_PKT_MORE;
+		CHECK_EQ(hl_shm_tx_burst(plain, nk, 2), 0);
+		nk[0].flags = HL_SHM_PKT_OL;
+		CHECK_EQ(hl_shm_tx_burst(plain, nk, 1), 0);
+		/* done's flags mean nothing: the buffers come back */
+		uint64_t dd[2] = {nk[0].desc | MORE | OL, nk[1].desc | MORE};
+		struct hl_shm_ring *r = hl_shm_peer_ring(plain, HL_SHM_RING_DONE);
+		hl_shm_ring_put(r, 0, dd[0]);
+		hl_shm_ring_put(r, 1, dd[1]);
+		hl_shm_ring_publish(r, 2);
+		hl_shm_port_reclaim(n);
+		hl_shm_port_stats(n, &s1);
+		CHECK_EQ(s1.c.returned - s0.c.returned, 2);
+	}
+	/* after all that, an honest chain still goes through */
+	REQUIRE(hl_shm_tx_alloc(pe, pk, 2) == 2);
+	pk[0].len = 700;
+	pk[0].flags = HL_SHM_PKT_MORE;
+	pk[1].len = 800;
+	CHECK_EQ(hl_shm_tx_burst(pe, pk, 2), 2);
+	REQUIRE(hl_shm_port_rx_burst(p, bufs, 32) == 1);
+	CHECK_EQ(bufs[0]->pkt_len, 1500);
+	hl_buf_free(bufs[0]);
+	struct hl_shm_port_stats st;
+	hl_shm_port_stats(p, &st);
+	CHECK_EQ(st.c.ring_broken, 0);
+	CHECK_EQ(hl_shm_peer_ctrl(pe)->counters.bad_ol, st.c.bad_ol);
+	hl_buf_free(sw_own);
+	unsigned held = hl_shm_port_peer_held(p) + hl_shm_port_peer_held(o) + hl_shm_port_peer_held(n);
+	CHECK_EQ(hl_bufpool_in_use(e.bp), held);
+	CHECK_EQ(peer_held_total(&e), held);
+	hl_shm_detach(pe);
+	hl_shm_detach(other);
+	hl_shm_detach(plain);
+	hl_shm_port_destroy(p);
+	hl_shm_port_destroy(o);
+	hl_shm_port_destroy(n);
+	env_close(&e);
+}
+
 /* ---- a random hostile peer ------------------------------------------------------------ */
 
 static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
@@ -653,10 +1063,12 @@ static uint64_t rnd(void)
 
 /*
  * A peer that mixes buffers it holds with ones it gave back, other ports',
- * random offsets, bad lengths and repeats, on tx and on done, while the
- * switch side receives, holds, sends back and frees. Throughout: no buffer
- * the switch accepts is one it already holds, and buffers in use are
- * exactly the peers' plus the ones the switch holds.
+ * random offsets, bad lengths and repeats, on tx and on done, with MORE
+ * and OL set at random and offload entries of random bytes (now and then
+ * a true one), while the switch side receives, holds, sends back and
+ * frees. Throughout: no buffer the switch accepts is one it already holds
+ * (in any frame's chain), and buffers in use are exactly the peers' plus
+ * the ones the switch holds.
  */
 HL_TEST(random_hostile_peer_never_breaks_accounting)
 {
@@ -666,13 +1078,14 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 	struct hl_shm_pkt pk[16];
 	static uint64_t mine[MAXD], old[MAXD];
 	static struct hl_buf *held[MAXD];
-	unsigned nmine = 0, nold = 0, nheld = 0, reused = 0, mismatch = 0;
+	static bool ours[NBUF]; /* buffers in a frame the switch side holds */
+	unsigned nmine = 0, nold = 0, nheld = 0, nsegs_held = 0, reused = 0, mismatch = 0;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
 	REQUIRE_OK(env_open(&e, "shm", NBUF));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "r", RING, &p));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "o", RING, &o));
-	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "r", &pe));
+	REQUIRE_OK(hl_shm_attach_mem_features(e.info.va, e.info.size, "r", HL_SHM_F_ALL, &pe));
 	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "o", &other));
 	REQUIRE(hl_shm_tx_alloc(other, pk, 4) == 4);
 	const uint64_t foreign = pk[0].desc;
@@ -718,6 +1131,22 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 				}
 				uint32_t len = rnd() % 16 == 0 ? (uint32_t)(rnd() % 0x10000) : 60 + (uint32_t)(rnd() % 1400);
 				d[i] = hl_shm_desc(off, len);
+				if (rnd() % 3 == 0)
+					d[i] |= HL_SHM_DESC_MORE;
+				if (rnd() % 8 == 0)
+					d[i] |= HL_SHM_DESC_OL;
+			}
+			/* offload entries for every slot: bytes, or one that could be true */
+			struct hl_shm_ring *r2 = hl_shm_peer_ring(pe, id);
+			for (unsigned i = 0; i < n; i++) {
+				struct hl_shm_ol ol;
+				uint64_t w[2] = {rnd(), rnd()};
+				memcpy(&ol, w, sizeof(ol));
+				if (rnd() % 2)
+					ol = (struct hl_shm_ol){.csum_start = 34, .csum_offset = 16, .gso_size = 536,
+								.flags = HL_SHM_OL_F_CSUM_PARTIAL,
+								.gso_type = (uint8_t)(rnd() % 3)};
+				hl_shm_ring_put_ol(r2, i, &ol);
 			}
 			raw_push(pe, id, d, n);
 			break;
@@ -727,17 +1156,24 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 			struct hl_buf *b[16];
 			k = hl_shm_port_rx_burst(p, b, 16);
 			for (unsigned i = 0; i < k; i++) {
-				for (unsigned j = 0; j < nheld; j++)
-					reused += held[j] == b[i];
-				if (nheld < MAXD)
-					held[nheld++] = b[i];
-				else
-					hl_buf_free(b[i]);
+				uint32_t bytes = 0, segs = 0;
+				for (struct hl_buf *x = b[i]; x != NULL; x = x->next, segs++) {
+					unsigned idx = hl_buf_index(x);
+					reused += ours[idx];
+					ours[idx] = true;
+					bytes += x->data_len;
+				}
+				mismatch += bytes != b[i]->pkt_len || segs != b[i]->nb_segs;
+				nsegs_held += segs;
+				held[nheld++] = b[i];
 			}
 			break;
 		}
 		case 6: { /* and sends some back, or drops them */
 			unsigned n = nheld < 8 ? nheld : 8;
+			for (unsigned j = nheld - n; j < nheld; j++)
+				for (struct hl_buf *x = held[j]; x != NULL; x = x->next, nsegs_held--)
+					ours[hl_buf_index(x)] = false;
 			unsigned sent = rnd() % 2 ? hl_shm_port_tx_burst(p, held + nheld - n, n) : 0;
 			hl_buf_free_bulk(held + nheld - n + sent, n - sent);
 			nheld -= n;
@@ -746,7 +1182,7 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 		default: { /* every so often, check the books */
 			unsigned f = 0, q = 0;
 			REQUIRE_OK(hl_shm_owner_census(e.pool, &f, &q));
-			mismatch += hl_bufpool_in_use(e.bp) != q + nheld;
+			mismatch += hl_bufpool_in_use(e.bp) != q + nsegs_held;
 			break;
 		}
 		}
@@ -761,10 +1197,14 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 	CHECK(st.c.bad_len > 10);
 	CHECK(st.c.not_owned > 100);
 	CHECK_EQ(st.c.ring_broken, 0);
-	printf("# random peer: %llu accepted, %llu returned, refused %llu offset / %llu len / %llu not owned\n",
-	     (unsigned long long)st.c.tx_packets, (unsigned long long)st.c.returned,
-	     (unsigned long long)st.c.bad_offset, (unsigned long long)st.c.bad_len,
-	     (unsigned long long)st.c.not_owned);
+	CHECK(st.c.bad_chain > 100);
+	CHECK(st.c.bad_ol > 10);
+	printf("# random peer: %llu accepted, %llu returned, refused %llu offset / %llu len / %llu not owned / "
+	       "%llu chain / %llu offload\n",
+	       (unsigned long long)st.c.tx_packets, (unsigned long long)st.c.returned,
+	       (unsigned long long)st.c.bad_offset, (unsigned long long)st.c.bad_len,
+	       (unsigned long long)st.c.not_owned, (unsigned long long)st.c.bad_chain,
+	       (unsigned long long)st.c.bad_ol);
 	/* the other port never lost a buffer to this one */
 	CHECK_EQ(hl_shm_port_peer_held(o), RING / 2);
 	hl_buf_free_bulk(held, nheld);

@@ -7,7 +7,9 @@
  * that exactly the right buffers were kept with the peers and reclaimed,
  * that no buffer is both free and a peer's, that a burst published before
  * the crash reaches the peer intact, and that the port carries traffic
- * again. Also hl_bufpool_adopt on its own.
+ * again; the same with chained frames (two of two buffers each) on tx and
+ * rx, where a burst is frames but recovery goes by slots. Also
+ * hl_bufpool_adopt on its own.
  */
 #include <errno.h>
 #include <signal.h>
@@ -49,8 +51,17 @@ static void record_of(const char *name, char *buf, size_t n)
 	snprintf(buf, n, "%s/%s.meta", hl_test_tmpdir(), name);
 }
 
-/* The switch (and P's peer) in a child; never returns. */
-static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm_step step)
+/* The switch's 8 MiB pool `name` with a bufpool of n buffers, in a child: it exits on failure. */
+static void child_pool(const char *name, const char *bp_name, unsigned n, struct hl_pool **pool, struct hl_bufpool **bp)
+{
+	struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB, .run_dir = hl_test_tmpdir(),
+				     .page_size = 2 * SHM_MB};
+	if (hl_pool_create(&prm, pool) < 0 || hl_bufpool_create(*pool, bp_name, n, SHM_ROOM, 0, bp) < 0)
+		_exit(10);
+}
+
+/* The switch (and P's peer) in a child; never returns. chain: frames of two buffers. */
+static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm_step step, bool chain)
 {
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
@@ -60,14 +71,11 @@ static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm
 	struct hl_buf *bufs[8];
 	struct hl_pool_info info;
 
-	struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB, .run_dir = hl_test_tmpdir(),
-				     .page_size = 2 * SHM_MB};
-	if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "rbp", NBUF, SHM_ROOM, 0, &bp) < 0)
-		_exit(10);
+	child_pool(name, "rbp", NBUF, &pool, &bp);
 	if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
 		_exit(11);
 	hl_pool_get_info(pool, &info);
-	if (hl_shm_attach_mem(info.va, info.size, "p", &pe) < 0)
+	if (hl_shm_attach_mem_features(info.va, info.size, "p", chain ? HL_SHM_F_CHAIN : 0, &pe) < 0)
 		_exit(12);
 	g_ring = ring;
 	g_step = step;
@@ -78,6 +86,7 @@ static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm
 		for (unsigned i = 0; i < 4; i++) {
 			pk[i].len = shm_frame_len(i);
 			shm_frame_fill(pk[i].data, pk[i].len, 1, 2, i);
+			pk[i].flags = chain && i % 2 == 0 ? HL_SHM_PKT_MORE : 0;
 		}
 		if (hl_shm_tx_burst(pe, pk, 4) != 4)
 			_exit(14);
@@ -97,8 +106,14 @@ static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm
 			bufs[i]->data_len = bufs[i]->pkt_len = shm_frame_len(100 + i);
 			shm_frame_fill(hl_buf_data(bufs[i]), bufs[i]->data_len, 2, 1, 100 + i);
 		}
+		if (chain) {
+			/* each segment checks on its own: the peer sees 100..103 whatever the frames */
+			if (hl_buf_chain(bufs[0], bufs[1]) < 0 || hl_buf_chain(bufs[2], bufs[3]) < 0)
+				_exit(14);
+			bufs[1] = bufs[2];
+		}
 		hl_shm_test_hook = die_at;
-		hl_shm_port_tx_burst(p, bufs, 4);
+		hl_shm_port_tx_burst(p, bufs, chain ? 2 : 4);
 		break;
 	case HL_SHM_RING_DONE:
 		if (hl_shm_tx_alloc(pe, pk, 4) != 4 || hl_shm_release(pe, pk, 4) != 4)
@@ -116,7 +131,8 @@ struct expect {
 	enum hl_shm_ring_id ring;
 	enum hl_shm_step step;
 	unsigned kept, reclaimed, committed, undone, forward;
-	unsigned rx_after; /* frames the peer finds on rx after recovery */
+	unsigned rx_after; /* buffers the peer finds on rx after recovery */
+	bool chain;        /* the burst is two frames of two buffers */
 };
 
 /* Owner word of buffer i, as the pool records it. */
@@ -143,7 +159,7 @@ static void crash_and_recover(const struct expect *x)
 	pid_t pid = fork();
 	REQUIRE(pid >= 0);
 	if (pid == 0)
-		child_switch(name, x->ring, x->step);
+		child_switch(name, x->ring, x->step, x->chain);
 	REQUIRE(waitpid(pid, &st, 0) == pid);
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
 		hl_test_fail(__FILE__, __LINE__, "switch child exited %d instead of dying at ring %d step %d",
@@ -196,11 +212,13 @@ static void crash_and_recover(const struct expect *x)
 	struct hl_shm_peer *pe;
 	struct hl_shm_pkt pk[32];
 	hl_pool_get_info(pool, &info);
-	REQUIRE_OK(hl_shm_attach_mem(info.va, info.size, "p", &pe));
+	REQUIRE_OK(hl_shm_attach_mem_features(info.va, info.size, "p", x->chain ? HL_SHM_F_CHAIN : 0, &pe));
 	unsigned r = hl_shm_rx_burst(pe, pk, 32);
 	CHECK_EQ(r, x->rx_after);
-	for (unsigned i = 0; i < r; i++)
+	for (unsigned i = 0; i < r; i++) {
 		CHECK_EQ(shm_frame_check(pk[i].data, pk[i].len), 100 + i);
+		CHECK_EQ(pk[i].flags, x->chain && i % 2 == 0 ? HL_SHM_PKT_MORE : 0);
+	}
 	CHECK_EQ(hl_shm_release(pe, pk, r), r);
 	unsigned k = hl_shm_tx_alloc(pe, pk, 32);
 	CHECK_EQ(k, RING / 2);
@@ -252,7 +270,15 @@ static void crash_and_recover(const struct expect *x)
 #define CASE(r, s, kept, recl, com, und, fwd, rx)                                      \
 	HL_TEST(crash_##r##_##s)                                                       \
 	{                                                                              \
-		const struct expect x = {HL_SHM_RING_##r, HL_SHM_STEP_##s, kept, recl, com, und, fwd, rx}; \
+		const struct expect x = {HL_SHM_RING_##r, HL_SHM_STEP_##s, kept, recl, com, und, fwd, rx, false}; \
+		crash_and_recover(&x);                                                 \
+	}
+
+/* The same burst as two chained frames: the same buffers change hands. */
+#define CHAIN_CASE(r, s, kept, recl, com, und, fwd, rx)                                \
+	HL_TEST(crash_chained_##r##_##s)                                               \
+	{                                                                              \
+		const struct expect x = {HL_SHM_RING_##r, HL_SHM_STEP_##s, kept, recl, com, und, fwd, rx, true}; \
 		crash_and_recover(&x);                                                 \
 	}
 
@@ -271,6 +297,14 @@ CASE(RX, INDEX,     36,  0,   1,  0,  0,  4)
 CASE(DONE, INTENT,  28,  4,   0,  0,  1,  0)
 CASE(DONE, OWNERS,  28,  1,   0,  0,  1,  0)
 CASE(DONE, INDEX,   28,  0,   0,  0,  0,  0)
+/*          ring  step    kept recl com und fwd rx */
+CHAIN_CASE(TX, INTENT,    28,  4,   0,  0,  1,  0)
+CHAIN_CASE(TX, OWNERS,    28,  4,   0,  0,  1,  0)
+CHAIN_CASE(TX, INDEX,     28,  4,   0,  0,  0,  0)
+CHAIN_CASE(RX, SLOTS,     32,  0,   0,  0,  0,  0)
+CHAIN_CASE(RX, INTENT,    32,  0,   0,  1,  0,  0)
+CHAIN_CASE(RX, OWNERS,    32,  3,   0,  1,  0,  0)
+CHAIN_CASE(RX, INDEX,     36,  0,   1,  0,  0,  4)
 
 HL_TEST(recover_refuses_without_owner_table_or_ownership)
 {
@@ -287,6 +321,66 @@ HL_TEST(recover_refuses_without_owner_table_or_ownership)
 	CHECK_EQ(hl_shm_recover(peer, 0, &bp, NULL), -EPERM);
 	CHECK_EQ(hl_bufpool_adopt(peer, "x", 8, SHM_ROOM, 0, NULL, NULL, &bp), -EPERM);
 	hl_pool_detach(peer);
+	CHECK_EQ(hl_pool_destroy(pool), 0);
+}
+
+/*
+ * A control block of another shm format (or size) is no port this switch
+ * can serve: recovery drops it and takes its buffers back, and recovers the
+ * rest. An owner table whose header size is wrong is refused whole.
+ */
+HL_TEST(recover_drops_a_port_of_another_format)
+{
+	const char *name = pool_name();
+	char record[512];
+	int st;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 4, "4 free 2 MiB hugepages");
+	record_of(name, record, sizeof(record));
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		struct hl_pool *pool;
+		struct hl_bufpool *bp;
+		struct hl_shm_port *p, *q;
+		child_pool(name, "rbp", NBUF, &pool, &bp);
+		if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
+			_exit(10);
+		kill(getpid(), SIGKILL);
+		_exit(11);
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	REQUIRE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_shm_recover_report rep;
+	uint64_t off, len;
+	REQUIRE_OK(hl_pool_attach(record, HL_POOL_F_OWNER, &pool));
+	REQUIRE_OK(hl_pool_zone_lookup(pool, HL_SHM_OWNER_ZONE, &off, &len));
+	struct hl_shm_owner_hdr *oh = hl_pool_off2va(pool, off);
+	CHECK_EQ(oh->version, HL_SHM_OWNER_VERSION);
+	oh->hdr_size++;
+	CHECK_EQ(hl_shm_recover(pool, 0, &bp, &rep), -EBADMSG);
+	oh->hdr_size--;
+	REQUIRE_OK(hl_pool_zone_lookup(pool, "shm:p", &off, &len));
+	struct hl_shm_ctrl *ctl = hl_pool_off2va(pool, off);
+	CHECK_EQ(ctl->version, HL_SHM_VERSION);
+	CHECK_EQ(ctl->ctrl_size, sizeof(*ctl));
+	CHECK_EQ(ctl->features_offered, HL_SHM_F_ALL);
+	ctl->version = 1;
+	REQUIRE_OK(hl_shm_recover(pool, 0, &bp, &rep));
+	CHECK_EQ(rep.ports, 1);
+	CHECK_EQ(rep.kept, RING / 2);      /* q's fill ring */
+	CHECK_EQ(rep.bad_entries, 1);      /* the port dropped */
+	struct hl_shm_port *p, *q;
+	CHECK_EQ(hl_shm_port_find(pool, "p", &p), -ENOENT);
+	REQUIRE_OK(hl_shm_port_claim(pool, "q", &q));
+	CHECK_EQ(hl_pool_zone_lookup(pool, "shm:p", &off, &len), -ENOENT);
+	CHECK_EQ(hl_bufpool_in_use(bp), RING / 2);
+	hl_shm_port_destroy(q);
+	CHECK_EQ(hl_bufpool_in_use(bp), 0);
+	hl_bufpool_free(bp);
 	CHECK_EQ(hl_pool_destroy(pool), 0);
 }
 
@@ -312,10 +406,8 @@ HL_TEST(bufpool_adopt_keeps_rooms_and_frees_the_rest)
 		struct hl_pool *pool;
 		struct hl_bufpool *bp;
 		struct hl_buf *b[10];
-		struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB,
-					     .run_dir = hl_test_tmpdir(), .page_size = 2 * SHM_MB};
-		if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "abp", 1000, SHM_ROOM, 0, &bp) < 0 ||
-		    hl_buf_alloc_bulk(bp, b, 10) < 0)
+		child_pool(name, "abp", 1000, &pool, &bp);
+		if (hl_buf_alloc_bulk(bp, b, 10) < 0)
 			_exit(10);
 		for (unsigned i = 0; i < 10; i++)
 			memset(b[i]->buf_va, 0x40 + hl_buf_index(b[i]), SHM_ROOM);
@@ -393,10 +485,8 @@ HL_TEST(peer_keeps_running_across_a_switch_crash)
 		struct hl_bufpool *bp;
 		struct hl_shm_port *p;
 		struct hl_buf *bufs[8];
-		struct hl_pool_params prm = {.name = name, .size = 8 * SHM_MB,
-					     .run_dir = hl_test_tmpdir(), .page_size = 2 * SHM_MB};
-		if (hl_pool_create(&prm, &pool) < 0 || hl_bufpool_create(pool, "rbp", NBUF, SHM_ROOM, 0, &bp) < 0 ||
-		    hl_shm_port_create(pool, bp, "p", RING, &p) < 0)
+		child_pool(name, "rbp", NBUF, &pool, &bp);
+		if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0)
 			_exit(10);
 		if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
 			_exit(11);

@@ -37,14 +37,43 @@ static struct hl_shm_ring_hdr *hdr(struct pair *p)
 
 HL_TEST(memsize_and_descriptor_packing)
 {
-	CHECK_EQ(hl_shm_ring_memsize(16), 128 + 16 * 8);
+	/* the slots, then an offload entry per slot */
+	CHECK_EQ(hl_shm_ring_memsize(16), 128 + 16 * 8 + 16 * 16);
 	CHECK_EQ(hl_shm_ring_memsize(12), 0);
 	uint64_t d = hl_shm_desc(0x123456789abcull, 1514);
 	CHECK_EQ(hl_shm_desc_off(d), 0x123456789abcull);
 	CHECK_EQ(hl_shm_desc_len(d), 1514);
+	CHECK_EQ(d & HL_SHM_DESC_FLAGS, 0);
 	d = hl_shm_desc(HL_SHM_OFF_MASK, HL_SHM_LEN_MAX);
 	CHECK_EQ(hl_shm_desc_off(d), HL_SHM_OFF_MASK);
 	CHECK_EQ(hl_shm_desc_len(d), HL_SHM_LEN_MAX);
+	/* the flags sit between the two and change neither; an offset never reaches them */
+	d = hl_shm_desc(HL_SHM_OFF_MASK, HL_SHM_LEN_MAX) | HL_SHM_DESC_FLAGS;
+	CHECK_EQ(hl_shm_desc_off(d), HL_SHM_OFF_MASK);
+	CHECK_EQ(hl_shm_desc_len(d), HL_SHM_LEN_MAX);
+	CHECK_EQ(hl_shm_desc(~0ull, 0) & HL_SHM_DESC_FLAGS, 0);
+	CHECK_EQ(HL_SHM_DESC_FLAGS & (HL_SHM_OFF_MASK | (0xffffull << HL_SHM_LEN_SHIFT)), 0);
+}
+
+HL_TEST(offload_entries_follow_the_slots)
+{
+	struct pair p;
+	REQUIRE_OK(pair_open(&p, 7));
+	struct hl_shm_ol e = {.csum_start = 34, .csum_offset = 16, .gso_size = 1448, .gso_type = HL_SHM_OL_GSO_TCPV4};
+	hl_shm_ring_put(&p.prod, 0, hl_shm_desc(4096, 60) | HL_SHM_DESC_OL);
+	hl_shm_ring_put_ol(&p.prod, 0, &e);
+	hl_shm_ring_publish(&p.prod, 1);
+	CHECK(p.prod.ol == hl_shm_ring_ol(hdr(&p), SIZE));
+	CHECK((uint8_t *)p.prod.ol == (uint8_t *)hdr(&p)->slots + SIZE * sizeof(uint64_t));
+	/* entry 7 & mask, the frame's first slot; nothing else written */
+	CHECK_EQ(p.prod.ol[7 & (SIZE - 1)].gso_size, 1448);
+	CHECK_EQ(p.prod.ol[8 & (SIZE - 1)].gso_size, 0);
+	struct hl_shm_ol got;
+	CHECK_EQ(hl_shm_ring_avail(&p.cons), 1);
+	CHECK(hl_shm_ring_get(&p.cons, 0) & HL_SHM_DESC_OL);
+	hl_shm_ring_get_ol(&p.cons, 0, &got);
+	CHECK_EQ(memcmp(&got, &e, sizeof(e)), 0);
+	free(p.mem);
 }
 
 /* n rounds of k descriptors, checking order and counts; starts near 2^32. */

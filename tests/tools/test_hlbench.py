@@ -53,7 +53,8 @@ def main():
           flush=True)
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
-    # two shm peers through an in-process switch; a frame larger than a buffer is refused, loudly
+    # two shm peers through an in-process switch; a frame larger than a buffer goes as a chain of them,
+    # one that no chain holds is refused, loudly
     # (two sizes taking turns twice: each has two samples, the second its ratio to the first)
     rc, out, err = lines([hlbench, "shm", "--size", "64,128", "--seconds", "1", "--rounds", "2"], 120)
     need = {"bench", "size", "mpps", "gbps", "tx_mpps", "samples", "room", "rounds"}
@@ -62,13 +63,16 @@ def main():
           and all(o["mpps"] > 0 for o in out) and "error" not in out[0]
           and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01
           and "vs_first" not in out[0] and out[1].get("vs_first", 0) > 0)
-    rc2, out2, err2 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1"], 60)
-    ok = ok and (rc2 != 0 and len(out2) == 1 and out2[0].get("size") == 9000 and "error" in out2[0]
-                 and "mpps" not in out2[0] and "not supported" in err2)
+    rc3, out3, err3 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1"], 60)
+    ok = ok and (rc3 == 0 and len(out3) == 1 and out3[0].get("segs") == 5 and out3[0].get("mpps", 0) > 0
+                 and out[0].get("segs") == 1)
+    rc2, out2, err2 = lines([hlbench, "shm", "--size", "20000", "--room", "256", "--seconds", "1"], 60)
+    ok = ok and (rc2 != 0 and len(out2) == 1 and out2[0].get("size") == 20000 and "error" in out2[0]
+                 and "mpps" not in out2[0] and "do not fit" in err2)
     print(f"{'ok' if ok else 'not ok'} 4 - hlbench shm forwards between two shm peers and prints its JSON line",
           flush=True)
     if not ok:
-        print("# " + "\n# ".join((err + err2 + str(out) + str(out2)).splitlines()[-10:]))
+        print("# " + "\n# ".join((err + err2 + err3 + str(out) + str(out2) + str(out3)).splitlines()[-10:]))
     shm_out = out + out2
     # zero-copy modes on a chained (4096 B) frame, and the plot
     svg = os.path.join(tempfile.mkdtemp(prefix="hlbench-plot."), "g2h.svg")

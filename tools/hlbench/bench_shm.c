@@ -18,12 +18,14 @@
  * first size's in the same round, which the host's slow spells (they can
  * halve everything for a minute) skew far less than two separate runs.
  *
- * Packets are single buffers (shm_abi.h), so a frame must fit one data
- * room less its headroom. The default room is hugelinkd's (2048 bytes,
- * so frames up to 1920 bytes); larger frames need --room, which gives the
- * benchmark's bufpool larger rooms (the switch and shm ports take any
- * room up to a pool page, and up to HL_SHM_LEN_MAX bytes of packet). A
- * size that does not fit is refused loudly, never truncated.
+ * A frame larger than one buffer (a data room less its headroom: 1920
+ * bytes with hugelinkd's 2048-byte rooms, the default) goes as a chain of
+ * buffers, up to HL_SHM_FRAME_MAX bytes: the peers take chains
+ * (HL_SHM_F_CHAIN), A writes the header in the first buffer of each and
+ * sends the frame's buffers as one, B counts frames and gives every buffer
+ * back. Each result says how many buffers a frame took ("segs"). --room
+ * gives the benchmark's bufpool other rooms, so the same size can be
+ * measured as one buffer and as a chain.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,7 +50,8 @@
 #define FIRST_FRAME_NS 5000000000ull
 /* the largest room a shm port takes (whole cache lines), less the headroom */
 #define MAX_ROOM ((HL_BUF_HEADROOM + HL_SHM_LEN_MAX) / HL_CACHE_LINE * HL_CACHE_LINE)
-#define MAX_FRAME (MAX_ROOM - HL_BUF_HEADROOM)
+#define MAX_FRAME HL_SHM_FRAME_MAX
+#define ENTRIES 128 /* buffers a peer moves per call: a few chains, or a burst of single ones */
 
 static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0x5a, 0x01};
 static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0x5a, 0x02};
@@ -113,14 +116,14 @@ static void announce_b(struct rig *g)
 /* Drain one peer's rx ring by a few bursts; frames for `me` add to *mine. */
 static void drain(struct hl_shm_peer *pe, const uint8_t me[6], uint64_t *mine, uint64_t *other)
 {
-	struct hl_shm_pkt pk[BURST * 2];
+	struct hl_shm_pkt pk[ENTRIES];
 	for (unsigned k = 0; k < 4; k++) {
-		unsigned n = hl_shm_rx_burst(pe, pk, BURST * 2), ok = 0;
-		for (unsigned i = 0; i < n; i++)
+		unsigned n = hl_shm_rx_burst(pe, pk, ENTRIES), ok = 0, frames = 0;
+		for (unsigned i = 0; i < n; i += pk[i].nsegs, frames++)
 			ok += pk[i].len >= 6 && memcmp(pk[i].data, me, 6) == 0;
 		give_back(pe, pk, n);
 		*mine += ok;
-		*other += n - ok;
+		*other += frames - ok;
 		if (n < BURST * 2)
 			break;
 	}
@@ -132,19 +135,36 @@ static void pump(struct rig *g, unsigned size, uint64_t ns, bool until_rx, uint6
 	uint64_t rx = 0, tx = 0, ignored = 0, t0 = hl_now_ns();
 	unsigned iter = 0;
 
+	uint32_t mtu = hl_shm_peer_mtu(g->a);
+	unsigned nseg = (size + mtu - 1) / mtu;
+	unsigned want = nseg == 1 ? BURST : (ENTRIES / nseg) * nseg;
 	announce_b(g);
 	while (!stop) {
-		struct hl_shm_pkt pk[BURST];
-		unsigned k = hl_shm_tx_alloc(g->a, pk, BURST);
-		for (unsigned i = 0; i < k; i++) {
-			frame(&pk[i], MAC_B, MAC_A, g->seq + i);
-			pk[i].len = size;
+		struct hl_shm_pkt pk[ENTRIES];
+		unsigned k = hl_shm_tx_alloc(g->a, pk, want);
+		if (hl_unlikely(nseg > 1)) {
+			/* whole chains only; buffers short of one go back */
+			unsigned whole = k / nseg * nseg;
+			give_back(g->a, pk + whole, k - whole);
+			for (unsigned i = 0; i < whole; i++) {
+				unsigned j = i % nseg;
+				if (j == 0)
+					frame(&pk[i], MAC_B, MAC_A, g->seq + i / nseg);
+				pk[i].len = j + 1 < nseg ? mtu : size - (nseg - 1) * mtu;
+				pk[i].flags = j + 1 < nseg ? HL_SHM_PKT_MORE : 0;
+			}
+			k = whole;
+		} else {
+			for (unsigned i = 0; i < k; i++) {
+				frame(&pk[i], MAC_B, MAC_A, g->seq + i);
+				pk[i].len = size;
+			}
 		}
 		if (k > 0) {
 			unsigned sent = hl_shm_tx_burst(g->a, pk, k);
 			give_back(g->a, pk + sent, k - sent);
-			tx += sent;
-			g->seq += sent;
+			tx += sent / nseg;
+			g->seq += sent / nseg;
 		}
 		drain(g->b, MAC_B, &rx, &g->rx_other);
 		drain(g->a, MAC_A, &ignored, &ignored); /* B's announcements */
@@ -211,7 +231,8 @@ static int rig_open(struct rig *g, unsigned room, int sw_cpu)
 	}
 	g->pa = pa;
 	hl_pool_get_info(g->pool, &info);
-	if (hl_shm_attach(info.record_path, "a", &g->a) < 0 || hl_shm_attach(info.record_path, "b", &g->b) < 0)
+	if (hl_shm_attach_features(info.record_path, "a", HL_SHM_F_CHAIN, &g->a) < 0 ||
+	    hl_shm_attach_features(info.record_path, "b", HL_SHM_F_CHAIN, &g->b) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -261,7 +282,7 @@ static void measure(struct rig *g, unsigned size, unsigned seconds, struct resul
 
 /* The JSON line of size i; vs_first: the median of its per-round ratios to size 0. */
 static void report(const struct result *res, const unsigned *sizes, unsigned i, unsigned seconds, int sw_cpu,
-		   unsigned room, uint64_t rx_other)
+		   unsigned room, uint32_t mtu, uint64_t rx_other)
 {
 	const struct result *r = &res[i];
 	double lo = r->rx_s[0], hi = r->rx_s[0], mpps = bench_median(r->rx_s, r->n);
@@ -279,9 +300,9 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 	}
 	printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
 	       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"rounds\":%u,"
-	       "\"switch_cpu\":%d,\"room\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu%s}\n",
+	       "\"switch_cpu\":%d,\"room\":%u,\"segs\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu%s}\n",
 	       sizes[i], mpps, mpps * sizes[i] * 8 / 1000, bench_median(r->tx_s, r->n), lo, hi, r->n, seconds,
-	       r->rounds, sw_cpu, room, r->loops ? (double)r->pkts / (double)r->loops : 0.0,
+	       r->rounds, sw_cpu, room, (sizes[i] + mtu - 1) / mtu, r->loops ? (double)r->pkts / (double)r->loops : 0.0,
 	       (unsigned long long)rx_other, vs);
 	fflush(stdout);
 }
@@ -291,9 +312,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames peer A -> switch -> peer B over shm ports; the switch worker on CPU N\n"
 		   "  (default 1), both peers on the other; --room: bytes per buffer (default %u,\n"
-		   "  as hugelinkd; a frame must fit one buffer less its %u bytes of headroom);\n"
+		   "  as hugelinkd; a frame larger than one buffer less its %u bytes of headroom\n"
+		   "  goes as a chain of buffers, up to %u bytes);\n"
 		   "  --rounds: the sizes take turns N times, S seconds each (S * N <= %d)\n",
-		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_SAMPLES);
+		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_FRAME, MAX_SAMPLES);
 }
 
 int bench_shm(int argc, char **argv)
@@ -367,17 +389,16 @@ int bench_shm(int argc, char **argv)
 		first_failed = true;
 	}
 	uint32_t mtu = hl_shm_peer_mtu(g.a);
+	bool chains = hl_shm_peer_features(g.a) & hl_shm_peer_features(g.b) & HL_SHM_F_CHAIN;
 	static struct result res[MAX_SIZES];
 	for (unsigned i = 0; i < nsizes && !first_failed; i++) {
-		if (sizes[i] <= mtu)
+		if (sizes[i] <= mtu || (chains && (sizes[i] + mtu - 1) / mtu <= HL_SHM_SEGS_MAX))
 			continue;
-		/* a packet is one buffer: a larger frame has no way through a shm port */
-		fprintf(stderr,
-			"hlbench shm: %u-byte frames are not supported by shm ports with %u-byte buffers "
-			"(at most %u bytes of frame); use --room %u or more\n",
-			sizes[i], room, mtu, (unsigned)HL_ALIGN_UP(sizes[i] + HL_BUF_HEADROOM, HL_CACHE_LINE));
-		printf("{\"bench\":\"shm\",\"size\":%u,\"room\":%u,\"error\":\"frame larger than a buffer "
-		       "(%u bytes)\"}\n",
+		/* no chains of that length: a larger frame has no way through a shm port */
+		fprintf(stderr, "hlbench shm: %u-byte frames do not fit shm ports with %u-byte buffers%s\n", sizes[i],
+			room, chains ? " (too many segments)" : " (the ports take no chains)");
+		printf("{\"bench\":\"shm\",\"size\":%u,\"room\":%u,\"error\":\"frame does not fit (%u bytes a "
+		       "buffer)\"}\n",
 		       sizes[i], room, mtu);
 		fflush(stdout);
 		res[i].unsupported = true;
@@ -396,7 +417,7 @@ int bench_shm(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		report(res, sizes, i, seconds, sw_cpu, room, g.rx_other);
+		report(res, sizes, i, seconds, sw_cpu, room, mtu, g.rx_other);
 		if (bench_median(res[i].rx_s, res[i].n) <= 0)
 			rc = 1;
 	}

@@ -170,8 +170,13 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "errors", st.errors);
 		json_offload(r, &st.ol);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
-		if (sp != NULL)
+		if (sp != NULL) {
+			uint32_t f = hl_shm_port_features(sp);
 			hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
+			/* what the peer took of the shm format's features */
+			hl_jw_kv_bool(r, "peer_chains", f & HL_SHM_F_CHAIN);
+			hl_jw_kv_bool(r, "peer_offloads", f & HL_SHM_F_OFFLOAD);
+		}
 		hl_jw_obj_end(r);
 	}
 	hl_jw_arr_end(r);
