@@ -56,6 +56,7 @@
 #include <hugelink/offload.h>
 #include <hugelink/virtio_user.h>
 
+#include "../common/frame.h"
 #include "bench.h"
 
 #define MAX_SAMPLES 120
@@ -74,7 +75,7 @@ static volatile sig_atomic_t stop;
 
 /* --tso: A's frames are this many bytes of TCP over IPv4, with a TSO request */
 #define TSO_MSS 1448u
-#define TSO_HDRS 54u
+#define TSO_HDRS HL_FRAME_TCP_HDRS
 static bool tso;
 static const char *zcopy_mode = "auto";
 
@@ -283,52 +284,15 @@ static void frame(struct hl_buf *b, const uint8_t dst[6], const uint8_t src[6], 
 	b->data_len = b->pkt_len = size;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /*
- * A TCP/IPv4 frame of `size` bytes that asks for TSO at TSO_MSS, its
- * sequence number from seq; the payload is whatever the buffer held, the
- * IPv4 header checksum right (a switch that segments rewrites it anyway),
- * the TCP checksum field the pseudo-header's sum, as a sender leaves it.
+ * A TCP/IPv4 test frame of `size` bytes that asks for TSO at TSO_MSS (the
+ * headers of tools/common/frame.h; the payload is whatever the buffer
+ * held: a switch copies bytes, it does not read them).
  */
 static void tso_frame(struct hl_buf *b, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size)
 {
-	uint8_t *d = hl_buf_data(b), *ip = d + 14, *tcp = ip + 20;
-	static const uint8_t a[4] = {10, 88, 0, 1}, z[4] = {10, 88, 0, 2};
-	memcpy(d, dst, 6);
-	memcpy(d + 6, src, 6);
-	put16(d + 12, 0x0800);
-	memset(ip, 0, 40);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(size - 14));
-	put16(ip + 4, (uint16_t)seq);
-	ip[8] = 64;
-	ip[9] = 6;
-	memcpy(ip + 12, a, 4);
-	memcpy(ip + 16, z, 4);
-	uint16_t ipsum = (uint16_t)~hl_csum_add(0, ip, 20);
-	memcpy(ip + 10, &ipsum, 2);
-	put16(tcp, 40000);
-	put16(tcp + 2, 5201);
-	uint32_t sq = (uint32_t)(seq * (size - TSO_HDRS));
-	tcp[4] = (uint8_t)(sq >> 24);
-	tcp[5] = (uint8_t)(sq >> 16);
-	tcp[6] = (uint8_t)(sq >> 8);
-	tcp[7] = (uint8_t)sq;
-	tcp[12] = 5 << 4;
-	tcp[13] = 0x10;
-	put16(tcp + 14, 65535);
-	uint8_t ps[12];
-	memcpy(ps, ip + 12, 8);
-	ps[8] = 0;
-	ps[9] = 6;
-	put16(ps + 10, (uint16_t)(size - 34));
-	uint16_t sum = hl_csum_add(0, ps, sizeof(ps));
-	memcpy(tcp + 16, &sum, 2);
+	uint32_t payload = size - TSO_HDRS;
+	hl_frame_tcp_header(hl_buf_data(b), dst, src, (uint32_t)(seq * payload), payload);
 	b->data_len = b->pkt_len = size;
 	b->flags |= HL_BUF_F_OFFLOAD;
 	b->ol = (struct hl_buf_ol){.csum_start = 34, .csum_offset = 16, .gso_size = TSO_MSS, .hdr_len = TSO_HDRS,
