@@ -176,6 +176,7 @@ HL_TEST(json_malformed)
 
 		hl_clear_error();
 		rc = hl_json_parse(bad[i].in, len, &v);
+		HL_CHECKED();
 		if (rc != -EINVAL || v != NULL) {
 			hl_test_fail(__FILE__, __LINE__, "case %zu ('%s'): rc %d, tree %p", i, bad[i].in, rc, (void *)v);
 			hl_json_free(rc == 0 ? v : NULL);

@@ -18,6 +18,7 @@ struct entry {
 static struct entry tests[512];
 static unsigned ntests;
 static bool cur_failed;
+unsigned long hl_test_checks;
 const char *hl_test_argv0;
 static char tmpdir[PATH_MAX];
 static char bindir[PATH_MAX];
@@ -100,7 +101,11 @@ int main(int argc, char **argv)
 		if (only != NULL && strcmp(only, tests[i].name) != 0)
 			continue;
 		cur_failed = false;
+		hl_test_checks = 0;
 		tests[i].fn();
+		/* a test that checked nothing proved nothing: it fails, named */
+		if (!cur_failed && hl_test_checks == 0)
+			hl_test_fail(__FILE__, __LINE__, "%s made no check", tests[i].name);
 		run++;
 		printf("%sok %u - %s\n", cur_failed ? "not " : "", run, tests[i].name);
 		failed += cur_failed;

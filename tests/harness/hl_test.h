@@ -20,6 +20,13 @@ void hl_test_register(const char *name, hl_test_fn fn);
 void hl_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool hl_test_failed(void);
+/*
+ * Checks made by the running test (CHECK*, REQUIRE*): a test that makes
+ * none fails. A check written by hand (a condition, then hl_test_fail)
+ * says it was made with HL_CHECKED().
+ */
+extern unsigned long hl_test_checks;
+#define HL_CHECKED() (hl_test_checks++)
 
 /* argv[0] of the test binary, and the directory it lives in (for helpers). */
 extern const char *hl_test_argv0;
@@ -35,12 +42,14 @@ const char *hl_test_bindir(void);
 
 #define CHECK(c)                                                                       \
 	do {                                                                           \
+		hl_test_checks++;                                                      \
 		if (!(c))                                                              \
 			hl_test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);             \
 	} while (0)
 
 #define REQUIRE(c)                                                                     \
 	do {                                                                           \
+		hl_test_checks++;                                                      \
 		if (!(c)) {                                                            \
 			hl_test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #c);           \
 			return;                                                        \
@@ -49,6 +58,7 @@ const char *hl_test_bindir(void);
 
 #define CHECK_EQ(a, b)                                                                 \
 	do {                                                                           \
+		hl_test_checks++;                                                      \
 		uint64_t va_ = (uint64_t)(a), vb_ = (uint64_t)(b);                     \
 		if (va_ != vb_)                                                        \
 			hl_test_fail(__FILE__, __LINE__, "%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, \
@@ -57,6 +67,7 @@ const char *hl_test_bindir(void);
 
 #define REQUIRE_OK(expr)                                                               \
 	do {                                                                           \
+		hl_test_checks++;                                                      \
 		long rc_ = (long)(expr);                                               \
 		if (rc_ < 0) {                                                         \
 			hl_test_fail(__FILE__, __LINE__, "%s failed: %ld (%s)", #expr, rc_, \
@@ -67,6 +78,7 @@ const char *hl_test_bindir(void);
 
 #define CHECK_STR_HAS(s, sub)                                                          \
 	do {                                                                           \
+		hl_test_checks++;                                                      \
 		if (strstr((s), (sub)) == NULL)                                        \
 			hl_test_fail(__FILE__, __LINE__, "'%s' does not mention '%s'", (s), (sub)); \
 	} while (0)
