@@ -30,17 +30,17 @@ static int read_full(int sock, void *buf, size_t len)
 			continue;
 		}
 		if (n == 0)
-			return -ECONNRESET;
+			return hl_error(-ECONNRESET, "vhost-user: the peer hung up in the middle of a message");
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
-			return -errno;
+			return hl_error(-errno, "vhost-user: recv: %s", strerror(errno));
 		struct pollfd p = {.fd = sock, .events = POLLIN};
 		int r = poll(&p, 1, PAYLOAD_TIMEOUT_MS);
 		if (r == 0)
 			return hl_error(-ETIMEDOUT, "vhost-user: payload did not follow its header");
 		if (r < 0 && errno != EINTR)
-			return -errno;
+			return hl_error(-errno, "vhost-user: poll: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -63,8 +63,10 @@ int hl_vu_recv(int sock, struct hl_vu_msg *m, int *fds, unsigned *nfds)
 	} while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
+	/* nothing there yet is not an error of anyone's: no message for it */
 	if (n < 0)
-		return -errno;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -errno
+							       : hl_error(-errno, "vhost-user: recvmsg: %s", strerror(errno));
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
