@@ -176,13 +176,7 @@ static inline bool hl_vhost_read_vnet_hdr(const struct hl_iov *iov, unsigned nio
 		memcpy(h, iov[0].base, sizeof(*h));
 		return true;
 	}
-	uint8_t *dst = (uint8_t *)h;
-	uint32_t done = 0;
-	for (unsigned i = 0; i < niov && done < sizeof(*h); i++) {
-		uint32_t k = iov[i].len < sizeof(*h) - done ? iov[i].len : (uint32_t)sizeof(*h) - done;
-		memcpy(dst + done, iov[i].base, k);
-		done += k;
-	}
+	hl_vhost_zc_gather((uint8_t *)h, iov, niov, 0, sizeof(*h));
 	return h->flags != 0 || h->gso_type != 0;
 }
 
