@@ -236,6 +236,7 @@ struct hl_bufpool_geom {
 	uint32_t per_page;  /* rooms per page */
 };
 
+/* The pool's layout (rooms, stride, rooms a page), for peers that map it. */
 void hl_bufpool_geom(const struct hl_bufpool *bp, struct hl_bufpool_geom *g);
 const char *hl_bufpool_name(const struct hl_bufpool *bp);
 

@@ -116,25 +116,14 @@ uint32_t hl_crc32c(uint32_t crc, const void *buf, size_t len);
 uint64_t hl_now_ns(void);
 
 /*
- * A cheaper monotonic clock for the data path: the TSC scaled to
- * nanoseconds, where the CPU says it is constant and keeps running
- * (constant_tsc, nonstop_tsc), else hl_now_ns(). clock_gettime costs tens
- * of nanoseconds in a VM; a per-burst timestamp should not. Call
- * hl_fast_clock_init() once (it takes ~10 ms to calibrate, the first time
- * only) before relying on it; until then it is hl_now_ns().
+ * A cheaper monotonic clock: the TSC scaled to nanoseconds, where the CPU
+ * says it is constant and keeps running (constant_tsc, nonstop_tsc), else
+ * hl_now_ns(). Call hl_fast_clock_init() once (it takes ~10 ms to calibrate,
+ * the first time only) before relying on it; until then it is hl_now_ns().
+ * The library's own data path reads the same clock inline.
  */
-extern uint64_t hl__tsc_mult; /* ns per TSC tick, fixed point 32.32; 0: no usable TSC */
-extern uint64_t hl__tsc_base; /* TSC at calibration */
-extern uint64_t hl__ns_base;  /* hl_now_ns() at calibration */
 void hl_fast_clock_init(void);
-static inline uint64_t hl_fast_ns(void)
-{
-	if (hl_likely(hl__tsc_mult != 0)) {
-		uint64_t d = __builtin_ia32_rdtsc() - hl__tsc_base;
-		return hl__ns_base + (uint64_t)(((unsigned __int128)d * hl__tsc_mult) >> 32);
-	}
-	return hl_now_ns();
-}
+uint64_t hl_fast_ns(void);
 
 #ifdef __cplusplus
 }

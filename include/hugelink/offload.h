@@ -195,6 +195,7 @@ int hl_ol_parse(const struct hl_buf *pkt, struct hl_ol_hdrs *h, enum hl_ol_reaso
 
 /* ---- ingress: a guest's virtio-net header ----------------------------------- */
 
+/* The out-of-line part of hl_ol_from_vnet() (a header that asks for work). */
 int hl__ol_from_vnet(struct hl_buf *pkt, const struct hl_virtio_net_hdr *vh, uint32_t caps,
 		     uint32_t mtu, struct hl_ol_stats *st);
 
@@ -255,6 +256,7 @@ int hl_ol_check(struct hl_buf *pkt, const struct hl_buf_ol *claimed, uint32_t ca
 
 /* ---- delivery: the header a receiver gets ----------------------------------- */
 
+/* The out-of-line part of hl_ol_to_vnet() (a packet that carries offload metadata). */
 int hl__ol_to_vnet(const struct hl_buf *pkt, uint32_t caps, struct hl_virtio_net_hdr *vh);
 
 /*
@@ -279,6 +281,7 @@ static inline int hl_ol_to_vnet(const struct hl_buf *pkt, uint32_t caps,
 
 /* ---- egress: make a frame fit a port --------------------------------------- */
 
+/* The out-of-line part of hl_ol_prepare() (a packet the port cannot take as it is). */
 int hl__ol_prepare(struct hl_buf *pkt, uint32_t caps, uint32_t max_frame, struct hl_bufpool *bp,
 		   struct hl_buf **out, unsigned max_out, struct hl_ol_stats *st);
 

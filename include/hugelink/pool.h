@@ -95,6 +95,11 @@ struct hl_pool_view {
 	struct hl_xlate iova2off; /* hash, or dense when IOVA = offset */
 };
 
+/*
+ * Create (or, by p->flags, adopt) a pool: its hugepage files, their record
+ * and the translation tables. 0 and *out, or a negative errno (-EEXIST: a
+ * pool of that name is there, live or left by a dead owner).
+ */
 int hl_pool_create(const struct hl_pool_params *p, struct hl_pool **out);
 
 /*
@@ -136,6 +141,7 @@ int hl_pool_clean_name(const char *name, const char *mem_dir, const char *run_di
  */
 int hl_pool_recover_record(const char *name, const char *mem_dir, const char *record_path);
 
+/* Sizes and counts of a pool, and its segments in mapping order. */
 int hl_pool_get_info(const struct hl_pool *p, struct hl_pool_info *info);
 const struct hl_pool_seg *hl_pool_segments(const struct hl_pool *p, unsigned *n);
 

@@ -100,6 +100,7 @@ unsigned hl_shm_tx_burst(struct hl_shm_peer *peer, const struct hl_shm_pkt *pkts
 /* Hand buffers back unused (received or allocated), one per entry whatever its flags; a prefix. */
 unsigned hl_shm_release(struct hl_shm_peer *peer, const struct hl_shm_pkt *pkts, unsigned n);
 
+/* The peer's own counters (what it sent, received and refused). */
 void hl_shm_peer_stats(const struct hl_shm_peer *peer, struct hl_shm_peer_stats *st);
 /* Largest packet a buffer holds. */
 uint32_t hl_shm_peer_mtu(const struct hl_shm_peer *peer);

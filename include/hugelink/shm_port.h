@@ -137,6 +137,7 @@ int hl_shm_port_kick_fd(const struct hl_shm_port *p);
 bool hl_shm_port_arm(struct hl_shm_port *p);
 void hl_shm_port_disarm(struct hl_shm_port *p);
 
+/* The switch side's counters of one shm port. */
 void hl_shm_port_stats(const struct hl_shm_port *p, struct hl_shm_port_stats *st);
 /* Adds the checks of the peer's offload entries (receive side) to *ol. */
 void hl_shm_port_ol_stats(const struct hl_shm_port *p, struct hl_ol_stats *ol);

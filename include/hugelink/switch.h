@@ -149,6 +149,7 @@ struct hl_switch_params {
 	int first_cpu;          /* pin worker i to first_cpu + i; -1: no pinning */
 };
 
+/* Start the switch and its workers. 0 and *out, or a negative errno. */
 int hl_switch_create(const struct hl_switch_params *prm, struct hl_switch **out);
 /* Stops the workers. Ports still in it are closed. */
 void hl_switch_destroy(struct hl_switch *sw);
@@ -164,6 +165,7 @@ struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i);
 /* Control thread, every few milliseconds: ports' control plane, MAC aging. */
 void hl_switch_ctrl(struct hl_switch *sw);
 
+/* A port's counters as the switch sees them (any thread). */
 void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, struct hl_sw_port_stats *st);
 
 struct hl_sw_worker_info {

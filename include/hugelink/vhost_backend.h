@@ -41,6 +41,7 @@ struct hl_vhost_backend {
 	uint64_t disconnects;
 };
 
+/* Listen on (or connect to) the vhost-user socket. 0 or a negative errno. */
 int hl_vhost_backend_open(struct hl_vhost_backend *be, const struct hl_vhost_backend_params *p);
 
 /*
@@ -50,6 +51,7 @@ int hl_vhost_backend_open(struct hl_vhost_backend *be, const struct hl_vhost_bac
  */
 int hl_vhost_backend_poll(struct hl_vhost_backend *be, int timeout_ms);
 
+/* Whether a front-end is connected now. */
 bool hl_vhost_backend_connected(const struct hl_vhost_backend *be);
 
 /* Drop the connection, reset the device, close the socket (server: unlink it). */

@@ -111,6 +111,7 @@ struct hl_vhost_dev {
 	void *opaque;
 };
 
+/* A device with nothing negotiated yet; ops are called as messages arrive. */
 void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueues,
 		       const struct hl_vhost_ops *ops, void *opaque);
 /* Stop queues, unmap memory, close fds: back to the state after init. */

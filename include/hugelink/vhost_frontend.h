@@ -47,6 +47,7 @@ int hl_vhost_frontend_start_queue(struct hl_vhost_frontend *fe, unsigned q, unsi
 /* GET_VRING_BASE: stop a queue; *base gets where the back-end stopped. */
 int hl_vhost_frontend_stop_queue(struct hl_vhost_frontend *fe, unsigned q, uint16_t *base);
 
+/* Disconnect and unmap; the queues' memory is the caller's. */
 void hl_vhost_frontend_close(struct hl_vhost_frontend *fe);
 
 #ifdef __cplusplus

@@ -8,11 +8,9 @@
  * enqueues into it), queue 2k+1 its transmit queue (the switch dequeues).
  *
  * Threads: one control thread calls hl_vhost_port_poll_ctrl(); each queue is
- * driven by at most one data-path thread at a time. The two meet only in the
- * queue's `running`/`busy` words: the data path announces itself in `busy`
- * and re-checks `running`; the control path clears `running` and waits for
- * `busy` to drop before it touches the ring or guest memory. That costs one
- * store and one fence per burst, not per packet, and no lock.
+ * driven by at most one data-path thread at a time (how the two keep out of
+ * each other's way is in src/vhost/vhost_port_pvt.h). The port is opaque:
+ * what it holds is the library's business.
  */
 #ifndef HUGELINK_VHOST_PORT_H
 #define HUGELINK_VHOST_PORT_H
@@ -68,7 +66,7 @@ enum hl_vhost_zc_mode { HL_VHOST_ZC_OFF, HL_VHOST_ZC_ON, HL_VHOST_ZC_AUTO };
 #define HL_VHOST_ZC_DEFAULT_MIN_LEN 512  /* AUTO, when not measured or given */
 #define HL_VHOST_ZC_DEFAULT_MAX_PIN_NS 1000000ull
 
-struct hl_vhost_zc;
+struct hl_vhost_port;
 
 struct hl_vhost_vq_stats {
 	uint64_t packets;
@@ -84,37 +82,6 @@ struct hl_vhost_vq_stats {
 	uint64_t calls;          /* interrupts sent to the guest */
 	uint64_t drop_bad_offload; /* dequeue: a virtio-net header refused (reasons in ol.refused) */
 	struct hl_ol_stats ol;   /* dequeue: headers checked; enqueue: headers not deliverable */
-};
-
-struct hl_vhost_vq {
-	struct hl_vring vr;
-	const struct hl_guest_mem *mem;
-	int call_fd;
-	uint16_t hdr_len; /* virtio-net header: 12 with VERSION_1 or MRG_RXBUF, else 10 */
-	bool mrg_rxbuf;
-	/*
-	 * Negotiated offloads (HL_OL_CAP_*): on a transmit queue what the guest
-	 * may ask of us, on a receive queue what it takes; 0: none, and the
-	 * virtio-net header is neither read nor filled in.
-	 */
-	uint32_t ol_caps;
-	struct hl_vhost_zc *zc;      /* transmit queues with zero-copy on, while running */
-	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
-	uint32_t zc_max_pinned;      /* chains pinned at once */
-	uint64_t zc_max_pin_ns;      /* once the oldest pin is older, copy */
-	int running;      /* control thread writes; data path reads */
-	int busy;         /* data path writes; control thread waits on it */
-	struct hl_vhost_vq_stats stats; /* data-path thread only */
-} hl_cache_aligned;
-
-struct hl_vhost_port {
-	struct hl_vhost_backend be;
-	struct hl_vhost_vq vq[HL_VHOST_MAX_QUEUES];
-	enum hl_vhost_zc_mode zc_mode;
-	uint32_t zc_min_len, zc_max_pinned;
-	uint64_t zc_max_pin_ns;
-	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
-	uint64_t wake_data; /* epoll data for those registrations */
 };
 
 struct hl_vhost_port_params {
@@ -151,17 +118,26 @@ uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp);
  */
 unsigned hl_vhost_zc_orphaned(void);
 
-int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm);
-void hl_vhost_port_close(struct hl_vhost_port *p);
+/*
+ * A vhost-user port: socket, device and both data paths. 0 and *out, or a
+ * negative errno; hl_vhost_port_destroy() it once.
+ */
+int hl_vhost_port_create(const struct hl_vhost_port_params *prm, struct hl_vhost_port **out);
+/* Close the socket, return pinned buffers' chains, unmap, free. */
+void hl_vhost_port_destroy(struct hl_vhost_port *p);
 
 /* Control thread: see hl_vhost_backend_poll(). */
 int hl_vhost_port_poll_ctrl(struct hl_vhost_port *p, int timeout_ms);
 
 /* Is queue q running (set up, enabled, and not stopped)? */
-static inline bool hl_vhost_port_queue_ready(const struct hl_vhost_port *p, unsigned q)
-{
-	return __atomic_load_n(&p->vq[q].running, __ATOMIC_ACQUIRE);
-}
+bool hl_vhost_port_queue_ready(const struct hl_vhost_port *p, unsigned q);
+
+/*
+ * A snapshot of queue q's counters (each read atomically; any thread).
+ * zc_min_len, if not NULL, gets the queue's zero-copy threshold.
+ */
+void hl_vhost_port_queue_stats(const struct hl_vhost_port *p, unsigned q, struct hl_vhost_vq_stats *st,
+			       uint32_t *zc_min_len);
 
 /*
  * Guest -> host: take up to n packets the guest transmitted on queue q (odd),
@@ -172,28 +148,11 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 /*
  * Host -> guest: copy up to n packets into the guest's receive queue q
- * (even). Returns how many were delivered; the caller still owns (and frees)
- * all n buffers.
+ * (even). Returns how many were delivered, and adds their bytes to *bytes
+ * (if not NULL); the caller still owns (and frees) all n buffers.
  */
-uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n);
-
-/* Data-path entry and exit (see the note on threads above). */
-static inline bool hl_vhost_vq_enter(struct hl_vhost_vq *vq)
-{
-	if (!__atomic_load_n(&vq->running, __ATOMIC_ACQUIRE))
-		return false;
-	__atomic_store_n(&vq->busy, 1, __ATOMIC_SEQ_CST);
-	if (hl_unlikely(!__atomic_load_n(&vq->running, __ATOMIC_SEQ_CST))) {
-		__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
-		return false;
-	}
-	return true;
-}
-
-static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
-{
-	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
-}
+uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n,
+				uint64_t *bytes);
 
 /*
  * Sleeping instead of polling. hl_vhost_port_set_wakeup() (control thread,
@@ -207,9 +166,6 @@ static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
-
-/* Tell the guest about used buffers if it asked to be told. */
-void hl_vhost_vq_notify(struct hl_vhost_vq *vq);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,7 @@ struct hl_vuser {
 	struct hl_vuser_stats stats;
 };
 
+/* Connect a virtio-user front-end to a back-end's socket and set its queues up. */
 int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p);
 
 /* Send up to n packets (ownership passes on success). Returns how many were queued. */

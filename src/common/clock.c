@@ -12,6 +12,8 @@
 
 #include <hugelink/common.h>
 
+#include "clock_pvt.h"
+
 uint64_t hl__tsc_mult, hl__tsc_base, hl__ns_base;
 
 static bool cpu_has(const char *flag)
@@ -53,4 +55,9 @@ void hl_fast_clock_init(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, calibrate);
+}
+
+uint64_t hl_fast_ns(void)
+{
+	return hl__fast_ns();
 }

@@ -13,6 +13,8 @@
 #include <hugelink/switch.h>
 #include <hugelink/vhost_port.h>
 
+#include "../vhost/vhost_port_pvt.h"
+
 struct sw_vhost {
 	struct hl_sw_port sw; /* first: the switch's view */
 	struct hl_vhost_port vp;
@@ -31,10 +33,7 @@ static uint16_t vh_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf
 /* A copying port: whatever happened, the switch's buffers are done with. */
 static uint16_t vh_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
-	struct hl_vhost_vq *vq = &of(p)->vp.vq[0];
-	uint64_t before = vq->stats.bytes;
-	uint16_t sent = hl_vhost_enqueue_burst(&of(p)->vp, 0, pkts, n);
-	*bytes += vq->stats.bytes - before;
+	uint16_t sent = hl_vhost_enqueue_burst(&of(p)->vp, 0, pkts, n, bytes);
 	hl_buf_free_bulk(pkts, n);
 	return sent;
 }

@@ -17,6 +17,8 @@
 
 #include <hugelink/switch.h>
 
+#include "../common/clock_pvt.h"
+
 const char *const hl_sw_drop_names[HL_SW_DROP_MAX] = {
 	[HL_SW_DROP_TX_FULL] = "tx_full", [HL_SW_DROP_NO_BUF] = "no_buf", [HL_SW_DROP_BAD] = "bad",
 	[HL_SW_DROP_TOO_BIG] = "too_big", [HL_SW_DROP_NO_PORT] = "no_port",
@@ -294,7 +296,7 @@ static void *worker_main(void *arg)
 	}
 	hl_buf_thread_attach();
 	/* one clock read per loop: it stamps the next loop's bursts too */
-	uint64_t start = hl_fast_ns(), last_busy = start, t0 = start;
+	uint64_t start = hl__fast_ns(), last_busy = start, t0 = start;
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t gen = __atomic_load_n(&sw->gen, __ATOMIC_SEQ_CST);
 		unsigned moved = 0;
@@ -331,7 +333,7 @@ static void *worker_main(void *arg)
 		if (nheld > 0)
 			forward_burst(w, held, w->in[cur ^ 1], nheld, t0);
 		__atomic_store_n(&w->seen, gen, __ATOMIC_RELEASE);
-		uint64_t t1 = hl_fast_ns();
+		uint64_t t1 = hl__fast_ns();
 		w->info.loops++;
 		w->info.total_ns = t1 - start;
 		if (moved) {
@@ -339,7 +341,7 @@ static void *worker_main(void *arg)
 			last_busy = t1;
 		} else if (t1 - last_busy > sw->idle_ns) {
 			idle_sleep(w);
-			t1 = hl_fast_ns();
+			t1 = hl__fast_ns();
 			/* a timeout with nothing to do: sleep again soon, not after a full idle period */
 			last_busy = t1 - sw->idle_ns + (sw->idle_ns < REWAKE_NS ? sw->idle_ns : REWAKE_NS);
 		}
@@ -536,7 +538,7 @@ void hl_switch_ctrl(struct hl_switch *sw)
 		if (p != NULL && p->ops->ctrl != NULL)
 			p->ops->ctrl(p);
 	}
-	uint64_t now = hl_fast_ns();
+	uint64_t now = hl__fast_ns();
 	if (now - sw->last_age_ns >= 1000000000ull) {
 		sw->last_age_ns = now;
 		hl_mac_age(sw->mac, now);

@@ -22,6 +22,8 @@
 
 #include <hugelink/vhost_port.h>
 
+#include "vhost_port_pvt.h"
+
 #include "vhost_zcopy.h"
 
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,

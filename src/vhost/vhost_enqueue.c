@@ -14,6 +14,8 @@
 
 #include <hugelink/vhost_port.h>
 
+#include "vhost_port_pvt.h"
+
 /* Cursor over a packet's segments. */
 struct src {
 	const struct hl_buf *seg;
@@ -97,12 +99,14 @@ static inline void put_header_one(uint8_t *dst, uint16_t hdr_len)
 		memcpy(dst + 8, &hi10, sizeof(hi10)); /* the 10-byte header has no num_buffers */
 }
 
-uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n)
+uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n,
+				uint64_t *bytes)
 {
 	struct hl_vhost_vq *vq = &p->vq[q];
 	struct hl_iov iov[HL_VHOST_MAX_IOV], first[HL_VHOST_MAX_IOV];
 	struct hl_chain ch;
 	uint16_t sent = 0;
+	uint64_t sent_bytes = 0;
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
@@ -137,7 +141,7 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				else
 					put_header(vq, b, iov, 1, vq->hdr_len, 1);
 				hl_vring_put_used(&vq->vr, head, vq->hdr_len + b->pkt_len);
-				vq->stats.bytes += b->pkt_len;
+				sent_bytes += b->pkt_len;
 				sent++;
 				continue;
 			}
@@ -195,10 +199,13 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			break;
 		}
 		put_header(vq, b, first, nfirst, vq->hdr_len, nbufs);
-		vq->stats.bytes += b->pkt_len;
+		sent_bytes += b->pkt_len;
 		sent++;
 	}
 	vq->stats.packets += sent;
+	vq->stats.bytes += sent_bytes;
+	if (bytes != NULL)
+		*bytes += sent_bytes;
 	hl_vring_flush_used(&vq->vr);
 	hl_vhost_vq_notify(vq);
 	hl_vhost_vq_leave(vq);

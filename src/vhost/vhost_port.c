@@ -5,11 +5,14 @@
  * when it stops one, shut the data path out and report where it stopped.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <hugelink/vhost_port.h>
+
+#include "vhost_port_pvt.h"
 
 #include "vhost_zcopy.h"
 
@@ -104,6 +107,60 @@ void hl_vhost_port_close(struct hl_vhost_port *p)
 {
 	hl_vhost_backend_close(&p->be);
 	hl_vhost_zc_collect();
+}
+
+int hl_vhost_port_create(const struct hl_vhost_port_params *prm, struct hl_vhost_port **out)
+{
+	struct hl_vhost_port *p = aligned_alloc(HL_CACHE_LINE, sizeof(*p));
+	if (p == NULL)
+		return hl_error(-ENOMEM, "vhost-user %s: no memory for the port", prm->path);
+	int rc = hl_vhost_port_open(p, prm);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void hl_vhost_port_destroy(struct hl_vhost_port *p)
+{
+	if (p == NULL)
+		return;
+	hl_vhost_port_close(p);
+	free(p);
+}
+
+bool hl_vhost_port_queue_ready(const struct hl_vhost_port *p, unsigned q)
+{
+	return q < HL_VHOST_MAX_QUEUES && __atomic_load_n(&p->vq[q].running, __ATOMIC_ACQUIRE);
+}
+
+void hl_vhost_port_queue_stats(const struct hl_vhost_port *p, unsigned q, struct hl_vhost_vq_stats *st,
+			       uint32_t *zc_min_len)
+{
+	memset(st, 0, sizeof(*st));
+	if (q >= HL_VHOST_MAX_QUEUES)
+		return;
+	const struct hl_vhost_vq *vq = &p->vq[q];
+	const struct hl_vhost_vq_stats *f = &vq->stats;
+#define HL_VQ_READ(x) st->x = __atomic_load_n(&f->x, __ATOMIC_RELAXED)
+	HL_VQ_READ(packets);
+	HL_VQ_READ(bytes);
+	HL_VQ_READ(zcopy);
+	HL_VQ_READ(copied);
+	HL_VQ_READ(zc_fallback);
+	HL_VQ_READ(zc_reclaimed);
+	HL_VQ_READ(zc_pinned);
+	HL_VQ_READ(drop_no_buf);
+	HL_VQ_READ(drop_bad_chain);
+	HL_VQ_READ(drop_too_big);
+	HL_VQ_READ(calls);
+	HL_VQ_READ(drop_bad_offload);
+#undef HL_VQ_READ
+	hl_ol_stats_add(&st->ol, &f->ol);
+	if (zc_min_len != NULL)
+		*zc_min_len = __atomic_load_n(&vq->zc_min_len, __ATOMIC_RELAXED);
 }
 
 int hl_vhost_port_poll_ctrl(struct hl_vhost_port *p, int timeout_ms)

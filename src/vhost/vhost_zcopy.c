@@ -45,7 +45,11 @@
 #include <unistd.h>
 
 #include <hugelink/vhost_port.h>
+
+#include "vhost_port_pvt.h"
 #include <hugelink/vring_driver.h>
+
+#include "../common/clock_pvt.h"
 
 #include "vhost_mem.h"
 #include "vhost_zcopy.h"
@@ -319,7 +323,7 @@ void hl_vhost_zc_drain(struct hl_vhost_vq *vq)
 void hl_vhost_zc_age(struct hl_vhost_vq *vq)
 {
 	struct hl_vhost_zc *zc = vq->zc;
-	zc->now = hl_fast_ns();
+	zc->now = hl__fast_ns();
 	uint64_t oldest = zc_oldest(zc);
 	zc->aged = oldest != 0 && zc->now - oldest > vq->zc_max_pin_ns;
 }

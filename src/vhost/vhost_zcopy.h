@@ -7,6 +7,8 @@
 
 #include <hugelink/vhost_port.h>
 
+#include "vhost_port_pvt.h"
+
 /* Control thread, at queue start: a context for a ring of num entries, or NULL. */
 struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned num);
 /* Control thread, data path shut out: return every pinned chain; the context goes once its buffers are back. */

@@ -15,6 +15,7 @@
 #include <hugelink/virtio_user.h>
 #include <hugelink/vhost_port.h>
 
+#include "../../src/vhost/vhost_port_pvt.h"
 #include "hl_test.h"
 #include "testpmd_peer.h"
 
@@ -76,7 +77,7 @@ static void *backend_thread(void *arg)
 			if (hl_buf_alloc_bulk(bp, pkts, n) == 0) {
 				for (unsigned i = 0; i < n; i++)
 					fill_frame(pkts[i], (uint32_t)(tx_sent + i));
-				tx_sent += hl_vhost_enqueue_burst(&port, 0, pkts, (uint16_t)n);
+				tx_sent += hl_vhost_enqueue_burst(&port, 0, pkts, (uint16_t)n, NULL);
 				hl_buf_free_bulk(pkts, n);
 			}
 		}

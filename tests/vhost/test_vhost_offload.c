@@ -17,6 +17,7 @@
 #include <hugelink/vhost_port.h>
 #include <hugelink/virtio_user.h>
 
+#include "../../src/vhost/vhost_port_pvt.h"
 #include "hl_test.h"
 #include "tcp_frame.h"
 #include "../memory/pool_util.h"
@@ -54,7 +55,7 @@ static void *echo_thread(void *arg)
 			}
 			uint16_t sent = 0;
 			for (int tries = 0; sent < m && tries < 20000 && !stop_echo; tries++) {
-				uint16_t s = hl_vhost_enqueue_burst(&port, 0, segs + sent, (uint16_t)(m - sent));
+				uint16_t s = hl_vhost_enqueue_burst(&port, 0, segs + sent, (uint16_t)(m - sent), NULL);
 				if (s == 0)
 					usleep(20);
 				sent += s;

@@ -13,6 +13,7 @@
 #include <hugelink/virtio_user.h>
 #include <hugelink/vhost_port.h>
 
+#include "../../src/vhost/vhost_port_pvt.h"
 #include "hl_test.h"
 #include "../memory/pool_util.h"
 
@@ -35,7 +36,7 @@ static void *echo_thread(void *arg)
 		}
 		uint16_t sent = 0;
 		for (int tries = 0; sent < n && tries < 10000 && !stop_echo; tries++)
-			sent += hl_vhost_enqueue_burst(&port, 0, pkts + sent, (uint16_t)(n - sent));
+			sent += hl_vhost_enqueue_burst(&port, 0, pkts + sent, (uint16_t)(n - sent), NULL);
 		hl_buf_free_bulk(pkts, n);
 		echoed += sent;
 	}

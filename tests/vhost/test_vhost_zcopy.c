@@ -19,6 +19,7 @@
 #include <hugelink/vhost_port.h>
 #include <hugelink/vhost_sock.h>
 
+#include "../../src/vhost/vhost_port_pvt.h"
 #include "hl_test.h"
 #include "../memory/pool_util.h"
 

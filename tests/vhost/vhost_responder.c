@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <hugelink/vhost_port.h>
+#include "../../src/vhost/vhost_port_pvt.h"
 
 static const uint8_t our_mac[6] = {0x02, 0x68, 0x6c, 0x00, 0x00, 0x01};
 static volatile sig_atomic_t stop;
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
 		}
 		c.rx += n;
 		if (k)
-			c.tx += hl_vhost_enqueue_burst(&port, 0, out, k);
+			c.tx += hl_vhost_enqueue_burst(&port, 0, out, k, NULL);
 		hl_buf_free_bulk(out, k);
 		if (n == 0)
 			usleep(200); /* guests under TCG are slow; no need to spin */

@@ -164,7 +164,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	char sock[300], vdev[400], name[32];
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
-	struct hl_vhost_port port;
+	struct hl_vhost_port *port;
 	struct peer fe = {0};
 	double samples[MAX_SAMPLES];
 	unsigned ns = 0;
@@ -178,7 +178,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	if (mode == HL_VHOST_ZC_AUTO)
 		auto_min_len = hl_vhost_zc_calibrate(bp); /* as hugelinkd does at start */
 	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode};
-	if (hl_vhost_port_open(&port, &vp) < 0)
+	if (hl_vhost_port_create(&vp, &port) < 0)
 		return -1;
 	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
 	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
@@ -195,8 +195,8 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	bool ready = false, was_busy = false, moved = false;
 	hl_fast_clock_init();
 	for (;;) {
-		hl_vhost_port_poll_ctrl(&port, 0);
-		if (!ready && hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) &&
+		hl_vhost_port_poll_ctrl(port, 0);
+		if (!ready && hl_vhost_port_queue_ready(port, 0) && hl_vhost_port_queue_ready(port, 1) &&
 		    wait_log(&fe, "pps", 1)) {
 			ready = true;
 			t_ready = t_last = hl_now_ns();
@@ -216,7 +216,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 			t_poll = t;
 			uint64_t before = count;
 			if (g2h) {
-				uint16_t n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST);
+				uint16_t n = hl_vhost_dequeue_burst(port, 1, bp, pkts, HL_VHOST_BURST);
 				hl_buf_free_bulk(pkts, n);
 				count += n;
 				polls++;
@@ -229,7 +229,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 					d[14] = 0x45;
 					pkts[k]->data_len = pkts[k]->pkt_len = size;
 				}
-				count += hl_vhost_enqueue_burst(&port, 0, pkts, HL_VHOST_BURST);
+				count += hl_vhost_enqueue_burst(port, 0, pkts, HL_VHOST_BURST, NULL);
 				hl_buf_free_bulk(pkts, HL_VHOST_BURST);
 			}
 			/* this poll, or the one before, moved packets */
@@ -258,17 +258,19 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	unsigned np = peer_samples(&fe, g2h ? "Tx-pps:" : "Rx-pps:", 2, ps);
 	*peer_pps = np ? bench_median(ps, np) : 0;
 	hl_buf_thread_detach();
-	hl_vhost_port_close(&port);
+	struct hl_vhost_vq_stats st;
+	uint32_t zc_min_len;
+	hl_vhost_port_queue_stats(port, 1, &st, &zc_min_len);
+	hl_vhost_port_destroy(port);
 	hl_bufpool_free(bp);
 	hl_pool_destroy(pool);
 	*ns_pkt = nc > 0 ? bench_median(cost, nc) : 0;
 	if (getenv("HLBENCH_SAMPLES") != NULL) { /* the spread behind the median */
 		for (unsigned i = 0; i < ns; i++)
 			fprintf(stderr, "hlbench vhost: hugelink sample %u: %.3f Mpps\n", i, samples[i] / 1e6);
-		const struct hl_vhost_vq_stats *st = &port.vq[1].stats;
 		fprintf(stderr, "hlbench vhost: %s: %" PRIu64 " copied, %" PRIu64 " zero-copied, %" PRIu64
-			" fell back to copy (threshold %u B)\n", mode_names[mode], st->copied, st->zcopy,
-			st->zc_fallback, port.vq[1].zc_min_len);
+			" fell back to copy (threshold %u B)\n", mode_names[mode], st.copied, st.zcopy,
+			st.zc_fallback, zc_min_len);
 		if (g2h && polls > empty) /* a back-end that waits on its front-end polls empty rings */
 			fprintf(stderr, "hlbench vhost: %" PRIu64 " polls, %.1f%% empty, %.1f packets a full one, "
 				"busy %.1f ns a packet\n", polls, 100.0 * (double)empty / (double)polls,
