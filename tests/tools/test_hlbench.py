@@ -23,7 +23,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    print("1..6", flush=True)
+    print("1..7", flush=True)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -33,7 +33,7 @@ def main():
     print(f"{'ok' if ok else 'not ok'} 1 - hlbench xlate prints table/pagemap/segscan lines", flush=True)
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
-    rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1"], 120)
+    rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1", "--rounds", "1"], 120)
     need = {"bench", "backend", "frontend", "dir", "size", "mode", "mpps", "gbps", "ns_pkt"}
     # busy time a packet: more than nothing, and no more than the time a packet took in all
     ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["backend"] == "hugelink"
@@ -43,10 +43,11 @@ def main():
     if not ok:
         print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
     # hugelinkd next to hlbench switches A -> B; no OVS here (that is the benchmark's job)
-    rc, out, err = lines([hlbench, "switch", "--size", "64", "--seconds", "2"], 120)
+    rc, out, err = lines([hlbench, "switch", "--size", "64", "--seconds", "2", "--idle-us", "300"], 120)
     need = {"bench", "switch", "size", "mpps", "gbps", "tx_mpps", "samples"}
     ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["bench"] == "switch"
           and out[0]["switch"] == "hugelink" and out[0]["size"] == 64 and out[0]["samples"] == 2
+          and out[0].get("idle_us") == 300 and len(out[0].get("probe_ms_rounds", [])) == 2
           and out[0]["mpps"] > 0 and "error" not in out[0] and "ratio" not in out[0]
           and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01)
     print(f"{'ok' if ok else 'not ok'} 3 - hlbench switch forwards through hugelinkd and prints its JSON line",
@@ -62,11 +63,14 @@ def main():
           and [o["size"] for o in out] == [64, 128] and all(o["samples"] == 2 and o["rounds"] == 2 for o in out)
           and all(o["mpps"] > 0 for o in out) and "error" not in out[0]
           and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01
-          and "vs_first" not in out[0] and out[1].get("vs_first", 0) > 0)
-    rc3, out3, err3 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1"], 60)
+          and "vs_first" not in out[0] and out[1].get("vs_first", 0) > 0
+          and out[1]["vs_first_min"] <= out[1]["vs_first"] <= out[1]["vs_first_max"]
+          and len(out[1]["vs_first_rounds"]) == 2
+          and all(len(o["probe_ms_rounds"]) == 2 and min(o["probe_ms_rounds"]) > 0 for o in out))
+    rc3, out3, err3 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1", "--rounds", "1"], 60)
     ok = ok and (rc3 == 0 and len(out3) == 1 and out3[0].get("segs") == 5 and out3[0].get("mpps", 0) > 0
                  and out[0].get("segs") == 1)
-    rc2, out2, err2 = lines([hlbench, "shm", "--size", "20000", "--room", "256", "--seconds", "1"], 60)
+    rc2, out2, err2 = lines([hlbench, "shm", "--size", "20000", "--room", "256", "--seconds", "1", "--rounds", "1"], 60)
     ok = ok and (rc2 != 0 and len(out2) == 1 and out2[0].get("size") == 20000 and "error" in out2[0]
                  and "mpps" not in out2[0] and "do not fit" in err2)
     print(f"{'ok' if ok else 'not ok'} 4 - hlbench shm forwards between two shm peers and prints its JSON line",
@@ -77,7 +81,7 @@ def main():
     # zero-copy modes on a chained (4096 B) frame, and the plot
     svg = os.path.join(tempfile.mkdtemp(prefix="hlbench-plot."), "g2h.svg")
     rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "4096", "--mode", "copy,zcopy",
-                          "--seconds", "1", "--plot", svg], 180)
+                          "--seconds", "1", "--rounds", "1", "--plot", svg], 180)
     modes = {o.get("mode"): o for o in out}
     ok = (rc == 0 and set(modes) == {"copy", "zcopy"} and all(o["mpps"] > 0 and o["size"] == 4096 for o in out)
           and os.path.exists(svg) and "<polyline" in open(svg).read())
@@ -104,6 +108,22 @@ def main():
     if not ok:
         print("# " + "\n# ".join((err + err2 + str(pout)).splitlines()[-10:]))
     shutil.rmtree(os.path.dirname(svg), ignore_errors=True)
+    # rounds against DPDK: the ratio is the median of the per-round ratios, shown with its spread,
+    # and the host-speed probe taken before each round
+    rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1", "--rounds", "2",
+                          "--vs-dpdk"], 240)
+    ours = [o for o in out if o.get("backend") == "hugelink"]
+    o = ours[0] if ours else {}
+    rr = o.get("ratio_rounds", [])
+    ok = (rc == 0 and len(ours) == 1 and o.get("rounds") == 2 and len(rr) == 2 and min(rr) > 0
+          and o["ratio_min"] == min(rr) and o["ratio_max"] == max(rr)
+          and abs(o["ratio"] - sum(rr) / 2) < 0.002
+          and len(o.get("probe_ms_rounds", [])) == 2 and min(o["probe_ms_rounds"]) > 0
+          and o["probe_ms_min"] <= o["probe_ms"] <= o["probe_ms_max"])
+    print(f"{'ok' if ok else 'not ok'} 7 - hlbench vhost --vs-dpdk reports per-round ratios, their spread and "
+          "the host probe", flush=True)
+    if not ok:
+        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
     return 0
 
 

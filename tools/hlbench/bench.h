@@ -3,6 +3,7 @@
 #ifndef HLBENCH_BENCH_H
 #define HLBENCH_BENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -17,7 +18,24 @@ void bench_set_cpu(pid_t tid, int cpu);
 
 /* Median of n values; v is left as it is. */
 double bench_median(const double *v, unsigned n);
-/* Largest of n values (0 for none). */
+/* Largest, smallest of n values (0 for none). */
 double bench_max(const double *v, unsigned n);
+double bench_min(const double *v, unsigned n);
+
+/*
+ * How long a fixed loop takes on this core now, in ns: taken before each
+ * round, so a round measured in a slow spell of the host shows in the JSON.
+ */
+double bench_probe_ns(void);
+
+/*
+ * Append `,"KEY":median,"KEY_min":..,"KEY_max":..,"KEY_rounds":[...]` for n
+ * per-round values (nothing if n is 0), each printed with fmt (e.g. "%.3f").
+ * Returns the length written (truncated to fit size).
+ */
+size_t bench_spread_json(char *buf, size_t size, const char *key, const double *v, unsigned n, const char *fmt);
+
+/* The rounds a comparison takes unless told: fewer cannot show a spread worth the name. */
+#define BENCH_ROUNDS 6
 
 #endif

@@ -12,11 +12,13 @@
  * sends; peer B counts the frames addressed to it and releases them. B
  * announces its MAC at the start of every sample so the switch forwards
  * A's frames as known unicast instead of flooding them. A rate is the
- * median of one-second samples of what B received. With --rounds the
- * sizes take turns (S seconds each, N times), and each size after the
+ * median of one-second samples of what B received. The sizes take turns
+ * (S seconds each, N rounds: --rounds, default 6), and each size after the
  * first gets "vs_first": the median over rounds of its rate against the
- * first size's in the same round, which the host's slow spells (they can
- * halve everything for a minute) skew far less than two separate runs.
+ * first size's in the same round, with its spread, which the host's slow
+ * spells (they can halve everything for a minute) skew far less than two
+ * separate runs. A fixed loop timed before each round (probe_ms) shows
+ * which rounds were taken in such a spell.
  *
  * A frame larger than one buffer (a data room less its headroom: 1920
  * bytes with hugelinkd's 2048-byte rooms, the default) goes as a chain of
@@ -245,6 +247,7 @@ struct result {
 	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES]; /* one-second samples, all rounds */
 	unsigned n;
 	double round_mpps[MAX_SAMPLES]; /* each round's median */
+	double probe_ms[MAX_SAMPLES];   /* the host-speed probe before each round */
 	unsigned rounds;
 	uint64_t pkts, loops; /* switch: frames from A and worker loops, for the burst size */
 	bool unsupported;     /* larger than a buffer */
@@ -255,6 +258,7 @@ static void measure(struct rig *g, unsigned size, unsigned seconds, struct resul
 {
 	uint64_t rx, tx;
 	unsigned first = r->n;
+	double probe = bench_probe_ns() / 1e6;
 
 	pump(g, size, WARM_NS, false, &rx, &tx);
 	struct hl_sw_worker_info w0, w1;
@@ -277,6 +281,7 @@ static void measure(struct rig *g, unsigned size, unsigned seconds, struct resul
 	hl_switch_port_stats(g->sw, g->pa, &s1);
 	r->pkts += s1.rx_packets - s0.rx_packets;
 	r->loops += w1.loops - w0.loops;
+	r->probe_ms[r->rounds] = probe;
 	r->round_mpps[r->rounds++] = bench_median(r->rx_s + first, r->n - first);
 }
 
@@ -290,14 +295,16 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 		lo = r->rx_s[k] < lo ? r->rx_s[k] : lo;
 		hi = r->rx_s[k] > hi ? r->rx_s[k] : hi;
 	}
-	char vs[64] = "";
+	char vs[2400] = "";
 	unsigned nr = r->rounds < res[0].rounds ? r->rounds : res[0].rounds;
+	size_t at = 0;
 	if (i > 0 && nr > 0 && !res[0].unsupported) {
 		double q[MAX_SAMPLES];
 		for (unsigned k = 0; k < nr; k++)
 			q[k] = res[0].round_mpps[k] > 0 ? r->round_mpps[k] / res[0].round_mpps[k] : 0;
-		snprintf(vs, sizeof(vs), ",\"vs_first\":%.3f", bench_median(q, nr));
+		at = bench_spread_json(vs, sizeof(vs), "vs_first", q, nr, "%.3f");
 	}
+	bench_spread_json(vs + at, sizeof(vs) - at, "probe_ms", r->probe_ms, r->rounds, "%.2f");
 	printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
 	       "\"min_mpps\":%.3f,\"max_mpps\":%.3f,\"samples\":%u,\"seconds\":%u,\"rounds\":%u,"
 	       "\"switch_cpu\":%d,\"room\":%u,\"segs\":%u,\"sw_burst\":%.1f,\"rx_other\":%llu%s}\n",
@@ -314,8 +321,9 @@ static void usage(FILE *f)
 		   "  (default 1), both peers on the other; --room: bytes per buffer (default %u,\n"
 		   "  as hugelinkd; a frame larger than one buffer less its %u bytes of headroom\n"
 		   "  goes as a chain of buffers, up to %u bytes);\n"
-		   "  --rounds: the sizes take turns N times, S seconds each (S * N <= %d)\n",
-		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_FRAME, MAX_SAMPLES);
+		   "  --rounds: the sizes take turns N times (default %d), S seconds each (default 2;\n"
+		   "  S * N <= %d)\n",
+		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_FRAME, BENCH_ROUNDS, MAX_SAMPLES);
 }
 
 int bench_shm(int argc, char **argv)
@@ -327,7 +335,7 @@ int bench_shm(int argc, char **argv)
 					     {"rounds", required_argument, 0, 'n'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5, room = DEFAULT_ROOM, rounds = 1;
+	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 2, room = DEFAULT_ROOM, rounds = BENCH_ROUNDS;
 	int sw_cpu = 1, o;
 
 	while ((o = getopt_long(argc, argv, "s:t:c:r:n:h", opts, NULL)) != -1) {

@@ -78,6 +78,8 @@ static volatile sig_atomic_t stop;
 #define TSO_HDRS HL_FRAME_TCP_HDRS
 static bool tso;
 static const char *zcopy_mode = "auto";
+/* hugelinkd's --idle-us (0: its default): how long a worker polls an idle port before it sleeps */
+static unsigned idle_us;
 
 #define TSO_FEATURES                                                                                  \
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |               \
@@ -532,8 +534,11 @@ static int hld_start(struct hld *h, const char *top, const char *hugelinkd, int 
 		"{\"kind\":\"vhost\",\"name\":\"b\",\"path\":\"%s\",\"mode\":\"client\",\"zcopy\":\"%s\"}]}\n",
 		sa, zcopy_mode, sb, zcopy_mode);
 	fclose(f);
+	char idle[16];
+	snprintf(idle, sizeof(idle), "%u", idle_us);
 	char *argv[] = {(char *)hugelinkd, "--foreground", "--ctl", ctl, "--run-dir", h->dir, "--pool-mb", "128",
-			"--name", pool, "--workers", "1", "--cpu", cpu, "--config", cfg, NULL};
+			"--name", pool, "--workers", "1", "--cpu", cpu, "--config", cfg,
+			idle_us ? "--idle-us" : NULL, idle, NULL};
 	h->pid = spawn(argv, h->log, gen_cpu);
 	if (h->pid < 0) {
 		h->pid = 0;
@@ -739,7 +744,7 @@ static void error_field(struct result *r, char *extra, size_t n)
 
 static void print_line(struct target *tg, unsigned size, unsigned seconds, int sw_cpu, const char *ratio)
 {
-	char extra[700];
+	char extra[3000];
 	snprintf(extra, sizeof(extra), "%s", ratio);
 	error_field(&tg->res, extra, sizeof(extra));
 	const struct result *r = &tg->res;
@@ -763,16 +768,20 @@ static void print_line(struct target *tg, unsigned size, unsigned seconds, int s
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--zcopy auto|on|off]\n"
+		   "                     [--idle-us N]\n"
 		   "  frames A -> switch -> B; the switch on CPU N (default 1), the traffic on the other;\n"
 		   "  --vs-ovs also measures Open vSwitch with DPDK, in alternate seconds of the same run;\n"
 		   "  --tso: A sends TCP frames of B bytes (default 65000, up to 65549) asking for TSO, and\n"
 		   "  both devices negotiate TSO (OVS: userspace-tso-enable); rates in Gbit/s;\n"
-		   "  --zcopy: hugelinkd's ports' zero-copy mode (default auto)\n");
+		   "  --zcopy: hugelinkd's ports' zero-copy mode (default auto);\n"
+		   "  --idle-us: hugelinkd's --idle-us (default: its own);\n"
+		   "  --seconds: one-second samples of each switch, taking turns (default %d)\n",
+		BENCH_ROUNDS);
 }
 
 /* S samples of each switch that is up, alternating (and freezing the other) when there are two. */
-static void measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned size, unsigned seconds,
-		    double *ratios, unsigned *nratios)
+static unsigned measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned size, unsigned seconds,
+			double *ratios, unsigned *nratios, double *probe)
 {
 	bool alternate = ntg == 2 && tg[0].up && tg[1].up;
 	*nratios = 0;
@@ -782,7 +791,9 @@ static void measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned
 		if (!alternate)
 			thaw(&tg[i]); /* the other one is gone: no more turns */
 	}
-	for (unsigned k = 0; k < seconds && !stop; k++) {
+	unsigned k;
+	for (k = 0; k < seconds && !stop; k++) {
+		probe[k] = bench_probe_ns() / 1e6; /* on the traffic core, both switches frozen or idle */
 		/* who goes first alternates too, so neither always follows a frozen second */
 		for (unsigned j = 0; j < ntg; j++) {
 			struct target *x = &tg[ntg == 2 && k % 2 ? 1 - j : j];
@@ -811,6 +822,7 @@ static void measure(struct traffic *t, struct target *tg, unsigned ntg, unsigned
 	}
 	for (unsigned i = 0; i < ntg; i++)
 		summarize(&tg[i]);
+	return k;
 }
 
 int bench_switch(int argc, char **argv)
@@ -821,14 +833,15 @@ int bench_switch(int argc, char **argv)
 					     {"vs-ovs", no_argument, 0, 'v'},
 					     {"tso", no_argument, 0, 'T'},
 					     {"zcopy", required_argument, 0, 'z'},
+					     {"idle-us", required_argument, 0, 'i'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 5;
+	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = BENCH_ROUNDS;
 	int sw_cpu = 1, o;
 	bool vs = false;
 
 	char *size_arg = NULL;
-	while ((o = getopt_long(argc, argv, "s:t:c:vTz:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:t:c:vTz:i:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 's': size_arg = optarg; break;
 		case 'T': tso = true; break;
@@ -840,6 +853,7 @@ int bench_switch(int argc, char **argv)
 			zcopy_mode = optarg;
 			break;
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'i': idle_us = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'c': sw_cpu = atoi(optarg); break;
 		case 'v': vs = true; break;
 		case 'h': usage(stdout); return 0;
@@ -941,12 +955,13 @@ int bench_switch(int argc, char **argv)
 				tg[i].res.err[0] ? tg[i].res.err : "interrupted");
 	bool told[2] = {!tg[0].up, !tg[1].up};
 	for (unsigned i = 0; i < nsizes && !stop; i++) {
-		double ratios[MAX_SAMPLES];
+		double ratios[MAX_SAMPLES], probe[MAX_SAMPLES];
 		unsigned nr = 0;
-		char ratio[64] = "";
-		measure(&t, tg, ntg, sizes[i], seconds, ratios, &nr);
-		if (nr > 0)
-			snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f", bench_median(ratios, nr));
+		char ratio[2400] = "";
+		unsigned done = measure(&t, tg, ntg, sizes[i], seconds, ratios, &nr, probe);
+		size_t at = bench_spread_json(ratio, sizeof(ratio), "ratio", ratios, nr, "%.3f");
+		at += bench_spread_json(ratio + at, sizeof(ratio) - at, "probe_ms", probe, done, "%.2f");
+		snprintf(ratio + at, sizeof(ratio) - at, ",\"idle_us\":%u", idle_us);
 		print_line(&tg[0], sizes[i], seconds, sw_cpu, ratio);
 		if (vs)
 			print_line(&tg[1], sizes[i], seconds, sw_cpu, "");

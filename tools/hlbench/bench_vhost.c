@@ -12,8 +12,12 @@
  *
  * Both back-ends share two cores with whatever else the machine runs, and
  * load that comes and goes between the two measurements skews their ratio.
- * --rounds N alternates them N times; the ratio printed is then the median
- * of the N per-round ratios, and each rate the median of its N rates.
+ * So they take turns for N rounds (--rounds, default 6); the ratio printed is
+ * the median of the N per-round ratios, with their min and max and the
+ * rounds themselves (ratio_min, ratio_max, ratio_rounds), and each rate the
+ * median of its N rates. Before each round a fixed loop is timed
+ * (probe_ms, with its spread): a round taken in a slow spell of the host
+ * shows there.
  * With auto and another mode, auto's line has vs_best: the median over
  * rounds of auto's rate over the better of the other modes' in that round
  * (and vs_best_peak, the same from each mode's best second, and
@@ -375,7 +379,7 @@ int bench_vhost(int argc, char **argv)
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *dirs = "g2h", *plot = NULL;
-	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = 1;
+	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = BENCH_ROUNDS;
 	enum hl_vhost_zc_mode modes[3] = {HL_VHOST_ZC_OFF};
 	int nsizes = 1, nmodes = 1;
 	bool vs = false;
@@ -439,8 +443,10 @@ int bench_vhost(int argc, char **argv)
 		 * must not always be the same one.
 		 */
 		int turn = nmodes + (vs ? 1 : 0);
+		double probe[MAX_SAMPLES];
 		for (unsigned r = 0; r < rounds; r++) {
 			c_dpdk[r] = r_dpdk[r] = 0;
+			probe[r] = bench_probe_ns() / 1e6;
 			for (int j = 0; j < turn; j++) {
 				int mi = (int)((j + r) % (unsigned)turn);
 				if (mi == nmodes) {
@@ -459,8 +465,8 @@ int bench_vhost(int argc, char **argv)
 				for (int mi = 0; mi < nmodes && at < sizeof(line); mi++)
 					at += (size_t)snprintf(line + at, sizeof(line) - at, " %.3f (%s)", r_ours[mi][r],
 							       mode_names[modes[mi]]);
-				fprintf(stderr, "hlbench vhost: %u B round %u: hugelink%s, dpdk %.3f Mpps\n", size,
-					r + 1, line, r_dpdk[r]);
+				fprintf(stderr, "hlbench vhost: %u B round %u (probe %.1f ms): hugelink%s, dpdk %.3f Mpps\n",
+					size, r + 1, probe[r], line, r_dpdk[r]);
 			}
 		}
 		double dpdk = vs ? bench_median(r_dpdk, rounds) : 0, dpdk_ns = vs ? bench_median(c_dpdk, rounds) : 0;
@@ -514,25 +520,25 @@ int bench_vhost(int argc, char **argv)
 			 * The best second of each side is printed too: on a machine shared
 			 * with bursty load it is the one figure that load cannot raise.
 			 */
-			char ratio[192] = "";
+			char ratio[1200] = "";
+			size_t at = bench_spread_json(ratio, sizeof(ratio), "ratio", ratio_r, nratio, "%.3f");
 			if (nratio > 0)
-				snprintf(ratio, sizeof(ratio), ",\"ratio\":%.3f,\"ratio_peak\":%.3f",
-					 bench_median(ratio_r, nratio), peak_dpdk > 0 ? peak_ours[mi] / peak_dpdk : 0);
+				at += (size_t)snprintf(ratio + at, sizeof(ratio) - at, ",\"ratio_peak\":%.3f",
+						       peak_dpdk > 0 ? peak_ours[mi] / peak_dpdk : 0);
 			/*
 			 * What a packet costs each back-end in busy time, as a ratio (DPDK's
 			 * over ours): the rate either could reach with a front-end that
 			 * outran it. When the front-end sets both rates, this is the figure
 			 * that still tells the back-ends apart.
 			 */
-			if (ncost > 0) {
-				size_t at = strlen(ratio);
-				snprintf(ratio + at, sizeof(ratio) - at, ",\"cost_ratio\":%.3f", bench_median(cost_r, ncost));
-			}
+			at += bench_spread_json(ratio + at, sizeof(ratio) - at, "cost_ratio", cost_r, ncost, "%.3f");
+			/* the host's speed before each round: a slow round shows as a long probe */
+			bench_spread_json(ratio + at, sizeof(ratio) - at, "probe_ms", probe, rounds, "%.2f");
 			printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
 			       "\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
-			       "\"ns_pkt\":%.1f,\"seconds\":%u%s%s}\n",
+			       "\"ns_pkt\":%.1f,\"seconds\":%u,\"rounds\":%u%s%s}\n",
 			       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], ours, peak_ours[mi],
-			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, ratio,
+			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, rounds, ratio,
 			       mi == ai ? vs_best : "");
 			struct plot_series *ps = &ser[modes[mi]];
 			ps->x[ps->n] = size;

@@ -5,9 +5,11 @@
  * of repeated runs, because the machines are shared and noisy.
  */
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -40,6 +42,63 @@ double bench_max(const double *v, unsigned n)
 	return m;
 }
 
+double bench_min(const double *v, unsigned n)
+{
+	double m = 0;
+	for (unsigned i = 0; i < n; i++)
+		m = i == 0 || v[i] < m ? v[i] : m;
+	return m;
+}
+
+/*
+ * A fixed amount of work: a chain of dependent multiplies and adds, which
+ * no compiler can shorten and no cache miss can lengthen. On a quiet core
+ * it takes the same time every run; when it takes longer, the host was
+ * slower for everyone (steal time, frequency, a noisy neighbour), and the
+ * round it precedes says so in its JSON.
+ */
+double bench_probe_ns(void)
+{
+	struct timespec a, b;
+	volatile uint64_t sink;
+	uint64_t x = 88172645463325252ull;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (unsigned i = 0; i < 4000000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		__asm__ volatile("" : "+r"(x)); /* one step at a time, between the two clock reads */
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	sink = x;
+	(void)sink;
+	return (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+}
+
+size_t bench_spread_json(char *buf, size_t size, const char *key, const double *v, unsigned n, const char *fmt)
+{
+	size_t at = 0;
+#define PUT(...)                                                                         \
+	do {                                                                             \
+		int w = snprintf(buf + at, at < size ? size - at : 0, __VA_ARGS__);      \
+		at += w > 0 ? (size_t)w : 0;                                             \
+	} while (0)
+	if (n == 0)
+		return 0;
+	PUT(",\"%s\":", key);
+	PUT(fmt, bench_median(v, n));
+	PUT(",\"%s_min\":", key);
+	PUT(fmt, bench_min(v, n));
+	PUT(",\"%s_max\":", key);
+	PUT(fmt, bench_max(v, n));
+	PUT(",\"%s_rounds\":[", key);
+	for (unsigned i = 0; i < n; i++) {
+		PUT("%s", i ? "," : "");
+		PUT(fmt, v[i]);
+	}
+	PUT("]");
+#undef PUT
+	return at < size ? at : size - 1;
+}
+
 void bench_set_cpu(pid_t tid, int cpu)
 {
 	cpu_set_t s;
@@ -61,7 +120,7 @@ static void usage(FILE *f)
 		   "       hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]] [--seconds S]\n"
 		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg]\n"
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
-		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs]\n"
+		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--idle-us N]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
 		   "       hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames between two shm peers through the switch, in this process\n"
