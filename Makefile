@@ -55,7 +55,7 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs | tee -a $(BUILD)/bench.jsonl
 	for z in off on; do set -o pipefail; ./$(BUILD)/tools/hlbench switch --tso --zcopy $$z --seconds 10 --vs-ovs \
 		| tee -a $(BUILD)/bench.jsonl || exit 1; done
-	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518 --seconds 1 --rounds 10 | tee -a $(BUILD)/bench.jsonl
+	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518 --seconds 1 --rounds 10 --vs-ring | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,4096,9000 --room 9216 --seconds 1 --rounds 8 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 1518,9000,65000 --seconds 2 --rounds 2 | tee -a $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl

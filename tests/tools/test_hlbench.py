@@ -57,7 +57,7 @@ def main():
     # two shm peers through an in-process switch; a frame larger than a buffer goes as a chain of them,
     # one that no chain holds is refused, loudly
     # (two sizes taking turns twice: each has two samples, the second its ratio to the first)
-    rc, out, err = lines([hlbench, "shm", "--size", "64,128", "--seconds", "1", "--rounds", "2"], 120)
+    rc, out, err = lines([hlbench, "shm", "--size", "64,128", "--seconds", "1", "--rounds", "2", "--vs-ring"], 120)
     need = {"bench", "size", "mpps", "gbps", "tx_mpps", "samples", "room", "rounds"}
     ok = (rc == 0 and len(out) == 2 and all(need <= set(o) for o in out) and out[0]["bench"] == "shm"
           and [o["size"] for o in out] == [64, 128] and all(o["samples"] == 2 and o["rounds"] == 2 for o in out)
@@ -66,7 +66,9 @@ def main():
           and "vs_first" not in out[0] and out[1].get("vs_first", 0) > 0
           and out[1]["vs_first_min"] <= out[1]["vs_first"] <= out[1]["vs_first_max"]
           and len(out[1]["vs_first_rounds"]) == 2
-          and all(len(o["probe_ms_rounds"]) == 2 and min(o["probe_ms_rounds"]) > 0 for o in out))
+          and all(len(o["probe_ms_rounds"]) == 2 and min(o["probe_ms_rounds"]) > 0 for o in out)
+          and all(len(o["vs_ring_rounds"]) == 2 and o["ring_mpps_max"] > 0 and o["vs_ring"] > 0
+                  for o in out))
     rc3, out3, err3 = lines([hlbench, "shm", "--size", "9000", "--seconds", "1", "--rounds", "1"], 60)
     ok = ok and (rc3 == 0 and len(out3) == 1 and out3[0].get("segs") == 5 and out3[0].get("mpps", 0) > 0
                  and out[0].get("segs") == 1)

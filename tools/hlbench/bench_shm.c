@@ -31,12 +31,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <hugelink/ring.h>
 #include <hugelink/shm_peer.h>
 #include <hugelink/sw_ports.h>
 #include <hugelink/switch.h>
@@ -59,6 +62,7 @@ static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0x5a, 0x01};
 static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0x5a, 0x02};
 
 static volatile sig_atomic_t stop;
+static bool vs_ring; /* --vs-ring: the reference relay in every round */
 
 static void on_signal(int sig)
 {
@@ -243,11 +247,129 @@ fail:
 	return -1;
 }
 
+/*
+ * The same-run reference (--vs-ring): the work of a switch between two
+ * peers with nothing of hugelink's in it. The traffic thread writes the
+ * header of each of a burst of frames (64-byte rooms of a private array)
+ * and puts their pointers on ring 1; a relay thread on the switch core
+ * moves them to ring 2 after reading each one's destination MAC; the
+ * traffic thread takes them off ring 2, checks the MAC and reuses them.
+ * Two single-producer single-consumer hl_rings, two cores, one cache line
+ * a frame: what the host gives two cores passing frames right now. A
+ * size's "vs_ring" is its per-round rate over this one's.
+ */
+#define REF_FRAMES 4096u
+#define REF_RING 1024u
+
+struct ref {
+	struct hl_ring *r1, *r2;
+	uint8_t (*frames)[HL_CACHE_LINE];
+	pthread_t relay;
+	int cpu;
+	int run;
+	uint64_t seen; /* relay thread: frames it found addressed to B */
+};
+
+static void *ref_relay(void *arg)
+{
+	struct ref *f = arg;
+	void *objs[BURST];
+	bench_set_cpu(0, f->cpu);
+	while (__atomic_load_n(&f->run, __ATOMIC_ACQUIRE)) {
+		unsigned n = hl_ring_dequeue_burst(f->r1, objs, BURST), sent = 0, mine = 0;
+		for (unsigned i = 0; i < n; i++)
+			mine += memcmp(objs[i], MAC_B, 6) == 0;
+		f->seen += mine; /* the switch's decision: read, and kept, so it is not optimised away */
+		while (sent < n && __atomic_load_n(&f->run, __ATOMIC_RELAXED))
+			sent += hl_ring_enqueue_burst(f->r2, objs + sent, n - sent);
+		if (n == 0)
+			hl_ring_pause();
+	}
+	return NULL;
+}
+
+static void ref_close(struct ref *f)
+{
+	if (__atomic_load_n(&f->run, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&f->run, 0, __ATOMIC_RELEASE);
+		pthread_join(f->relay, NULL);
+	}
+	if (f->r1 != NULL)
+		hl_ring_free(f->r1);
+	if (f->r2 != NULL)
+		hl_ring_free(f->r2);
+	free(f->frames);
+	memset(f, 0, sizeof(*f));
+}
+
+static int ref_open(struct ref *f, int sw_cpu)
+{
+	memset(f, 0, sizeof(*f));
+	f->cpu = sw_cpu;
+	f->frames = aligned_alloc(HL_CACHE_LINE, REF_FRAMES * HL_CACHE_LINE);
+	if (f->frames == NULL ||
+	    hl_ring_create("ref1", REF_RING, HL_RING_F_SP_ENQ | HL_RING_F_SC_DEQ, &f->r1) < 0 ||
+	    hl_ring_create("ref2", REF_RING, HL_RING_F_SP_ENQ | HL_RING_F_SC_DEQ, &f->r2) < 0) {
+		ref_close(f);
+		return -1;
+	}
+	f->run = 1;
+	if (pthread_create(&f->relay, NULL, ref_relay, f) != 0) {
+		f->run = 0;
+		ref_close(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* Frames through the relay for ns; B's rate in Mpps. Every frame is back in the free list at the end. */
+static double ref_pump(struct ref *f, uint64_t ns, uint64_t *seq)
+{
+	static unsigned free_idx[REF_FRAMES];
+	unsigned nfree = 0;
+	for (unsigned i = 0; i < REF_FRAMES; i++)
+		free_idx[nfree++] = i;
+	uint64_t got = 0, t0 = hl_now_ns(), t1 = t0;
+	unsigned iter = 0;
+	void *objs[BURST];
+	for (;;) {
+		unsigned k = nfree < BURST ? nfree : BURST;
+		for (unsigned i = 0; i < k; i++) {
+			uint8_t *d = f->frames[free_idx[nfree - 1 - i]];
+			memcpy(d, MAC_B, 6);
+			memcpy(d + 6, MAC_A, 6);
+			d[12] = 0x88;
+			d[13] = 0xb5;
+			memcpy(d + 14, seq, 8);
+			++*seq;
+			objs[i] = d;
+		}
+		nfree -= hl_ring_enqueue_burst(f->r1, objs, k);
+		unsigned n = hl_ring_dequeue_burst(f->r2, objs, BURST);
+		for (unsigned i = 0; i < n; i++) {
+			const uint8_t *d = objs[i];
+			got += memcmp(d, MAC_B, 6) == 0;
+			free_idx[nfree++] = (unsigned)((size_t)(d - f->frames[0]) / HL_CACHE_LINE);
+		}
+		if (++iter % 16 == 0 && (t1 = hl_now_ns()) - t0 >= ns)
+			break;
+	}
+	/* what is still in flight comes back before the next pump */
+	for (unsigned spins = 0; nfree < REF_FRAMES && spins < 100000000u; spins++) {
+		unsigned n = hl_ring_dequeue_burst(f->r2, objs, BURST);
+		nfree += n;
+		if (n == 0)
+			hl_ring_pause();
+	}
+	return t1 > t0 ? (double)got / ((double)(t1 - t0) / 1e9) / 1e6 : 0;
+}
+
 struct result {
 	double rx_s[MAX_SAMPLES], tx_s[MAX_SAMPLES]; /* one-second samples, all rounds */
 	unsigned n;
 	double round_mpps[MAX_SAMPLES]; /* each round's median */
 	double probe_ms[MAX_SAMPLES];   /* the host-speed probe before each round */
+	double ref_mpps[MAX_SAMPLES];   /* --vs-ring: the reference relay's rate in the same round */
 	unsigned rounds;
 	uint64_t pkts, loops; /* switch: frames from A and worker loops, for the burst size */
 	bool unsupported;     /* larger than a buffer */
@@ -295,14 +417,20 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 		lo = r->rx_s[k] < lo ? r->rx_s[k] : lo;
 		hi = r->rx_s[k] > hi ? r->rx_s[k] : hi;
 	}
-	char vs[2400] = "";
+	char vs[4000] = "";
 	unsigned nr = r->rounds < res[0].rounds ? r->rounds : res[0].rounds;
 	size_t at = 0;
+	double q[MAX_SAMPLES];
 	if (i > 0 && nr > 0 && !res[0].unsupported) {
-		double q[MAX_SAMPLES];
 		for (unsigned k = 0; k < nr; k++)
 			q[k] = res[0].round_mpps[k] > 0 ? r->round_mpps[k] / res[0].round_mpps[k] : 0;
 		at = bench_spread_json(vs, sizeof(vs), "vs_first", q, nr, "%.3f");
+	}
+	if (vs_ring) {
+		for (unsigned k = 0; k < r->rounds; k++)
+			q[k] = r->ref_mpps[k] > 0 ? r->round_mpps[k] / r->ref_mpps[k] : 0;
+		at += bench_spread_json(vs + at, sizeof(vs) - at, "vs_ring", q, r->rounds, "%.3f");
+		at += bench_spread_json(vs + at, sizeof(vs) - at, "ring_mpps", r->ref_mpps, r->rounds, "%.3f");
 	}
 	bench_spread_json(vs + at, sizeof(vs) - at, "probe_ms", r->probe_ms, r->rounds, "%.2f");
 	printf("{\"bench\":\"shm\",\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,\"tx_mpps\":%.3f,"
@@ -316,13 +444,14 @@ static void report(const struct result *res, const unsigned *sizes, unsigned i, 
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
+	fprintf(f, "usage: hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B] [--vs-ring]\n"
 		   "  frames peer A -> switch -> peer B over shm ports; the switch worker on CPU N\n"
 		   "  (default 1), both peers on the other; --room: bytes per buffer (default %u,\n"
 		   "  as hugelinkd; a frame larger than one buffer less its %u bytes of headroom\n"
 		   "  goes as a chain of buffers, up to %u bytes);\n"
 		   "  --rounds: the sizes take turns N times (default %d), S seconds each (default 2;\n"
-		   "  S * N <= %d)\n",
+		   "  S * N <= %d); --vs-ring: after each size in each round, the same frames through\n"
+		   "  two plain rings and a relay thread on the switch core (vs_ring: our rate over it)\n",
 		DEFAULT_ROOM, HL_BUF_HEADROOM, MAX_FRAME, BENCH_ROUNDS, MAX_SAMPLES);
 }
 
@@ -333,12 +462,13 @@ int bench_shm(int argc, char **argv)
 					     {"cpu", required_argument, 0, 'c'},
 					     {"room", required_argument, 0, 'r'},
 					     {"rounds", required_argument, 0, 'n'},
+					     {"vs-ring", no_argument, 0, 'v'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	unsigned sizes[MAX_SIZES], nsizes = 0, seconds = 2, room = DEFAULT_ROOM, rounds = BENCH_ROUNDS;
 	int sw_cpu = 1, o;
 
-	while ((o = getopt_long(argc, argv, "s:t:c:r:n:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:t:c:r:n:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
 			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
@@ -356,6 +486,7 @@ int bench_shm(int argc, char **argv)
 		case 'c': sw_cpu = atoi(optarg); break;
 		case 'r': room = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'n': rounds = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'v': vs_ring = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -414,10 +545,23 @@ int bench_shm(int argc, char **argv)
 	}
 	/* sizes take turns, round after round, so load that comes and goes hits them alike */
 	g.rx_other = 0;
+	static struct ref ref;
+	if (vs_ring && !first_failed && ref_open(&ref, sw_cpu) < 0) {
+		fprintf(stderr, "hlbench shm: --vs-ring: could not set the reference relay up\n");
+		first_failed = true;
+		rc = 1;
+	}
 	for (unsigned k = 0; k < rounds && !first_failed && !stop; k++)
-		for (unsigned i = 0; i < nsizes && !stop; i++)
-			if (!res[i].unsupported)
-				measure(&g, sizes[i], seconds, &res[i]);
+		for (unsigned i = 0; i < nsizes && !stop; i++) {
+			if (res[i].unsupported)
+				continue;
+			measure(&g, sizes[i], seconds, &res[i]);
+			/* the reference right after each size, the switch worker idle meanwhile */
+			if (vs_ring && res[i].rounds > 0 && !stop)
+				res[i].ref_mpps[res[i].rounds - 1] = ref_pump(&ref, (uint64_t)seconds * 1000000000ull,
+									       &g.seq);
+		}
+	ref_close(&ref);
 	for (unsigned i = 0; i < nsizes && !first_failed && !stop; i++) {
 		if (res[i].unsupported)
 			continue;
