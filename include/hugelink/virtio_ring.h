@@ -43,6 +43,8 @@ extern "C" {
 #define HL_VIRTIO_RING_F_INDIRECT_DESC  28
 #define HL_VIRTIO_RING_F_EVENT_IDX      29
 #define HL_VIRTIO_F_VERSION_1           32
+#define HL_VIRTIO_F_RING_PACKED         34
+#define HL_VIRTIO_F_IN_ORDER            35
 #define HL_VIRTIO_NET_F_CSUM            0
 #define HL_VIRTIO_NET_F_GUEST_CSUM      1
 #define HL_VIRTIO_NET_F_MAC             5
@@ -122,6 +124,60 @@ static inline int hl_vring_need_event(uint16_t event, uint16_t new_idx, uint16_t
 {
 	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
 }
+
+/*
+ * Packed virtqueue (VIRTIO_F_RING_PACKED, virtio 1.1+): one ring of
+ * descriptors that both sides write. The driver makes a descriptor available
+ * by setting AVAIL to its wrap counter and USED to the inverse; the device
+ * marks one used by setting both to its own. Each side polls one place: the
+ * next descriptor after the last it processed.
+ */
+#define HL_VRING_PACKED_DESC_F_AVAIL (1u << 7)
+#define HL_VRING_PACKED_DESC_F_USED  (1u << 15)
+
+struct hl_vring_packed_desc {
+	uint64_t addr;  /* guest-physical address of the element (unused when used) */
+	uint32_t len;   /* element length; in a used descriptor, bytes written */
+	uint16_t id;    /* buffer id: in the last descriptor of a chain */
+	uint16_t flags; /* NEXT, WRITE, INDIRECT, AVAIL, USED */
+};
+_Static_assert(sizeof(struct hl_vring_packed_desc) == 16, "pvirtq_desc is 16 bytes");
+
+/*
+ * Event suppression: the driver area is the driver's (which used buffers it
+ * wants to hear of), the device area the device's (which kicks it wants).
+ * off_wrap: ring offset in bits 0-14 and a wrap counter in bit 15, read
+ * only when flags is DESC (which needs VIRTIO_RING_F_EVENT_IDX).
+ */
+#define HL_VRING_PACKED_EVENT_ENABLE  0u
+#define HL_VRING_PACKED_EVENT_DISABLE 1u
+#define HL_VRING_PACKED_EVENT_DESC    2u
+
+struct hl_vring_packed_event {
+	uint16_t off_wrap;
+	uint16_t flags;
+};
+_Static_assert(sizeof(struct hl_vring_packed_event) == 4, "pvirtq_event_suppress is 4 bytes");
+
+/*
+ * Did the `dist` slots just written, ending before position `pos` (whose
+ * lap has wrap counter `wrap`), include the slot an event word names
+ * (offset in bits 0-14, wrap counter in bit 15)? The named slot is taken
+ * one lap back when its wrap counter is not `wrap`. A lap or more (dist >=
+ * num) always includes it. Both sides decide this way: the device for used
+ * buffers, the driver for kicks.
+ */
+static inline int hl_vring_packed_event_hit(uint16_t off_wrap, uint16_t pos, int wrap, uint16_t num, uint32_t dist)
+{
+	if (dist >= num)
+		return 1;
+	int32_t event = (int32_t)(off_wrap & 0x7fffu) - (!!(off_wrap & 0x8000u) == !!wrap ? 0 : (int32_t)num);
+	int32_t behind = (int32_t)pos - event; /* 1: the last slot written */
+	return behind >= 1 && (uint32_t)behind <= dist;
+}
+
+#define HL_VRING_PACKED_DESC_ALIGN  16u
+#define HL_VRING_PACKED_EVENT_ALIGN 4u
 
 /* virtio-net header, legacy layout without num_buffers. */
 #define HL_VIRTIO_NET_HDR_F_NEEDS_CSUM 1u

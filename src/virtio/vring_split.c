@@ -26,18 +26,7 @@
 
 #include <hugelink/vring_split.h>
 
-/* State of one walk, so helpers can append iovs and account lengths. */
-struct walk {
-	struct hl_vring *vr;
-	const struct hl_guest_mem *mem;
-	struct hl_iov *iov;
-	unsigned max_iov;
-	unsigned niov;
-	unsigned nr_out;
-	uint64_t total;  /* u64 so the u32 overflow is detectable */
-	uint64_t out_len;
-	bool seen_write;
-};
+#include "vring_walk_pvt.h"
 
 /* Where descriptors are read from: the ring's table or an indirect table. */
 struct table {
@@ -46,13 +35,17 @@ struct table {
 	uint32_t size; /* entries */
 };
 
-static int refuse(struct hl_vring *vr, uint64_t *counter, int err, uint16_t head,
-		  const char *why, uint64_t v1, uint64_t v2);
-static bool fetch_desc(const struct walk *w, const struct table *t, uint32_t i,
+static bool fetch_desc(const struct hl_walk *w, const struct table *t, uint32_t i,
 		       struct hl_vring_desc *d);
-static int add_buffer(struct walk *w, uint16_t head, const struct hl_vring_desc *d);
-static int enter_indirect(struct walk *w, uint16_t head, const struct hl_vring_desc *d,
-			  bool nested, struct table *t);
+static int enter_indirect(struct hl_walk *w, struct hl_vring *vr, uint16_t head,
+			  const struct hl_vring_desc *d, bool nested, struct table *t);
+
+/* Count, log quietly, return err (see hl__walk_refuse). */
+static inline int refuse(struct hl_vring *vr, uint64_t *counter, int err, uint16_t head,
+			 const char *why, uint64_t v1, uint64_t v2)
+{
+	return hl__walk_refuse(vr, counter, err, head, why, v1, v2);
+}
 
 unsigned hl_vring_avail_count(struct hl_vring *vr)
 {
@@ -114,7 +107,7 @@ static inline bool walk_one(struct hl_vring *vr, const struct hl_guest_mem *mem,
 int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t head,
 		  struct hl_iov *iov, unsigned max_iov, struct hl_chain *out)
 {
-	struct walk w = {.vr = vr, .mem = mem, .iov = iov, .max_iov = max_iov};
+	struct hl_walk w = {.st = &vr->stats, .ring = vr, .mem = mem, .iov = iov, .max_iov = max_iov};
 	struct table t = {.host = vr->desc, .size = vr->num};
 	struct hl_vring_desc d;
 	bool in_indirect = false, loaded;
@@ -147,7 +140,7 @@ int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t 
 				      t.gpa + 16ull * i);
 		ndesc++;
 		if (d.flags & HL_VRING_DESC_F_INDIRECT) {
-			rc = enter_indirect(&w, head, &d, in_indirect, &t);
+			rc = enter_indirect(&w, vr, head, &d, in_indirect, &t);
 			if (rc < 0)
 				return rc;
 			in_indirect = true;
@@ -155,7 +148,7 @@ int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t 
 			count = 0;
 			continue;
 		}
-		rc = add_buffer(&w, head, &d);
+		rc = hl__walk_add(&w, head, d.addr, d.len, d.flags & HL_VRING_DESC_F_WRITE);
 		if (rc < 0)
 			return rc;
 		if (!(d.flags & HL_VRING_DESC_F_NEXT))
@@ -168,72 +161,14 @@ int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t 
 	vr->stats.chains++;
 	out->head = head;
 	out->ndesc = (uint16_t)(ndesc > UINT16_MAX ? UINT16_MAX : ndesc);
-	out->nr_out = w.nr_out;
-	out->nr_in = w.niov - w.nr_out;
-	out->out_len = (uint32_t)w.out_len;
-	out->in_len = (uint32_t)(w.total - w.out_len);
-	return 0;
-}
-
-/* Append one buffer descriptor's memory to the iovs, split at host discontinuities. */
-static int add_buffer(struct walk *w, uint16_t head, const struct hl_vring_desc *d)
-{
-	struct hl_vring *vr = w->vr;
-	const struct hl_xlate *x = &w->mem->gpa2hva;
-	bool writable = d->flags & HL_VRING_DESC_F_WRITE;
-	uint64_t addr = d->addr, rem = d->len;
-
-	if (writable)
-		w->seen_write = true;
-	else if (hl_unlikely(w->seen_write))
-		return refuse(vr, &vr->stats.bad_order, -EINVAL, head,
-			      "device-readable descriptor (gpa 0x%llx len %llu) after a writable one",
-			      d->addr, d->len);
-	w->total += d->len;
-	if (hl_unlikely(w->total > UINT32_MAX))
-		return refuse(vr, &vr->stats.len_overflow, -EOVERFLOW, head,
-			      "chain length %llu over 2^32-1 (at descriptor len %llu)", w->total,
-			      d->len);
-	if (!writable)
-		w->out_len += d->len;
-	if (rem == 0)
-		return 0; /* nothing to touch, so nothing to translate */
-	if (hl_unlikely(rem - 1 > UINT64_MAX - addr))
-		return refuse(vr, &vr->stats.bad_addr, -EFAULT, head,
-			      "buffer gpa 0x%llx + len %llu wraps the address space", addr, rem);
-	while (rem) {
-		/*
-		 * Not hl_gpa_to_hva(): it would check the whole rest of the range
-		 * for every piece. Here each page is looked up once.
-		 */
-		uint64_t h = hl_xlate(x, addr);
-		uint64_t in_page = x->page_mask + 1 - (addr & x->page_mask);
-		uint64_t c;
-
-		if (hl_unlikely(h == HL_BAD_ADDR))
-			return refuse(vr, &vr->stats.bad_addr, -EFAULT, head,
-				      "buffer gpa 0x%llx (len %llu) not in guest memory", addr, rem);
-		c = rem <= in_page ? rem : hl_xlate_contig(x, addr, rem);
-		if (hl_unlikely(w->niov >= w->max_iov))
-			return refuse(vr, &vr->stats.too_many_iov, -ENOBUFS, head,
-				      "chain needs more than %llu iovs (max_iov %llu)", w->max_iov,
-				      w->max_iov);
-		w->iov[w->niov].base = (void *)(uintptr_t)h;
-		w->iov[w->niov].len = (uint32_t)c; /* c <= rem <= u32 */
-		w->niov++;
-		if (!writable)
-			w->nr_out++;
-		addr += c;
-		rem -= c;
-	}
+	hl__walk_result(&w, out);
 	return 0;
 }
 
 /* Check an INDIRECT descriptor and switch the walk to its table. */
-static int enter_indirect(struct walk *w, uint16_t head, const struct hl_vring_desc *d,
-			  bool nested, struct table *t)
+static int enter_indirect(struct hl_walk *w, struct hl_vring *vr, uint16_t head,
+			  const struct hl_vring_desc *d, bool nested, struct table *t)
 {
-	struct hl_vring *vr = w->vr;
 	uint64_t contig = 0;
 	void *p;
 
@@ -268,7 +203,7 @@ static int enter_indirect(struct walk *w, uint16_t head, const struct hl_vring_d
 	return 0;
 }
 
-static bool fetch_desc(const struct walk *w, const struct table *t, uint32_t i,
+static bool fetch_desc(const struct hl_walk *w, const struct table *t, uint32_t i,
 		       struct hl_vring_desc *d)
 {
 	if (hl_likely(t->host != NULL)) {
@@ -280,32 +215,7 @@ static bool fetch_desc(const struct walk *w, const struct table *t, uint32_t i,
 		return true;
 	}
 	/* Entry by entry: the table was checked to be in guest memory, but map each piece. */
-	uint8_t buf[sizeof(*d)];
-	uint64_t gpa = t->gpa + (uint64_t)i * sizeof(*d);
-	for (unsigned done = 0; done < sizeof(buf);) {
-		uint64_t c = 0;
-		const volatile uint8_t *s = hl_gpa_to_hva(w->mem, gpa + done, sizeof(buf) - done, &c);
-		if (s == NULL || c == 0)
-			return false;
-		for (uint64_t k = 0; k < c; k++)
-			buf[done + k] = s[k];
-		done += (unsigned)c;
-	}
-	memcpy(d, buf, sizeof(*d));
-	return true;
-}
-
-/* Count, log quietly (a guest must not be able to flood the log), return err. */
-static int refuse(struct hl_vring *vr, uint64_t *counter, int err, uint16_t head,
-		  const char *why, uint64_t v1, uint64_t v2)
-{
-	(*counter)++;
-	if (hl_unlikely(hl_log_get_level() >= HL_LOG_DEBUG)) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), why, (unsigned long long)v1, (unsigned long long)v2);
-		HL_LOG_DEBUG("vring %p: chain at head %u refused: %s", (void *)vr, head, msg);
-	}
-	return err;
+	return hl__walk_read_guest(w->mem, t->gpa + (uint64_t)i * sizeof(*d), d, sizeof(*d));
 }
 
 int hl_vring_put_used(struct hl_vring *vr, uint32_t id, uint32_t len)

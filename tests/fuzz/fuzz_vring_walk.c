@@ -14,34 +14,17 @@
 #include <hugelink/guest_mem.h>
 #include <hugelink/vring_split.h>
 
+#include "fuzz_guest.h"
+
 #define NUM 64
-#define REG 65536
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t *r0, *r1;
-	static struct hl_guest_mem mem;
-	static int ready;
-
-	if (!ready) {
-		hl_log_set_level(0);
-		r0 = aligned_alloc(4096, REG);
-		r1 = aligned_alloc(4096, REG);
-		struct hl_guest_region g[2] = {{0x10000, REG, r0, 0}, {0x40000, REG, r1, 0}};
-		if (hl_guest_mem_build(&mem, g, 2) < 0)
-			abort();
-		ready = 1;
-	}
-	if (size < 8)
+	if (size < FUZZ_HDR)
 		return 0;
-	/* the ring at the start of region 0; the rest of the input fills guest memory */
-	memset(r0, 0, REG);
-	memset(r1, 0, REG);
-	size_t k = size - 8 < REG ? size - 8 : REG;
-	memcpy(r0, data + 8, k);
-	if (size - 8 > REG)
-		memcpy(r1, data + 8 + REG, size - 8 - REG < REG ? size - 8 - REG : REG);
+	struct fuzz_guest *g = fuzz_guest(data, size);
+	uint8_t *r0 = g->r0;
 	uint64_t features = (uint64_t)data[0] << 28; /* INDIRECT / EVENT_IDX from the input */
 	struct hl_vring vr;
 	void *desc = r0, *avail = r0 + 16 * NUM, *used = r0 + 4096;
@@ -56,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned walked = 0, refused = 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t head = hl_vring_pop_avail(&vr);
-		if (hl_vring_walk(&vr, &mem, head, iov, 16, &ch) < 0) {
+		if (hl_vring_walk(&vr, &g->mem, head, iov, 16, &ch) < 0) {
 			refused++;
 			hl_vring_put_used(&vr, head, 0);
 			continue;

@@ -12,13 +12,9 @@
 #include <hugelink/vring_driver.h>
 #include <hugelink/vring_split.h>
 
+#include "guest_regions.h"
 #include "hl_test.h"
 
-#define KB64 (64u << 10)
-#define GPA_A 0x100000ull /* ring and indirect tables */
-#define GPA_B 0x110000ull /* right after A in GPA, elsewhere in the host */
-#define GPA_C 0x400000ull /* after a hole */
-#define GPA_D 0x100000000ull /* 8 GiB, never touched: for length overflow */
 #define IND_OFF 0x4000u   /* indirect tables inside A */
 #define IND_MAX 8u
 #define MAX_IOV 64
@@ -45,25 +41,11 @@ static uint64_t rnd(uint64_t *s)
 /* big_region: also map 8 GiB at GPA_D onto a host address nothing dereferences */
 static int setup(struct fix *f, unsigned num, uint64_t features, bool big_region)
 {
-	struct hl_guest_region r[4];
-	unsigned n = 3;
 	int rc;
 
 	memset(f, 0, sizeof(*f));
 	f->num = num;
-	f->a = aligned_alloc(4096, KB64);
-	f->b = aligned_alloc(4096, KB64);
-	f->c = aligned_alloc(4096, KB64);
-	memset(f->a, 0, KB64);
-	memset(f->b, 0, KB64);
-	memset(f->c, 0, KB64);
-	r[0] = (struct hl_guest_region){.gpa = GPA_A, .size = KB64, .hva = f->a};
-	r[1] = (struct hl_guest_region){.gpa = GPA_B, .size = KB64, .hva = f->b};
-	r[2] = (struct hl_guest_region){.gpa = GPA_C, .size = KB64, .hva = f->c};
-	if (big_region)
-		r[n++] = (struct hl_guest_region){.gpa = GPA_D, .size = 8ull << 30,
-						  .hva = (void *)(uintptr_t)0x200000000000ull};
-	rc = hl_guest_mem_build(&f->mem, r, n);
+	rc = guest_regions_make(&f->a, &f->b, &f->c, &f->mem, big_region);
 	if (rc < 0)
 		return rc;
 	if (hl_vring_size(num) > IND_OFF || IND_OFF + (uint64_t)num * IND_MAX * 16 > KB64)
@@ -83,10 +65,7 @@ static int setup(struct fix *f, unsigned num, uint64_t features, bool big_region
 static void teardown(struct fix *f)
 {
 	hl_vring_driver_fini(&f->drv);
-	hl_guest_mem_free(&f->mem);
-	free(f->a);
-	free(f->b);
-	free(f->c);
+	guest_regions_free(f->a, f->b, f->c, &f->mem);
 }
 
 static uint64_t refused_total(const struct hl_vring_stats *s)

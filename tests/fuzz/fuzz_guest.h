@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Guest memory for the ring harnesses: two 64 KiB regions with a hole
+ * between them (GPA 0x10000 and 0x40000), made once, and refilled from each
+ * input: the bytes after an 8-byte header of parameters go to region 0 (the
+ * ring at its start), then region 1.
+ */
+#ifndef HL_FUZZ_GUEST_H
+#define HL_FUZZ_GUEST_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hugelink/guest_mem.h>
+
+#define FUZZ_REG 65536
+#define FUZZ_HDR 8
+
+struct fuzz_guest {
+	uint8_t *r0, *r1;
+	struct hl_guest_mem mem;
+};
+
+static inline struct fuzz_guest *fuzz_guest(const uint8_t *data, size_t size)
+{
+	static struct fuzz_guest g;
+	if (g.r0 == NULL) {
+		hl_log_set_level(-1); /* below every level: silent */
+		g.r0 = aligned_alloc(4096, FUZZ_REG);
+		g.r1 = aligned_alloc(4096, FUZZ_REG);
+		struct hl_guest_region r[2] = {{0x10000, FUZZ_REG, g.r0, 0}, {0x40000, FUZZ_REG, g.r1, 0}};
+		if (g.r0 == NULL || g.r1 == NULL || hl_guest_mem_build(&g.mem, r, 2) < 0)
+			abort();
+	}
+	memset(g.r0, 0, FUZZ_REG);
+	memset(g.r1, 0, FUZZ_REG);
+	if (size > FUZZ_HDR) {
+		size_t left = size - FUZZ_HDR, k = left < FUZZ_REG ? left : FUZZ_REG;
+		memcpy(g.r0, data + FUZZ_HDR, k);
+		if (left > FUZZ_REG)
+			memcpy(g.r1, data + FUZZ_HDR + FUZZ_REG, left - FUZZ_REG < FUZZ_REG ? left - FUZZ_REG : FUZZ_REG);
+	}
+	return &g;
+}
+
+#endif
