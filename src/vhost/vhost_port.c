@@ -11,7 +11,7 @@
 
 #include <hugelink/vhost_port.h>
 
-#include "vhost_zcopy.h"
+#include "vhost_zcopy_pvt.h"
 
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
 {
