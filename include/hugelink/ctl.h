@@ -88,6 +88,16 @@ unsigned hl_ctl_server_pending(const struct hl_ctl_server *s);
 int hl_ctl_server_poll(struct hl_ctl_server *s, int timeout_ms);
 
 /*
+ * What the server does with one request's bytes (text[0, len), without the
+ * newline): parse, check it is an object with a string "cmd", hand it to
+ * the handler, count it; the reply is left in w (hl_jw_init'ed by the
+ * caller). No socket is involved, so a test or fuzzer can drive the whole
+ * request path with a server that was never opened: only fn and opaque
+ * need setting.
+ */
+void hl_ctl_server_answer(struct hl_ctl_server *s, const char *text, size_t len, struct hl_jw *w);
+
+/*
  * Drop every client, stop listening and remove the socket file. Safe to call
  * again, and after a failed hl_ctl_server_open() (which leaves s closed).
  */

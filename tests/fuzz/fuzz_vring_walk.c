@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 
 	if (!ready) {
-		hl_log_set_level(0);
+		hl_log_set_level(HL_LOG_OFF);
 		r0 = aligned_alloc(4096, REG);
 		r1 = aligned_alloc(4096, REG);
 		struct hl_guest_region g[2] = {{0x10000, REG, r0, 0}, {0x40000, REG, r1, 0}};
