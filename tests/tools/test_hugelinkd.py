@@ -20,23 +20,13 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hltap import Tap  # noqa: E402
 
 MAC = ["02:00:00:00:00:%02x" % i for i in range(1, 5)]
 AGING_S = 5
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, good, text, detail=""):
-        self.n += 1
-        if not good:
-            self.failed += 1
-        print(f"{'ok' if good else 'not ok'} {self.n} - {text}" + (f" -- {detail}" if detail and not good else ""),
-              flush=True)
-        return good
+# checks each part makes, so the plan goes first: a daemon that does not start fails all of them
+PLAN = {"bad_requests": 17, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 16}
 
 
 class Daemon:
@@ -265,11 +255,11 @@ def tap_port(t, d, build, work, s1):
 def main():
     build = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="hld-test.")
-    t = Tap()
+    t = Tap(sum(PLAN.values()))
     d = Daemon(build, work, "--aging", str(AGING_S))
     try:
         if not t.check(d.start(), "hugelinkd starts and answers ping", d.log_tail()):
-            return 1
+            return t.exit_code()
         bad_requests(t, d, work)
         socks = forwarding(t, d, build, work)
         idle_and_aging(t, d)
@@ -387,10 +377,9 @@ def main():
     finally:
         if d.proc is not None:
             d.proc.kill()
-        print(f"# daemon log: {d.log_tail(5)}")
-        print(f"1..{t.n}", flush=True)
+        t.diag(f"daemon log: {d.log_tail(5)}")
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if t.failed else 0
+    return t.exit_code()
 
 
 if __name__ == "__main__":
