@@ -57,6 +57,7 @@ struct hl_ctl_server {
 	uint64_t too_large;
 	uint64_t timeouts;     /* clients dropped at their deadline */
 	uint64_t busy;         /* refused: HL_CTL_MAX_CLIENTS already open */
+	uint64_t refused;      /* every request answered {"ok":false}: the above, and the handler's refusals */
 };
 
 /*

@@ -275,6 +275,11 @@ void hl_ctl_server_answer(struct hl_ctl_server *s, const char *text, size_t len,
 		}
 	}
 	hl_json_free(req);
+	/* every reply is an object whose first member is "ok", written by hl_jw: its text says */
+	static const char refusal[] = "{\"ok\":false";
+	const char *txt = hl_jw_cstr(w);
+	if (txt == NULL || strncmp(txt, refusal, sizeof(refusal) - 1) == 0)
+		s->refused++;
 }
 
 static void serve(struct hl_ctl_server *s, unsigned slot, size_t req_len)
@@ -332,6 +337,7 @@ static int conn_read(struct hl_ctl_server *s, unsigned slot)
 		if (c->in_len > HL_CTL_MAX_REQUEST) {
 			struct hl_jw w;
 			s->too_large++;
+			s->refused++;
 			hl_jw_init(&w);
 			error_reply(&w, "request too large (limit %u bytes)", HL_CTL_MAX_REQUEST);
 			conn_reply(s, slot, &w);
@@ -346,6 +352,7 @@ static void refuse_busy(struct hl_ctl_server *s, int fd)
 	static const char msg[] = "{\"ok\":false,\"error\":\"server busy\"}\n";
 
 	s->busy++;
+	s->refused++;
 	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		HL_LOG_DEBUG("control: busy reply not sent: %s", strerror(errno));
 	close(fd);

@@ -16,7 +16,7 @@
  *
  * Checked after every request: the reply is one JSON object with a boolean
  * "ok" and, when false, a non-empty "error"; every line is counted once as
- * a request or a bad request. After every input: the saved port list
+ * a request or a bad request, and as refused exactly when "ok" is false. After every input: the saved port list
  * brings back exactly the ports there were, and once they are all deleted
  * no buffer of the switch's pool is in use.
  */
@@ -191,7 +191,7 @@ static void del_all(void)
 	}
 }
 
-static void check_reply(const struct hl_jw *w)
+static int check_reply(const struct hl_jw *w)
 {
 	struct hl_json *r;
 	assert(hl_jw_cstr(w) != NULL);
@@ -204,6 +204,7 @@ static void check_reply(const struct hl_jw *w)
 		assert(e != NULL && e[0] != '\0');
 	}
 	hl_json_free(r);
+	return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -215,8 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* a first byte of 0xff: the daemon is still starting */
 	d.ready = !(size > 0 && data[0] == 0xff);
-	uint64_t before = srv.requests + srv.bad_requests;
-	unsigned lines = 0;
+	uint64_t before = srv.requests + srv.bad_requests, refused = srv.refused;
+	unsigned lines = 0, refusals = 0;
 	for (size_t at = 0; at < size && lines < MAX_LINES; lines++) {
 		const uint8_t *nl = memchr(data + at, '\n', size - at);
 		size_t len = nl != NULL ? (size_t)(nl - (data + at)) : size - at;
@@ -227,12 +228,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct hl_jw w;
 		hl_jw_init(&w);
 		hl_ctl_server_answer(&srv, text, len, &w);
-		check_reply(&w);
+		refusals += !check_reply(&w);
 		hl_jw_free(&w);
 		free(text);
 		at += len + 1;
 	}
 	assert(srv.requests + srv.bad_requests - before == lines);
+	assert(srv.refused - refused == refusals); /* every refusal counted, and nothing else */
 
 	/* the port list on disk is the ports there are: deleting them all and loading it brings them back */
 	d.ready = true;

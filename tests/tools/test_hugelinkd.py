@@ -26,7 +26,7 @@ from hltap import Tap  # noqa: E402
 MAC = ["02:00:00:00:00:%02x" % i for i in range(1, 5)]
 AGING_S = 5
 # checks each part makes, so the plan goes first: a daemon that does not start fails all of them
-PLAN = {"bad_requests": 17, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 16}
+PLAN = {"bad_requests": 20, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 17}
 
 
 class Daemon:
@@ -144,6 +144,7 @@ def bad_requests(t, d, work):
         (["raw", "{\"cmd\":\"port-add\",\"kind\":\"vhost\",\"name\":7}"], "name"),
         (["port", "del", "nosuchport"], "no port"),
         (["qemu-args", "nosuchport"], "no port"),
+        (["port", "reset", "nosuchport"], "no port"),
     ]
     for args, want in cases:
         rc, out, err = d.hlctl(*args)
@@ -151,6 +152,8 @@ def bad_requests(t, d, work):
                 f"rc {rc}, {err.strip()} {out.strip()}")
     rc, _, err = d.hlctl("port", "add", "vhost", "a", "--server", sock)
     t.check(rc == 0, "port a added", err)
+    rc, _, err = d.hlctl("port", "reset", "a")
+    t.check(rc == 1 and "cannot be reset" in err, "a vhost port cannot be reset", err)
     rc, _, err = d.hlctl("port", "add", "vhost", "a", "--server", os.path.join(work, "other.sock"))
     t.check(rc == 1 and "exists" in err, "a duplicate port name is refused", err)
     rc, _, err = d.hlctl("port", "add", "vhost", "b", "--server", sock)
@@ -163,6 +166,11 @@ def bad_requests(t, d, work):
     for n in ("a", "c"):
         d.hlctl("port", "del", n)
     t.check(d.alive(), "the daemon still answers after every bad request", d.log_tail())
+    ctl = d.json("stats").get("control", {})
+    # 11 refused by the daemon, 2 by hlctl's own checks never sent, the duplicate, the path in use, the oversized one
+    t.check(ctl.get("refused", 0) >= len(cases) + 3 and ctl.get("too_large", 0) == 1
+            and ctl.get("bad_requests", 0) >= 2 and ctl.get("requests", 0) > ctl.get("refused", 0),
+            "stats count the refused control requests", str(ctl))
     t.check(not os.path.exists(sock), "deleting a server port removes its socket file")
 
 
@@ -351,6 +359,10 @@ def main():
                 and pi.get("zcopy_packets", 1) == 0,
                 "the isolated peer's frames are echoed back through the switch, copied at the boundary",
                 f"{ip.stderr} {r} {pi}")
+        rc, _, err = d.hlctl("port", "reset", "s")
+        ps = {p["name"]: p for p in d.json("stats")["ports"]}.get("s", {})
+        t.check(rc == 0 and ps.get("resets", 0) >= 1 and d.json("stats")["buffers"]["in_use"] == ps.get("peer_held"),
+                "an shm port is reset on request, its buffers back and the port kept", f"{err} {ps}")
         rc, _, err = d.hlctl("port", "del", "iso")
         t.check(rc == 0 and not os.path.exists(irec) and not os.path.exists(ifile),
                 "deleting the isolated port removes its pool", err)
