@@ -26,7 +26,7 @@ from hltap import Tap  # noqa: E402
 MAC = ["02:00:00:00:00:%02x" % i for i in range(1, 5)]
 AGING_S = 5
 # checks each part makes, so the plan goes first: a daemon that does not start fails all of them
-PLAN = {"bad_requests": 20, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 17}
+PLAN = {"bad_requests": 20, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 18}
 
 
 class Daemon:
@@ -268,6 +268,9 @@ def main():
     try:
         if not t.check(d.start(), "hugelinkd starts and answers ping", d.log_tail()):
             return t.exit_code()
+        za = d.json("stats").get("zcopy_auto", {})
+        t.check(za.get("measured") is True and za.get("min_len", 0) % 64 == 0 and 128 <= za.get("min_len", 0),
+                "stats say where zcopy auto starts and that it was measured", str(za))
         bad_requests(t, d, work)
         socks = forwarding(t, d, build, work)
         idle_and_aging(t, d)

@@ -144,6 +144,12 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 	hl_jw_kv_u64(r, "total", bs.n);
 	hl_jw_kv_u64(r, "in_use", bs.in_use);
 	hl_jw_obj_end(r);
+	/* where zcopy auto starts to pin, and whether that was measured here or is the default */
+	hl_jw_key(r, "zcopy_auto");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "min_len", d->zc_calib.min_len);
+	hl_jw_kv_bool(r, "measured", d->zc_calib.measured);
+	hl_jw_obj_end(r);
 	if (d->ctl != NULL) {
 		/* this request is counted already: the numbers include it */
 		hl_jw_key(r, "control");

@@ -12,6 +12,7 @@
 #include <hugelink/ctl.h>
 #include <hugelink/json.h>
 #include <hugelink/switch.h>
+#include <hugelink/vhost_port.h>
 
 struct daemon {
 	struct hl_switch *sw;
@@ -22,6 +23,7 @@ struct daemon {
 	const char *state_path; /* the port list, rewritten on every change; NULL: none */
 	uint64_t started_ns;
 	const struct hl_ctl_server *ctl; /* its counters, for stats; NULL: none */
+	struct hl_vhost_zc_calib zc_calib; /* what the start-up calibration found (zcopy auto) */
 	/* last restart after a crash: how long the switch was gone */
 	uint64_t outage_ns;
 	/* what each port was created with, to save and list it */

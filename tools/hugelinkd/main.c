@@ -413,7 +413,7 @@ int main(int argc, char **argv)
 	if (startup_stop(&srv))
 		goto out;
 	/* where zero-copy starts to pay on this machine (zcopy auto) */
-	hl_vhost_zc_calibrate(d.bp, NULL);
+	hl_vhost_zc_calibrate(d.bp, &d.zc_calib);
 	struct hl_switch_params sp = {
 		.bp = d.bp, .workers = workers, .aging_ns = aging_s * 1000000000ull, .first_cpu = cpu,
 		.idle_us = idle_us};
