@@ -167,7 +167,8 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p);
 int hl_switch_del_port(struct hl_switch *sw, const char *name);
 /*
  * Unpublish, wait for the workers, reset the port (ops->reset), publish it
- * again: frames for it meanwhile are dropped (no_port), its MACs stay.
+ * again: meanwhile frames for it go as for a port that is not there
+ * (flooded to the others, or dropped), and its MAC entries stay.
  * -ENOENT, -EOPNOTSUPP for a kind that cannot reset, or the reset's error.
  */
 int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why);

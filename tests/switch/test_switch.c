@@ -7,7 +7,8 @@
  * learned and known destinations go to one port only; nothing goes back out
  * of the port it came from; a port that refuses frames costs tx_full drops
  * and no buffer; ports deleted while traffic flows are never called after
- * their close, and no buffer of the switch's pool is left in use.
+ * their close, ports reset while it flows are never called during their
+ * reset, and no buffer of the switch's pool is left in use.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,6 +33,8 @@ struct stub_log {
 	unsigned refused;               /* frames offered and refused */
 	unsigned after_close;           /* calls of any op after close: must stay 0 */
 	unsigned closes;
+	unsigned resets;                /* reset calls */
+	unsigned during_reset;          /* rx or tx calls while a reset ran: must stay 0 */
 };
 
 struct stub {
@@ -47,6 +50,8 @@ struct stub {
 	uint32_t next_seq;
 	unsigned accept;                /* frames a tx call takes; the rest are refused */
 	int closed;
+	int in_reset;                   /* atomic: a reset is running */
+	int want_reset;                 /* atomic: needs_reset says yes once */
 };
 
 static struct hl_pool *pool;
@@ -59,6 +64,8 @@ static uint16_t stub_rx(struct hl_sw_port *p, struct hl_bufpool *from, struct hl
 	pthread_mutex_lock(&s->lock);
 	if (s->closed)
 		s->log->after_close++;
+	if (__atomic_load_n(&s->in_reset, __ATOMIC_ACQUIRE))
+		s->log->during_reset++;
 	while (k < n && (s->endless ? s->npend > 0 : s->pend_at < s->npend)) {
 		struct hl_buf *b = hl_buf_alloc(from);
 		if (b == NULL)
@@ -84,6 +91,8 @@ static uint16_t stub_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, 
 	pthread_mutex_lock(&s->lock);
 	if (s->closed)
 		s->log->after_close++;
+	if (__atomic_load_n(&s->in_reset, __ATOMIC_ACQUIRE))
+		s->log->during_reset++;
 	for (uint16_t k = 0; k < n; k++) {
 		if (took < s->accept) {
 			const uint8_t *d = hl_buf_data(pkts[k]);
@@ -117,8 +126,29 @@ static void stub_close(struct hl_sw_port *p)
 	graveyard[ngrave++ % 256] = s;
 }
 
+static bool stub_needs_reset(struct hl_sw_port *p)
+{
+	return __atomic_exchange_n(&((struct stub *)p)->want_reset, 0, __ATOMIC_ACQ_REL) != 0;
+}
+
+/* Long enough for a worker that still held the port to be caught calling it. */
+static int stub_reset(struct hl_sw_port *p, const char *why)
+{
+	struct stub *s = (struct stub *)p;
+	(void)why;
+	__atomic_store_n(&s->in_reset, 1, __ATOMIC_RELEASE);
+	usleep(2000);
+	s->log->resets++;
+	__atomic_store_n(&s->in_reset, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static const struct hl_sw_port_ops stub_ops = {
 	.kind = "stub", .rx = stub_rx, .tx = stub_tx, .close = stub_close, .max_sleep_ms = 1};
+/* the same, with a reset */
+static const struct hl_sw_port_ops stub_reset_ops = {
+	.kind = "stub", .rx = stub_rx, .tx = stub_tx, .close = stub_close, .needs_reset = stub_needs_reset,
+	.reset = stub_reset, .max_sleep_ms = 1};
 
 static struct stub *stub_new(const char *name, struct stub_log *log)
 {
@@ -450,6 +480,48 @@ HL_TEST(ports_deleted_while_forwarding_one_worker)
 HL_TEST(ports_deleted_while_forwarding_two_workers)
 {
 	deletion_under_traffic(2);
+}
+
+/*
+ * Ports reset under traffic, on request and because they asked: never
+ * called by a worker while the reset runs, and forwarding again after.
+ */
+HL_TEST(ports_reset_under_traffic_are_out_of_the_workers_reach)
+{
+	four_ports(2);
+	for (unsigned i = 1; i < NP; i++)
+		ports[i]->base.ops = &stub_reset_ops; /* no traffic yet: the workers see one stub or the other */
+	pthread_mutex_lock(&ports[0]->lock);
+	memcpy(ports[0]->pend[0].dst, X, 6);
+	memcpy(ports[0]->pend[0].src, M[0], 6);
+	ports[0]->npend = 1;
+	ports[0]->endless = 1;
+	pthread_mutex_unlock(&ports[0]->lock);
+	CHECK_EQ(hl_switch_reset_port(sw, "p0", "test"), -EOPNOTSUPP);
+	CHECK_EQ(hl_switch_reset_port(sw, "nosuch", "test"), -ENOENT);
+	for (unsigned round = 0; round < 30; round++) {
+		char name[8];
+		snprintf(name, sizeof(name), "p%u", 1 + round % 3);
+		CHECK_EQ(hl_switch_reset_port(sw, name, "test"), 0);
+		usleep(1000);
+	}
+	/* one that asks for it: the control loop resets it */
+	__atomic_store_n(&ports[2]->want_reset, 1, __ATOMIC_RELEASE);
+	hl_switch_ctrl(sw);
+	unsigned before = got_of(ports[3]);
+	usleep(20000);
+	CHECK(got_of(ports[3]) > before); /* still forwarding */
+	pthread_mutex_lock(&ports[0]->lock);
+	ports[0]->endless = 0;
+	ports[0]->npend = ports[0]->pend_at = 0;
+	pthread_mutex_unlock(&ports[0]->lock);
+	CHECK_EQ(logs[1].resets, 10);
+	CHECK_EQ(logs[2].resets, 11);
+	CHECK_EQ(logs[3].resets, 10);
+	for (unsigned i = 1; i < NP; i++)
+		CHECK_EQ(logs[i].during_reset, 0);
+	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), M[0], hl_fast_ns()), 0); /* the MAC table kept */
+	teardown();
 }
 
 /* last: nothing of the pool may be left */
