@@ -76,13 +76,18 @@ static inline void hl_smp_mb(void)
 #define HL_BAD_ADDR UINT64_MAX
 
 enum hl_log_level {
+	HL_LOG_OFF = -1, /* nothing is logged; hl_error() still records hl_last_error() */
 	HL_LOG_ERR = 1,
 	HL_LOG_WARN = 2,
 	HL_LOG_INFO = 3,
 	HL_LOG_DEBUG = 4,
 };
 
-/* Level is taken from $HL_LOG (err|warn|info|debug or 1..4) at first use. */
+/*
+ * Level is taken from $HL_LOG (err|warn|info|debug or 1..4) at first use;
+ * hl_log_set_level(0) means "not set" and reads it again, HL_LOG_OFF
+ * silences everything (fuzzers, which feed errors by the million).
+ */
 void hl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hl_log_set_level(int level);
 int hl_log_get_level(void);

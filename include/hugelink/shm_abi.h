@@ -167,7 +167,33 @@ static inline uint32_t hl_shm_desc_len(uint64_t d)
  */
 #define HL_SHM_F_CHAIN 0x1u   /* frames of several buffers (MORE), up to HL_SHM_FRAME_MAX bytes */
 #define HL_SHM_F_OFFLOAD 0x2u /* offload metadata (OL): partial checksums; TCP segmentation, with CHAIN */
-#define HL_SHM_F_ALL (HL_SHM_F_CHAIN | HL_SHM_F_OFFLOAD)
+#define HL_SHM_F_BEAT 0x4u    /* the peer beats (ctrl->peer_beat): the switch may judge it dead */
+#define HL_SHM_F_ALL (HL_SHM_F_CHAIN | HL_SHM_F_OFFLOAD | HL_SHM_F_BEAT)
+
+/*
+ * Liveness. A peer that accepted HL_SHM_F_BEAT moves ctrl->peer_beat (any
+ * new value) at least every HL_SHM_BEAT_MS while it is attached; the switch
+ * takes one whose beat stood still for HL_SHM_BEAT_DEAD_MS as dead. So does
+ * it a peer that detached (peer_pid back to 0, peer_gen moved since the
+ * port was last reset). Either way the switch resets the port: it stores
+ * HL_SHM_PEER_RESETTING in peer_pid (compare-and-swap, so it never races an
+ * attach), takes back every buffer the owner table gives the port, lays the
+ * four rings out afresh, adds 1 to switch_gen and stores 0 in peer_pid
+ * (release): the port is free for the next peer, with nothing lost. The
+ * same reset is what an operator asks for on a port whose ring is broken.
+ * A peer that did not accept the feature is never judged by its beat.
+ *
+ * A peer attaching waits while peer_pid says RESETTING, and does not take
+ * over a dead peer's claim on a port that offers HL_SHM_F_BEAT: it waits
+ * for the switch to reset the port, so that the dead peer's buffers come
+ * back before the rings start again. (This needs no new version: the
+ * fields were reserved and zero, a switch that does not offer the feature
+ * reads none of them, and a peer that does not accept it is never reset
+ * for its beat.)
+ */
+#define HL_SHM_BEAT_MS 250u
+#define HL_SHM_BEAT_DEAD_MS 3000u
+#define HL_SHM_PEER_RESETTING 0xffffffffu
 
 /* ---- rings --------------------------------------------------------------------- */
 
@@ -194,7 +220,8 @@ enum hl_shm_ring_id {
  * moves nothing. Each bounds the other's: a producer takes cons only in
  * [last seen, own], a consumer prod only in [max(last seen, own),
  * own + ring_size]; on anything else the switch marks the ring broken
- * (counted ring_broken) and stops using it until the port is recreated.
+ * (counted ring_broken) and stops using it until the port is reset
+ * (see liveness, below).
  * Slots the switch produced are read back only at recovery, as checked
  * descriptors.
  *
@@ -330,7 +357,9 @@ struct hl_shm_counters {
 	uint64_t filled;      /* buffers posted on fill */
 	uint64_t bad_chain;   /* frames refused: slots that make no frame */
 	uint64_t bad_ol;      /* frames refused: offload metadata not true of the frame */
-	uint64_t reserved[6]; /* 0 */
+	uint64_t resets;      /* times the port was reset (a peer dead or gone, or asked for) */
+	uint64_t reclaimed;   /* buffers taken back from peers at those resets */
+	uint64_t reserved[4]; /* 0 */
 };
 _Static_assert(sizeof(struct hl_shm_counters) == 2 * HL_SHM_CACHE_LINE, "hl_shm_counters ABI");
 
@@ -371,7 +400,8 @@ struct hl_shm_ctrl {
 	/*
 	 * peer: its pid while attached, 0 when not, taken with a compare-and-
 	 * swap so two peers do not share a port; +1 to peer_gen at each attach.
-	 * The switch only reports them (a peer can claim any pid).
+	 * The switch reports them (a peer can claim any pid) and, to reset the
+	 * port, swaps peer_pid to HL_SHM_PEER_RESETTING and back to 0.
 	 */
 	uint32_t peer_pid;
 	uint32_t peer_gen;
@@ -391,7 +421,8 @@ struct hl_shm_ctrl {
 	 * get frames it cannot read, or have its own refused.
 	 */
 	uint32_t features;
-	uint8_t reserved[4];     /* 0 */
+	/* peer, with HL_SHM_F_BEAT: any new value at least every HL_SHM_BEAT_MS (see above) */
+	uint32_t peer_beat;
 	/* switch only: one per ring, by enum hl_shm_ring_id (see above) */
 	struct hl_shm_intent intent[HL_SHM_NRINGS] __attribute__((aligned(HL_SHM_CACHE_LINE)));
 	/* switch only */
@@ -417,6 +448,7 @@ _Static_assert(offsetof(struct hl_shm_ctrl, peer_gen) == 108, "hl_shm_ctrl ABI")
 _Static_assert(offsetof(struct hl_shm_ctrl, kick_armed) == 112, "hl_shm_ctrl ABI");
 _Static_assert(offsetof(struct hl_shm_ctrl, features_offered) == 116, "hl_shm_ctrl ABI");
 _Static_assert(offsetof(struct hl_shm_ctrl, features) == 120, "hl_shm_ctrl ABI");
+_Static_assert(offsetof(struct hl_shm_ctrl, peer_beat) == 124, "hl_shm_ctrl ABI");
 _Static_assert(offsetof(struct hl_shm_ctrl, intent) == 2 * HL_SHM_CACHE_LINE, "hl_shm_ctrl ABI");
 _Static_assert(offsetof(struct hl_shm_ctrl, counters) == 3 * HL_SHM_CACHE_LINE, "hl_shm_ctrl ABI");
 _Static_assert(sizeof(struct hl_shm_ctrl) == 5 * HL_SHM_CACHE_LINE, "hl_shm_ctrl ABI");

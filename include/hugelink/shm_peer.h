@@ -55,6 +55,15 @@ struct hl_shm_peer_stats {
 };
 
 /*
+ * An attach option, beside the HL_SHM_F_* asked for: where the port's last
+ * peer died, take its claim and its rings over as they are (frames waiting
+ * on rx included) instead of waiting for the switch to reset the port; the
+ * buffers the dead peer held off the rings stay with the port until its
+ * next reset.
+ */
+#define HL_SHM_ATTACH_TAKEOVER 0x80000000u
+
+/*
  * Map the pool the record describes (no pagemap) and take port `port`,
  * asking for features (HL_SHM_F_*; in effect: those the switch offers too,
  * hl_shm_peer_features). -EPROTONOSUPPORT for a switch of another shm
@@ -99,6 +108,15 @@ unsigned hl_shm_tx_burst(struct hl_shm_peer *peer, const struct hl_shm_pkt *pkts
 
 /* Hand buffers back unused (received or allocated), one per entry whatever its flags; a prefix. */
 unsigned hl_shm_release(struct hl_shm_peer *peer, const struct hl_shm_pkt *pkts, unsigned n);
+
+/*
+ * Tell the switch this peer lives (HL_SHM_F_BEAT, which every peer of this
+ * library accepts where the switch offers it). rx_burst and tx_burst beat
+ * by themselves; a peer that may go HL_SHM_BEAT_MS without calling either
+ * calls this, or the switch takes it for dead after HL_SHM_BEAT_DEAD_MS and
+ * resets the port, taking its buffers back.
+ */
+void hl_shm_peer_beat(struct hl_shm_peer *peer);
 
 /* The peer's own counters (what it sent, received and refused). */
 void hl_shm_peer_stats(const struct hl_shm_peer *peer, struct hl_shm_peer_stats *st);

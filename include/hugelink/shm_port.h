@@ -116,6 +116,23 @@ unsigned hl_shm_port_rx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsig
  */
 unsigned hl_shm_port_tx_burst(struct hl_shm_port *p, struct hl_buf **pkts, unsigned n);
 
+/*
+ * Control thread, every few milliseconds: has the peer died (it takes
+ * HL_SHM_F_BEAT and its beat stood still for HL_SHM_BEAT_DEAD_MS) or left
+ * (detached since the port was last reset)? Then the port wants
+ * hl_shm_port_reset. Never for a peer that does not beat.
+ */
+bool hl_shm_port_peer_gone(struct hl_shm_port *p, uint64_t now_ns);
+
+/*
+ * Take the port back from its peer, dead, gone or alive (shm_abi.h,
+ * "Liveness"): every buffer it held is free again, the rings start empty,
+ * and the next peer attaches as to a new port; a live one must attach
+ * again. Counted in resets and reclaimed; `why` goes to the log. Control
+ * thread, while no burst runs on the port. -EBUSY during another reset.
+ */
+int hl_shm_port_reset(struct hl_shm_port *p, const char *why);
+
 /* Take back buffers from done; post fresh ones on fill. Part of rx_burst. */
 unsigned hl_shm_port_reclaim(struct hl_shm_port *p);
 unsigned hl_shm_port_refill(struct hl_shm_port *p);

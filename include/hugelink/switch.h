@@ -119,6 +119,14 @@ struct hl_sw_port_ops {
 	 * frames of HL_BUF_F_OFFLOAD are completed or cut to 1514 bytes first.
 	 */
 	void (*offloads)(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame);
+	/*
+	 * Optional, control thread. needs_reset: does the port want a reset on
+	 * its own (its peer died, say)? hl_switch_ctrl() asks at every call.
+	 * reset: bring the port back to a fresh state without removing it; it
+	 * runs with the port out of every worker's reach (hl_switch_reset_port).
+	 */
+	bool (*needs_reset)(struct hl_sw_port *p);
+	int (*reset)(struct hl_sw_port *p, const char *why);
 	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
 	unsigned max_sleep_ms;
 	/*
@@ -158,11 +166,18 @@ void hl_switch_destroy(struct hl_switch *sw);
 int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p);
 /* Unpublish, wait for the workers, forget its MACs, close it. -ENOENT. */
 int hl_switch_del_port(struct hl_switch *sw, const char *name);
+/*
+ * Unpublish, wait for the workers, reset the port (ops->reset), publish it
+ * again: meanwhile frames for it go as for a port that is not there
+ * (flooded to the others, or dropped), and its MAC entries stay.
+ * -ENOENT, -EOPNOTSUPP for a kind that cannot reset, or the reset's error.
+ */
+int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why);
 struct hl_sw_port *hl_switch_find_port(struct hl_switch *sw, const char *name);
 /* The i-th port in the table (NULL where free), for listing. */
 struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i);
 
-/* Control thread, every few milliseconds: ports' control plane, MAC aging. */
+/* Control thread, every few milliseconds: ports' control plane and the resets they want, MAC aging. */
 void hl_switch_ctrl(struct hl_switch *sw);
 
 /* A port's counters as the switch sees them (any thread). */

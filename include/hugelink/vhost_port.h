@@ -101,16 +101,33 @@ struct hl_vhost_port_params {
  * hl_vhost_zc_calibrate() measured on this machine.
  */
 uint32_t hl_vhost_zc_min_len_default(void);
+#define HL_VHOST_ZC_NEVER 65536u  /* a threshold no frame reaches: zero-copy never paid */
+#define HL_VHOST_ZC_CAL_NSIZES 12
+
+/* What a calibration found. */
+struct hl_vhost_zc_calib {
+	uint32_t min_len;  /* the threshold picked, the default from now on */
+	bool measured;     /* false: nothing could be timed; min_len is HL_VHOST_ZC_DEFAULT_MIN_LEN */
+	double ms;         /* how long it took */
+	/* with measured: per frame size timed, the medians over rounds */
+	uint32_t size[HL_VHOST_ZC_CAL_NSIZES];
+	double ratio[HL_VHOST_ZC_CAL_NSIZES];   /* zero-copy time / copy time */
+	double copy_ns[HL_VHOST_ZC_CAL_NSIZES]; /* ns a packet */
+	double zc_ns[HL_VHOST_ZC_CAL_NSIZES];
+};
+
 /*
  * Time the dequeue path in copy and in zero-copy mode (completion to the
  * used ring included), with buffers from bp, on a ring in our own memory
  * driven like a front-end's, for frames of 128 B to 16 KiB; the size from
- * which zero-copy is no slower becomes the default (65536, i.e. never, if
- * it is slower throughout; 512 if nothing could be measured, e.g. bp has
- * fewer than a burst of buffers free). Returns it. Takes about 10 ms on a
- * thread of its own; the machine should be otherwise quiet.
+ * which zero-copy is no slower at every larger size becomes the default
+ * (HL_VHOST_ZC_NEVER if it is slower at 16 KiB; 512, with measured false,
+ * if nothing could be measured, e.g. bp has fewer than a burst of buffers
+ * free). Returns it, and fills out (may be NULL) with what was measured.
+ * Takes about 10 ms on a thread of its own; the machine should be
+ * otherwise quiet.
  */
-uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp);
+uint32_t hl_vhost_zc_calibrate(struct hl_bufpool *bp, struct hl_vhost_zc_calib *out);
 /*
  * Zero-copy queues stopped while buffers still pointed into the guest: each
  * keeps its guest memory mapped until those buffers are freed, and goes at

@@ -35,7 +35,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
-			return -errno;
+			return hl_error(-errno, "control: poll: %s", strerror(errno));
 		return rc;
 	}
 }
@@ -91,7 +91,7 @@ static int send_all(int fd, const char *req, size_t len, uint64_t deadline)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
+			return hl_error(-errno, "control: send: %s", strerror(errno));
 		int rc = wait_fd(fd, POLLOUT, deadline);
 		if (rc <= 0)
 			return rc == 0 ? -ETIMEDOUT : rc;

@@ -251,33 +251,43 @@ static void conn_reply(struct hl_ctl_server *s, unsigned slot, struct hl_jw *w)
 		conn_drop(s, slot);
 }
 
-static void serve(struct hl_ctl_server *s, unsigned slot, size_t req_len)
+void hl_ctl_server_answer(struct hl_ctl_server *s, const char *text, size_t len, struct hl_jw *w)
 {
-	struct hl_ctl_conn *c = s->conns[slot];
 	struct hl_json *req = NULL;
-	struct hl_jw w;
 
-	hl_jw_init(&w);
-	if (hl_json_parse(c->in, req_len, &req) < 0) {
+	if (hl_json_parse(text, len, &req) < 0) {
 		s->bad_requests++;
-		error_reply(&w, "bad JSON: %s", hl_last_error());
+		error_reply(w, "bad JSON: %s", hl_last_error());
 	} else if (hl_json_type(req) != HL_JSON_OBJ) {
 		s->bad_requests++;
-		error_reply(&w, "bad JSON: a request is an object");
+		error_reply(w, "bad JSON: a request is an object");
 	} else if (hl_json_str(hl_json_get(req, "cmd")) == NULL) {
 		s->bad_requests++;
-		error_reply(&w, "bad JSON: missing or non-string \"cmd\"");
+		error_reply(w, "bad JSON: missing or non-string \"cmd\"");
 	} else {
 		s->requests++;
-		s->fn(s->opaque, req, &w);
-		if (hl_jw_error(&w) < 0) {
+		s->fn(s->opaque, req, w);
+		if (hl_jw_error(w) < 0) {
 			HL_LOG_WARN("control: handler for \"%s\" wrote no complete reply",
 				    hl_json_str(hl_json_get(req, "cmd")));
-			error_reply(&w, "internal error: incomplete reply to \"%s\"",
+			error_reply(w, "internal error: incomplete reply to \"%s\"",
 				    hl_json_str(hl_json_get(req, "cmd")));
 		}
 	}
 	hl_json_free(req);
+	/* every reply is an object whose first member is "ok", written by hl_jw: its text says */
+	static const char refusal[] = "{\"ok\":false";
+	const char *txt = hl_jw_cstr(w);
+	if (txt == NULL || strncmp(txt, refusal, sizeof(refusal) - 1) == 0)
+		s->refused++;
+}
+
+static void serve(struct hl_ctl_server *s, unsigned slot, size_t req_len)
+{
+	struct hl_jw w;
+
+	hl_jw_init(&w);
+	hl_ctl_server_answer(s, s->conns[slot]->in, req_len, &w);
 	conn_reply(s, slot, &w);
 	hl_jw_free(&w);
 }
@@ -327,6 +337,7 @@ static int conn_read(struct hl_ctl_server *s, unsigned slot)
 		if (c->in_len > HL_CTL_MAX_REQUEST) {
 			struct hl_jw w;
 			s->too_large++;
+			s->refused++;
 			hl_jw_init(&w);
 			error_reply(&w, "request too large (limit %u bytes)", HL_CTL_MAX_REQUEST);
 			conn_reply(s, slot, &w);
@@ -341,6 +352,7 @@ static void refuse_busy(struct hl_ctl_server *s, int fd)
 	static const char msg[] = "{\"ok\":false,\"error\":\"server busy\"}\n";
 
 	s->busy++;
+	s->refused++;
 	if (send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		HL_LOG_DEBUG("control: busy reply not sent: %s", strerror(errno));
 	close(fd);

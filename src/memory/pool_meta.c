@@ -33,7 +33,8 @@ void hl_meta_seal(void *buf, size_t len)
 /* A directory we accept: absolute, no "." or ".." components, no "//". */
 static bool clean_abs_path(const char *p)
 {
-	if (p[0] != '/')
+	/* "//" anywhere, the leading one included (which the walk below would skip over) */
+	if (p[0] != '/' || strstr(p, "//") != NULL)
 		return false;
 	for (const char *c = p; *c; ) {
 		const char *next;

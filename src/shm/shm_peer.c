@@ -26,7 +26,13 @@
  *   - the peer owns its indices of tx and done (producer) and rx and fill
  *     (consumer), kept in its private ring views;
  *   - ctrl->peer_pid is taken with a compare-and-swap, so two peers do not
- *     share a port; a pid left by a dead peer may be taken over.
+ *     share a port, and before the rings are opened, so a reset by the
+ *     switch (HL_SHM_PEER_RESETTING) is never half seen; a pid left by a
+ *     dead peer is taken over only where the switch does not judge
+ *     liveness (HL_SHM_F_BEAT): where it does, the attach waits for the
+ *     switch to take the dead peer's buffers back first;
+ *   - with HL_SHM_F_BEAT, every 8th burst call stores a new peer_beat (a
+ *     line the switch reads rarely), and hl_shm_peer_beat() does at once.
  *   - the doorbell FIFO is opened read-write, so a write never meets "no
  *     reader" (no SIGPIPE while the switch is down) and never blocks; after
  *     publishing on tx or done the peer kicks only if the switch armed it
@@ -60,6 +66,7 @@ struct hl_shm_peer {
 	uint32_t stride, per_page, n, max_len;
 	uint32_t pid;
 	uint32_t feat; /* HL_SHM_F_* in effect: asked for and offered */
+	uint32_t calls, beats; /* bursts so far; the last beat stored */
 	int kick_fd; /* -1: no doorbell */
 	struct hl_shm_peer_stats st;
 };
@@ -181,23 +188,59 @@ static int check_ctrl(struct hl_shm_peer *pe, const char *zname, uint64_t zone_l
 	return 0;
 }
 
+/* How long an attach waits for the switch to reset a port whose peer died. */
+#define CLAIM_WAIT_NS (2ull * HL_SHM_BEAT_DEAD_MS * 1000000ull)
+
 /* Take the port: our pid in, unless a live peer's is there; then what we accept. */
 static int claim(struct hl_shm_peer *pe, const char *zname, uint32_t want)
 {
 	uint32_t me = (uint32_t)getpid(), cur = 0;
+	uint32_t offered = __atomic_load_n(&pe->ctrl->features_offered, __ATOMIC_RELAXED);
+	uint64_t t0 = hl_now_ns();
 
 	while (!__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &cur, me, 0, __ATOMIC_ACQ_REL,
 					    __ATOMIC_ACQUIRE)) {
-		if (cur == me || (kill((pid_t)cur, 0) < 0 && errno == ESRCH))
-			continue; /* a dead peer's (or our own stale) claim: retry over it */
+		bool resetting = cur == HL_SHM_PEER_RESETTING;
+		bool dead = !resetting && kill((pid_t)cur, 0) < 0 && errno == ESRCH;
+		if (cur == me || (dead && (!(offered & HL_SHM_F_BEAT) || (want & HL_SHM_ATTACH_TAKEOVER))))
+			continue; /* our own stale claim, or a dead peer's taken over as it is */
+		if ((resetting || dead) && hl_now_ns() - t0 < CLAIM_WAIT_NS) {
+			usleep(10000); /* the switch is (about to be) taking the port back */
+			cur = 0;
+			continue;
+		}
+		if (resetting || dead)
+			return hl_error(-EBUSY, "shm attach: %s: its last peer (pid %u) died and the switch has not "
+						"taken the port back", zname, resetting ? 0 : cur);
 		return hl_error(-EBUSY, "shm attach: %s is taken by pid %u", zname, cur);
 	}
 	pe->pid = me;
-	pe->feat = want & HL_SHM_F_ALL & __atomic_load_n(&pe->ctrl->features_offered, __ATOMIC_RELAXED);
+	/* beating is this library's, so every peer that links it accepts it */
+	pe->feat = (want | HL_SHM_F_BEAT) & HL_SHM_F_ALL & offered;
 	/* before peer_gen: a switch that sees the new peer sees what it takes */
 	__atomic_store_n(&pe->ctrl->features, pe->feat, __ATOMIC_RELEASE);
+	__atomic_store_n(&pe->ctrl->peer_beat, ++pe->beats, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&pe->ctrl->peer_gen, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static void unclaim(struct hl_shm_peer *pe)
+{
+	uint32_t me = pe->pid;
+	__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+void hl_shm_peer_beat(struct hl_shm_peer *pe)
+{
+	if (pe->feat & HL_SHM_F_BEAT)
+		__atomic_store_n(&pe->ctrl->peer_beat, ++pe->beats, __ATOMIC_RELAXED);
+}
+
+/* Once every 8 bursts: often enough for any peer that polls, rarely enough to cost nothing. */
+static inline void beat(struct hl_shm_peer *pe)
+{
+	if (hl_unlikely((++pe->calls & 7) == 0))
+		hl_shm_peer_beat(pe);
 }
 
 int hl_shm_attach_mem(void *base, size_t len, const char *port, struct hl_shm_peer **out)
@@ -233,16 +276,19 @@ int hl_shm_attach_mem_features(void *base, size_t len, const char *port, uint32_
 	rc = check_ctrl(pe, zname, zlen);
 	if (rc < 0)
 		goto fail;
+	/* the port first, then its rings: a reset the switch finished before our claim is behind us */
+	rc = claim(pe, zname, features);
+	if (rc < 0)
+		goto fail;
 	for (unsigned r = 0; r < HL_SHM_NRINGS; r++) {
 		bool producer = r == HL_SHM_RING_TX || r == HL_SHM_RING_DONE;
 		rc = hl_shm_ring_open(&pe->ring[r], (uint8_t *)pe->ctrl + pe->ctrl->ring_off[r],
 				      pe->ctrl->ring_size, producer);
-		if (rc < 0)
+		if (rc < 0) {
+			unclaim(pe);
 			goto fail;
+		}
 	}
-	rc = claim(pe, zname, features);
-	if (rc < 0)
-		goto fail;
 	*out = pe;
 	return 0;
 fail:
@@ -295,9 +341,8 @@ void hl_shm_detach(struct hl_shm_peer *pe)
 {
 	if (pe == NULL)
 		return;
-	uint32_t me = pe->pid;
 	/* features stay as they are: frames published with them are still to be taken */
-	__atomic_compare_exchange_n(&pe->ctrl->peer_pid, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	unclaim(pe);
 	if (pe->kick_fd >= 0)
 		close(pe->kick_fd);
 	if (pe->pool != NULL)
@@ -414,6 +459,7 @@ unsigned hl_shm_rx_burst(struct hl_shm_peer *pe, struct hl_shm_pkt *pkts, unsign
 	uint32_t k = avail(pe, HL_SHM_RING_RX, 0), i = 0, lim = k < n ? k : n;
 	unsigned m = 0, frames;
 
+	beat(pe);
 	/* plain frames as long as they last: a slot, an entry */
 	for (; i < lim; i++) {
 		uint64_t d = hl_shm_ring_get(r, i);
@@ -500,6 +546,7 @@ unsigned hl_shm_tx_burst(struct hl_shm_peer *pe, const struct hl_shm_pkt *pkts, 
 	uint32_t k = avail(pe, HL_SHM_RING_TX, n), i = 0;
 	unsigned frames;
 
+	beat(pe);
 	if (k > n)
 		k = n;
 	/* plain frames as long as they last */

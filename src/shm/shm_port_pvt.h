@@ -88,6 +88,10 @@ struct hl_shm_port {
 	int kick_fd;  /* the doorbell FIFO, read side; -1 without one */
 	char kick_path[256];
 	struct hl_shm_port_stats st; /* each field has one writer; relaxed stores */
+	/* liveness, control thread only (shm_reset.c): what the peer showed last, and when */
+	uint32_t pid_seen, gen_seen, beat_seen;
+	uint64_t beat_ns;      /* 0: nothing seen yet */
+	uint32_t gen_at_reset; /* peer_gen when the port was last made ready for a peer */
 	struct hl_ol_stats ol;       /* frames from the peer: offload entries checked (receive side) */
 };
 
@@ -182,5 +186,8 @@ int hl_shm_port_open_rings(struct hl_shm_port *p);
 
 /* Make (or reuse) p's doorbell FIFO; a port without one still works. */
 void hl_shm_kick_open(struct hl_shm_port *p);
+
+/* Every buffer the owner table gives p's peer, back to the switch side (freed); how many. Holds hl_shm_lock. */
+unsigned hl_shm_take_back(struct hl_shm_port *p);
 
 #endif

@@ -283,6 +283,9 @@ int hl_shm_recover(struct hl_pool *pool, unsigned cache_size, struct hl_bufpool 
 			continue;
 		__atomic_store_n(&p->ctrl->switch_gen, p->ctrl->switch_gen + 1, __ATOMIC_RELEASE);
 		hl_shm_mirror_counters(p);
+		/* a port no peer is attached to holds only what nobody will take: reset it once */
+		uint32_t gen = __atomic_load_n(&p->ctrl->peer_gen, __ATOMIC_ACQUIRE);
+		p->gen_at_reset = __atomic_load_n(&p->ctrl->peer_pid, __ATOMIC_ACQUIRE) == 0 ? gen - 1 : gen;
 	}
 	hl_shm_ctx_link(c);
 	pthread_mutex_unlock(&hl_shm_lock);

@@ -356,6 +356,22 @@ unsigned hl_shm_port_unclaimed(struct hl_pool *pool, char (*names)[HL_ZONE_NAME_
 	return n;
 }
 
+unsigned hl_shm_take_back(struct hl_shm_port *p)
+{
+	struct shm_ctx *c = p->ctx;
+	unsigned taken = 0;
+	for (uint32_t i = 0; i < c->g.n; i++) {
+		if (hl_shm_owner_get(c, i) != p->tag)
+			continue;
+		hl_shm_owner_set(c, i, HL_SHM_OWNER_FREE);
+		struct hl_buf *b = hl_bufpool_buf_at(c->bp, i);
+		if (hl_buf_refcnt(b) != 0)
+			hl_buf_free(b);
+		taken++;
+	}
+	return taken;
+}
+
 void hl_shm_port_destroy(struct hl_shm_port *p)
 {
 	if (p == NULL)
@@ -366,15 +382,7 @@ void hl_shm_port_destroy(struct hl_shm_port *p)
 	pthread_mutex_lock(&hl_shm_lock);
 	/* a peer still looking sees the port go before its buffers do */
 	__atomic_store_n(&p->ctrl->magic, 0, __ATOMIC_RELEASE);
-	for (uint32_t i = 0; i < c->g.n; i++) {
-		if (hl_shm_owner_get(c, i) != p->tag)
-			continue;
-		hl_shm_owner_set(c, i, HL_SHM_OWNER_FREE);
-		struct hl_buf *b = hl_bufpool_buf_at(c->bp, i);
-		if (hl_buf_refcnt(b) != 0)
-			hl_buf_free(b);
-		taken++;
-	}
+	taken = hl_shm_take_back(p);
 	/* zone before name: a crash in between leaves a name without a zone,
 	 * which recovery drops; the other order would leak the zone */
 	hl_pool_zone_free(c->pool, p->zone);

@@ -225,6 +225,17 @@ static const char *shm_state(const struct hl_sw_port *p)
 	return peer ? "shared, peer attached" : "shared, no peer";
 }
 
+/* A peer that died or left leaves its buffers behind: the switch takes them back (shm_abi.h, liveness). */
+static bool shm_needs_reset(struct hl_sw_port *p)
+{
+	return hl_shm_port_peer_gone(of(p)->port, hl_now_ns());
+}
+
+static int shm_reset(struct hl_sw_port *p, const char *why)
+{
+	return hl_shm_port_reset(of(p)->port, why);
+}
+
 /* The port, then (isolated) its bufpool and pool, whose files go with it. */
 static void iso_teardown(struct sw_shm *s)
 {
@@ -260,6 +271,8 @@ static const struct hl_sw_port_ops shm_ops = {
 	.state = shm_state,
 	.close = shm_close,
 	.offloads = shm_offloads,
+	.needs_reset = shm_needs_reset,
+	.reset = shm_reset,
 	/* a guest on the BAR has no doorbell: look at its ring every millisecond */
 	.max_sleep_ms = 1,
 	/* the peer's frames, their headers prefetched by hl_shm_port_rx_burst */
@@ -278,6 +291,8 @@ static const struct hl_sw_port_ops shm_iso_ops = {
 	.state = shm_state,
 	.close = shm_close,
 	.offloads = shm_offloads,
+	.needs_reset = shm_needs_reset,
+	.reset = shm_reset,
 	.max_sleep_ms = 1,
 };
 

@@ -531,12 +531,36 @@ int hl_switch_del_port(struct hl_switch *sw, const char *name)
 	return 0;
 }
 
+/* The port out of the workers' reach for its reset, then back; frames for it meanwhile find no port. */
+static int port_reset(struct hl_switch *sw, struct hl_sw_port *p, const char *why)
+{
+	if (p->ops->reset == NULL)
+		return hl_error(-EOPNOTSUPP, "port %s: a %s port cannot be reset", p->name, p->ops->kind);
+	__atomic_store_n(&sw->ports[p->id], NULL, __ATOMIC_SEQ_CST);
+	wait_quiescent(sw);
+	int rc = p->ops->reset(p, why);
+	__atomic_store_n(&sw->ports[p->id], p, __ATOMIC_RELEASE);
+	wake(&sw->w[p->worker]);
+	return rc;
+}
+
+int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why)
+{
+	struct hl_sw_port *p = hl_switch_find_port(sw, name);
+	if (p == NULL)
+		return hl_error(-ENOENT, "no port %s", name);
+	return port_reset(sw, p, why);
+}
+
 void hl_switch_ctrl(struct hl_switch *sw)
 {
 	for (unsigned i = 0; i < sw->nslots; i++) {
 		struct hl_sw_port *p = sw->ports[i];
 		if (p != NULL && p->ops->ctrl != NULL)
 			p->ops->ctrl(p);
+		if (p != NULL && p->ops->needs_reset != NULL && p->ops->needs_reset(p) &&
+		    port_reset(sw, p, "its peer is gone") < 0)
+			HL_LOG_WARN("switch: %s", hl_last_error());
 	}
 	uint64_t now = hl__fast_ns();
 	if (now - sw->last_age_ns >= 1000000000ull) {

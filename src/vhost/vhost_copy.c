@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "vhost_zcopy.h"
+#include "vhost_zcopy_pvt.h"
 
 int hl_vhost_copy_chain(const struct hl_iov *iov, unsigned niov, uint32_t skip, uint32_t len, struct hl_buf *b,
 			struct hl_bufpool *bp)

@@ -24,7 +24,7 @@
 
 #include "vhost_port_pvt.h"
 
-#include "vhost_zcopy.h"
+#include "vhost_zcopy_pvt.h"
 
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,
 				struct hl_buf **pkts, uint16_t n)

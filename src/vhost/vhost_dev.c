@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 
-#include "vhost_mem.h"
+#include "vhost_mem_pvt.h"
 
 static void close_fd(int *fd)
 {

@@ -23,7 +23,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "vhost_mem.h"
+#include "vhost_mem_pvt.h"
 
 #define MIN_ALIGN 4096ull
 

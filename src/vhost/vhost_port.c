@@ -14,7 +14,7 @@
 
 #include "vhost_port_pvt.h"
 
-#include "vhost_zcopy.h"
+#include "vhost_zcopy_pvt.h"
 
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
 {

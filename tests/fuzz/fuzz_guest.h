@@ -26,7 +26,7 @@ static inline struct fuzz_guest *fuzz_guest(const uint8_t *data, size_t size)
 {
 	static struct fuzz_guest g;
 	if (g.r0 == NULL) {
-		hl_log_set_level(-1); /* below every level: silent */
+		hl_log_set_level(HL_LOG_OFF);
 		g.r0 = aligned_alloc(4096, FUZZ_REG);
 		g.r1 = aligned_alloc(4096, FUZZ_REG);
 		struct hl_guest_region r[2] = {{0x10000, FUZZ_REG, g.r0, 0}, {0x40000, FUZZ_REG, g.r1, 0}};

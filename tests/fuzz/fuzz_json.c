@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hl_jw w1, w2, w3;
 	int rc;
 
-	hl_log_set_level(0);
+	hl_log_set_level(HL_LOG_OFF);
 	rc = hl_json_parse((const char *)data, size, &a);
 	assert((rc == 0) == (a != NULL));
 	if (rc == 0) {

@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pool == NULL) {
 		char name[32];
-		hl_log_set_level(0);
+		hl_log_set_level(HL_LOG_OFF);
 		if (mkdtemp(dir) == NULL)
 			abort();
 		snprintf(name, sizeof(name), "fz-ol-%d", (int)getpid());

@@ -68,7 +68,7 @@ static void setup(void)
 	char name[32];
 	uint64_t off, len;
 
-	hl_log_set_level(0);
+	hl_log_set_level(HL_LOG_OFF);
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(name, sizeof(name), "fz-shm-%d", (int)getpid());

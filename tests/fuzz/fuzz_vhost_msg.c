@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct hl_vu_msg m, r;
 	int baseline = open_fds();
 
-	hl_log_set_level(0);
+	hl_log_set_level(HL_LOG_OFF);
 	hl_vhost_dev_init(&dev, 1ull << 32, 2, &ops, NULL);
 	while (size >= 3) {
 		size_t len = (size_t)data[0] | (size_t)data[1] << 8;

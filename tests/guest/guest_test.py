@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""What the guest tests share: TAP output, the guest build, hugelinkd and hlctl.
+"""What the guest tests share: TAP output (hltap.Cases), the guest build, hugelinkd and hlctl.
 
 Imported by the tests/guest/test_*.py scripts; nothing here runs on its own.
 """
@@ -11,31 +11,8 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-
-
-class Tap:
-    def __init__(self, cases):
-        self.cases = cases
-        self.done = {}
-        print(f"1..{len(cases)}", flush=True)
-
-    def result(self, idx, good, detail="", log=None):
-        if idx in self.done:
-            return
-        self.done[idx] = good
-        text = self.cases[idx]
-        if detail:
-            text += f": {detail}" if good else f" -- {detail}"
-        print(f"{'ok' if good else 'not ok'} {idx + 1} - {text}", flush=True)
-        if not good and log:
-            for line in log.rstrip().splitlines()[-25:]:
-                print(f"#   {line}", flush=True)
-
-    def fail_rest(self, why):
-        """Fail every undecided case but the last (the process check always runs)."""
-        for i in range(len(self.cases) - 1):
-            if i not in self.done:
-                self.result(i, False, why)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hltap import Cases  # noqa: E402
 
 
 def tail(path, n=25):
@@ -96,7 +73,7 @@ def our_processes(tokens):
 
 
 def start(doc, cases, log_name):
-    """Common start of a guest test: (source dir, build dir, Tap, fresh log dir), or exit 2 on bad usage."""
+    """Common start of a guest test: (source dir, build dir, hltap.Cases, fresh log dir), or exit 2 on bad usage."""
     if len(sys.argv) != 3:
         print(doc, file=sys.stderr)
         sys.exit(2)
@@ -106,7 +83,7 @@ def start(doc, cases, log_name):
     logs = os.path.join(build, log_name)
     subprocess.run(["rm", "-rf", logs], check=False)
     os.makedirs(logs)
-    return src, build, Tap(cases), logs
+    return src, build, Cases(cases), logs
 
 
 def hlctl(build, ctl, *args):

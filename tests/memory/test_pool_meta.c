@@ -111,6 +111,7 @@ M(m_data_offset, H(b)->data_offset = H(b)->pool_size)
 M(m_name, strcpy(H(b)->name, "../x"))
 M(m_dir_relative, strcpy(H(b)->dir, "dev/shm"))
 M(m_dir_dotdot, strcpy(H(b)->dir, "/dev/shm/../../etc"))
+M(m_dir_double_slash, strcpy(H(b)->dir, "//dev/shm"))
 M(m_dir_unterminated, memset(H(b)->dir, 'a', sizeof(H(b)->dir)); H(b)->dir[0] = '/')
 M(m_dir_not_tmpfs, strcpy(H(b)->dir, "/"))
 M(m_dir_not_huge, H(b)->flags |= HL_META_F_HUGETLBFS)
@@ -147,6 +148,7 @@ static const struct mcase cases[] = {
 	{"bad pool name", m_name, true, -EINVAL, "name"},
 	{"relative dir", m_dir_relative, true, -EPERM, "dir"},
 	{"dir with ..", m_dir_dotdot, true, -EPERM, "dir"},
+	{"dir starting with //", m_dir_double_slash, true, -EPERM, "dir"},
 	{"dir unterminated", m_dir_unterminated, true, -EPERM, "dir"},
 	{"dir not shared memory", m_dir_not_tmpfs, true, -EPERM, "not tmpfs"},
 	{"dir not hugetlbfs", m_dir_not_huge, true, -EPERM, "not hugetlbfs"},

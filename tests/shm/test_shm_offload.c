@@ -273,7 +273,7 @@ HL_TEST(guest_tso_frame_is_segmented_for_a_plain_peer)
 
 	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, 0, BASE_F | HOST_F | GUEST_F));
-	CHECK_EQ(hl_shm_peer_features(g.peer), 0);
+	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_BEAT); /* nothing but the beat */
 	uint32_t caps = 1, max_frame = 0;
 	g.ssh->ops->offloads(g.ssh, &caps, &max_frame);
 	CHECK_EQ(caps, 0);

@@ -207,12 +207,13 @@ static void crash_and_recover(const struct expect *x)
 	hl_buf_free_bulk(all, f);
 	free(all);
 
-	/* a new peer takes the dead one's port and finds consistent rings */
+	/* a new peer takes the dead one's port over, rings as they are, and finds them consistent */
 	struct hl_pool_info info;
 	struct hl_shm_peer *pe;
 	struct hl_shm_pkt pk[32];
 	hl_pool_get_info(pool, &info);
-	REQUIRE_OK(hl_shm_attach_mem_features(info.va, info.size, "p", x->chain ? HL_SHM_F_CHAIN : 0, &pe));
+	REQUIRE_OK(hl_shm_attach_mem_features(info.va, info.size, "p",
+					      HL_SHM_ATTACH_TAKEOVER | (x->chain ? HL_SHM_F_CHAIN : 0), &pe));
 	unsigned r = hl_shm_rx_burst(pe, pk, 32);
 	CHECK_EQ(r, x->rx_after);
 	for (unsigned i = 0; i < r; i++) {

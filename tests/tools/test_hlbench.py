@@ -14,6 +14,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hltap import Tap  # noqa: E402
+
 
 def lines(cmd, timeout):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -23,25 +27,23 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    print("1..7", flush=True)
+    t = Tap(7)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
     ok = (rc == 0 and {"table", "segscan"} <= set(impls)
           and all(need <= set(o) and o["bench"] == "xlate" and o["ns_per_op"] > 0 for o in out)
           and ("pagemap" in impls or impls["table"].get("iova") == "offset"))
-    print(f"{'ok' if ok else 'not ok'} 1 - hlbench xlate prints table/pagemap/segscan lines", flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench xlate prints table/pagemap/segscan lines"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1", "--rounds", "1"], 120)
     need = {"bench", "backend", "frontend", "dir", "size", "mode", "mpps", "gbps", "ns_pkt"}
     # busy time a packet: more than nothing, and no more than the time a packet took in all
     ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["backend"] == "hugelink"
           and out[0]["dir"] == "g2h" and out[0]["size"] == 64 and out[0]["mpps"] > 0
           and 0 < out[0]["ns_pkt"] <= 1.5 * 1000 / out[0]["mpps"])
-    print(f"{'ok' if ok else 'not ok'} 2 - hlbench vhost moves packets and prints its JSON line", flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench vhost moves packets and prints its JSON line"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     # hugelinkd next to hlbench switches A -> B; no OVS here (that is the benchmark's job)
     rc, out, err = lines([hlbench, "switch", "--size", "64", "--seconds", "2", "--idle-us", "300"], 120)
     need = {"bench", "switch", "size", "mpps", "gbps", "tx_mpps", "samples"}
@@ -50,10 +52,8 @@ def main():
           and out[0].get("idle_us") == 300 and len(out[0].get("probe_ms_rounds", [])) == 2
           and out[0]["mpps"] > 0 and "error" not in out[0] and "ratio" not in out[0]
           and abs(out[0]["gbps"] - out[0]["mpps"] * 64 * 8 / 1000) < 0.01)
-    print(f"{'ok' if ok else 'not ok'} 3 - hlbench switch forwards through hugelinkd and prints its JSON line",
-          flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench switch forwards through hugelinkd and prints its JSON line"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     # two shm peers through an in-process switch; a frame larger than a buffer goes as a chain of them,
     # one that no chain holds is refused, loudly
     # (two sizes taking turns twice: each has two samples, the second its ratio to the first)
@@ -75,10 +75,8 @@ def main():
     rc2, out2, err2 = lines([hlbench, "shm", "--size", "20000", "--room", "256", "--seconds", "1", "--rounds", "1"], 60)
     ok = ok and (rc2 != 0 and len(out2) == 1 and out2[0].get("size") == 20000 and "error" in out2[0]
                  and "mpps" not in out2[0] and "do not fit" in err2)
-    print(f"{'ok' if ok else 'not ok'} 4 - hlbench shm forwards between two shm peers and prints its JSON line",
-          flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + err2 + err3 + str(out) + str(out2) + str(out3)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench shm forwards between two shm peers and prints its JSON line"):
+        t.diag("\n".join((err + err2 + err3 + str(out) + str(out2) + str(out3)).splitlines()[-10:]))
     shm_out = out + out2
     # zero-copy modes on a chained (4096 B) frame, and the plot
     svg = os.path.join(tempfile.mkdtemp(prefix="hlbench-plot."), "g2h.svg")
@@ -87,10 +85,8 @@ def main():
     modes = {o.get("mode"): o for o in out}
     ok = (rc == 0 and set(modes) == {"copy", "zcopy"} and all(o["mpps"] > 0 and o["size"] == 4096 for o in out)
           and os.path.exists(svg) and "<polyline" in open(svg).read())
-    print(f"{'ok' if ok else 'not ok'} 5 - hlbench vhost runs copy and zcopy on chained frames and plots them",
-          flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench vhost runs copy and zcopy on chained frames and plots them"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     # one chart from the lines of separate runs; broken and error lines skipped
     results = os.path.join(os.path.dirname(svg), "results.jsonl")
     with open(results, "w") as f:
@@ -106,9 +102,8 @@ def main():
           and text.count("<polyline") == 3)
     rc2, _, err2 = lines([hlbench, "plot", "--out", both, os.path.join(os.path.dirname(svg), "missing")], 30)
     ok = ok and rc2 != 0 and "cannot open" in err2
-    print(f"{'ok' if ok else 'not ok'} 6 - hlbench plot draws the lines of several runs in one chart", flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + err2 + str(pout)).splitlines()[-10:]))
+    if not t.check(ok, "hlbench plot draws the lines of several runs in one chart"):
+        t.diag("\n".join((err + err2 + str(pout)).splitlines()[-10:]))
     shutil.rmtree(os.path.dirname(svg), ignore_errors=True)
     # rounds against DPDK: the ratio is the median of the per-round ratios, shown with its spread,
     # and the host-speed probe taken before each round
@@ -122,11 +117,9 @@ def main():
           and abs(o["ratio"] - sum(rr) / 2) < 0.002
           and len(o.get("probe_ms_rounds", [])) == 2 and min(o["probe_ms_rounds"]) > 0
           and o["probe_ms_min"] <= o["probe_ms"] <= o["probe_ms_max"])
-    print(f"{'ok' if ok else 'not ok'} 7 - hlbench vhost --vs-dpdk reports per-round ratios, their spread and "
-          "the host probe", flush=True)
-    if not ok:
-        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
-    return 0
+    if not t.check(ok, "hlbench vhost --vs-dpdk reports per-round ratios, their spread and the host probe"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
+    return t.exit_code()
 
 
 if __name__ == "__main__":

@@ -20,23 +20,13 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hltap import Tap  # noqa: E402
 
 MAC = ["02:00:00:00:00:%02x" % i for i in range(1, 5)]
 AGING_S = 5
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, good, text, detail=""):
-        self.n += 1
-        if not good:
-            self.failed += 1
-        print(f"{'ok' if good else 'not ok'} {self.n} - {text}" + (f" -- {detail}" if detail and not good else ""),
-              flush=True)
-        return good
+# checks each part makes, so the plan goes first: a daemon that does not start fails all of them
+PLAN = {"bad_requests": 20, "forwarding": 10, "idle_and_aging": 3, "tap_port": 4, "main": 18}
 
 
 class Daemon:
@@ -154,6 +144,7 @@ def bad_requests(t, d, work):
         (["raw", "{\"cmd\":\"port-add\",\"kind\":\"vhost\",\"name\":7}"], "name"),
         (["port", "del", "nosuchport"], "no port"),
         (["qemu-args", "nosuchport"], "no port"),
+        (["port", "reset", "nosuchport"], "no port"),
     ]
     for args, want in cases:
         rc, out, err = d.hlctl(*args)
@@ -161,6 +152,8 @@ def bad_requests(t, d, work):
                 f"rc {rc}, {err.strip()} {out.strip()}")
     rc, _, err = d.hlctl("port", "add", "vhost", "a", "--server", sock)
     t.check(rc == 0, "port a added", err)
+    rc, _, err = d.hlctl("port", "reset", "a")
+    t.check(rc == 1 and "cannot be reset" in err, "a vhost port cannot be reset", err)
     rc, _, err = d.hlctl("port", "add", "vhost", "a", "--server", os.path.join(work, "other.sock"))
     t.check(rc == 1 and "exists" in err, "a duplicate port name is refused", err)
     rc, _, err = d.hlctl("port", "add", "vhost", "b", "--server", sock)
@@ -173,6 +166,11 @@ def bad_requests(t, d, work):
     for n in ("a", "c"):
         d.hlctl("port", "del", n)
     t.check(d.alive(), "the daemon still answers after every bad request", d.log_tail())
+    ctl = d.json("stats").get("control", {})
+    # 11 refused by the daemon, 2 by hlctl's own checks never sent, the duplicate, the path in use, the oversized one
+    t.check(ctl.get("refused", 0) >= len(cases) + 3 and ctl.get("too_large", 0) == 1
+            and ctl.get("bad_requests", 0) >= 2 and ctl.get("requests", 0) > ctl.get("refused", 0),
+            "stats count the refused control requests", str(ctl))
     t.check(not os.path.exists(sock), "deleting a server port removes its socket file")
 
 
@@ -265,11 +263,14 @@ def tap_port(t, d, build, work, s1):
 def main():
     build = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="hld-test.")
-    t = Tap()
+    t = Tap(sum(PLAN.values()))
     d = Daemon(build, work, "--aging", str(AGING_S))
     try:
         if not t.check(d.start(), "hugelinkd starts and answers ping", d.log_tail()):
-            return 1
+            return t.exit_code()
+        za = d.json("stats").get("zcopy_auto", {})
+        t.check(za.get("measured") is True and za.get("min_len", 0) % 64 == 0 and 128 <= za.get("min_len", 0),
+                "stats say where zcopy auto starts and that it was measured", str(za))
         bad_requests(t, d, work)
         socks = forwarding(t, d, build, work)
         idle_and_aging(t, d)
@@ -361,6 +362,10 @@ def main():
                 and pi.get("zcopy_packets", 1) == 0,
                 "the isolated peer's frames are echoed back through the switch, copied at the boundary",
                 f"{ip.stderr} {r} {pi}")
+        rc, _, err = d.hlctl("port", "reset", "s")
+        ps = {p["name"]: p for p in d.json("stats")["ports"]}.get("s", {})
+        t.check(rc == 0 and ps.get("resets", 0) >= 1 and d.json("stats")["buffers"]["in_use"] == ps.get("peer_held"),
+                "an shm port is reset on request, its buffers back and the port kept", f"{err} {ps}")
         rc, _, err = d.hlctl("port", "del", "iso")
         t.check(rc == 0 and not os.path.exists(irec) and not os.path.exists(ifile),
                 "deleting the isolated port removes its pool", err)
@@ -387,10 +392,9 @@ def main():
     finally:
         if d.proc is not None:
             d.proc.kill()
-        print(f"# daemon log: {d.log_tail(5)}")
-        print(f"1..{t.n}", flush=True)
+        t.diag(f"daemon log: {d.log_tail(5)}")
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if t.failed else 0
+    return t.exit_code()
 
 
 if __name__ == "__main__":

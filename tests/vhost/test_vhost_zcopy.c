@@ -5,9 +5,10 @@
  * only when the last reference goes (in any order), the bounds keep the
  * guest's ring moving, the switch's view of a packet cannot be changed by
  * the guest after the kick, and stopping, resetting or losing the queue
- * with buffers pinned leaks nothing and completes nothing twice; AUTO's
- * threshold, as the start-up calibration picks it, splits copy from
- * zero-copy.
+ * with buffers pinned leaks nothing and completes nothing twice. The
+ * calibration finds a known crossover in a cost model, says whether it
+ * measured, agrees with its own medians on the real dequeue, and AUTO's
+ * threshold splits copy from zero-copy.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "../../src/vhost/vhost_port_pvt.h"
 #include "hl_test.h"
 #include "../memory/pool_util.h"
+#include "../../src/vhost/vhost_zcopy_calib_pvt.h"
 
 #define RING 256
 
@@ -283,20 +285,175 @@ HL_TEST(auto_copies_small_packets)
 }
 
 /*
- * The start-up calibration times both modes on the real dequeue path; what
- * it picks depends on the machine, but it must be a size a frame can have
- * (or "never"), become the default, and leave no buffer behind.
+ * A cost model with a known crossover, sampled the way the calibration
+ * samples a queue: copy costs copy_base + copy_per * size ns a packet,
+ * zero-copy zc_base + zc_per * size; `spike` multiplies one round's copy
+ * samples (noise the medians must ignore); `fail_at` makes that call fail.
  */
-HL_TEST(calibration_picks_a_threshold_and_auto_splits_at_it)
+struct cost_model {
+	double copy_base, copy_per, zc_base, zc_per;
+	int spike_call, fail_at;
+	unsigned calls, zc_calls[HL_VHOST_ZC_CAL_NSIZES], copy_calls[HL_VHOST_ZC_CAL_NSIZES];
+};
+
+static double model_sample(void *ctx, bool zc, uint32_t size)
+{
+	struct cost_model *m = ctx;
+	int call = (int)m->calls++;
+	for (unsigned i = 0; i < HL_VHOST_ZC_CAL_NSIZES; i++)
+		if (hl_zc_cal_sizes[i] == size)
+			(zc ? m->zc_calls : m->copy_calls)[i]++;
+	if (call == m->fail_at)
+		return -1;
+	double ns = zc ? m->zc_base + m->zc_per * size : m->copy_base + m->copy_per * size;
+	/* a slow spell over one whole round: every sample from spike_call on, one round long */
+	if (m->spike_call >= 0 && call >= m->spike_call && call < m->spike_call + 2 * HL_VHOST_ZC_CAL_NSIZES)
+		ns *= zc ? 1.0 : 0.2;
+	return ns;
+}
+
+static struct hl_vhost_zc_calib run_model(struct cost_model *m)
+{
+	struct hl_vhost_zc_calib out;
+	memset(&out, 0xa5, sizeof(out));
+	struct hl_zc_calib_ops ops = {.sample = model_sample, .ctx = m};
+	hl_zc_calib_run(&ops, &out);
+	return out;
+}
+
+/* Crossover of the model: copy_base + copy_per * s == zc_base + zc_per * s. */
+static double crossover(const struct cost_model *m)
+{
+	return (m->zc_base - m->copy_base) / (m->copy_per - m->zc_per);
+}
+
+HL_TEST(calibration_finds_a_known_crossover)
+{
+	/* zero-copy: a fixed cost of 47 ns, 0.01 ns a byte; copy: 20 ns and 0.04 ns a byte: equal at 900 B */
+	struct cost_model m = {20, 0.04, 47, 0.01, -1, -1, 0, {0}, {0}};
+	struct hl_vhost_zc_calib c = run_model(&m);
+	CHECK(c.measured);
+	CHECK_EQ(crossover(&m), 900);
+	/* within one rounding step (64 B) of where the costs cross, not at a size merely measured */
+	CHECK(c.min_len >= 900 - 64 && c.min_len <= 900 + 64);
+	CHECK_EQ(c.min_len % 64, 0);
+	/* every size sampled in both modes, the same number of times: a warm-up and the rounds */
+	CHECK_EQ(m.calls, 2u * HL_VHOST_ZC_CAL_NSIZES * (HL_ZC_CAL_ROUNDS + 1));
+	for (unsigned i = 0; i < HL_VHOST_ZC_CAL_NSIZES; i++) {
+		CHECK_EQ(m.zc_calls[i], HL_ZC_CAL_ROUNDS + 1);
+		CHECK_EQ(m.copy_calls[i], HL_ZC_CAL_ROUNDS + 1);
+		CHECK_EQ(c.size[i], hl_zc_cal_sizes[i]);
+		double want = (m.zc_base + m.zc_per * c.size[i]) / (m.copy_base + m.copy_per * c.size[i]);
+		CHECK(c.ratio[i] > want - 1e-9 && c.ratio[i] < want + 1e-9);
+		CHECK(c.copy_ns[i] == m.copy_base + m.copy_per * c.size[i]);
+	}
+
+	/* the same machine twice as fast: the same crossover */
+	struct cost_model fast = {10, 0.02, 23.5, 0.005, -1, -1, 0, {0}, {0}};
+	CHECK_EQ(run_model(&fast).min_len, c.min_len);
+
+	/* a crossover elsewhere moves the threshold with it */
+	struct cost_model late = {20, 0.02, 80, 0.005, -1, -1, 0, {0}, {0}}; /* 4000 B */
+	struct hl_vhost_zc_calib l = run_model(&late);
+	CHECK(l.measured);
+	CHECK(l.min_len > 4000 - 64 * 4 && l.min_len <= 4096);
+}
+
+HL_TEST(calibration_ignores_one_slow_round)
+{
+	/* copy looks 5 times cheaper for one round (a spell that slowed zero-copy alone) */
+	struct cost_model m = {20, 0.04, 47, 0.01, 2 * HL_VHOST_ZC_CAL_NSIZES * 4, -1, 0, {0}, {0}};
+	struct cost_model calm = {20, 0.04, 47, 0.01, -1, -1, 0, {0}, {0}};
+	struct hl_vhost_zc_calib c = run_model(&m);
+	CHECK(c.measured);
+	CHECK_EQ(c.min_len, run_model(&calm).min_len);
+}
+
+HL_TEST(calibration_never_and_always)
+{
+	/* zero-copy slower at every size: never */
+	struct cost_model slow = {20, 0.01, 40, 0.02, -1, -1, 0, {0}, {0}};
+	struct hl_vhost_zc_calib c = run_model(&slow);
+	CHECK(c.measured);
+	CHECK_EQ(c.min_len, HL_VHOST_ZC_NEVER);
+	/* faster at every size: from the smallest size measured */
+	struct cost_model fast = {20, 0.04, 10, 0.01, -1, -1, 0, {0}, {0}};
+	c = run_model(&fast);
+	CHECK(c.measured);
+	CHECK_EQ(c.min_len, HL_ZC_CAL_MIN);
+
+	/* a lone win below a loss is noise: the threshold comes after the last loss */
+	const uint32_t *s = hl_zc_cal_sizes;
+	double r[HL_VHOST_ZC_CAL_NSIZES] = {1.3, 0.9, 1.2, 1.1, 0.8, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.4};
+	uint32_t t = hl_zc_calib_pick(s, r, HL_VHOST_ZC_CAL_NSIZES);
+	CHECK(t > s[3] && t <= s[4]);
+	/* interpolated: 1.1 at 512 and 0.8 at 768 cross at 597, rounded up to 640 */
+	CHECK_EQ(t, 640);
+	/* a loss at the largest size: never, whatever came before */
+	r[HL_VHOST_ZC_CAL_NSIZES - 1] = 1.01;
+	CHECK_EQ(hl_zc_calib_pick(s, r, HL_VHOST_ZC_CAL_NSIZES), HL_VHOST_ZC_NEVER);
+	/* a tie counts as no slower */
+	double tie[HL_VHOST_ZC_CAL_NSIZES] = {1.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0};
+	CHECK_EQ(hl_zc_calib_pick(s, tie, HL_VHOST_ZC_CAL_NSIZES), s[1]);
+}
+
+HL_TEST(calibration_with_a_failed_sample_is_not_measured)
+{
+	/* the last sample of all, and one in the warm-up round */
+	int at[] = {2 * HL_VHOST_ZC_CAL_NSIZES * (HL_ZC_CAL_ROUNDS + 1) - 1, 4};
+	for (unsigned k = 0; k < 2; k++) {
+		struct cost_model m = {20, 0.04, 47, 0.01, -1, at[k], 0, {0}, {0}};
+		struct hl_vhost_zc_calib c = run_model(&m);
+		CHECK(!c.measured);
+		CHECK_EQ(c.min_len, HL_VHOST_ZC_DEFAULT_MIN_LEN);
+		CHECK_EQ(m.calls, (unsigned)at[k] + 1 + (at[k] % 2 == 0)); /* it stops at the failed pair */
+	}
+}
+
+/*
+ * The start-up calibration on the real dequeue path: what it picks depends
+ * on the machine, but it must say it measured, become the default, agree
+ * with the medians it reports (zero-copy no slower from the threshold up,
+ * slower just below it), and leave no buffer behind.
+ */
+HL_TEST(calibration_measures_the_real_dequeue)
+{
+	struct hl_vhost_zc_calib c;
+	setup();
+	uint32_t thr = hl_vhost_zc_calibrate(sw_bp, &c);
+	REQUIRE(c.measured);
+	CHECK_EQ(thr, c.min_len);
+	CHECK_EQ(hl_vhost_zc_min_len_default(), thr);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_zc_calib_pick(c.size, c.ratio, HL_VHOST_ZC_CAL_NSIZES), thr);
+	unsigned above_slower = 0, below_faster = 0, timed = 0;
+	int last_below = -1;
+	for (unsigned i = 0; i < HL_VHOST_ZC_CAL_NSIZES; i++) {
+		timed += c.copy_ns[i] > 0 && c.zc_ns[i] > 0 && c.ratio[i] > 0;
+		if (c.size[i] >= thr)
+			above_slower += c.ratio[i] > 1.0;
+		else
+			last_below = (int)i;
+	}
+	if (last_below >= 0)
+		below_faster = c.ratio[last_below] <= 1.0;
+	CHECK_EQ(timed, HL_VHOST_ZC_CAL_NSIZES);
+	CHECK_EQ(above_slower, 0);
+	CHECK_EQ(below_faster, 0);
+	CHECK(c.ms > 0);
+}
+
+/* AUTO's default, as a calibration sets it, splits copy from zero-copy exactly at the threshold. */
+HL_TEST(auto_splits_at_the_calibrated_threshold)
 {
 	struct hl_vuser u;
 	struct hl_buf *p[16];
 	setup();
-	uint32_t thr = hl_vhost_zc_calibrate(sw_bp);
-	CHECK(thr >= 128 && thr <= 65536);
-	CHECK_EQ(thr % 64, 0);
-	CHECK_EQ(hl_vhost_zc_min_len_default(), thr);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	struct cost_model m = {20, 0.04, 47, 0.01, -1, -1, 0, {0}, {0}};
+	struct hl_vhost_zc_calib c = run_model(&m);
+	REQUIRE(c.measured);
+	hl_vhost_zc_set_min_len_default(c.min_len);
+	uint32_t thr = c.min_len;
 
 	/* a port that gives no threshold takes the calibrated one */
 	open_pair(&u, HL_VHOST_ZC_AUTO, 0, 0, 0);
@@ -304,8 +461,6 @@ HL_TEST(calibration_picks_a_threshold_and_auto_splits_at_it)
 	/* below it copied, from it up left in guest memory (sizes above 1900 B as descriptor chains) */
 	const uint32_t sizes[] = {64, thr - 1, thr, thr + 1000};
 	for (unsigned i = 0; i < 4; i++) {
-		if (sizes[i] > 65535)
-			continue; /* "never": nothing to send at or above it */
 		bool zc = sizes[i] >= thr;
 		uint64_t copied = port.vq[1].stats.copied, zcopy = port.vq[1].stats.zcopy;
 		unsigned got = send_and_take(&u, 8, sizes[i], p, 8);
@@ -329,19 +484,25 @@ HL_TEST(calibration_picks_a_threshold_and_auto_splits_at_it)
 	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
 }
 
-/* When it cannot measure (too few buffers, none at all), AUTO starts at 512 B. */
+/* When it cannot measure (too few buffers, none at all), it says so and AUTO starts at 512 B. */
 HL_TEST(calibration_falls_back_to_512)
 {
 	struct hl_pool *tp;
 	struct hl_bufpool *tbp;
+	struct hl_vhost_zc_calib c;
 	setup();
 	REQUIRE_OK(make_pool("tiny", &tp, &tbp, 16)); /* fewer than a burst */
-	CHECK_EQ(hl_vhost_zc_calibrate(tbp), 512);
+	hl_vhost_zc_set_min_len_default(960);
+	CHECK_EQ(hl_vhost_zc_calibrate(tbp, &c), 512);
+	CHECK(!c.measured);
+	CHECK_EQ(c.min_len, 512);
 	CHECK_EQ(hl_vhost_zc_min_len_default(), 512);
 	CHECK_EQ(hl_bufpool_in_use(tbp), 0);
-	CHECK_EQ(hl_vhost_zc_calibrate(sw_bp), hl_vhost_zc_min_len_default());
-	CHECK_EQ(hl_vhost_zc_calibrate(NULL), 512);
+	hl_vhost_zc_set_min_len_default(960);
+	CHECK_EQ(hl_vhost_zc_calibrate(NULL, &c), 512);
+	CHECK(!c.measured);
 	CHECK_EQ(hl_vhost_zc_min_len_default(), 512);
+	CHECK_EQ(hl_vhost_zc_calibrate(NULL, NULL), 512);
 	hl_bufpool_free(tbp);
 	hl_pool_destroy(tp);
 }

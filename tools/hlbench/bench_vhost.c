@@ -180,7 +180,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	if (hl_pool_create(&pp, &pool) < 0 || hl_bufpool_create(pool, "b", 16384, 2048, 256, &bp) < 0)
 		return -1;
 	if (mode == HL_VHOST_ZC_AUTO)
-		auto_min_len = hl_vhost_zc_calibrate(bp); /* as hugelinkd does at start */
+		auto_min_len = hl_vhost_zc_calibrate(bp, NULL); /* as hugelinkd does at start */
 	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode};
 	if (hl_vhost_port_create(&vp, &port) < 0)
 		return -1;

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port del NAME\n"
+	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
 	"  stats [--json]\n"
 	"  mac [--json]\n"
@@ -225,13 +226,14 @@ static int cmd_port(const struct hlctl *h, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return usage("port: add, del or list?");
+		return usage("port: add, del, reset or list?");
 	if (strcmp(argv[0], "add") == 0)
 		return port_add(h, argc - 1, argv + 1);
-	if (strcmp(argv[0], "del") == 0) {
+	if (strcmp(argv[0], "del") == 0 || strcmp(argv[0], "reset") == 0) {
+		bool del = argv[0][0] == 'd';
 		if (argc != 2 || argv[1][0] == '\0')
-			return usage("port del: exactly one NAME is required");
-		req_begin(&w, "port-del");
+			return usage("port %s: exactly one NAME is required", argv[0]);
+		req_begin(&w, del ? "port-del" : "port-reset");
 		hl_jw_kv_str(&w, "name", argv[1]);
 		hl_jw_obj_end(&w);
 		return run(h, &w, false, NULL);

@@ -229,6 +229,18 @@ void hlctl_show_stats(const struct hl_json *reply)
 		}
 		printf("\n");
 	}
+	/* shm ports whose peer died, left or broke a ring: what the resets took back */
+	for (size_t i = 0; i < hl_json_len(ports); i++) {
+		const struct hl_json *p = hl_json_at(ports, i);
+		if (hlctl_u64(p, "resets") + hlctl_u64(p, "ring_broken") != 0)
+			printf("shm %s: resets=%" PRIu64 " reclaimed=%" PRIu64 " ring_broken=%" PRIu64 "\n",
+			       str_or(p, "name", "-"), hlctl_u64(p, "resets"), hlctl_u64(p, "reclaimed"),
+			       hlctl_u64(p, "ring_broken"));
+	}
+	const struct hl_json *c = hl_json_get(reply, "control");
+	if (c != NULL)
+		printf("control: %" PRIu64 " requests, %" PRIu64 " refused\n", hlctl_u64(c, "requests"),
+		       hlctl_u64(c, "refused"));
 	show_workers(reply);
 }
 

@@ -144,6 +144,24 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 	hl_jw_kv_u64(r, "total", bs.n);
 	hl_jw_kv_u64(r, "in_use", bs.in_use);
 	hl_jw_obj_end(r);
+	/* where zcopy auto starts to pin, and whether that was measured here or is the default */
+	hl_jw_key(r, "zcopy_auto");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "min_len", d->zc_calib.min_len);
+	hl_jw_kv_bool(r, "measured", d->zc_calib.measured);
+	hl_jw_obj_end(r);
+	if (d->ctl != NULL) {
+		/* this request is counted already: the numbers include it */
+		hl_jw_key(r, "control");
+		hl_jw_obj_begin(r);
+		hl_jw_kv_u64(r, "requests", d->ctl->requests);
+		hl_jw_kv_u64(r, "refused", d->ctl->refused);
+		hl_jw_kv_u64(r, "bad_requests", d->ctl->bad_requests);
+		hl_jw_kv_u64(r, "too_large", d->ctl->too_large);
+		hl_jw_kv_u64(r, "timeouts", d->ctl->timeouts);
+		hl_jw_kv_u64(r, "busy", d->ctl->busy);
+		hl_jw_obj_end(r);
+	}
 	hl_jw_key(r, "ports");
 	hl_jw_arr_begin(r);
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
@@ -172,7 +190,13 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL) {
 			uint32_t f = hl_shm_port_features(sp);
+			struct hl_shm_port_stats ss;
+			hl_shm_port_stats(sp, &ss);
 			hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
+			/* resets: the peer died or left (or port-reset), and its buffers came back */
+			hl_jw_kv_u64(r, "resets", ss.c.resets);
+			hl_jw_kv_u64(r, "reclaimed", ss.c.reclaimed);
+			hl_jw_kv_u64(r, "ring_broken", ss.c.ring_broken);
 			/* what the peer took of the shm format's features */
 			hl_jw_kv_bool(r, "peer_chains", f & HL_SHM_F_CHAIN);
 			hl_jw_kv_bool(r, "peer_offloads", f & HL_SHM_F_OFFLOAD);
@@ -280,6 +304,18 @@ static void cmd_port_add(struct daemon *d, const struct hl_json *req, struct hl_
 	hld_state_save(d);
 }
 
+/* A port back to a fresh state without removing it: an shm port whose ring its peer broke. */
+static void cmd_port_reset(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
+	if (name == NULL)
+		return;
+	if (hl_switch_reset_port(d->sw, name, "asked for") < 0)
+		return fail(r, "%s", hl_last_error());
+	ok_begin(r);
+	hl_jw_obj_end(r);
+}
+
 static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
 {
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
@@ -317,6 +353,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_port_add(d, req, r);
 	} else if (strcmp(cmd, "port-del") == 0) {
 		cmd_port_del(d, req, r);
+	} else if (strcmp(cmd, "port-reset") == 0) {
+		cmd_port_reset(d, req, r);
 	} else if (strcmp(cmd, "port-list") == 0) {
 		cmd_port_list(d, r);
 	} else if (strcmp(cmd, "stats") == 0) {

@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hugelink/ctl.h>
 #include <hugelink/json.h>
 #include <hugelink/switch.h>
+#include <hugelink/vhost_port.h>
 
 struct daemon {
 	struct hl_switch *sw;
@@ -20,6 +22,8 @@ struct daemon {
 	bool ready;             /* start-up done: requests before it are answered "starting" */
 	const char *state_path; /* the port list, rewritten on every change; NULL: none */
 	uint64_t started_ns;
+	const struct hl_ctl_server *ctl; /* its counters, for stats; NULL: none */
+	struct hl_vhost_zc_calib zc_calib; /* what the start-up calibration found (zcopy auto) */
 	/* last restart after a crash: how long the switch was gone */
 	uint64_t outage_ns;
 	/* what each port was created with, to save and list it */

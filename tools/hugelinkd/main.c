@@ -155,10 +155,10 @@ static int detach(int *ready_fd)
 {
 	int p[2];
 	if (pipe(p) < 0)
-		return -errno;
+		return hl_error(-errno, "hugelinkd: pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0)
-		return -errno;
+		return hl_error(-errno, "hugelinkd: fork: %s", strerror(errno));
 	if (pid > 0) {
 		char c = 1;
 		ssize_t n;
@@ -368,6 +368,7 @@ int main(int argc, char **argv)
 
 	struct daemon d = {.state_path = state, .started_ns = hl_now_ns(), .name = pp.name};
 	struct hl_ctl_server srv = {.listen_fd = -1, .ep_fd = -1};
+	d.ctl = &srv;
 	bool stopped = false, wrote_pid = false;
 	int rc = 0;
 	if (startup_stop(NULL))
@@ -412,7 +413,7 @@ int main(int argc, char **argv)
 	if (startup_stop(&srv))
 		goto out;
 	/* where zero-copy starts to pay on this machine (zcopy auto) */
-	hl_vhost_zc_calibrate(d.bp);
+	hl_vhost_zc_calibrate(d.bp, &d.zc_calib);
 	struct hl_switch_params sp = {
 		.bp = d.bp, .workers = workers, .aging_ns = aging_s * 1000000000ull, .first_cpu = cpu,
 		.idle_us = idle_us};

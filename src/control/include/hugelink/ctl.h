@@ -57,6 +57,7 @@ struct hl_ctl_server {
 	uint64_t too_large;
 	uint64_t timeouts;     /* clients dropped at their deadline */
 	uint64_t busy;         /* refused: HL_CTL_MAX_CLIENTS already open */
+	uint64_t refused;      /* every request answered {"ok":false}: the above, and the handler's refusals */
 };
 
 /*
@@ -86,6 +87,16 @@ unsigned hl_ctl_server_pending(const struct hl_ctl_server *s);
  * on a failure of the server itself.
  */
 int hl_ctl_server_poll(struct hl_ctl_server *s, int timeout_ms);
+
+/*
+ * What the server does with one request's bytes (text[0, len), without the
+ * newline): parse, check it is an object with a string "cmd", hand it to
+ * the handler, count it; the reply is left in w (hl_jw_init'ed by the
+ * caller). No socket is involved, so a test or fuzzer can drive the whole
+ * request path with a server that was never opened: only fn and opaque
+ * need setting.
+ */
+void hl_ctl_server_answer(struct hl_ctl_server *s, const char *text, size_t len, struct hl_jw *w);
 
 /*
  * Drop every client, stop listening and remove the socket file. Safe to call

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Guest -> host: what copy and zero-copy dequeue share; internal to src/vhost. */
-#ifndef HL_VHOST_ZCOPY_H
-#define HL_VHOST_ZCOPY_H
+#ifndef HL_VHOST_ZCOPY_PVT_H
+#define HL_VHOST_ZCOPY_PVT_H
 
 #include <string.h>
 

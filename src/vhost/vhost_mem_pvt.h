@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Mapping the front-end's memory regions; internal to src/vhost. */
-#ifndef HL_VHOST_MEM_H
-#define HL_VHOST_MEM_H
+#ifndef HL_VHOST_MEM_PVT_H
+#define HL_VHOST_MEM_PVT_H
 
 #include <hugelink/vhost_dev.h>
 

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer harness for whole control requests: each line of the input is
+ * one request as a client sends it, answered by the control server's own
+ * request path (hl_ctl_server_answer: parse, check, count) and hugelinkd's
+ * command dispatch (hld_handle, tools/hugelinkd/ctl_cmds.c, and its port
+ * list on disk, port_config.c) against a live switch and pool. One daemon
+ * lives through all the lines of an input, so adds, deletes, listings and
+ * stats meet each other.
+ *
+ * vhost and TAP ports would make sockets and interfaces wherever a request
+ * says; here their create calls (the two of src/switch/sw_port_vhost.c and
+ * sw_port_tap.c that the dispatch calls) make stub ports that check what
+ * the dispatch let through. shm ports are real, in a pool in a private
+ * directory.
+ *
+ * Checked after every request: the reply is one JSON object with a boolean
+ * "ok" and, when false, a non-empty "error"; every line is counted once as
+ * a request or a bad request, and as refused exactly when "ok" is false. After every input: the saved port list
+ * brings back exactly the ports there were, and once they are all deleted
+ * no buffer of the switch's pool is in use.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <hugelink/ctl.h>
+#include <hugelink/pool.h>
+#include <hugelink/sw_ports.h>
+
+#include "hugelinkd.h"
+
+#define MAX_LINES 64
+
+/* ---- what stands in for vhost and TAP ports --------------------------------------------- */
+
+struct stub_port {
+	struct hl_sw_port base;
+	char ifname[16];
+	char path[108];
+	bool client;
+};
+
+static uint16_t stub_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
+{
+	(void)p, (void)bp, (void)pkts, (void)n;
+	return 0;
+}
+
+static uint16_t stub_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
+{
+	(void)p, (void)bytes;
+	hl_buf_free_bulk(pkts, n);
+	return 0;
+}
+
+static const char *stub_state(const struct hl_sw_port *p)
+{
+	(void)p;
+	return "down";
+}
+
+static void stub_close(struct hl_sw_port *p)
+{
+	free(p);
+}
+
+static const struct hl_sw_port_ops vhost_stub_ops = {
+	.kind = "vhost", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
+static const struct hl_sw_port_ops tap_stub_ops = {
+	.kind = "tap", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
+
+static bool name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= HL_SW_NAME_LEN)
+		return false;
+	for (const char *s = name; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+static struct stub_port *stub_new(const struct hl_sw_port_ops *ops, const char *name)
+{
+	struct stub_port *s = calloc(1, sizeof(*s));
+	assert(s != NULL);
+	s->base.ops = ops;
+	snprintf(s->base.name, sizeof(s->base.name), "%s", name);
+	return s;
+}
+
+int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out)
+{
+	/* what the dispatch checked before it got here */
+	assert(name_ok(prm->name));
+	assert(prm->path != NULL && prm->path[0] == '/' && strlen(prm->path) < sizeof(((struct sockaddr_un *)0)->sun_path));
+	assert(prm->zcopy == HL_VHOST_ZC_AUTO || prm->zcopy == HL_VHOST_ZC_ON || prm->zcopy == HL_VHOST_ZC_OFF);
+	struct stub_port *s = stub_new(&vhost_stub_ops, prm->name);
+	snprintf(s->path, sizeof(s->path), "%s", prm->path);
+	s->client = prm->client;
+	*out = &s->base;
+	return 0;
+}
+
+const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client)
+{
+	const struct stub_port *s = (const struct stub_port *)p;
+	if (client != NULL)
+		*client = s->client;
+	return s->path;
+}
+
+int hl_sw_port_tap_create(const char *name, const char *ifname, bool offload, struct hl_sw_port **out)
+{
+	(void)offload;
+	assert(name_ok(name));
+	assert(ifname == NULL || strlen(ifname) < 16);
+	struct stub_port *s = stub_new(&tap_stub_ops, name);
+	snprintf(s->ifname, sizeof(s->ifname), "%s", ifname != NULL && ifname[0] ? ifname : name);
+	*out = &s->base;
+	return 0;
+}
+
+const char *hl_sw_port_tap_ifname(const struct hl_sw_port *p)
+{
+	return ((const struct stub_port *)p)->ifname;
+}
+
+/* ---- the daemon ---------------------------------------------------------------------------- */
+
+static struct daemon d;
+static struct hl_ctl_server srv;
+static char dir[] = "/tmp/hlfuzz-ctl.XXXXXX";
+static char state_path[64];
+
+static void cleanup(void)
+{
+	hl_switch_destroy(d.sw);
+	hl_bufpool_free(d.bp);
+	hl_pool_destroy(d.pool);
+	unlink(state_path);
+	rmdir(dir);
+}
+
+static void setup(void)
+{
+	hl_log_set_level(HL_LOG_OFF);
+	if (mkdtemp(dir) == NULL)
+		abort();
+	static char name[32]; /* the daemon's name for as long as it lives */
+	snprintf(name, sizeof(name), "fzctl-%d", (int)getpid());
+	struct hl_pool_params pp = {.name = name, .size = 16 << 20, .run_dir = dir, .shm_dir = dir,
+				    .flags = HL_POOL_F_NO_HUGE};
+	if (hl_pool_create(&pp, &d.pool) < 0 || hl_bufpool_create(d.pool, "sw", 2048, 2048, 0, &d.bp) < 0)
+		abort();
+	struct hl_switch_params sp = {.bp = d.bp, .first_cpu = -1};
+	if (hl_switch_create(&sp, &d.sw) < 0)
+		abort();
+	d.name = name;
+	d.started_ns = hl_now_ns();
+	snprintf(state_path, sizeof(state_path), "%s/ports.json", dir);
+	d.state_path = state_path;
+	srv.fn = hld_handle;
+	srv.opaque = &d;
+	atexit(cleanup);
+}
+
+static unsigned nports(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++)
+		n += hl_switch_port_at(d.sw, i) != NULL;
+	return n;
+}
+
+static void del_all(void)
+{
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
+		struct hl_sw_port *p = hl_switch_port_at(d.sw, i);
+		char name[HL_SW_NAME_LEN];
+		if (p == NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s", p->name);
+		assert(hld_port_del(&d, name) == 0);
+	}
+}
+
+static int check_reply(const struct hl_jw *w)
+{
+	struct hl_json *r;
+	assert(hl_jw_cstr(w) != NULL);
+	assert(hl_json_parse(hl_jw_cstr(w), hl_jw_len(w), &r) == 0);
+	assert(hl_json_type(r) == HL_JSON_OBJ);
+	int ok = hl_json_bool(hl_json_get(r, "ok"));
+	assert(ok == 0 || ok == 1);
+	if (!ok) {
+		const char *e = hl_json_str(hl_json_get(r, "error"));
+		assert(e != NULL && e[0] != '\0');
+	}
+	hl_json_free(r);
+	return ok;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (d.sw == NULL)
+		setup();
+	if (size > HL_CTL_MAX_REQUEST)
+		return 0;
+	/* a first byte of 0xff: the daemon is still starting */
+	d.ready = !(size > 0 && data[0] == 0xff);
+	uint64_t before = srv.requests + srv.bad_requests, refused = srv.refused;
+	unsigned lines = 0, refusals = 0;
+	for (size_t at = 0; at < size && lines < MAX_LINES; lines++) {
+		const uint8_t *nl = memchr(data + at, '\n', size - at);
+		size_t len = nl != NULL ? (size_t)(nl - (data + at)) : size - at;
+		/* the server's buffer: exactly the request, so a read past it is caught */
+		char *text = malloc(len ? len : 1);
+		assert(text != NULL);
+		memcpy(text, data + at, len);
+		struct hl_jw w;
+		hl_jw_init(&w);
+		hl_ctl_server_answer(&srv, text, len, &w);
+		refusals += !check_reply(&w);
+		hl_jw_free(&w);
+		free(text);
+		at += len + 1;
+	}
+	assert(srv.requests + srv.bad_requests - before == lines);
+	assert(srv.refused - refused == refusals); /* every refusal counted, and nothing else */
+
+	/* the port list on disk is the ports there are: deleting them all and loading it brings them back */
+	d.ready = true;
+	unsigned n = nports();
+	if (n > 0) {
+		del_all(); /* as the daemon's own exit does: the list on disk stays */
+		assert(hld_config_load(&d, state_path, false) == 0);
+		assert(nports() == n);
+		del_all();
+	}
+	unlink(state_path);
+	assert(nports() == 0);
+	assert(hl_bufpool_in_use(d.bp) == 0);
+	return 0;
+}
