@@ -1235,7 +1235,7 @@ HL_TEST(doorbell_wakes_a_sleeping_switch)
 	struct hl_sw_port *sa, *sb;
 	struct hl_shm_peer *pa, *pb;
 	struct hl_shm_pkt pk[4];
-	uint64_t lat[5];
+	uint64_t lat[40];
 
 	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
 	REQUIRE_OK(env_open(&e, "shm", NBUF));
@@ -1249,14 +1249,21 @@ HL_TEST(doorbell_wakes_a_sleeping_switch)
 	REQUIRE_OK(hl_shm_attach(e.info.record_path, "da", &pa));
 	REQUIRE_OK(hl_shm_attach(e.info.record_path, "db", &pb));
 
-	for (unsigned round = 0; round < 5; round++) {
+	/*
+	 * A shm port lets its worker sleep 1 ms at most (a guest on the BAR has
+	 * no doorbell), so a frame published just as the worker wakes by itself
+	 * needs no kick. Rounds go on until five were published to a sleeping
+	 * worker and kicked (or 40 rounds: a doorbell that never rings fails).
+	 */
+	struct hl_shm_peer_stats ps = {0};
+	unsigned rounds = 0;
+	for (unsigned round = 0; round < 40 && ps.kicks < 5; round++, rounds++) {
 		struct hl_sw_worker_info wi = {0};
-		for (int t = 0; t < 2000 && !wi.sleeping; t++) {
-			usleep(500);
+		for (int t = 0; t < 20000 && !wi.sleeping; t++) {
+			usleep(50);
 			hl_switch_worker_info(sw, 0, &wi);
 		}
 		REQUIRE(wi.sleeping);
-		usleep(2000);
 		REQUIRE(hl_shm_tx_alloc(pa, pk, 1) == 1);
 		pk[0].len = shm_frame_len(round);
 		shm_frame_fill(pk[0].data, pk[0].len, 0xa, 0xb, round);
@@ -1269,14 +1276,14 @@ HL_TEST(doorbell_wakes_a_sleeping_switch)
 		REQUIRE(got == 1);
 		CHECK_EQ(shm_frame_check(pk[0].data, pk[0].len), round);
 		CHECK_EQ(hl_shm_release(pb, pk, 1), 1);
+		hl_shm_peer_stats(pa, &ps);
 	}
-	struct hl_shm_peer_stats ps;
-	hl_shm_peer_stats(pa, &ps);
 	CHECK(ps.kicks >= 5);
-	qsort(lat, 5, sizeof(lat[0]), cmp_u64);
-	printf("# wake-up latency: median %llu us, worst %llu us\n",
-	       (unsigned long long)(lat[2] / 1000), (unsigned long long)(lat[4] / 1000));
-	CHECK(lat[2] < 40000000ull); /* well under the 100 ms sleep bound */
+	qsort(lat, rounds, sizeof(lat[0]), cmp_u64);
+	printf("# %u rounds, %llu kicks; wake-up latency: median %llu us, worst %llu us\n", rounds,
+	       (unsigned long long)ps.kicks, (unsigned long long)(lat[rounds / 2] / 1000),
+	       (unsigned long long)(lat[rounds - 1] / 1000));
+	CHECK(lat[rounds / 2] < 40000000ull); /* well under the 100 ms sleep bound */
 	hl_shm_detach(pa);
 	hl_shm_detach(pb);
 	hl_switch_destroy(sw);
