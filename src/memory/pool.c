@@ -11,8 +11,10 @@
  *   - a failed create or attach leaves nothing mapped and (for create)
  *     nothing on disk.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,11 +306,46 @@ static int find_segments(struct hl_pool *p, struct hl_meta_seg **out, uint32_t *
 	return 0;
 }
 
+/*
+ * Temporary records of writers that died between creating and renaming
+ * them ("PATH.tmp.PID", PID gone): nothing else would ever remove them.
+ */
+static void remove_dead_tmp(const char *path)
+{
+	char dir[300];
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash == NULL ? 1 : (size_t)(slash - path);
+	const char *base = slash == NULL ? path : slash + 1;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (dlen == 0 || dlen >= sizeof(dir))
+		return;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)dlen, path);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	size_t blen = strlen(base);
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		const char *n = e->d_name;
+		if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+			continue;
+		char *end;
+		long pid = strtol(n + blen + 5, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), n, 0) == 0)
+			HL_LOG_INFO("pool: removed %s/%s, left by a writer that died (pid %ld)", dir, n, pid);
+	}
+	closedir(d);
+}
+
 int hl_pool_write_record(const char *path, const void *rec, size_t len)
 {
 	char tmp[300];
 	int fd, rc = 0;
 
+	remove_dead_tmp(path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
