@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"  mac [--json]\n"
 	"  top [--interval S] [--count N]\n"
 	"  qemu-args NAME\n"
+	"  log-level [err|warn|info|debug] [--json]   show or set the daemon's log level\n"
 	"  ping\n"
 	"  wait-ready [--timeout S]       until the daemon serves requests (default 30 s)\n"
 	"  raw JSON\n"
@@ -329,6 +330,35 @@ static void show_qemu_args(const struct hl_json *reply)
 	printf("%s\n", a ? a : "");
 }
 
+static void show_log_level(const struct hl_json *reply)
+{
+	const char *l = hl_json_str(hl_json_get(reply, "level"));
+	const char *t = hl_json_str(hl_json_get(reply, "target"));
+	printf("%s (log to %s, %" PRIu64 " line(s) held back by the rate limit, %" PRIu64 " unsent)\n",
+	       l ? l : "?", t ? t : "?", hlctl_u64(reply, "suppressed"), hlctl_u64(reply, "unsent"));
+}
+
+static int log_level(const struct hlctl *h, int argc, char **argv)
+{
+	const char *level = NULL;
+	bool json = false;
+	struct hl_jw w;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (level == NULL && hl_log_level_parse(argv[i]) > 0)
+			level = argv[i];
+		else
+			return usage("log-level: a level is err, warn, info or debug, not '%s'", argv[i]);
+	}
+	req_begin(&w, "log-level");
+	if (level != NULL)
+		hl_jw_kv_str(&w, "level", level);
+	hl_jw_obj_end(&w);
+	return run(h, &w, json, show_log_level);
+}
+
 static int pool_info(int argc, char **argv)
 {
 	struct hl_pool *p;
@@ -449,6 +479,8 @@ int main(int argc, char **argv)
 		hl_jw_obj_end(&w);
 		return run(&h, &w, false, show_qemu_args);
 	}
+	if (strcmp(cmd, "log-level") == 0)
+		return log_level(&h, n, args);
 	if (strcmp(cmd, "ping") == 0) {
 		if (n != 0)
 			return usage("ping takes no arguments");

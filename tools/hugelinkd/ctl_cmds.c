@@ -117,6 +117,17 @@ static void json_offload(struct hl_jw *r, const struct hl_ol_stats *o)
 	hl_jw_obj_end(r);
 }
 
+/* The log's state, in stats and in log-level's reply. */
+static void json_log(struct hl_jw *r)
+{
+	struct hl_log_stats ls;
+	hl_log_stats(&ls);
+	hl_jw_kv_str(r, "level", hl_log_level_name(hl_log_get_level()));
+	hl_jw_kv_str(r, "target", hl_log_target());
+	hl_jw_kv_u64(r, "suppressed", ls.suppressed);
+	hl_jw_kv_u64(r, "unsent", ls.unsent);
+}
+
 static void cmd_stats(struct daemon *d, struct hl_jw *r)
 {
 	uint64_t now = hl_now_ns();
@@ -143,6 +154,10 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 	hl_jw_obj_begin(r);
 	hl_jw_kv_u64(r, "total", bs.n);
 	hl_jw_kv_u64(r, "in_use", bs.in_use);
+	hl_jw_obj_end(r);
+	hl_jw_key(r, "log");
+	hl_jw_obj_begin(r);
+	json_log(r);
 	hl_jw_obj_end(r);
 	hl_jw_key(r, "ports");
 	hl_jw_arr_begin(r);
@@ -180,6 +195,25 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_obj_end(r);
 	}
 	hl_jw_arr_end(r);
+	hl_jw_obj_end(r);
+}
+
+/* {"cmd":"log-level"} shows the level, with "level" sets it: for the whole daemon, at once. */
+static void cmd_log_level(const struct hl_json *req, struct hl_jw *r)
+{
+	const struct hl_json *jl = hl_json_get(req, "level");
+	if (jl != NULL && !hl_json_is_null(jl)) {
+		int l = hl_log_level_parse(hl_json_str(jl));
+		if (l < 0)
+			return fail(r, "\"level\" must be err, warn, info or debug");
+		int was = hl_log_get_level();
+		hl_log_set_level(l);
+		/* said at the more verbose of the two levels, so it is seen whichever way it went */
+		hl_log(l > was ? l : was, "hugelinkd: log level %s (was %s)", hl_log_level_name(l),
+		       hl_log_level_name(was));
+	}
+	ok_begin(r);
+	json_log(r);
 	hl_jw_obj_end(r);
 }
 
@@ -323,6 +357,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_stats(d, r);
 	} else if (strcmp(cmd, "mac") == 0) {
 		cmd_mac(d, r);
+	} else if (strcmp(cmd, "log-level") == 0) {
+		cmd_log_level(req, r);
 	} else if (strcmp(cmd, "qemu-args") == 0) {
 		cmd_qemu_args(d, req, r);
 	} else {

@@ -89,7 +89,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hugelinkd [--ctl SOCK] [--pool-mb N] [--hugepage-dir DIR] [--workers N] [--foreground]\n"
 		"                 [--config FILE] [--run-dir DIR] [--name POOL] [--buffers N] [--aging S]\n"
-		"                 [--cpu N] [--log FILE] [--pidfile FILE] [--idle-us N] [--takeover] [--verbose]\n"
+		"                 [--cpu N] [--log stderr|syslog|FILE] [--log-rate N/S] [--pidfile FILE] [--idle-us N]\n"
+		"                 [--takeover] [--verbose]\n"
 		"       hugelinkd --clean [--name POOL] [--ctl SOCK] [--run-dir DIR] [--hugepage-dir DIR]\n"
 		"  --ctl SOCK       control socket (default " DEFAULT_CTL ")\n"
 		"  --pool-mb N      packet memory (default 256)\n"
@@ -99,6 +100,10 @@ static void usage(FILE *f)
 		"  --config FILE    ports to create at start: {\"ports\":[{\"kind\":\"vhost\",...}]}\n"
 		"  --run-dir DIR    pool record, port list, heartbeat (default: the control socket's dir)\n"
 		"  --cpu N          pin worker i to CPU N+i\n"
+		"  --log WHERE      stderr, syslog (/dev/log: the journal), syslog:SOCKET, or a file to append to\n"
+		"                   (--log-file FILE too); default: stderr in the foreground, syslog detached\n"
+		"  --log-rate N/S   at most N lines per S seconds from one place in the code, the rest counted\n"
+		"                   (\"last message repeated N times\"); default 10/10, 0 for no limit\n"
 		"  --pidfile FILE   written once ready, removed at exit\n"
 		"  --idle-us N      a worker that moved nothing for N us sleeps until a kick (default 50)\n"
 		"  --takeover       adopt the pool a dead hugelinkd of this name left, from any run directory\n"
@@ -107,6 +112,32 @@ static void usage(FILE *f)
 		"                   hugetlbfs and in /dev/shm, its record, socket, port list, heartbeat);\n"
 		"                   refused while it lives\n"
 		"TERM, INT, HUP and QUIT stop it cleanly at any moment; exit 0.\n");
+}
+
+/* "N/S": N lines per S seconds from one call site; "0": no limit. */
+static bool parse_log_rate(const char *s)
+{
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+	if (end == s || s[0] == '-')
+		return false;
+	if (*end == '\0' && n == 0) {
+		hl_log_set_rate_limit(0, 0);
+		return true;
+	}
+	if (*end != '/' || n == 0 || n > 1000000)
+		return false;
+	double secs = strtod(end + 1, &end);
+	if (*end != '\0' || !(secs >= 0.01 && secs <= 86400))
+		return false;
+	hl_log_set_rate_limit((unsigned)n, (unsigned)(secs * 1000));
+	return true;
+}
+
+/* stderr and syslog are streams we hand lines to; anything else names a file */
+static bool log_is_stream(const char *target)
+{
+	return strcmp(target, "stderr") == 0 || strcmp(target, "syslog") == 0 || strncmp(target, "syslog:", 7) == 0;
 }
 
 static uint64_t wall_ns(void)
@@ -289,6 +320,8 @@ int main(int argc, char **argv)
 					     {"aging", required_argument, 0, 'a'},
 					     {"cpu", required_argument, 0, 'p'},
 					     {"log", required_argument, 0, 'l'},
+					     {"log-file", required_argument, 0, 'l'},
+					     {"log-rate", required_argument, 0, 'R'},
 					     {"pidfile", required_argument, 0, 'P'},
 					     {"idle-us", required_argument, 0, 'I'},
 					     {"takeover", no_argument, 0, 'T'},
@@ -305,7 +338,7 @@ int main(int argc, char **argv)
 	int cpu = -1, o;
 	bool fg = false, takeover = false, do_clean = false;
 
-	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:P:I:TXvh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:R:P:I:TXvh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': ctl = optarg; break;
 		case 'm': pp.size = strtoull(optarg, NULL, 0) << 20; break;
@@ -319,6 +352,12 @@ int main(int argc, char **argv)
 		case 'a': aging_s = strtoull(optarg, NULL, 0); break;
 		case 'p': cpu = atoi(optarg); break;
 		case 'l': logfile = optarg; break;
+		case 'R':
+			if (!parse_log_rate(optarg)) {
+				fprintf(stderr, "hugelinkd: --log-rate is LINES/SECONDS (e.g. 10/10) or 0, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'P': pidfile = optarg; break;
 		case 'I': idle_us = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': takeover = true; break;
@@ -357,14 +396,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hugelinkd: cannot detach: %s\n", strerror(errno));
 		return 1;
 	}
-	if (logfile != NULL) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* a detached daemon's lines go to syslog (the journal), never nowhere */
+	if (logfile == NULL)
+		logfile = fg ? "stderr" : "syslog";
+	bool log_to_file = !log_is_stream(logfile);
+	if (log_to_file) {
+		/* what is printed rather than logged (the ready line, start-up errors) goes there too */
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 			close(fd);
 		}
 	}
+	if (hl_log_open(logfile) < 0)
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
 
 	struct daemon d = {.state_path = state, .started_ns = hl_now_ns(), .name = pp.name};
 	struct hl_ctl_server srv = {.listen_fd = -1, .ep_fd = -1};
@@ -457,13 +503,16 @@ int main(int argc, char **argv)
 	printf("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)\n", ctl, in.record_path,
 	       in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
 	fflush(stdout);
+	if (!log_to_file && strcmp(logfile, "stderr") != 0)
+		HL_LOG_INFO("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)", ctl,
+			    in.record_path, in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
 	if (ready_fd >= 0) {
 		char c = 0;
 		if (write(ready_fd, &c, 1) != 1)
 			HL_LOG_WARN("hugelinkd: cannot tell the parent we are ready");
 		close(ready_fd);
 		ready_fd = -1;
-		if (logfile == NULL) {
+		if (!log_to_file) {
 			int nul = open("/dev/null", O_RDWR);
 			if (nul >= 0) {
 				dup2(nul, 0);
@@ -482,10 +531,12 @@ int main(int argc, char **argv)
 		if (now - last_beat >= 1000000000ull) {
 			last_beat = now;
 			utimensat(AT_FDCWD, beat, NULL, 0);
+			hl_log_flush();
 		}
 		stopped = stop_signal() != 0;
 	}
 	HL_LOG_INFO("hugelinkd: stopping");
+	hl_log_flush();
 out:
 	/*
 	 * Everything start-up built, in reverse. Every step copes with its

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""hugelinkd's log: where it goes, the rate limit, the level at run time.
+
+usage: test_logs.py BUILD_DIR
+
+A hostile control client sends thousands of refused requests from two
+places in the code; the log must hold at most the burst per window of each,
+plus one "last message repeated N times" line whose N, added to what was
+written, is every request sent, and `hlctl stats --json` must count what was
+held back. `hlctl log-level` changes what is written at once. Then the
+targets: --log-file (the old name of --log FILE), syslog on a socket the test
+listens on (severities in the syslog priority), and a detached daemon with
+no --log, which logs to syslog. Prints TAP, plan first.
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hltap import Tap  # noqa: E402
+
+TAG = f"ops-log-{os.getpid()}"
+BURST, WINDOW_S = 5, 2
+FLOOD = 2000
+
+
+class Daemon:
+    def __init__(self, build, work, name, *args, fg=True):
+        self.build, self.work = build, work
+        self.ctl = os.path.join(work, f"{name}.sock")
+        self.pidfile = os.path.join(work, f"{name}.pid")
+        self.out = os.path.join(work, f"{name}.out")
+        cmd = [os.path.join(build, "tools/hugelinkd"), *(["--foreground"] if fg else []), "--ctl", self.ctl,
+               "--run-dir", os.path.join(work, name), "--pool-mb", "32", "--buffers", "1024",
+               "--name", f"{TAG}-{name}", "--pidfile", self.pidfile, *args]
+        with open(self.out, "a") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        self.fg = fg
+        if not fg:
+            self.proc.wait(30)  # the detaching parent returns once the daemon is ready
+
+    def hlctl(self, *args):
+        r = subprocess.run([os.path.join(self.build, "tools/hlctl"), "--ctl", self.ctl, *args],
+                           capture_output=True, text=True, timeout=20)
+        return r.returncode, r.stdout, r.stderr
+
+    def ready(self):
+        return self.hlctl("wait-ready", "--timeout", "20")[0] == 0
+
+    def stats(self):
+        rc, out, err = self.hlctl("stats", "--json")
+        return json.loads(out) if rc == 0 else {}
+
+    def stop(self):
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read())
+        except (OSError, ValueError):
+            pid = self.proc.pid
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            if self.fg and self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.fg:
+            self.proc.wait(10)
+
+
+def request(ctl, line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(ctl)
+    s.sendall(line.encode() + b"\n")
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return buf.decode()
+
+
+def lines_with(path, text):
+    with open(path) as f:
+        got = [l for l in f if text in l]
+    written = [l for l in got if "[last message repeated" not in l]
+    repeated = [int(m.group(1)) for l in got for m in [re.search(r"last message repeated (\d+) times", l)] if m]
+    return written, repeated
+
+
+def flood_and_level(t, build, work):
+    log = os.path.join(work, "a.log")
+    d = Daemon(build, work, "a", "--log", log, "--log-rate", f"{BURST}/{WINDOW_S}")
+    if not t.check(d.ready(), "hugelinkd --log FILE --log-rate 5/2 starts"):
+        t.diag(open(d.out).read())
+        return d
+    sites = [('{"cmd":"port-add","name":"x"}', 'missing "kind"'),
+             ('{"cmd":"port-add","kind":"warp","name":"x"}', 'unknown port kind "warp"')]
+    start = time.monotonic()
+    refused = 0
+    for i in range(FLOOD):
+        req, _ = sites[i % 2]
+        refused += '"ok":false' in request(d.ctl, req)
+    elapsed = time.monotonic() - start
+    t.check(refused == FLOOD, f"all {FLOOD} hostile requests refused", f"{refused} refused")
+    t.diag(f"{FLOOD} requests in {elapsed:.2f} s")
+    t.check(d.hlctl("ping")[0] == 0, "the daemon still answers after the flood")
+    # every window that began during the flood may write its burst
+    allowed = BURST * (int(elapsed / WINDOW_S) + 2)
+    counts = {}
+    for _, text in sites:
+        written, _ = lines_with(log, text)
+        counts[text] = len(written)
+    t.check(all(0 < n <= allowed for n in counts.values()),
+            f"each of the two sites wrote at most {allowed} of its {FLOOD // 2} lines", str(counts))
+    time.sleep(WINDOW_S + 1.5)  # the window ends; the main loop's flush writes the summary
+    st = d.stats()
+    held = 0
+    good = True
+    for _, text in sites:
+        written, repeated = lines_with(log, text)
+        held += sum(repeated)
+        good &= len(written) + sum(repeated) == FLOOD // 2 and len(repeated) >= 1
+        t.diag(f"{text}: {len(written)} written, repeated {repeated}")
+    t.check(good, "written lines + 'last message repeated N times' add up to every request, per site")
+    t.check(st.get("log", {}).get("suppressed") == held,
+            "hlctl stats --json log.suppressed counts the lines held back", f"{st.get('log')} vs {held}")
+    with open(log) as f:
+        total = len(f.readlines())
+    t.check(total < 100, f"the whole log is {total} lines after {FLOOD} refusals")
+
+    rc, out, _ = d.hlctl("log-level")
+    t.check(rc == 0 and out.startswith("info"), "hlctl log-level shows info", out)
+    probe = '{"cmd":"port-del","name":"ghost%d"}'
+    rc, out, _ = d.hlctl("log-level", "err")
+    request(d.ctl, probe % 1)
+    time.sleep(0.2)
+    t.check(rc == 0 and out.startswith("err") and not lines_with(log, "no port ghost1")[0],
+            "at level err a refusal (a warning) is not written", out)
+    rc, out, _ = d.hlctl("log-level", "warn", "--json")
+    request(d.ctl, probe % 2)
+    time.sleep(0.2)
+    t.check(rc == 0 and json.loads(out).get("level") == "warn" and lines_with(log, "no port ghost2")[0],
+            "back at warn it is, at once", out)
+    rc_usage = d.hlctl("log-level", "loud")[0]
+    rc_refused = d.hlctl("raw", '{"cmd":"log-level","level":"loud"}')[0]
+    t.check(rc_usage == 2 and rc_refused == 1 and d.stats().get("log", {}).get("level") == "warn",
+            "a level that is none: usage error in hlctl, refused by the daemon, level kept",
+            f"{rc_usage} {rc_refused}")
+    return d
+
+
+def targets(t, build, work):
+    # the old option name still works
+    f2 = os.path.join(work, "b.log")
+    d = Daemon(build, work, "b", "--log-file", f2)
+    ok = d.ready()
+    d.stop()
+    text = open(f2).read() if os.path.exists(f2) else ""
+    t.check(ok and "ready: control" in text and re.search(r"^\d{4}-\d\d-\d\dT[0-9:.]+Z hugelink", text, re.M),
+            "--log-file FILE: the ready line and time-stamped log lines in the file", text[-300:])
+
+    # syslog on a socket of ours: a detached daemon
+    path = os.path.join(work, "syslog.sock")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(0.5)
+    d = Daemon(build, work, "c", "--log", f"syslog:{path}", fg=False)
+    ready = d.ready()
+    request(d.ctl, '{"cmd":"port-add","name":"x"}')
+    got = []
+    end = time.time() + 5
+    while time.time() < end and not any('missing "kind"' in g for g in got):
+        try:
+            got.append(rx.recv(4096).decode(errors="replace"))
+        except socket.timeout:
+            pass
+    d.stop()
+    rx.close()
+    info = [g for g in got if g.startswith("<30>") and "ready: control" in g]
+    warn = [g for g in got if g.startswith("<28>") and 'missing "kind"' in g]
+    t.check(ready and info and re.match(r"<30>\w{3} [ \d]\d \d\d:\d\d:\d\d hugelinkd\[\d+\]: ", info[0]),
+            "--log syslog:SOCKET, detached: the ready line arrives as daemon.info with tag hugelinkd[PID]",
+            " | ".join(got[:4]))
+    t.check(warn, "a refusal arrives as daemon.warning", " | ".join(got[-3:]))
+
+    # detached, no --log: syslog, not /dev/null
+    d = Daemon(build, work, "d", fg=False)
+    st = d.stats() if d.ready() else {}
+    d.stop()
+    t.check(st.get("log", {}).get("target") == "syslog", "a detached daemon without --log logs to syslog",
+            str(st.get("log")))
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    t = Tap(15)
+    with tempfile.TemporaryDirectory(prefix=f"{TAG}-") as work:
+        d = flood_and_level(t, build, work)
+        d.stop()
+        targets(t, build, work)
+    return t.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
