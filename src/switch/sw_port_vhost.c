@@ -149,3 +149,14 @@ const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client)
 		*client = v->vp.be.client;
 	return v->vp.be.path;
 }
+
+int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *info)
+{
+	if (p->ops != &vhost_ops)
+		return -EINVAL;
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	info->connects = __atomic_load_n(&v->vp.be.connects, __ATOMIC_RELAXED);
+	info->disconnects = __atomic_load_n(&v->vp.be.disconnects, __ATOMIC_RELAXED);
+	info->pinned = __atomic_load_n(&v->vp.vq[1].stats.zc_pinned, __ATOMIC_RELAXED);
+	return 0;
+}

@@ -16,84 +16,20 @@ no --log, which logs to syslog. Prints TAP, plan first.
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltap import Tap  # noqa: E402
+from hldaemon import Daemon, request  # noqa: E402
 
 TAG = f"ops-log-{os.getpid()}"
 BURST, WINDOW_S = 5, 2
 FLOOD = 2000
-
-
-class Daemon:
-    def __init__(self, build, work, name, *args, fg=True):
-        self.build, self.work = build, work
-        self.ctl = os.path.join(work, f"{name}.sock")
-        self.pidfile = os.path.join(work, f"{name}.pid")
-        self.out = os.path.join(work, f"{name}.out")
-        cmd = [os.path.join(build, "tools/hugelinkd"), *(["--foreground"] if fg else []), "--ctl", self.ctl,
-               "--run-dir", os.path.join(work, name), "--pool-mb", "32", "--buffers", "1024",
-               "--name", f"{TAG}-{name}", "--pidfile", self.pidfile, *args]
-        with open(self.out, "a") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        self.fg = fg
-        if not fg:
-            self.proc.wait(30)  # the detaching parent returns once the daemon is ready
-
-    def hlctl(self, *args):
-        r = subprocess.run([os.path.join(self.build, "tools/hlctl"), "--ctl", self.ctl, *args],
-                           capture_output=True, text=True, timeout=20)
-        return r.returncode, r.stdout, r.stderr
-
-    def ready(self):
-        return self.hlctl("wait-ready", "--timeout", "20")[0] == 0
-
-    def stats(self):
-        rc, out, err = self.hlctl("stats", "--json")
-        return json.loads(out) if rc == 0 else {}
-
-    def stop(self):
-        try:
-            with open(self.pidfile) as f:
-                pid = int(f.read())
-        except (OSError, ValueError):
-            pid = self.proc.pid
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        for _ in range(300):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            if self.fg and self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if self.fg:
-            self.proc.wait(10)
-
-
-def request(ctl, line):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(ctl)
-    s.sendall(line.encode() + b"\n")
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return buf.decode()
 
 
 def lines_with(path, text):
@@ -106,7 +42,7 @@ def lines_with(path, text):
 
 def flood_and_level(t, build, work):
     log = os.path.join(work, "a.log")
-    d = Daemon(build, work, "a", "--log", log, "--log-rate", f"{BURST}/{WINDOW_S}")
+    d = Daemon(build, work, "a", TAG, "--log", log, "--log-rate", f"{BURST}/{WINDOW_S}")
     if not t.check(d.ready(), "hugelinkd --log FILE --log-rate 5/2 starts"):
         t.diag(open(d.out).read())
         return d
@@ -169,7 +105,7 @@ def flood_and_level(t, build, work):
 def targets(t, build, work):
     # the old option name still works
     f2 = os.path.join(work, "b.log")
-    d = Daemon(build, work, "b", "--log-file", f2)
+    d = Daemon(build, work, "b", TAG, "--log-file", f2)
     ok = d.ready()
     d.stop()
     text = open(f2).read() if os.path.exists(f2) else ""
@@ -181,7 +117,7 @@ def targets(t, build, work):
     rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     rx.bind(path)
     rx.settimeout(0.5)
-    d = Daemon(build, work, "c", "--log", f"syslog:{path}", fg=False)
+    d = Daemon(build, work, "c", TAG, "--log", f"syslog:{path}", fg=False)
     ready = d.ready()
     request(d.ctl, '{"cmd":"port-add","name":"x"}')
     got = []
@@ -201,7 +137,7 @@ def targets(t, build, work):
     t.check(warn, "a refusal arrives as daemon.warning", " | ".join(got[-3:]))
 
     # detached, no --log: syslog, not /dev/null
-    d = Daemon(build, work, "d", fg=False)
+    d = Daemon(build, work, "d", TAG, fg=False)
     st = d.stats() if d.ready() else {}
     d.stop()
     t.check(st.get("log", {}).get("target") == "syslog", "a detached daemon without --log logs to syslog",

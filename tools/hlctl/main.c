@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"  port add shm NAME [--isolated]\n"
 	"  port del NAME\n"
 	"  port list [--json]\n"
-	"  stats [--json]\n"
+	"  stats [--json | --prometheus]   --prometheus: the text exposition format (0.0.4)\n"
 	"  mac [--json]\n"
 	"  top [--interval S] [--count N]\n"
 	"  qemu-args NAME\n"
@@ -330,6 +330,12 @@ static void show_qemu_args(const struct hl_json *reply)
 	printf("%s\n", a ? a : "");
 }
 
+static void show_metrics(const struct hl_json *reply)
+{
+	const char *t = hl_json_str(hl_json_get(reply, "text"));
+	fputs(t ? t : "", stdout);
+}
+
 static void show_log_level(const struct hl_json *reply)
 {
 	const char *l = hl_json_str(hl_json_get(reply, "level"));
@@ -462,6 +468,11 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "port") == 0)
 		return cmd_port(&h, n, args);
+	if (strcmp(cmd, "stats") == 0 && n == 1 && strcmp(args[0], "--prometheus") == 0) {
+		req_begin(&w, "metrics");
+		hl_jw_obj_end(&w);
+		return run(&h, &w, false, show_metrics);
+	}
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "mac") == 0) {
 		if ((rc = json_flag(n, args, cmd, &json)) != 0)
 			return rc;

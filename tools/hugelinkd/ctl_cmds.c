@@ -217,6 +217,22 @@ static void cmd_log_level(const struct hl_json *req, struct hl_jw *r)
 	hl_jw_obj_end(r);
 }
 
+/* The Prometheus text, for `hlctl stats --prometheus`. */
+static void cmd_metrics(struct daemon *d, struct hl_jw *r)
+{
+	struct hld_text t = {0};
+	hld_metrics(d, &t);
+	if (t.failed || t.s == NULL) {
+		hld_text_free(&t);
+		return fail(r, "out of memory rendering the metrics");
+	}
+	ok_begin(r);
+	hl_jw_kv_str(r, "format", "prometheus-text-0.0.4");
+	hl_jw_kv_str(r, "text", t.s);
+	hl_jw_obj_end(r);
+	hld_text_free(&t);
+}
+
 static void cmd_mac(struct daemon *d, struct hl_jw *r)
 {
 	static struct hl_mac_entry e[4096];
@@ -357,6 +373,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_stats(d, r);
 	} else if (strcmp(cmd, "mac") == 0) {
 		cmd_mac(d, r);
+	} else if (strcmp(cmd, "metrics") == 0) {
+		cmd_metrics(d, r);
 	} else if (strcmp(cmd, "log-level") == 0) {
 		cmd_log_level(req, r);
 	} else if (strcmp(cmd, "qemu-args") == 0) {

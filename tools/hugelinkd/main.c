@@ -90,7 +90,7 @@ static void usage(FILE *f)
 		"usage: hugelinkd [--ctl SOCK] [--pool-mb N] [--hugepage-dir DIR] [--workers N] [--foreground]\n"
 		"                 [--config FILE] [--run-dir DIR] [--name POOL] [--buffers N] [--aging S]\n"
 		"                 [--cpu N] [--log stderr|syslog|FILE] [--log-rate N/S] [--pidfile FILE] [--idle-us N]\n"
-		"                 [--takeover] [--verbose]\n"
+		"                 [--metrics [HOST:]PORT] [--takeover] [--verbose]\n"
 		"       hugelinkd --clean [--name POOL] [--ctl SOCK] [--run-dir DIR] [--hugepage-dir DIR]\n"
 		"  --ctl SOCK       control socket (default " DEFAULT_CTL ")\n"
 		"  --pool-mb N      packet memory (default 256)\n"
@@ -104,6 +104,8 @@ static void usage(FILE *f)
 		"                   (--log-file FILE too); default: stderr in the foreground, syslog detached\n"
 		"  --log-rate N/S   at most N lines per S seconds from one place in the code, the rest counted\n"
 		"                   (\"last message repeated N times\"); default 10/10, 0 for no limit\n"
+		"  --metrics ADDR   serve Prometheus metrics on http://ADDR/metrics; ADDR is PORT (on 127.0.0.1),\n"
+		"                   HOST:PORT or [IPV6]:PORT; nothing listens without it\n"
 		"  --pidfile FILE   written once ready, removed at exit\n"
 		"  --idle-us N      a worker that moved nothing for N us sleeps until a kick (default 50)\n"
 		"  --takeover       adopt the pool a dead hugelinkd of this name left, from any run directory\n"
@@ -138,6 +140,19 @@ static bool parse_log_rate(const char *s)
 static bool log_is_stream(const char *target)
 {
 	return strcmp(target, "stderr") == 0 || strcmp(target, "syslog") == 0 || strncmp(target, "syslog:", 7) == 0;
+}
+
+/* The crash restarts the heartbeat file counts ("restarts N"); 0 if it says nothing. */
+static uint64_t beat_restarts(const char *beat)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen(beat, "r");
+	if (f != NULL) {
+		if (fscanf(f, "restarts %llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
 }
 
 static uint64_t wall_ns(void)
@@ -322,6 +337,7 @@ int main(int argc, char **argv)
 					     {"log", required_argument, 0, 'l'},
 					     {"log-file", required_argument, 0, 'l'},
 					     {"log-rate", required_argument, 0, 'R'},
+					     {"metrics", required_argument, 0, 'M'},
 					     {"pidfile", required_argument, 0, 'P'},
 					     {"idle-us", required_argument, 0, 'I'},
 					     {"takeover", no_argument, 0, 'T'},
@@ -330,7 +346,7 @@ int main(int argc, char **argv)
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	struct hl_pool_params pp = {.name = "hugelink", .size = 256ull << 20};
-	const char *ctl = DEFAULT_CTL, *config = NULL, *logfile = NULL, *pidfile = NULL;
+	const char *ctl = DEFAULT_CTL, *config = NULL, *logfile = NULL, *pidfile = NULL, *metrics = NULL;
 	char run_dir[256] = "", record[512], state[512], beat[512];
 	unsigned workers = 1, nbufs = 16384;
 	uint64_t aging_s = 300;
@@ -338,7 +354,7 @@ int main(int argc, char **argv)
 	int cpu = -1, o;
 	bool fg = false, takeover = false, do_clean = false;
 
-	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:R:P:I:TXvh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:R:M:P:I:TXvh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': ctl = optarg; break;
 		case 'm': pp.size = strtoull(optarg, NULL, 0) << 20; break;
@@ -359,6 +375,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'P': pidfile = optarg; break;
+		case 'M': metrics = optarg; break;
 		case 'I': idle_us = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': takeover = true; break;
 		case 'X': do_clean = true; break;
@@ -414,6 +431,7 @@ int main(int argc, char **argv)
 
 	struct daemon d = {.state_path = state, .started_ns = hl_now_ns(), .name = pp.name};
 	struct hl_ctl_server srv = {.listen_fd = -1, .ep_fd = -1};
+	struct hld_http http = HLD_HTTP_INIT;
 	bool stopped = false, wrote_pid = false;
 	int rc = 0;
 	if (startup_stop(NULL))
@@ -425,6 +443,10 @@ int main(int argc, char **argv)
 	}
 	if (startup_stop(&srv))
 		goto out;
+	if (metrics != NULL && (rc = hld_http_open(&http, metrics)) < 0) {
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
+		goto out;
+	}
 	/*
 	 * A pool left by a killed daemon is taken over, not replaced: QEMU
 	 * guests and processes on shm ports still map it, and their buffers
@@ -481,6 +503,7 @@ int main(int argc, char **argv)
 			uint64_t now = wall_ns();
 			d.outage_ns = now > last ? now - last : 0;
 		}
+		d.restarts = beat_restarts(beat) + 1;
 		if (hld_config_load(&d, state, true) < 0)
 			HL_LOG_WARN("hugelinkd: restoring ports: %s", hl_last_error());
 		HL_LOG_INFO("hugelinkd: restarted after %.3f s away", (double)d.outage_ns / 1e9);
@@ -489,15 +512,21 @@ int main(int argc, char **argv)
 	if (startup_stop(&srv))
 		goto out;
 	hld_state_save(&d);
-	int bfd = open(beat, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (bfd >= 0)
+	int bfd = open(beat, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (bfd >= 0) {
+		dprintf(bfd, "restarts %" PRIu64 "\n", d.restarts);
 		close(bfd);
+	}
 	if (pidfile != NULL)
 		wrote_pid = write_pidfile(pidfile);
 	if (startup_stop(&srv))
 		goto out;
 
 	d.ready = true;
+	if ((rc = hld_http_start(&http)) < 0) {
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
+		goto out;
+	}
 	struct hl_pool_info in;
 	hl_pool_get_info(d.pool, &in);
 	printf("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)\n", ctl, in.record_path,
@@ -527,6 +556,7 @@ int main(int argc, char **argv)
 	while (!stopped) {
 		hl_ctl_server_poll(&srv, 5);
 		hl_switch_ctrl(d.sw);
+		hld_http_serve(&http, &d);
 		uint64_t now = hl_now_ns();
 		if (now - last_beat >= 1000000000ull) {
 			last_beat = now;
@@ -544,6 +574,7 @@ out:
 	 * second one does not cut this short.
 	 */
 	d.ready = false;
+	hld_http_close(&http);
 	hl_ctl_server_close(&srv);
 	hl_switch_destroy(d.sw);
 	if (d.pool != NULL) {
