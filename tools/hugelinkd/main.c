@@ -39,6 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HL_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include <hugelink/ctl.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
@@ -47,6 +51,20 @@
 #include "hugelinkd.h"
 
 #define DEFAULT_CTL "/run/hugelink/hugelinkd.sock"
+
+/*
+ * Tell systemd (a Type=notify unit: $NOTIFY_SOCKET) what the daemon is
+ * doing; nothing without libsystemd or outside such a unit.
+ */
+static void notify(const char *state)
+{
+#ifdef HL_HAVE_SYSTEMD
+	if (sd_notify(0, state) < 0)
+		HL_LOG_WARN("hugelinkd: cannot tell systemd \"%s\"", state);
+#else
+	(void)state;
+#endif
+}
 
 /* The signals that stop the daemon; blocked everywhere, taken by stop_signal(). */
 static sigset_t stop_set;
@@ -98,6 +116,7 @@ static void usage(FILE *f)
 		"  --workers N      forwarding threads (default 1)\n"
 		"  --foreground     stay attached (default: detach once ready)\n"
 		"  --config FILE    ports to create at start: {\"ports\":[{\"kind\":\"vhost\",...}]}\n"
+		"                   (default: " HL_DEFAULT_CONFIG " when it exists)\n"
 		"  --run-dir DIR    pool record, port list, heartbeat (default: the control socket's dir)\n"
 		"  --cpu N          pin worker i to CPU N+i\n"
 		"  --log WHERE      stderr, syslog (/dev/log: the journal), syslog:SOCKET, or a file to append to\n"
@@ -490,6 +509,9 @@ int main(int argc, char **argv)
 	}
 	if (startup_stop(&srv))
 		goto out;
+	/* the operator's ports, where an installed hugelinkd looks without being told */
+	if (config == NULL && access(HL_DEFAULT_CONFIG, F_OK) == 0)
+		config = HL_DEFAULT_CONFIG;
 	if (config != NULL && (rc = hld_config_load(&d, config, false)) < 0) {
 		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
 		goto out;
@@ -532,6 +554,10 @@ int main(int argc, char **argv)
 	printf("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)\n", ctl, in.record_path,
 	       in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
 	fflush(stdout);
+	char status[600];
+	snprintf(status, sizeof(status), "READY=1\nMAINPID=%d\nSTATUS=serving on %s, pool %s, %u worker(s)",
+		 (int)getpid(), ctl, pp.name, workers);
+	notify(status);
 	if (!log_to_file && strcmp(logfile, "stderr") != 0)
 		HL_LOG_INFO("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)", ctl,
 			    in.record_path, in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
@@ -566,6 +592,7 @@ int main(int argc, char **argv)
 		stopped = stop_signal() != 0;
 	}
 	HL_LOG_INFO("hugelinkd: stopping");
+	notify("STOPPING=1");
 	hl_log_flush();
 out:
 	/*
