@@ -42,6 +42,12 @@ struct daemon {
 
 /* Control requests: one JSON object in, one out (see hlctl). */
 void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *reply);
+/* Replies: {"ok":false,"error":...} whole, or {"ok":true and the caller's fields. */
+void hld_fail(struct hl_jw *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hld_ok_begin(struct hl_jw *r);
+/* What a guest needs for its ports (guest_args.c): QEMU options, libvirt domain XML. */
+void hld_cmd_qemu_args(struct daemon *d, const struct hl_json *req, struct hl_jw *r);
+void hld_cmd_libvirt_xml(struct daemon *d, const struct hl_json *req, struct hl_jw *r);
 
 /* Create a port from a JSON description (a request or a config entry). */
 int hld_port_add(struct daemon *d, const struct hl_json *spec);
@@ -56,13 +62,14 @@ int hld_config_load(struct daemon *d, const char *path, bool restore);
 /* Write the current port list to d->state_path (tmp + rename). */
 void hld_state_save(struct daemon *d);
 
-/* Text that grows as it is written (metrics.c); failed: out of memory on the way. */
+/* Text that grows as it is written (text.c); failed: out of memory on the way. */
 struct hld_text {
 	char *s;
 	size_t len, cap;
 	bool failed;
 };
 void hld_text_free(struct hld_text *t);
+void hld_printf(struct hld_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The metrics in the Prometheus text format 0.0.4, replacing t's text. Control thread. */
 void hld_metrics(struct daemon *d, struct hld_text *t);

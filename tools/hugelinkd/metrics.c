@@ -10,7 +10,6 @@
  * seconds), counters end in _total, a share is a ratio 0..1; every family
  * has its HELP and TYPE lines, once, before its samples.
  */
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,48 +21,9 @@
 
 #include "hugelinkd.h"
 
-void hld_text_free(struct hld_text *t)
-{
-	free(t->s);
-	memset(t, 0, sizeof(*t));
-}
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct hld_text *t, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		size_t room = t->cap - t->len;
-		int n = 0;
-		if (t->s != NULL) {
-			va_start(ap, fmt);
-			n = vsnprintf(t->s + t->len, room, fmt, ap);
-			va_end(ap);
-			if (n < 0) {
-				t->failed = true;
-				return;
-			}
-			if ((size_t)n < room) {
-				t->len += (size_t)n;
-				return;
-			}
-		}
-		size_t cap = t->cap ? t->cap * 2 : 16384;
-		while (cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		char *s = realloc(t->s, cap);
-		if (s == NULL) {
-			t->failed = true;
-			return;
-		}
-		t->s = s;
-		t->cap = cap;
-	}
-}
-
 static void family(struct hld_text *t, const char *name, const char *type, const char *help)
 {
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	hld_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A label value: backslash, double quote and newline escaped, as the format asks. */
@@ -71,11 +31,11 @@ static void put_label(struct hld_text *t, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
-			put(t, "\\%c", *v);
+			hld_printf(t, "\\%c", *v);
 		else if (*v == '\n')
-			put(t, "\\n");
+			hld_printf(t, "\\n");
 		else
-			put(t, "%c", *v);
+			hld_printf(t, "%c", *v);
 	}
 }
 
@@ -83,9 +43,9 @@ static void put_label(struct hld_text *t, const char *v)
 static void port_sample(struct hld_text *t, const char *name, const struct hl_sw_port *p, const char *extra,
 			double v)
 {
-	put(t, "%s{port=\"", name);
+	hld_printf(t, "%s{port=\"", name);
 	put_label(t, p->name);
-	put(t, "\"%s%s} %.17g\n", extra ? "," : "", extra ? extra : "", v);
+	hld_printf(t, "\"%s%s} %.17g\n", extra ? "," : "", extra ? extra : "", v);
 }
 
 /* Where a port family's value comes from: a counter of hl_sw_port_stats, or worked out. */
@@ -190,14 +150,14 @@ static void workers(struct daemon *d, struct hld_text *t)
 		hl_switch_worker_info(d->sw, w, &wi[w]);
 	family(t, "hugelink_worker_busy_ratio", "gauge", "Share of a worker's time spent on bursts that moved packets");
 	for (unsigned w = 0; w < n; w++)
-		put(t, "hugelink_worker_busy_ratio{worker=\"%u\"} %.6f\n", w,
+		hld_printf(t, "hugelink_worker_busy_ratio{worker=\"%u\"} %.6f\n", w,
 		    wi[w].total_ns ? (double)wi[w].busy_ns / (double)wi[w].total_ns : 0);
 	family(t, "hugelink_worker_busy_seconds_total", "counter", "Time a worker spent on bursts that moved packets");
 	for (unsigned w = 0; w < n; w++)
-		put(t, "hugelink_worker_busy_seconds_total{worker=\"%u\"} %.9f\n", w, (double)wi[w].busy_ns / 1e9);
+		hld_printf(t, "hugelink_worker_busy_seconds_total{worker=\"%u\"} %.9f\n", w, (double)wi[w].busy_ns / 1e9);
 	family(t, "hugelink_worker_sleeps_total", "counter", "Times a worker went to sleep for want of traffic");
 	for (unsigned w = 0; w < n; w++)
-		put(t, "hugelink_worker_sleeps_total{worker=\"%u\"} %llu\n", w, (unsigned long long)wi[w].sleeps);
+		hld_printf(t, "hugelink_worker_sleeps_total{worker=\"%u\"} %llu\n", w, (unsigned long long)wi[w].sleeps);
 }
 
 void hld_metrics(struct daemon *d, struct hld_text *t)
@@ -210,36 +170,36 @@ void hld_metrics(struct daemon *d, struct hld_text *t)
 	t->len = 0;
 	t->failed = false;
 	family(t, "hugelink_info", "gauge", "The daemon's version and pool (value 1)");
-	put(t, "hugelink_info{version=\"%s\",pool=\"", HL_VERSION);
+	hld_printf(t, "hugelink_info{version=\"%s\",pool=\"", HL_VERSION);
 	put_label(t, d->name);
-	put(t, "\"} 1\n");
+	hld_printf(t, "\"} 1\n");
 	family(t, "hugelink_uptime_seconds", "gauge", "Time since the daemon started");
-	put(t, "hugelink_uptime_seconds %.3f\n", (double)(now - d->started_ns) / 1e9);
+	hld_printf(t, "hugelink_uptime_seconds %.3f\n", (double)(now - d->started_ns) / 1e9);
 	family(t, "hugelink_restarts_total", "counter",
 	       "Starts that took over from a daemon that died, since the last clean stop in this run directory");
-	put(t, "hugelink_restarts_total %llu\n", (unsigned long long)d->restarts);
+	hld_printf(t, "hugelink_restarts_total %llu\n", (unsigned long long)d->restarts);
 	family(t, "hugelink_last_outage_seconds", "gauge", "How long the switch was gone before the last such start");
-	put(t, "hugelink_last_outage_seconds %.3f\n", (double)d->outage_ns / 1e9);
+	hld_printf(t, "hugelink_last_outage_seconds %.3f\n", (double)d->outage_ns / 1e9);
 
 	hl_bufpool_stats(d->bp, &bs);
 	family(t, "hugelink_pool_buffers", "gauge", "Packet buffers in the switch's pool");
-	put(t, "hugelink_pool_buffers %llu\n", (unsigned long long)bs.n);
+	hld_printf(t, "hugelink_pool_buffers %llu\n", (unsigned long long)bs.n);
 	family(t, "hugelink_pool_buffers_in_use", "gauge", "Packet buffers of the pool in use now");
-	put(t, "hugelink_pool_buffers_in_use %llu\n", (unsigned long long)bs.in_use);
+	hld_printf(t, "hugelink_pool_buffers_in_use %llu\n", (unsigned long long)bs.in_use);
 
 	hl_mac_table_stats(hl_switch_mac_table(d->sw), &ms);
 	family(t, "hugelink_mac_table_entries", "gauge", "MAC addresses the switch knows now");
-	put(t, "hugelink_mac_table_entries %u\n", ms.entries);
+	hld_printf(t, "hugelink_mac_table_entries %u\n", ms.entries);
 	family(t, "hugelink_mac_learned_total", "counter", "MAC addresses learned");
-	put(t, "hugelink_mac_learned_total %llu\n", (unsigned long long)ms.learned);
+	hld_printf(t, "hugelink_mac_learned_total %llu\n", (unsigned long long)ms.learned);
 	family(t, "hugelink_mac_table_full_total", "counter", "New MAC addresses refused for lack of room");
-	put(t, "hugelink_mac_table_full_total %llu\n", (unsigned long long)ms.full);
+	hld_printf(t, "hugelink_mac_table_full_total %llu\n", (unsigned long long)ms.full);
 
 	hl_log_stats(&ls);
 	family(t, "hugelink_log_suppressed_lines_total", "counter", "Log lines held back by the rate limit");
-	put(t, "hugelink_log_suppressed_lines_total %llu\n", (unsigned long long)ls.suppressed);
+	hld_printf(t, "hugelink_log_suppressed_lines_total %llu\n", (unsigned long long)ls.suppressed);
 	family(t, "hugelink_log_unsent_lines_total", "counter", "Log lines the log target did not take");
-	put(t, "hugelink_log_unsent_lines_total %llu\n", (unsigned long long)ls.unsent);
+	hld_printf(t, "hugelink_log_unsent_lines_total %llu\n", (unsigned long long)ls.unsent);
 
 	workers(d, t);
 	ports(d, t);
