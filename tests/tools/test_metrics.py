@@ -38,7 +38,8 @@ FAMILIES = ["hugelink_port_rx_packets_total", "hugelink_port_rx_bytes_total", "h
             "hugelink_port_tx_bytes_total", "hugelink_port_drops_total", "hugelink_port_zcopy_ratio",
             "hugelink_port_pinned_buffers", "hugelink_pool_buffers_in_use", "hugelink_worker_busy_ratio",
             "hugelink_port_up", "hugelink_restarts_total", "hugelink_mac_table_entries",
-            "hugelink_port_connects_total", "hugelink_log_suppressed_lines_total"]
+            "hugelink_port_connects_total", "hugelink_log_suppressed_lines_total", "hugelink_queue_packets_total",
+            "hugelink_queue_drops_total"]
 
 
 def free_port():
@@ -183,6 +184,12 @@ def prometheus(t, d, work, port, socks):
         got = wait_for(rx, lambda v: v == want, 10)
         t.check(ra[0] == 0 and rb[0] == 0 and want > 1000 and got == want,
                 "Prometheus' API answers the counter that moved: what the switch counted", f"{got} vs {want}; {ra[2]}")
+        samples, _ = parse(d.hlctl("stats", "--prometheus")[1])
+        q = {k: samples.get(("hugelink_queue_packets_total",
+                             frozenset({("port", k[0]), ("queue", k[1]), ("direction", k[2])})))
+             for k in (("a", "1", "from_guest"), ("b", "0", "to_guest"))}
+        t.check(q[("a", "1", "from_guest")] == want and q[("b", "0", "to_guest")] == st["b"]["tx_packets"],
+                "per queue: a's transmit queue carried a's rx, b's receive queue b's tx", f"{q} {want}")
         rate = wait_for('max_over_time(rate(hugelink_port_tx_packets_total{port="b"}[3s])[30s:1s])', lambda v: v > 0,
                         10)
         t.check(rate is not None and rate > 100, "a rate() over the scraped counter shows the traffic",
@@ -202,7 +209,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build = os.path.abspath(sys.argv[1])
-    t = Tap(14)
+    t = Tap(15)
     for tool in ("promtool", "prometheus"):
         if shutil.which(tool) is None:
             t.diag(f"{tool} is missing: scripts/setup-host.sh installs Debian's prometheus")

@@ -141,6 +141,55 @@ static void ports(struct daemon *d, struct hld_text *t)
 		}
 }
 
+/* Per virtqueue of each vhost port: queue 0 is the guest's receive queue, 1 its transmit queue. */
+static void queues(struct daemon *d, struct hld_text *t)
+{
+	static const char *const dir[2] = {"to_guest", "from_guest"};
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} fam[] = {
+		{"hugelink_queue_packets_total", "Packets through a vhost port's virtqueue",
+		 offsetof(struct hl_sw_vhost_queue, packets)},
+		{"hugelink_queue_bytes_total", "Bytes through a vhost port's virtqueue",
+		 offsetof(struct hl_sw_vhost_queue, bytes)},
+		{"hugelink_queue_interrupts_total", "Interrupts (call eventfd) sent to the guest for the queue",
+		 offsetof(struct hl_sw_vhost_queue, calls)},
+	};
+	static const struct {
+		const char *reason;
+		size_t off;
+	} drops[] = {
+		{"no_buf", offsetof(struct hl_sw_vhost_queue, drop_no_buf)},
+		{"bad_chain", offsetof(struct hl_sw_vhost_queue, drop_bad_chain)},
+		{"too_big", offsetof(struct hl_sw_vhost_queue, drop_too_big)},
+		{"bad_offload", offsetof(struct hl_sw_vhost_queue, drop_bad_offload)},
+	};
+	struct hl_sw_vhost_info vi[HL_SW_MAX_PORTS];
+	struct hl_sw_port *p[HL_SW_MAX_PORTS];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++)
+		if ((p[n] = hl_switch_port_at(d->sw, i)) != NULL && hl_sw_port_vhost_info(p[n], &vi[n]) == 0)
+			n++;
+	for (size_t f = 0; f < HL_ARRAY_SIZE(fam) + 1; f++) {
+		bool is_drops = f == HL_ARRAY_SIZE(fam);
+		const char *name = is_drops ? "hugelink_queue_drops_total" : fam[f].name;
+		family(t, name, "counter", is_drops ? "Packets a vhost port's virtqueue dropped, by reason" : fam[f].help);
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned q = 0; q < 2; q++)
+				for (size_t r = 0; r < (is_drops ? HL_ARRAY_SIZE(drops) : 1); r++) {
+					char extra[96];
+					size_t off = is_drops ? drops[r].off : fam[f].off;
+					int k = snprintf(extra, sizeof(extra), "queue=\"%u\",direction=\"%s\"", q, dir[q]);
+					if (is_drops)
+						snprintf(extra + k, sizeof(extra) - (size_t)k, ",reason=\"%s\"", drops[r].reason);
+					port_sample(t, name, p[i], extra,
+						    (double)*(const uint64_t *)((const char *)&vi[i].q[q] + off));
+				}
+	}
+}
+
 static void workers(struct daemon *d, struct hld_text *t)
 {
 	unsigned n = hl_switch_workers(d->sw);
@@ -203,4 +252,5 @@ void hld_metrics(struct daemon *d, struct hld_text *t)
 
 	workers(d, t);
 	ports(d, t);
+	queues(d, t);
 }
