@@ -209,8 +209,8 @@ int hl_log_open(const char *where)
 		snprintf(target_name, sizeof(target_name), "%s", where);
 	pthread_mutex_unlock(&log_lock);
 	if (rc < 0 && target == TO_SYSLOG)
-		return hl_error(rc, "log: nothing listens on the syslog socket of %s yet (%s); lines are counted "
-				    "as unsent until something does", where, strerror(-rc));
+		return hl_error(rc, "log: nothing listens on the syslog socket %s yet (%s); lines are counted "
+				    "as unsent until something does", syslog_addr.sun_path, strerror(-rc));
 	if (rc < 0)
 		return hl_error(rc, "log: cannot open %s: %s", where, strerror(-rc));
 	return 0;
