@@ -8,7 +8,8 @@ A hostile control client sends thousands of refused requests from two
 places in the code; the log must hold at most the burst per window of each,
 plus one "last message repeated N times" line whose N, added to what was
 written, is every request sent, and `hlctl stats --json` must count what was
-held back. `hlctl log-level` changes what is written at once. Then the
+held back. A hostile vhost-user front-end that connects 300 times with a bad
+message is counted on its port and costs a few dozen lines. `hlctl log-level` changes what is written at once. Then the
 targets: --log-file (the old name of --log FILE), syslog on a socket the test
 listens on (severities in the syslog priority), and a detached daemon with
 no --log, which logs to syslog. Prints TAP, plan first.
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -102,6 +104,39 @@ def flood_and_level(t, build, work):
     return d
 
 
+def hostile_peer(t, build, work):
+    """A vhost-user front-end that connects, sends an unknown request with a bogus size, and goes, many times."""
+    log = os.path.join(work, "p.log")
+    d = Daemon(build, work, "p", TAG, "--log", log, "--log-rate", f"{BURST}/{WINDOW_S}")
+    if not d.ready():
+        t.check(False, "hugelinkd for the hostile peer starts", open(d.out).read()[-300:])
+        t.check(False, "not run")
+        return d
+    sock = os.path.join(work, "p-vm.sock")
+    d.hlctl("port", "add", "vhost", "vm", "--server", sock)
+    n = 300
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(1)
+        s.connect(sock)
+        s.sendall(struct.pack("<III", 9999, 1, 0) + b"garbage garbage garbage")
+        try:
+            s.recv(64)
+        except OSError:
+            pass
+        s.close()
+    time.sleep(WINDOW_S + 1.5)
+    st = d.stats()
+    port = [p for p in st.get("ports", []) if p["name"] == "vm"]
+    with open(log) as f:
+        lines = f.readlines()
+    t.check(port and port[0]["errors"] == n, f"the hostile front-end's {n} bad messages are counted on its port",
+            str(port))
+    t.check(len(lines) < 100 and any("last message repeated" in l for l in lines),
+            f"{n} hostile connections (4 log lines each unlimited) leave {len(lines)} lines", "".join(lines[-5:]))
+    return d
+
+
 def targets(t, build, work):
     # the old option name still works
     f2 = os.path.join(work, "b.log")
@@ -151,10 +186,11 @@ def main():
     build = os.path.abspath(sys.argv[1])
     # the level the daemons start at is part of what is tested, whatever the runner's $HL_LOG
     os.environ["HL_LOG"] = "info"
-    t = Tap(15)
+    t = Tap(17)
     with tempfile.TemporaryDirectory(prefix=f"{TAG}-") as work:
         d = flood_and_level(t, build, work)
         d.stop()
+        hostile_peer(t, build, work).stop()
         targets(t, build, work)
     return t.exit_code()
 
