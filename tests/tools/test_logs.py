@@ -171,6 +171,16 @@ def targets(t, build, work):
             " | ".join(got[:4]))
     t.check(warn, "a refusal arrives as daemon.warning", " | ".join(got[-3:]))
 
+    # detached with --log stderr: stderr stays (a service manager's stream), the terminal's stdin/stdout go
+    d = Daemon(build, work, "e", TAG, "--log", "stderr", fg=False)
+    ready = d.ready()
+    request(d.ctl, '{"cmd":"port-add","name":"x"}')
+    time.sleep(0.3)
+    d.stop()
+    text = open(d.out).read()
+    t.check(ready and 'missing "kind"' in text, "detached with --log stderr, lines still reach its stderr",
+            text[-300:])
+
     # detached, no --log: syslog, not /dev/null
     d = Daemon(build, work, "d", TAG, fg=False)
     st = d.stats() if d.ready() else {}
@@ -186,7 +196,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     # the level the daemons start at is part of what is tested, whatever the runner's $HL_LOG
     os.environ["HL_LOG"] = "info"
-    t = Tap(17)
+    t = Tap(18)
     with tempfile.TemporaryDirectory(prefix=f"{TAG}-") as work:
         d = flood_and_level(t, build, work)
         d.stop()

@@ -209,7 +209,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     build = os.path.abspath(sys.argv[1])
-    t = Tap(15)
+    t = Tap(16)
     for tool in ("promtool", "prometheus"):
         if shutil.which(tool) is None:
             t.diag(f"{tool} is missing: scripts/setup-host.sh installs Debian's prometheus")
@@ -233,6 +233,16 @@ def main():
             prometheus(t, d, work, port, socks)
             st = json.loads(d.hlctl("stats", "--json")[1])
             t.check(st["buffers"]["in_use"] == 0, "no switch buffer in use at the end", str(st["buffers"]))
+            # a crash and a start that takes over: counted
+            d.proc.kill()
+            d.proc.wait()
+            d = Daemon(build, work, "m", TAG, "--metrics", f"127.0.0.1:{port}")
+            samples = parse(d.hlctl("stats", "--prometheus")[1])[0] if d.ready() else {}
+            t.check(samples.get(("hugelink_restarts_total", frozenset())) == 1 and
+                    samples.get(("hugelink_last_outage_seconds", frozenset()), 0) > 0 and
+                    ("hugelink_port_up", frozenset({("port", "a")})) in samples,
+                    "after SIGKILL and a new start: hugelink_restarts_total 1, the outage, the ports back",
+                    str({k: v for k, v in samples.items() if "restart" in k[0] or "outage" in k[0]}))
         finally:
             d.stop()
     return t.exit_code()

@@ -567,12 +567,18 @@ int main(int argc, char **argv)
 			HL_LOG_WARN("hugelinkd: cannot tell the parent we are ready");
 		close(ready_fd);
 		ready_fd = -1;
+		/*
+		 * Let go of the terminal; a file keeps what it was given, and an
+		 * explicit --log stderr keeps stderr (under a service manager it
+		 * is the journal's stream).
+		 */
 		if (!log_to_file) {
 			int nul = open("/dev/null", O_RDWR);
 			if (nul >= 0) {
 				dup2(nul, 0);
 				dup2(nul, 1);
-				dup2(nul, 2);
+				if (strcmp(logfile, "stderr") != 0)
+					dup2(nul, 2);
 				close(nul);
 			}
 		}
