@@ -6,7 +6,7 @@ usage: test_install.py SOURCE_DIR BUILD_DIR
 
 `meson install` and `make install` into temporary DESTDIRs must lay out the
 library, every public header, hugelink.pc, the tools, the man pages and
-hugelinkd.service. A program of one's own (examples/hl_status.c) is built
+hugelinkd.service. A program of one's own (examples/hl_pool_info.c) is built
 with only what pkg-config says about the installed (relocatable)
 hugelink.pc, linked to the installed libhugelink.so, and run against the
 installed hugelinkd. That hugelinkd tells a NOTIFY_SOCKET of the test's
@@ -79,12 +79,12 @@ def build_example(t, src, dest, dirs, work):
             "-lhugelink" in flags, "pkg-config hugelink (PKG_CONFIG_PATH only) points into the DESTDIR",
             r.stdout + r.stderr)
     flags = r.stdout.split()
-    exe = os.path.join(work, "hl_status")
+    exe = os.path.join(work, "hl_pool_info")
     # nothing of the source tree: a copy of the example alone, flags from pkg-config alone
-    shutil.copy(os.path.join(src, "examples/hl_status.c"), work)
-    r = run(["cc", "-Wall", "-Wextra", "-Werror", "-std=gnu11", os.path.join(work, "hl_status.c"), "-o", exe,
+    shutil.copy(os.path.join(src, "examples/hl_pool_info.c"), work)
+    r = run(["cc", "-Wall", "-Wextra", "-Werror", "-std=gnu11", os.path.join(work, "hl_pool_info.c"), "-o", exe,
              *dirs["sanitize"], *flags])
-    t.check(r.returncode == 0, "examples/hl_status.c builds against the installed hugelink.pc", r.stderr[-800:])
+    t.check(r.returncode == 0, "examples/hl_pool_info.c builds against the installed hugelink.pc", r.stderr[-800:])
     env = dict(os.environ, LD_LIBRARY_PATH=dest + dirs["libdir"])
     r = run(["ldd", exe], env=env)
     t.check(re.search(r"libhugelink\.so\S* => " + re.escape(dest + dirs["libdir"]), r.stdout),
@@ -127,10 +127,9 @@ def installed_daemon(t, dest, dirs, work, exe, env):
         t.check(got and "READY=1" in got[-1] and f"MAINPID={d.pid}" in got[-1] and ping.returncode == 0,
                 "the installed hugelinkd sends READY=1 (MAINPID its own) to NOTIFY_SOCKET when it serves",
                 f"{got} ping {ping.returncode}")
-        run([hlctl, "--ctl", ctl, "port", "add", "vhost", "vm1", "--server", os.path.join(work, "vm1.sock")])
-        r = run([exe, ctl], env=env)
-        t.check(r.returncode == 0 and f"pool {TAG}: 1 port(s)" in r.stdout and "vm1" in r.stdout,
-                "the example asks the installed hugelinkd for its stats", r.stdout + r.stderr)
+        r = run([exe, os.path.join(work, "run", f"{TAG}.meta")], env=env)
+        t.check(r.returncode == 0 and f"pool {TAG}: 32 MiB" in r.stdout,
+                "the example maps the installed hugelinkd's pool through its record", r.stdout + r.stderr)
         d.send_signal(signal.SIGTERM)
         rc = d.wait(30)
         got = recv_until(ns, "STOPPING=1", 5)
