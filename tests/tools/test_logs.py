@@ -79,6 +79,8 @@ def flood_and_level(t, build, work):
     t.check(good, "written lines + 'last message repeated N times' add up to every request, per site")
     t.check(st.get("log", {}).get("suppressed") == held,
             "hlctl stats --json log.suppressed counts the lines held back", f"{st.get('log')} vs {held}")
+    text = d.hlctl("stats")[1]
+    t.check(f"{held} line(s) held back by the rate limit" in text, "and hlctl stats says so", text[-300:])
     with open(log) as f:
         total = len(f.readlines())
     t.check(total < 100, f"the whole log is {total} lines after {FLOOD} refusals")
@@ -196,7 +198,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     # the level the daemons start at is part of what is tested, whatever the runner's $HL_LOG
     os.environ["HL_LOG"] = "info"
-    t = Tap(18)
+    t = Tap(19)
     with tempfile.TemporaryDirectory(prefix=f"{TAG}-") as work:
         d = flood_and_level(t, build, work)
         d.stop()
