@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_request.h"
 #include "hugelinkd.h"
 
 #define IO_TIMEOUT_S 2
@@ -150,43 +151,31 @@ static void serve_one(struct hld_http *h, int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* the request line and headers, to the blank line; the headers are not looked at */
-	for (;;) {
+	/* the request line and headers, to the blank line (http_request.c) */
+	bool head = false;
+	int status = 0;
+	while (status == 0) {
 		ssize_t r = recv(fd, req + got, REQ_MAX - got, 0);
 		if (r <= 0)
 			return;
 		got += (size_t)r;
 		req[got] = '\0';
-		if (strstr(req, "\r\n\r\n") != NULL || strstr(req, "\n\n") != NULL)
-			break;
-		if (got == REQ_MAX) {
-			static const char msg[] = "request too large\n";
-			reply(fd, "431 Request Header Fields Too Large", "text/plain", msg, sizeof(msg) - 1, false);
+		status = hld_http_request(req, got, REQ_MAX, &head);
+	}
+	static const struct {
+		int status;
+		const char *line, *msg;
+	} refusals[] = {
+		{400, "400 Bad Request", "bad request\n"},
+		{404, "404 Not Found", "hugelinkd: metrics are at /metrics\n"},
+		{405, "405 Method Not Allowed", "GET /metrics\n"},
+		{431, "431 Request Header Fields Too Large", "request too large\n"},
+	};
+	for (size_t i = 0; i < HL_ARRAY_SIZE(refusals); i++)
+		if (refusals[i].status == status) {
+			reply(fd, refusals[i].line, "text/plain", refusals[i].msg, strlen(refusals[i].msg), head);
 			return;
 		}
-	}
-	char method[8], path[256], version[16];
-	int used = 0;
-	if (sscanf(req, "%7[A-Z] %255[^ \r\n] %15[^ \r\n]%n", method, path, version, &used) != 3 ||
-	    strncmp(version, "HTTP/1.", 7) != 0 || (req[used] != '\r' && req[used] != '\n')) {
-		static const char msg[] = "bad request\n";
-		reply(fd, "400 Bad Request", "text/plain", msg, sizeof(msg) - 1, false);
-		return;
-	}
-	bool head = strcmp(method, "HEAD") == 0;
-	if (!head && strcmp(method, "GET") != 0) {
-		static const char msg[] = "GET /metrics\n";
-		reply(fd, "405 Method Not Allowed", "text/plain", msg, sizeof(msg) - 1, false);
-		return;
-	}
-	char *q = strchr(path, '?');
-	if (q != NULL)
-		*q = '\0';
-	if (strcmp(path, "/metrics") != 0) {
-		static const char msg[] = "hugelinkd: metrics are at /metrics\n";
-		reply(fd, "404 Not Found", "text/plain", msg, sizeof(msg) - 1, head);
-		return;
-	}
 	size_t len = 0;
 	char *body = render(h, &len);
 	if (body == NULL) {
