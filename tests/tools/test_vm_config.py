@@ -115,6 +115,8 @@ def main():
                 (["qemu-args", "a=02:00:00:00:00:01", "b=02:00:00:00:00:01"], "same MAC"),
                 (["qemu-args", "a=01:00:5e:00:00:01"], "unicast MAC"),
                 (["qemu-args", "a=02:00:00:00:00:0g"], "unicast MAC"),
+                (["qemu-args", "a=02:00:00:00:00: 1"], "unicast MAC"),
+                (["qemu-args", "a=02:00:00:00:00:-1"], "unicast MAC"),
                 (["libvirt-xml", "a", "s"], "shm port"),
                 (["qemu-args", "a", "b", "--mem", "1"], "mem_mb"),
             ]

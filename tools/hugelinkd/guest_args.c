@@ -54,8 +54,10 @@ static bool mac_ok(const char *s, char out[18])
 	if (strlen(s) != 17 || sscanf(s, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
 				      &tail) != 6)
 		return false;
+	/* scanf's %x would take a space or a sign too: two hex digits each, nothing else */
 	for (int i = 0; i < 6; i++)
-		if (s[i * 3 + 2] != (i < 5 ? ':' : '\0'))
+		if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]) ||
+		    s[i * 3 + 2] != (i < 5 ? ':' : '\0'))
 			return false;
 	if ((b[0] & 1) || (b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0)
 		return false;
