@@ -136,8 +136,12 @@ def installed_daemon(t, dest, dirs, work, exe, env):
         t.check(rc == 0 and any("STOPPING=1" in g for g in got), "STOPPING=1 when it stops", f"{rc} {got}")
     finally:
         if d.poll() is None:
-            d.kill()
-            d.wait()
+            d.send_signal(signal.SIGTERM)  # a clean stop leaves no pool file behind
+            try:
+                d.wait(15)
+            except subprocess.TimeoutExpired:
+                d.kill()
+                d.wait()
         ns.close()
         out.close()
 
