@@ -7,7 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all demo test bench setup clean
+.PHONY: all demo test bench setup clean install
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -60,6 +60,12 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 1518,9000,65000 --seconds 2 --rounds 2 | tee -a $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl
 	set -o pipefail; python3 scripts/bench/iperf_guests.py $(BUILD) --rounds 3 --seconds 10 | tee -a $(BUILD)/bench.jsonl
+	set -o pipefail; python3 scripts/metrics_plot.py $(BUILD) --out $(BUILD)/metrics.svg | tee -a $(BUILD)/bench.jsonl
+
+# The library, headers, hugelink.pc, the tools, man pages and hugelinkd.service,
+# under PREFIX (the build's, /usr/local unless set up otherwise), in DESTDIR if given.
+install: all
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -24,6 +24,10 @@ TEST_PKGS="$TEST_PKGS xz-utils zstd"
 # TCP through the switch (tests/guest/test_guests_iperf.py): iperf3 and ethtool,
 # which build-guest.sh copies into the guest, and ip for the test's namespace
 TEST_PKGS="$TEST_PKGS iperf3 ethtool iproute2"
+# running it as a service (tests/tools/test_metrics.py, test_install.py, test_libvirt.py):
+# promtool and a Prometheus to scrape the metrics endpoint, libsystemd for
+# sd_notify, systemd-analyze for the unit, man for the pages, virt-xml-validate
+TEST_PKGS="$TEST_PKGS prometheus libsystemd-dev systemd man-db libvirt-clients"
 # `hlbench switch --vs-ovs`: Open vSwitch with DPDK (ovs-vswitchd-dpdk, ovsdb, ovs-vsctl)
 BENCH_PKGS="openvswitch-switch-dpdk"
 want_pages=${HL_HUGEPAGES:-1536}

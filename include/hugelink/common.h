@@ -99,6 +99,38 @@ int hl_log_get_level(void);
 #define HL_LOG_IDENT_LEN 40
 void hl_log_set_ident(const char *ident);
 
+/* "err", "warn", "info", "debug" (any case) or "1".."4" -> the level; else -EINVAL. */
+int hl_log_level_parse(const char *s);
+const char *hl_log_level_name(int level);
+
+/*
+ * Where lines go: "stderr" (the default), "syslog" (the datagram socket
+ * /dev/log, where the journal and syslog daemons listen), "syslog:SOCKET",
+ * or the name of a file to append to, each line with a UTC time stamp.
+ * 0 or -errno; a syslog socket nobody listens on yet is still taken (lines
+ * go there once something does, and are counted as unsent until then), but
+ * reported with -errno.
+ */
+int hl_log_open(const char *target);
+/* The target last opened, as given ("stderr" until then). */
+const char *hl_log_target(void);
+
+/*
+ * Rate limit, per call site (a log call's format string): at most burst
+ * lines per window, the rest counted and summed up in one "last message
+ * repeated N times" line once the window is over. Default 10 per 10 s;
+ * burst 0 turns it off. A hostile peer or control client that provokes
+ * the same refusal a million times costs a few lines.
+ */
+void hl_log_set_rate_limit(unsigned burst, unsigned window_ms);
+/* Write the "repeated" lines of windows that have ended; a daemon calls it now and then. */
+void hl_log_flush(void);
+struct hl_log_stats {
+	uint64_t suppressed; /* lines held back by the rate limit */
+	uint64_t unsent;     /* lines the target did not take (no syslog listening, disk full) */
+};
+void hl_log_stats(struct hl_log_stats *st);
+
 #define HL_LOG_ERR(...)   hl_log(HL_LOG_ERR, __VA_ARGS__)
 #define HL_LOG_WARN(...)  hl_log(HL_LOG_WARN, __VA_ARGS__)
 #define HL_LOG_INFO(...)  hl_log(HL_LOG_INFO, __VA_ARGS__)

@@ -36,6 +36,19 @@ struct hl_sw_vhost_params {
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
 /* The socket path and role of a vhost port (for listing and qemu-args). */
 const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client);
+/* A vhost port's connection and zero-copy state, for monitoring; -EINVAL for other kinds. */
+struct hl_sw_vhost_info {
+	uint64_t connects;    /* front-ends that connected (a guest's QEMU, again after each reconnect) */
+	uint64_t disconnects;
+	uint64_t pinned;      /* guest transmit chains held in place by zero-copy now */
+	/* per virtqueue: [0] the guest's receive queue (the switch sends), [1] its transmit queue */
+	struct hl_sw_vhost_queue {
+		uint64_t packets, bytes;
+		uint64_t drop_no_buf, drop_bad_chain, drop_too_big, drop_bad_offload;
+		uint64_t calls; /* interrupts sent to the guest */
+	} q[2];
+};
+int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *info);
 
 /* ---- TAP (sw_port_tap.c) ---------------------------------------------------------- */
 

@@ -148,3 +148,25 @@ const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client)
 		*client = v->vp.be.client;
 	return v->vp.be.path;
 }
+
+int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *info)
+{
+	if (p->ops != &vhost_ops)
+		return -EINVAL;
+	const struct sw_vhost *v = (const struct sw_vhost *)p;
+	info->connects = __atomic_load_n(&v->vp.be.connects, __ATOMIC_RELAXED);
+	info->disconnects = __atomic_load_n(&v->vp.be.disconnects, __ATOMIC_RELAXED);
+	info->pinned = __atomic_load_n(&v->vp.vq[1].stats.zc_pinned, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct hl_vhost_vq_stats *vs = &v->vp.vq[i].stats;
+		struct hl_sw_vhost_queue *q = &info->q[i];
+		q->packets = __atomic_load_n(&vs->packets, __ATOMIC_RELAXED);
+		q->bytes = __atomic_load_n(&vs->bytes, __ATOMIC_RELAXED);
+		q->drop_no_buf = __atomic_load_n(&vs->drop_no_buf, __ATOMIC_RELAXED);
+		q->drop_bad_chain = __atomic_load_n(&vs->drop_bad_chain, __ATOMIC_RELAXED);
+		q->drop_too_big = __atomic_load_n(&vs->drop_too_big, __ATOMIC_RELAXED);
+		q->drop_bad_offload = __atomic_load_n(&vs->drop_bad_offload, __ATOMIC_RELAXED);
+		q->calls = __atomic_load_n(&vs->calls, __ATOMIC_RELAXED);
+	}
+	return 0;
+}

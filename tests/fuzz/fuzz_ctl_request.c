@@ -21,6 +21,7 @@
  * no buffer of the switch's pool is in use.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,15 @@ const char *hl_sw_port_vhost_path(const struct hl_sw_port *p, bool *client)
 	if (client != NULL)
 		*client = s->client;
 	return s->path;
+}
+
+/* A stub vhost port: what a real one says before any front-end connected. */
+int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *info)
+{
+	if (p->ops != &vhost_stub_ops)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	return 0;
 }
 
 int hl_sw_port_tap_create(const char *name, const char *ifname, bool offload, struct hl_sw_port **out)

@@ -4,6 +4,7 @@
 
 Imported by the tests/guest/test_*.py scripts; nothing here runs on its own.
 """
+import json
 import os
 import signal
 import subprocess
@@ -128,3 +129,34 @@ def wait_for(pred, timeout, step=0.25):
             return True
         time.sleep(step)
     return False
+
+
+def ports_up(build, ctl, names, timeout):
+    """Wait until every port in names is "up": (True, states) or (False, the last states seen)."""
+    deadline = time.monotonic() + timeout
+    states = {}
+    while time.monotonic() < deadline:
+        rc, out, _ = hlctl(build, ctl, "port", "list", "--json")
+        if rc == 0:
+            states = {p["name"]: p["state"] for p in json.loads(out)["ports"] if p["name"] in names}
+            if len(states) == len(names) and all(s == "up" for s in states.values()):
+                return True, states
+        time.sleep(0.25)
+    return False, states
+
+
+def guest_ready(src, guest_dir, logs, tap):
+    """Build the guest (case 0) and find QEMU; False, with every case failed, if either is missing."""
+    from qemu_guest import MissingPrerequisite, qemu_binary
+    rc, blog = build_guest(src, guest_dir, logs)
+    if rc != 0:
+        tap.result(0, False, f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc})", tail(blog))
+        tap.fail_rest("not run: MISSING PREREQUISITE: no guest kernel/initramfs")
+        return False
+    tap.result(0, True)
+    try:
+        qemu_binary()
+    except MissingPrerequisite as e:
+        tap.fail_rest(f"not run: MISSING PREREQUISITE: {e}")
+        return False
+    return True

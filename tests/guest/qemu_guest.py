@@ -165,7 +165,7 @@ class Guest:
 
     def __init__(self, name, workdir, kernel, initramfs, script_text, extra_files=(),
                  vhost_sockets=(), ivshmem_file=None, mem_mb=256, hugepage_dir=None,
-                 kernel_args="", ivshmem_size=None, memfd=False):
+                 kernel_args="", ivshmem_size=None, memfd=False, qemu_args=None):
         self.name = name
         self.workdir = workdir
         self.kernel = kernel
@@ -179,6 +179,8 @@ class Guest:
         self.hugepage_dir = hugepage_dir
         self.memfd = memfd
         self.kernel_args = kernel_args
+        # options that bring their own -m, memory backend and network devices (hlctl qemu-args)
+        self.qemu_args = list(qemu_args) if qemu_args is not None else None
         self.log_path = os.path.join(workdir, f"{name}.console.log")
         self.initrd_path = os.path.join(workdir, f"{name}.initrd")
         self.proc = None
@@ -205,10 +207,9 @@ class Guest:
         else:
             backend = (f"memory-backend-file,id=mem,size={self.mem_mb}M,"
                        f"mem-path={self.hugepage_dir or '/dev/shm'},share=on")
+        memory = ["-m", f"{self.mem_mb}M", "-object", backend, "-numa", "node,memdev=mem"]
         cmd = [qemu_binary(), "-name", self.name, "-accel", "tcg", "-smp", "1",
-               "-m", f"{self.mem_mb}M",
-               "-object", backend,
-               "-numa", "node,memdev=mem",
+               *(memory if self.qemu_args is None else self.qemu_args),
                "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                "-nodefaults", "-no-user-config",
                "-kernel", self.kernel, "-initrd", self._initrd(),

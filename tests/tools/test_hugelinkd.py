@@ -22,6 +22,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from hltap import Tap  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hldaemon import endpoint, result  # noqa: E402
 
 MAC = ["02:00:00:00:00:%02x" % i for i in range(1, 5)]
 AGING_S = 5
@@ -89,23 +91,6 @@ class Daemon:
                 return " | ".join(f.read().splitlines()[-n:])
         except OSError:
             return ""
-
-
-def endpoint(build, work, sock, me, peer=None, seconds=2.0, size=64, extra=()):
-    cmd = [os.path.join(build, "tools/hltraffic"), "--path", sock, "--mac", me, "--seconds", str(seconds),
-           "--size", str(size), "--run-dir", work, "--pool-mb", "32", *extra]
-    if peer:
-        cmd += ["--peer", peer]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def result(p, timeout=60):
-    out, err = p.communicate(timeout=timeout)
-    lines = out.strip().splitlines()
-    try:
-        return p.returncode, json.loads(lines[-1]), err
-    except (IndexError, ValueError):
-        return p.returncode, {}, err + out
 
 
 def settle(d, names, secs=3.0):

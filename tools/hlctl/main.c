@@ -32,10 +32,12 @@ static const char usage_text[] =
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
-	"  stats [--json]\n"
+	"  stats [--json | --prometheus]   --prometheus: the text exposition format (0.0.4)\n"
 	"  mac [--json]\n"
 	"  top [--interval S] [--count N]\n"
-	"  qemu-args NAME\n"
+	"  qemu-args NAME[=MAC]... [--mem MB]      QEMU options for one guest on these ports\n"
+	"  libvirt-xml NAME[=MAC]... [--mem MB] [--vcpus N] [--json]   the same as libvirt domain XML\n"
+	"  log-level [err|warn|info|debug] [--json]   show or set the daemon's log level\n"
 	"  ping\n"
 	"  wait-ready [--timeout S]       until the daemon serves requests (default 30 s)\n"
 	"  raw JSON\n"
@@ -331,6 +333,119 @@ static void show_qemu_args(const struct hl_json *reply)
 	printf("%s\n", a ? a : "");
 }
 
+static void show_libvirt_xml(const struct hl_json *reply)
+{
+	const char *dom = hl_json_str(hl_json_get(reply, "domain"));
+	const char *dev = hl_json_str(hl_json_get(reply, "devices"));
+
+	printf("<!-- in <domain>, with <memory unit='MiB'>%" PRIu64 "</memory> and <vcpu>%" PRIu64 "</vcpu>: -->\n%s"
+	       "<!-- in <devices>: -->\n%s",
+	       hlctl_u64(reply, "memory_mib"), hlctl_u64(reply, "vcpus"), dom ? dom : "", dev ? dev : "");
+}
+
+/*
+ * qemu-args / libvirt-xml NAME[=MAC]... [--mem MB] [--vcpus N] [--json]:
+ * one guest on these ports. One NAME alone sends the short form
+ * {"name":NAME}, which every daemon understands.
+ */
+static int guest_cmd(const struct hlctl *h, const char *cmd, int argc, char **argv)
+{
+	bool json = false, short_form = true;
+	const char *mem = NULL, *vcpus = NULL;
+	int names = 0;
+	struct hl_jw w;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			json = true;
+		} else if ((strcmp(a, "--mem") == 0 || strcmp(a, "--vcpus") == 0) && i + 1 < argc) {
+			char *end;
+			unsigned long long v = strtoull(argv[i + 1], &end, 10);
+			if (*end || end == argv[i + 1] || argv[i + 1][0] == '-' || v == 0)
+				return usage("%s: %s takes a positive number, not '%s'", cmd, a, argv[i + 1]);
+			*(a[2] == 'm' ? &mem : &vcpus) = argv[++i];
+			short_form = false;
+		} else if (a[0] == '-' || a[0] == '\0' || a[0] == '=') {
+			return usage("%s: unexpected argument '%s'", cmd, a);
+		} else {
+			names++;
+			short_form = short_form && strchr(a, '=') == NULL;
+		}
+	}
+	if (names == 0)
+		return usage("%s: at least one port NAME is required", cmd);
+	req_begin(&w, cmd);
+	if (short_form && names == 1) {
+		for (int i = 0; i < argc; i++)
+			if (argv[i][0] != '-')
+				hl_jw_kv_str(&w, "name", argv[i]);
+	} else {
+		hl_jw_key(&w, "ports");
+		hl_jw_arr_begin(&w);
+		for (int i = 0; i < argc; i++) {
+			if (argv[i][0] == '-') {
+				i += strcmp(argv[i], "--json") != 0;
+				continue;
+			}
+			char name[64];
+			const char *eq = strchr(argv[i], '=');
+			size_t len = eq ? (size_t)(eq - argv[i]) : strlen(argv[i]);
+			if (len >= sizeof(name))
+				len = sizeof(name) - 1;
+			memcpy(name, argv[i], len);
+			name[len] = '\0';
+			hl_jw_obj_begin(&w);
+			hl_jw_kv_str(&w, "name", name);
+			if (eq != NULL)
+				hl_jw_kv_str(&w, "mac", eq + 1);
+			hl_jw_obj_end(&w);
+		}
+		hl_jw_arr_end(&w);
+		if (mem != NULL)
+			hl_jw_kv_u64(&w, "mem_mb", strtoull(mem, NULL, 10));
+		if (vcpus != NULL)
+			hl_jw_kv_u64(&w, "vcpus", strtoull(vcpus, NULL, 10));
+	}
+	hl_jw_obj_end(&w);
+	return run(h, &w, json, strcmp(cmd, "qemu-args") == 0 ? show_qemu_args : show_libvirt_xml);
+}
+
+static void show_metrics(const struct hl_json *reply)
+{
+	const char *t = hl_json_str(hl_json_get(reply, "text"));
+	fputs(t ? t : "", stdout);
+}
+
+static void show_log_level(const struct hl_json *reply)
+{
+	const char *l = hl_json_str(hl_json_get(reply, "level"));
+	const char *t = hl_json_str(hl_json_get(reply, "target"));
+	printf("%s (log to %s, %" PRIu64 " line(s) held back by the rate limit, %" PRIu64 " unsent)\n",
+	       l ? l : "?", t ? t : "?", hlctl_u64(reply, "suppressed"), hlctl_u64(reply, "unsent"));
+}
+
+static int log_level(const struct hlctl *h, int argc, char **argv)
+{
+	const char *level = NULL;
+	bool json = false;
+	struct hl_jw w;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (level == NULL && hl_log_level_parse(argv[i]) > 0)
+			level = argv[i];
+		else
+			return usage("log-level: a level is err, warn, info or debug, not '%s'", argv[i]);
+	}
+	req_begin(&w, "log-level");
+	if (level != NULL)
+		hl_jw_kv_str(&w, "level", level);
+	hl_jw_obj_end(&w);
+	return run(h, &w, json, show_log_level);
+}
+
 static int pool_info(int argc, char **argv)
 {
 	struct hl_pool *p;
@@ -434,6 +549,11 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "port") == 0)
 		return cmd_port(&h, n, args);
+	if (strcmp(cmd, "stats") == 0 && n == 1 && strcmp(args[0], "--prometheus") == 0) {
+		req_begin(&w, "metrics");
+		hl_jw_obj_end(&w);
+		return run(&h, &w, false, show_metrics);
+	}
 	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "mac") == 0) {
 		if ((rc = json_flag(n, args, cmd, &json)) != 0)
 			return rc;
@@ -443,14 +563,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "top") == 0)
 		return cmd_top(&h, n, args);
-	if (strcmp(cmd, "qemu-args") == 0) {
-		if (n != 1 || args[0][0] == '\0')
-			return usage("qemu-args: exactly one port NAME is required");
-		req_begin(&w, "qemu-args");
-		hl_jw_kv_str(&w, "name", args[0]);
-		hl_jw_obj_end(&w);
-		return run(&h, &w, false, show_qemu_args);
-	}
+	if (strcmp(cmd, "qemu-args") == 0 || strcmp(cmd, "libvirt-xml") == 0)
+		return guest_cmd(&h, cmd, n, args);
+	if (strcmp(cmd, "log-level") == 0)
+		return log_level(&h, n, args);
 	if (strcmp(cmd, "ping") == 0) {
 		if (n != 0)
 			return usage("ping takes no arguments");

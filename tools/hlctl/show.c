@@ -242,6 +242,11 @@ void hlctl_show_stats(const struct hl_json *reply)
 		printf("control: %" PRIu64 " requests, %" PRIu64 " refused\n", hlctl_u64(c, "requests"),
 		       hlctl_u64(c, "refused"));
 	show_workers(reply);
+	const struct hl_json *log = hl_json_get(reply, "log");
+	if (log != NULL)
+		printf("log: %s to %s, %" PRIu64 " line(s) held back by the rate limit, %" PRIu64 " unsent\n",
+		       str_or(log, "level", "-"), str_or(log, "target", "-"), hlctl_u64(log, "suppressed"),
+		       hlctl_u64(log, "unsent"));
 }
 
 void hlctl_show_mac(const struct hl_json *reply)

@@ -17,8 +17,7 @@
 
 #include "hugelinkd.h"
 
-static void fail(struct hl_jw *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct hl_jw *r, const char *fmt, ...)
+void hld_fail(struct hl_jw *r, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -31,7 +30,7 @@ static void fail(struct hl_jw *r, const char *fmt, ...)
 	hl_jw_obj_end(r);
 }
 
-static void ok_begin(struct hl_jw *r)
+void hld_ok_begin(struct hl_jw *r)
 {
 	hl_jw_obj_begin(r);
 	hl_jw_kv_bool(r, "ok", true);
@@ -42,26 +41,19 @@ static const char *need_str(const struct hl_json *req, const char *key, size_t m
 {
 	const char *s = hl_json_str(hl_json_get(req, key));
 	if (s == NULL || s[0] == '\0') {
-		fail(r, "missing \"%s\" (a non-empty string)", key);
+		hld_fail(r, "missing \"%s\" (a non-empty string)", key);
 		return NULL;
 	}
 	if (strlen(s) >= max) {
-		fail(r, "\"%s\" is longer than %zu characters", key, max - 1);
+		hld_fail(r, "\"%s\" is longer than %zu characters", key, max - 1);
 		return NULL;
 	}
 	return s;
 }
 
-/* A MAC for a guest on this port, the same every time: 52:54:00 + a hash of the name. */
-static void port_mac(const char *name, char out[18])
-{
-	uint32_t h = hl_crc32c(0, name, strlen(name));
-	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
-}
-
 static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 {
-	ok_begin(r);
+	hld_ok_begin(r);
 	hl_jw_key(r, "ports");
 	hl_jw_arr_begin(r);
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
@@ -117,10 +109,21 @@ static void json_offload(struct hl_jw *r, const struct hl_ol_stats *o)
 	hl_jw_obj_end(r);
 }
 
+/* The log's state, in stats and in log-level's reply. */
+static void json_log(struct hl_jw *r)
+{
+	struct hl_log_stats ls;
+	hl_log_stats(&ls);
+	hl_jw_kv_str(r, "level", hl_log_level_name(hl_log_get_level()));
+	hl_jw_kv_str(r, "target", hl_log_target());
+	hl_jw_kv_u64(r, "suppressed", ls.suppressed);
+	hl_jw_kv_u64(r, "unsent", ls.unsent);
+}
+
 static void cmd_stats(struct daemon *d, struct hl_jw *r)
 {
 	uint64_t now = hl_now_ns();
-	ok_begin(r);
+	hld_ok_begin(r);
 	hl_jw_kv_str(r, "pool", d->name);
 	hl_jw_kv_dbl(r, "uptime_s", (double)(now - d->started_ns) / 1e9);
 	hl_jw_kv_dbl(r, "last_outage_s", (double)d->outage_ns / 1e9);
@@ -162,6 +165,10 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "busy", d->ctl->busy);
 		hl_jw_obj_end(r);
 	}
+	hl_jw_key(r, "log");
+	hl_jw_obj_begin(r);
+	json_log(r);
+	hl_jw_obj_end(r);
 	hl_jw_key(r, "ports");
 	hl_jw_arr_begin(r);
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
@@ -207,11 +214,46 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 	hl_jw_obj_end(r);
 }
 
+/* {"cmd":"log-level"} shows the level, with "level" sets it: for the whole daemon, at once. */
+static void cmd_log_level(const struct hl_json *req, struct hl_jw *r)
+{
+	const struct hl_json *jl = hl_json_get(req, "level");
+	if (jl != NULL && !hl_json_is_null(jl)) {
+		int l = hl_log_level_parse(hl_json_str(jl));
+		if (l < 0)
+			return hld_fail(r, "\"level\" must be err, warn, info or debug");
+		int was = hl_log_get_level();
+		hl_log_set_level(l);
+		/* said at the more verbose of the two levels, so it is seen whichever way it went */
+		hl_log(l > was ? l : was, "hugelinkd: log level %s (was %s)", hl_log_level_name(l),
+		       hl_log_level_name(was));
+	}
+	hld_ok_begin(r);
+	json_log(r);
+	hl_jw_obj_end(r);
+}
+
+/* The Prometheus text, for `hlctl stats --prometheus`. */
+static void cmd_metrics(struct daemon *d, struct hl_jw *r)
+{
+	struct hld_text t = {0};
+	hld_metrics(d, &t);
+	if (t.failed || t.s == NULL) {
+		hld_text_free(&t);
+		return hld_fail(r, "out of memory rendering the metrics");
+	}
+	hld_ok_begin(r);
+	hl_jw_kv_str(r, "format", "prometheus-text-0.0.4");
+	hl_jw_kv_str(r, "text", t.s);
+	hl_jw_obj_end(r);
+	hld_text_free(&t);
+}
+
 static void cmd_mac(struct daemon *d, struct hl_jw *r)
 {
 	static struct hl_mac_entry e[4096];
 	unsigned n = hl_mac_dump(hl_switch_mac_table(d->sw), hl_fast_ns(), e, 4096);
-	ok_begin(r);
+	hld_ok_begin(r);
 	hl_jw_kv_dbl(r, "aging_s", (double)hl_switch_aging_ns(d->sw) / 1e9);
 	hl_jw_key(r, "entries");
 	hl_jw_arr_begin(r);
@@ -230,76 +272,11 @@ static void cmd_mac(struct daemon *d, struct hl_jw *r)
 	hl_jw_obj_end(r);
 }
 
-/*
- * The pool the port's peer maps as an ivshmem-plain BAR: the switch's whole
- * pool for a shared port, the port's own for an isolated one. The guest's
- * peer (hlshm --pci) finds the record copy in its first page and the port
- * by name.
- */
-static void qemu_args_shm(struct hl_sw_port *p, const char *name, struct hl_jw *r)
-{
-	struct hl_pool_info in;
-	char args[1024];
-	if (hl_sw_port_shm_pool_info(p, &in) < 0)
-		return fail(r, "pool: %s", hl_last_error());
-	snprintf(args, sizeof(args),
-		 "-object memory-backend-file,id=hlpool-%s,size=%llu,mem-path=%s,share=on "
-		 "-device ivshmem-plain,memdev=hlpool-%s",
-		 name, (unsigned long long)in.size, in.file_path, name);
-	ok_begin(r);
-	hl_jw_kv_str(r, "args", args);
-	hl_jw_kv_str(r, "guest", "hlshm-static --pci --port NAME --mac MAC");
-	hl_jw_obj_end(r);
-}
-
-static void cmd_qemu_args(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
-{
-	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
-	if (name == NULL)
-		return;
-	struct hl_sw_port *p = hl_switch_find_port(d->sw, name);
-	if (p == NULL)
-		return fail(r, "no port %s", name);
-	const struct port_conf *c = &d->conf[p->id];
-	if (strcmp(c->kind, "shm") == 0)
-		return qemu_args_shm(p, name, r);
-	if (strcmp(c->kind, "vhost") != 0)
-		return fail(r, "port %s is a %s port; qemu-args is for vhost and shm ports", name, c->kind);
-	char mac[18], args[1024], memdir[256] = "/dev/shm";
-	port_mac(name, mac);
-	/* guest RAM where the switch's own pool is: hugepages when it has them */
-	struct hl_pool_info in;
-	if (hl_pool_get_info(d->pool, &in) == 0 && in.hugepages) {
-		snprintf(memdir, sizeof(memdir), "%s", in.file_path);
-		char *slash = strrchr(memdir, '/');
-		if (slash != NULL && slash != memdir)
-			*slash = '\0';
-	}
-	/*
-	 * Guest RAM must be shared with the switch (share=on), and QEMU 7.2
-	 * under TCG needs vectors=0 for vhost-user. A server port waits for
-	 * QEMU, which reconnects by itself when the switch restarts; a client
-	 * port means QEMU listens.
-	 */
-	snprintf(args, sizeof(args),
-		 "-object memory-backend-file,id=mem-%s,size=256M,mem-path=%s,share=on "
-		 "-numa node,memdev=mem-%s "
-		 "-chardev socket,id=chr-%s,path=%s%s "
-		 "-netdev vhost-user,id=net-%s,chardev=chr-%s "
-		 "-device virtio-net-pci,netdev=net-%s,mac=%s,vectors=0",
-		 name, memdir, name, name, c->path, c->client ? ",server=on,wait=off" : ",reconnect=1", name, name, name,
-		 mac);
-	ok_begin(r);
-	hl_jw_kv_str(r, "args", args);
-	hl_jw_kv_str(r, "mac", mac);
-	hl_jw_obj_end(r);
-}
-
 static void cmd_port_add(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
 {
 	if (hld_port_add(d, req) < 0)
-		return fail(r, "%s", hl_last_error());
-	ok_begin(r);
+		return hld_fail(r, "%s", hl_last_error());
+	hld_ok_begin(r);
 	hl_jw_obj_end(r);
 	hld_state_save(d);
 }
@@ -310,9 +287,11 @@ static void cmd_port_reset(struct daemon *d, const struct hl_json *req, struct h
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
 	if (name == NULL)
 		return;
-	if (hl_switch_reset_port(d->sw, name, "asked for") < 0)
-		return fail(r, "%s", hl_last_error());
-	ok_begin(r);
+	if (hl_switch_reset_port(d->sw, name, "asked for") < 0) {
+		hld_fail(r, "%s", hl_last_error());
+		return;
+	}
+	hld_ok_begin(r);
 	hl_jw_obj_end(r);
 }
 
@@ -322,8 +301,8 @@ static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_
 	if (name == NULL)
 		return;
 	if (hld_port_del(d, name) < 0)
-		return fail(r, "%s", hl_last_error());
-	ok_begin(r);
+		return hld_fail(r, "%s", hl_last_error());
+	hld_ok_begin(r);
 	hl_jw_obj_end(r);
 	hld_state_save(d);
 }
@@ -344,7 +323,7 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		return;
 	}
 	if (strcmp(cmd, "ping") == 0) {
-		ok_begin(r);
+		hld_ok_begin(r);
 		hl_jw_kv_str(r, "version", HL_VERSION);
 		hl_jw_kv_str(r, "pool", d->name);
 		hl_jw_kv_u64(r, "pid", (uint64_t)getpid());
@@ -361,10 +340,16 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_stats(d, r);
 	} else if (strcmp(cmd, "mac") == 0) {
 		cmd_mac(d, r);
+	} else if (strcmp(cmd, "metrics") == 0) {
+		cmd_metrics(d, r);
+	} else if (strcmp(cmd, "log-level") == 0) {
+		cmd_log_level(req, r);
 	} else if (strcmp(cmd, "qemu-args") == 0) {
-		cmd_qemu_args(d, req, r);
+		hld_cmd_qemu_args(d, req, r);
+	} else if (strcmp(cmd, "libvirt-xml") == 0) {
+		hld_cmd_libvirt_xml(d, req, r);
 	} else {
-		fail(r, "unknown command \"%s\"", cmd);
+		hld_fail(r, "unknown command \"%s\"", cmd);
 	}
 }
 

@@ -6,7 +6,9 @@
 #ifndef HUGELINKD_H
 #define HUGELINKD_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <hugelink/ctl.h>
@@ -26,6 +28,8 @@ struct daemon {
 	struct hl_vhost_zc_calib zc_calib; /* what the start-up calibration found (zcopy auto) */
 	/* last restart after a crash: how long the switch was gone */
 	uint64_t outage_ns;
+	/* starts that took over from a dead daemon since the last clean stop (kept in the heartbeat file) */
+	uint64_t restarts;
 	/* what each port was created with, to save and list it */
 	struct port_conf {
 		bool used;
@@ -42,6 +46,12 @@ struct daemon {
 
 /* Control requests: one JSON object in, one out (see hlctl). */
 void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *reply);
+/* Replies: {"ok":false,"error":...} whole, or {"ok":true and the caller's fields. */
+void hld_fail(struct hl_jw *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hld_ok_begin(struct hl_jw *r);
+/* What a guest needs for its ports (guest_args.c): QEMU options, libvirt domain XML. */
+void hld_cmd_qemu_args(struct daemon *d, const struct hl_json *req, struct hl_jw *r);
+void hld_cmd_libvirt_xml(struct daemon *d, const struct hl_json *req, struct hl_jw *r);
 
 /* Create a port from a JSON description (a request or a config entry). */
 int hld_port_add(struct daemon *d, const struct hl_json *spec);
@@ -55,5 +65,40 @@ int hld_port_del(struct daemon *d, const char *name);
 int hld_config_load(struct daemon *d, const char *path, bool restore);
 /* Write the current port list to d->state_path (tmp + rename). */
 void hld_state_save(struct daemon *d);
+
+/* Text that grows as it is written (text.c); failed: out of memory on the way. */
+struct hld_text {
+	char *s;
+	size_t len, cap;
+	bool failed;
+};
+void hld_text_free(struct hld_text *t);
+void hld_printf(struct hld_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The metrics in the Prometheus text format 0.0.4, replacing t's text. Control thread. */
+void hld_metrics(struct daemon *d, struct hld_text *t);
+
+/* --metrics ADDR: the HTTP responder's thread and its hand-over with the control thread (metrics_http.c). */
+struct hld_http {
+	int listen_fd;
+	int stop_fd[2];
+	char addr[160];
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool want;           /* the responder waits for a rendering */
+	bool stopping;
+	uint64_t gen;        /* renderings made */
+	struct hld_text text;
+	uint64_t served;
+};
+#define HLD_HTTP_INIT {.listen_fd = -1, .stop_fd = {-1, -1}}
+/* Bind and listen ("PORT" is on 127.0.0.1); nothing is served before hld_http_start. */
+int hld_http_open(struct hld_http *h, const char *addr);
+int hld_http_start(struct hld_http *h);
+/* From the control thread's loop: render if the responder waits for it. */
+void hld_http_serve(struct hld_http *h, struct daemon *d);
+void hld_http_close(struct hld_http *h);
 
 #endif

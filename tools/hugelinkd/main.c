@@ -39,6 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HL_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include <hugelink/ctl.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
@@ -47,6 +51,20 @@
 #include "hugelinkd.h"
 
 #define DEFAULT_CTL "/run/hugelink/hugelinkd.sock"
+
+/*
+ * Tell systemd (a Type=notify unit: $NOTIFY_SOCKET) what the daemon is
+ * doing; nothing without libsystemd or outside such a unit.
+ */
+static void notify(const char *state)
+{
+#ifdef HL_HAVE_SYSTEMD
+	if (sd_notify(0, state) < 0)
+		HL_LOG_WARN("hugelinkd: cannot tell systemd \"%s\"", state);
+#else
+	(void)state;
+#endif
+}
 
 /* The signals that stop the daemon; blocked everywhere, taken by stop_signal(). */
 static sigset_t stop_set;
@@ -89,7 +107,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hugelinkd [--ctl SOCK] [--pool-mb N] [--hugepage-dir DIR] [--workers N] [--foreground]\n"
 		"                 [--config FILE] [--run-dir DIR] [--name POOL] [--buffers N] [--aging S]\n"
-		"                 [--cpu N] [--log FILE] [--pidfile FILE] [--idle-us N] [--takeover] [--verbose]\n"
+		"                 [--cpu N] [--log stderr|syslog|FILE] [--log-rate N/S] [--pidfile FILE] [--idle-us N]\n"
+		"                 [--metrics [HOST:]PORT] [--takeover] [--verbose]\n"
 		"       hugelinkd --clean [--name POOL] [--ctl SOCK] [--run-dir DIR] [--hugepage-dir DIR]\n"
 		"  --ctl SOCK       control socket (default " DEFAULT_CTL ")\n"
 		"  --pool-mb N      packet memory (default 256)\n"
@@ -97,8 +116,15 @@ static void usage(FILE *f)
 		"  --workers N      forwarding threads (default 1)\n"
 		"  --foreground     stay attached (default: detach once ready)\n"
 		"  --config FILE    ports to create at start: {\"ports\":[{\"kind\":\"vhost\",...}]}\n"
+		"                   (default: " HL_DEFAULT_CONFIG " when it exists)\n"
 		"  --run-dir DIR    pool record, port list, heartbeat (default: the control socket's dir)\n"
 		"  --cpu N          pin worker i to CPU N+i\n"
+		"  --log WHERE      stderr, syslog (/dev/log: the journal), syslog:SOCKET, or a file to append to\n"
+		"                   (--log-file FILE too); default: stderr in the foreground, syslog detached\n"
+		"  --log-rate N/S   at most N lines per S seconds from one place in the code, the rest counted\n"
+		"                   (\"last message repeated N times\"); default 10/10, 0 for no limit\n"
+		"  --metrics ADDR   serve Prometheus metrics on http://ADDR/metrics; ADDR is PORT (on 127.0.0.1),\n"
+		"                   HOST:PORT or [IPV6]:PORT; nothing listens without it\n"
 		"  --pidfile FILE   written once ready, removed at exit\n"
 		"  --idle-us N      a worker that moved nothing for N us sleeps until a kick (default 50)\n"
 		"  --takeover       adopt the pool a dead hugelinkd of this name left, from any run directory\n"
@@ -107,6 +133,45 @@ static void usage(FILE *f)
 		"                   hugetlbfs and in /dev/shm, its record, socket, port list, heartbeat);\n"
 		"                   refused while it lives\n"
 		"TERM, INT, HUP and QUIT stop it cleanly at any moment; exit 0.\n");
+}
+
+/* "N/S": N lines per S seconds from one call site; "0": no limit. */
+static bool parse_log_rate(const char *s)
+{
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+	if (end == s || s[0] == '-')
+		return false;
+	if (*end == '\0' && n == 0) {
+		hl_log_set_rate_limit(0, 0);
+		return true;
+	}
+	if (*end != '/' || n == 0 || n > 1000000)
+		return false;
+	double secs = strtod(end + 1, &end);
+	if (*end != '\0' || !(secs >= 0.01 && secs <= 86400))
+		return false;
+	hl_log_set_rate_limit((unsigned)n, (unsigned)(secs * 1000));
+	return true;
+}
+
+/* stderr and syslog are streams we hand lines to; anything else names a file */
+static bool log_is_stream(const char *target)
+{
+	return strcmp(target, "stderr") == 0 || strcmp(target, "syslog") == 0 || strncmp(target, "syslog:", 7) == 0;
+}
+
+/* The crash restarts the heartbeat file counts ("restarts N"); 0 if it says nothing. */
+static uint64_t beat_restarts(const char *beat)
+{
+	unsigned long long n = 0;
+	FILE *f = fopen(beat, "r");
+	if (f != NULL) {
+		if (fscanf(f, "restarts %llu", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
 }
 
 static uint64_t wall_ns(void)
@@ -289,6 +354,9 @@ int main(int argc, char **argv)
 					     {"aging", required_argument, 0, 'a'},
 					     {"cpu", required_argument, 0, 'p'},
 					     {"log", required_argument, 0, 'l'},
+					     {"log-file", required_argument, 0, 'l'},
+					     {"log-rate", required_argument, 0, 'R'},
+					     {"metrics", required_argument, 0, 'M'},
 					     {"pidfile", required_argument, 0, 'P'},
 					     {"idle-us", required_argument, 0, 'I'},
 					     {"takeover", no_argument, 0, 'T'},
@@ -297,7 +365,7 @@ int main(int argc, char **argv)
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	struct hl_pool_params pp = {.name = "hugelink", .size = 256ull << 20};
-	const char *ctl = DEFAULT_CTL, *config = NULL, *logfile = NULL, *pidfile = NULL;
+	const char *ctl = DEFAULT_CTL, *config = NULL, *logfile = NULL, *pidfile = NULL, *metrics = NULL;
 	char run_dir[256] = "", record[512], state[512], beat[512];
 	unsigned workers = 1, nbufs = 16384;
 	uint64_t aging_s = 300;
@@ -305,7 +373,7 @@ int main(int argc, char **argv)
 	int cpu = -1, o;
 	bool fg = false, takeover = false, do_clean = false;
 
-	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:P:I:TXvh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:m:H:w:fC:r:n:b:a:p:l:R:M:P:I:TXvh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': ctl = optarg; break;
 		case 'm': pp.size = strtoull(optarg, NULL, 0) << 20; break;
@@ -319,7 +387,14 @@ int main(int argc, char **argv)
 		case 'a': aging_s = strtoull(optarg, NULL, 0); break;
 		case 'p': cpu = atoi(optarg); break;
 		case 'l': logfile = optarg; break;
+		case 'R':
+			if (!parse_log_rate(optarg)) {
+				fprintf(stderr, "hugelinkd: --log-rate is LINES/SECONDS (e.g. 10/10) or 0, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'P': pidfile = optarg; break;
+		case 'M': metrics = optarg; break;
 		case 'I': idle_us = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'T': takeover = true; break;
 		case 'X': do_clean = true; break;
@@ -357,18 +432,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hugelinkd: cannot detach: %s\n", strerror(errno));
 		return 1;
 	}
-	if (logfile != NULL) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* a detached daemon's lines go to syslog (the journal), never nowhere */
+	if (logfile == NULL)
+		logfile = fg ? "stderr" : "syslog";
+	bool log_to_file = !log_is_stream(logfile);
+	if (log_to_file) {
+		/* what is printed rather than logged (the ready line, start-up errors) goes there too */
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
 			close(fd);
 		}
 	}
+	if (hl_log_open(logfile) < 0)
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
 
 	struct daemon d = {.state_path = state, .started_ns = hl_now_ns(), .name = pp.name};
 	struct hl_ctl_server srv = {.listen_fd = -1, .ep_fd = -1};
 	d.ctl = &srv;
+	struct hld_http http = HLD_HTTP_INIT;
 	bool stopped = false, wrote_pid = false;
 	int rc = 0;
 	if (startup_stop(NULL))
@@ -380,6 +463,10 @@ int main(int argc, char **argv)
 	}
 	if (startup_stop(&srv))
 		goto out;
+	if (metrics != NULL && (rc = hld_http_open(&http, metrics)) < 0) {
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
+		goto out;
+	}
 	/*
 	 * A pool left by a killed daemon is taken over, not replaced: QEMU
 	 * guests and processes on shm ports still map it, and their buffers
@@ -423,6 +510,9 @@ int main(int argc, char **argv)
 	}
 	if (startup_stop(&srv))
 		goto out;
+	/* the operator's ports, where an installed hugelinkd looks without being told */
+	if (config == NULL && access(HL_DEFAULT_CONFIG, F_OK) == 0)
+		config = HL_DEFAULT_CONFIG;
 	if (config != NULL && (rc = hld_config_load(&d, config, false)) < 0) {
 		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
 		goto out;
@@ -436,6 +526,7 @@ int main(int argc, char **argv)
 			uint64_t now = wall_ns();
 			d.outage_ns = now > last ? now - last : 0;
 		}
+		d.restarts = beat_restarts(beat) + 1;
 		if (hld_config_load(&d, state, true) < 0)
 			HL_LOG_WARN("hugelinkd: restoring ports: %s", hl_last_error());
 		HL_LOG_INFO("hugelinkd: restarted after %.3f s away", (double)d.outage_ns / 1e9);
@@ -444,32 +535,51 @@ int main(int argc, char **argv)
 	if (startup_stop(&srv))
 		goto out;
 	hld_state_save(&d);
-	int bfd = open(beat, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (bfd >= 0)
+	int bfd = open(beat, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (bfd >= 0) {
+		dprintf(bfd, "restarts %" PRIu64 "\n", d.restarts);
 		close(bfd);
+	}
 	if (pidfile != NULL)
 		wrote_pid = write_pidfile(pidfile);
 	if (startup_stop(&srv))
 		goto out;
 
 	d.ready = true;
+	if ((rc = hld_http_start(&http)) < 0) {
+		fprintf(stderr, "hugelinkd[%s]: %s\n", pp.name, hl_last_error());
+		goto out;
+	}
 	struct hl_pool_info in;
 	hl_pool_get_info(d.pool, &in);
 	printf("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)\n", ctl, in.record_path,
 	       in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
 	fflush(stdout);
+	char status[600];
+	snprintf(status, sizeof(status), "READY=1\nMAINPID=%d\nSTATUS=serving on %s, pool %s, %u worker(s)",
+		 (int)getpid(), ctl, pp.name, workers);
+	notify(status);
+	if (!log_to_file && strcmp(logfile, "stderr") != 0)
+		HL_LOG_INFO("hugelinkd: ready: control %s, pool %s (%" PRIu64 " MiB, %s), %u worker(s)", ctl,
+			    in.record_path, in.size >> 20, in.hugepages ? "hugepages" : "shared memory", workers);
 	if (ready_fd >= 0) {
 		char c = 0;
 		if (write(ready_fd, &c, 1) != 1)
 			HL_LOG_WARN("hugelinkd: cannot tell the parent we are ready");
 		close(ready_fd);
 		ready_fd = -1;
-		if (logfile == NULL) {
+		/*
+		 * Let go of the terminal; a file keeps what it was given, and an
+		 * explicit --log stderr keeps stderr (under a service manager it
+		 * is the journal's stream).
+		 */
+		if (!log_to_file) {
 			int nul = open("/dev/null", O_RDWR);
 			if (nul >= 0) {
 				dup2(nul, 0);
 				dup2(nul, 1);
-				dup2(nul, 2);
+				if (strcmp(logfile, "stderr") != 0)
+					dup2(nul, 2);
 				close(nul);
 			}
 		}
@@ -479,14 +589,18 @@ int main(int argc, char **argv)
 	while (!stopped) {
 		hl_ctl_server_poll(&srv, 5);
 		hl_switch_ctrl(d.sw);
+		hld_http_serve(&http, &d);
 		uint64_t now = hl_now_ns();
 		if (now - last_beat >= 1000000000ull) {
 			last_beat = now;
 			utimensat(AT_FDCWD, beat, NULL, 0);
+			hl_log_flush();
 		}
 		stopped = stop_signal() != 0;
 	}
 	HL_LOG_INFO("hugelinkd: stopping");
+	notify("STOPPING=1");
+	hl_log_flush();
 out:
 	/*
 	 * Everything start-up built, in reverse. Every step copes with its
@@ -494,6 +608,7 @@ out:
 	 * second one does not cut this short.
 	 */
 	d.ready = false;
+	hld_http_close(&http);
 	hl_ctl_server_close(&srv);
 	hl_switch_destroy(d.sw);
 	if (d.pool != NULL) {
