@@ -23,6 +23,7 @@
 #include <hugelink/buf.h>
 #include <hugelink/offload.h>
 #include <hugelink/vhost_backend.h>
+#include <hugelink/vhost_log.h>
 #include <hugelink/vring_split.h>
 
 #ifdef __cplusplus
@@ -83,6 +84,8 @@ struct hl_vhost_vq_stats {
 	uint64_t drop_too_big;   /* enqueue: packet larger than the guest's buffers */
 	uint64_t calls;          /* interrupts sent to the guest */
 	uint64_t drop_bad_offload; /* dequeue: a virtio-net header refused (reasons in ol.refused) */
+	uint64_t log_words;      /* dirty log: words of bits ORed into the shared bitmap */
+	uint64_t log_dropped;    /* dirty log: pages written outside what the log covers */
 	struct hl_ol_stats ol;   /* dequeue: headers checked; enqueue: headers not deliverable */
 };
 
@@ -102,6 +105,16 @@ struct hl_vhost_vq {
 	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
 	uint32_t zc_max_pinned;      /* chains pinned at once */
 	uint64_t zc_max_pin_ns;      /* once the oldest pin is older, copy */
+	/*
+	 * Dirty logging during a migration (vhost_log.h): bits NULL when off,
+	 * which is all the data path looks at otherwise. Set by the control
+	 * thread while the queue is paused (running 0, busy 0).
+	 */
+	struct hl_vhost_log log;
+	const struct hl_xlate *hva2gpa; /* our address of guest memory -> its page in the log */
+	bool log_used;                  /* also log the used ring (VHOST_VRING_F_LOG) ... */
+	uint64_t log_used_gpa;          /* ... which sits at this guest-physical address */
+	struct hl_vhost_log_cache log_cache; /* this burst's bits; empty between bursts */
 	int running;      /* control thread writes; data path reads */
 	int busy;         /* data path writes; control thread waits on it */
 	struct hl_vhost_vq_stats stats; /* data-path thread only */
@@ -210,6 +223,37 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
 
 /* Tell the guest about used buffers if it asked to be told. */
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq);
+
+/* Dirty logging: the burst's bits and the used elements, before the used index goes out. */
+void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq);
+void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq);
+
+/*
+ * Publish the used elements of this burst (hl_vring_flush_used), with the
+ * pages they and the burst's copies dirtied logged first while a migration
+ * runs. Costs one predictable branch when it does not.
+ */
+static inline void hl_vhost_vq_flush(struct hl_vhost_vq *vq)
+{
+	if (hl_unlikely(vq->log.bits != NULL)) {
+		hl_vhost_vq_log_flush(vq);
+		hl_vring_flush_used(&vq->vr);
+		hl_vhost_vq_log_used_idx(vq);
+		return;
+	}
+	hl_vring_flush_used(&vq->vr);
+}
+
+/* Mark len bytes the data path wrote at our address p (guest memory) dirty; only while logging. */
+static inline void hl_vhost_vq_log_hva(struct hl_vhost_vq *vq, const void *p, uint64_t len)
+{
+	uint64_t gpa = hl_xlate(vq->hva2gpa, (uintptr_t)p);
+	if (hl_unlikely(gpa == HL_BAD_ADDR)) {
+		vq->stats.log_dropped++;
+		return;
+	}
+	hl_vhost_log_cache_add(&vq->log_cache, &vq->log, gpa, len, &vq->stats.log_dropped);
+}
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,26 @@
 
 #include "vhost_zcopy.h"
 
+/* Control thread, queue paused or not running: the log state the data path uses from now on. */
+static void take_log(struct hl_vhost_dev *d, struct hl_vhost_vq *vq, unsigned q)
+{
+	const struct hl_vu_vring *v = &d->vq[q];
+	vq->log = hl_vhost_dev_log_state(d);
+	vq->hva2gpa = &d->hva2gpa;
+	vq->log_used = vq->log.bits != NULL && (v->addr.flags & HL_VU_VRING_F_LOG);
+	vq->log_used_gpa = v->addr.log_guest_addr;
+	vq->log_cache.n = 0;
+}
+
+/* used->flags and avail_event, which asking for kicks (or not) writes */
+static void log_used_flags(struct hl_vhost_vq *vq)
+{
+	if (!vq->log_used)
+		return;
+	hl_vhost_log_write(&vq->log, vq->log_used_gpa, 2, &vq->stats.log_dropped);
+	hl_vhost_log_write(&vq->log, vq->log_used_gpa + 4 + 8ull * vq->vr.num, 2, &vq->stats.log_dropped);
+}
+
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
 {
 	struct hl_vhost_port *p = d->opaque;
@@ -43,8 +63,10 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 		if (vq->zc == NULL)
 			HL_LOG_WARN("vhost-user %s: queue %u: no memory for zero-copy, copying", p->be.path, q);
 	}
+	take_log(d, vq, q);
 	/* poll mode: the guest need not kick */
 	hl_vring_set_notify(&vq->vr, false);
+	log_used_flags(vq);
 	if ((q & 1) && p->wake_epfd >= 0 && v->kick_fd >= 0) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = p->wake_data};
 		if (epoll_ctl(p->wake_epfd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0)
@@ -74,7 +96,36 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 	return vq->vr.last_avail_idx;
 }
 
-static const struct hl_vhost_ops port_ops = {.queue_start = queue_start, .queue_stop = queue_stop};
+/*
+ * A migration starts or ends: each running queue is paused for the switch
+ * (its data path out, its burst's bits flushed by then), takes the new log
+ * and goes on. No stop: pinned zero-copy chains stay pinned.
+ */
+static void log_change(struct hl_vhost_dev *d)
+{
+	struct hl_vhost_port *p = d->opaque;
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		struct hl_vhost_vq *vq = &p->vq[q];
+		bool ran = __atomic_load_n(&vq->running, __ATOMIC_ACQUIRE);
+		if (ran) {
+			__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
+				__builtin_ia32_pause();
+		}
+		take_log(d, vq, q);
+		if (ran) {
+			/* what the ring holds now may be copied already: the used ring is dirty as a whole */
+			if (vq->log_used)
+				hl_vhost_log_write(&vq->log, vq->log_used_gpa, hl_vring_used_bytes(vq->vr.num),
+						   &vq->stats.log_dropped);
+			__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
+		}
+	}
+	HL_LOG_INFO("vhost-user %s: dirty logging %s", p->be.path, hl_vhost_dev_log_state(d).bits ? "on" : "off");
+}
+
+static const struct hl_vhost_ops port_ops = {
+	.queue_start = queue_start, .queue_stop = queue_stop, .log_change = log_change};
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
@@ -121,6 +172,30 @@ void hl_vhost_vq_notify(struct hl_vhost_vq *vq)
 	}
 }
 
+void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq)
+{
+	struct hl_vring *vr = &vq->vr;
+	uint16_t n = (uint16_t)(vr->last_used_idx - vr->used_flushed);
+	if (vq->log_used && n != 0) {
+		/* the elements written since the last flush, in one or two runs around the ring */
+		uint32_t from = vr->used_flushed & vr->mask;
+		uint32_t k = n > vr->num ? vr->num : n;
+		uint32_t first = from + k > vr->num ? vr->num - from : k;
+		uint64_t ring = vq->log_used_gpa + 4;
+		hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring + 8ull * from, 8ull * first, &vq->stats.log_dropped);
+		if (first < k)
+			hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring, 8ull * (k - first), &vq->stats.log_dropped);
+	}
+	vq->stats.log_words += vq->log_cache.n;
+	hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
+}
+
+void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq)
+{
+	if (vq->log_used)
+		hl_vhost_log_write(&vq->log, vq->log_used_gpa + 2, 2, &vq->stats.log_dropped);
+}
+
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
 {
 	if (p->wake_epfd >= 0)
@@ -145,6 +220,8 @@ bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q)
 	if (!hl_vhost_vq_enter(vq))
 		return true; /* not running: its start will wake nobody, but sleeping is bounded */
 	hl_vring_set_notify(&vq->vr, true);
+	if (hl_unlikely(vq->log.bits != NULL))
+		log_used_flags(vq);
 	bool empty = hl_vring_avail_count(&vq->vr) == 0;
 	hl_vhost_vq_leave(vq);
 	return empty;
@@ -156,5 +233,7 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q)
 	if (!hl_vhost_vq_enter(vq))
 		return;
 	hl_vring_set_notify(&vq->vr, false);
+	if (hl_unlikely(vq->log.bits != NULL))
+		log_used_flags(vq);
 	hl_vhost_vq_leave(vq);
 }
