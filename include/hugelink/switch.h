@@ -75,6 +75,8 @@ struct hl_sw_port_stats {
 	uint64_t drops[HL_SW_DROP_MAX];
 	uint64_t zcopy_packets, copy_packets;
 	uint64_t errors;
+	/* live migration: words of the dirty-page bitmap set, pages outside it, RARPs sent for the guest */
+	uint64_t dirty_log_words, dirty_log_dropped, rarps;
 	/*
 	 * Offloads: what the port checked on the way in (its ops->stats) and
 	 * what the switch did on the way out to make frames fit it (software

@@ -37,7 +37,8 @@ extern "C" {
 /* Features a vhost port offers unless told otherwise. */
 #define HL_VHOST_DEFAULT_FEATURES                                                              \
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |      \
-	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC))
+	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC) | \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_ANNOUNCE))
 
 /*
  * The offloads a port offers with offload on (the default): the guest may
@@ -126,6 +127,13 @@ struct hl_vhost_port {
 	enum hl_vhost_zc_mode zc_mode;
 	uint32_t zc_min_len, zc_max_pinned;
 	uint64_t zc_max_pin_ns;
+	/*
+	 * SEND_RARP after a migration: the control thread stores the guest's
+	 * MAC (<< 16, | 1: pending); the switch side takes it and sends a
+	 * RARP as if the guest had (hl_vhost_port_take_rarp).
+	 */
+	uint64_t rarp;
+	uint64_t rarps_sent;
 	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
 	uint64_t wake_data; /* epoll data for those registrations */
 };
@@ -220,6 +228,19 @@ static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
+
+/* Is a RARP for the guest waiting to be sent? One load. */
+static inline bool hl_vhost_port_rarp_pending(const struct hl_vhost_port *p)
+{
+	return __atomic_load_n(&p->rarp, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * Data path, for the one thread that receives from the port: fill b with
+ * the broadcast RARP a SEND_RARP asked for (the guest's MAC as source, so a
+ * switch floods it and learns where the guest is now). False if none.
+ */
+bool hl_vhost_port_take_rarp(struct hl_vhost_port *p, struct hl_buf *b);
 
 /* Tell the guest about used buffers if it asked to be told. */
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq);

@@ -58,6 +58,7 @@ struct hl_switch {
 	struct hl_sw_port_stats base[HL_SW_MAX_PORTS]; /* counters at add time */
 	unsigned nassigned[HL_SW_MAX_WORKERS];
 	uint64_t last_age_ns;
+	uint64_t moves_logged; /* MAC moves the log has told of */
 	struct worker *w;
 };
 
@@ -529,6 +530,26 @@ int hl_switch_del_port(struct hl_switch *sw, const char *name)
 	return 0;
 }
 
+/*
+ * A guest that moved (a migration, a failover) shows as its MAC learned on
+ * another port. The workers only count; the control thread says so, once
+ * per poll with the latest move, so a flapping MAC cannot flood the log.
+ */
+static void log_moves(struct hl_switch *sw)
+{
+	struct hl_mac_stats st;
+	hl_mac_table_stats(sw->mac, &st);
+	if (st.moved == sw->moves_logged || st.last_move_port < 0)
+		return;
+	const uint8_t *m = st.last_move_mac;
+	struct hl_sw_port *p = st.last_move_port < HL_SW_MAX_PORTS ? sw->ports[st.last_move_port] : NULL;
+	HL_LOG_INFO("switch: MAC %02x:%02x:%02x:%02x:%02x:%02x moved to port %s (%llu move%s since the last report, %llu in all)",
+		    m[0], m[1], m[2], m[3], m[4], m[5], p ? p->name : "?",
+		    (unsigned long long)(st.moved - sw->moves_logged), st.moved - sw->moves_logged == 1 ? "" : "s",
+		    (unsigned long long)st.moved);
+	sw->moves_logged = st.moved;
+}
+
 void hl_switch_ctrl(struct hl_switch *sw)
 {
 	for (unsigned i = 0; i < sw->nslots; i++) {
@@ -536,6 +557,7 @@ void hl_switch_ctrl(struct hl_switch *sw)
 		if (p != NULL && p->ops->ctrl != NULL)
 			p->ops->ctrl(p);
 	}
+	log_moves(sw);
 	uint64_t now = hl_fast_ns();
 	if (now - sw->last_age_ns >= 1000000000ull) {
 		sw->last_age_ns = now;
@@ -564,6 +586,9 @@ void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, stru
 	st->zcopy_packets = own.zcopy_packets;
 	st->copy_packets = own.copy_packets;
 	st->errors = own.errors;
+	st->dirty_log_words = own.dirty_log_words;
+	st->dirty_log_dropped = own.dirty_log_dropped;
+	st->rarps = own.rarps;
 	/* egress since the port was added, plus what the port counted itself */
 	st->ol = cur.ol;
 	hl_ol_stats_sub(&st->ol, &b->ol);

@@ -350,7 +350,6 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		if ((d->features ^ v) & (1ull << HL_VU_F_LOG_ALL)) {
 			/* at run time, when a migration begins or ends */
 			d->features = v;
-			HL_LOG_INFO("vhost-user: dirty logging %s", (v & (1ull << HL_VU_F_LOG_ALL)) ? "on" : "off");
 			log_changed(d);
 			return 0;
 		}

@@ -124,8 +124,41 @@ static void log_change(struct hl_vhost_dev *d)
 	HL_LOG_INFO("vhost-user %s: dirty logging %s", p->be.path, hl_vhost_dev_log_state(d).bits ? "on" : "off");
 }
 
+/* SEND_RARP (control thread): the switch side sends it with its next receive. */
+static void rarp(struct hl_vhost_dev *d, const uint8_t mac[6])
+{
+	struct hl_vhost_port *p = d->opaque;
+	uint64_t m = 0;
+	for (unsigned i = 0; i < 6; i++)
+		m = m << 8 | mac[i];
+	__atomic_store_n(&p->rarp, m << 16 | 1, __ATOMIC_RELEASE);
+	HL_LOG_INFO("vhost-user %s: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", p->be.path, mac[0], mac[1], mac[2],
+		    mac[3], mac[4], mac[5]);
+}
+
+bool hl_vhost_port_take_rarp(struct hl_vhost_port *p, struct hl_buf *b)
+{
+	uint64_t m = __atomic_exchange_n(&p->rarp, 0, __ATOMIC_ACQUIRE);
+	if (m == 0)
+		return false;
+	uint8_t mac[6], *f = hl_buf_data(b);
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(m >> (16 + 8 * (5 - i)));
+	/* RFC 903 reverse request: who am I, from the guest's MAC, to everyone; padded to 60 bytes */
+	static const uint8_t arp[] = {0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03};
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	memcpy(f + 12, arp, sizeof(arp));
+	memcpy(f + 22, mac, 6); /* sender hardware address; sender IP 0 */
+	memcpy(f + 32, mac, 6); /* target hardware address; target IP 0 */
+	b->data_len = b->pkt_len = 60;
+	p->rarps_sent++;
+	return true;
+}
+
 static const struct hl_vhost_ops port_ops = {
-	.queue_start = queue_start, .queue_stop = queue_stop, .log_change = log_change};
+	.queue_start = queue_start, .queue_stop = queue_stop, .log_change = log_change, .rarp = rarp};
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
