@@ -229,6 +229,15 @@ int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
 
+/*
+ * Control thread: turn dirty logging on as a migrating front-end would
+ * (SET_LOG_BASE with fd, size bytes of log, LOG_ALL, the log flag on every
+ * running queue's used ring), through the same message handling. For
+ * measuring what logging costs (hlbench vhost --dirty-log) without a
+ * migration. Takes fd.
+ */
+int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size);
+
 /* Is a RARP for the guest waiting to be sent? One load. */
 static inline bool hl_vhost_port_rarp_pending(const struct hl_vhost_port *p)
 {

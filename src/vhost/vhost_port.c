@@ -229,6 +229,43 @@ void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq)
 		hl_vhost_log_write(&vq->log, vq->log_used_gpa + 2, 2, &vq->stats.log_dropped);
 }
 
+/* One message into the engine as if the front-end had sent it; 0 or what it refused. */
+static int inject(struct hl_vhost_dev *d, struct hl_vu_msg *m, int *fds, unsigned nfds)
+{
+	struct hl_vu_msg r;
+	m->hdr.flags = HL_VU_VERSION;
+	int rc = hl_vhost_dev_handle(d, m, sizeof(m->hdr) + m->hdr.size, fds, nfds, &r);
+	if (rc < 0)
+		return rc;
+	/* a refused SET_LOG_BASE answers with a status */
+	return rc == (int)(sizeof(r.hdr) + sizeof(uint64_t)) && r.payload.u64 != 0 ? -EINVAL : 0;
+}
+
+int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size)
+{
+	struct hl_vhost_dev *d = &p->be.dev;
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_LOG_BASE, .size = sizeof(struct hl_vu_log)}};
+	m.payload.log = (struct hl_vu_log){.mmap_size = size, .mmap_offset = 0};
+	int rc = inject(d, &m, &fd, 1);
+	if (rc < 0 || d->log.log.bits == NULL)
+		return rc < 0 ? rc : hl_error(-EINVAL, "vhost-user %s: log refused", p->be.path);
+	m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_FEATURES, .size = 8}};
+	m.payload.u64 = d->features | (1ull << HL_VU_F_LOG_ALL);
+	if ((rc = inject(d, &m, NULL, 0)) < 0)
+		return rc;
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		if (!d->vq[q].started)
+			continue;
+		m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_VRING_ADDR, .size = sizeof(struct hl_vu_vring_addr)}};
+		m.payload.addr = d->vq[q].addr;
+		m.payload.addr.flags |= HL_VU_VRING_F_LOG;
+		m.payload.addr.log_guest_addr = hl_xlate(&d->hva2gpa, (uintptr_t)d->vq[q].used);
+		if ((rc = inject(d, &m, NULL, 0)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
 {
 	if (p->wake_epfd >= 0)

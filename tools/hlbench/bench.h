@@ -19,5 +19,7 @@ void bench_set_cpu(pid_t tid, int cpu);
 double bench_median(const double *v, unsigned n);
 /* Largest of n values (0 for none). */
 double bench_max(const double *v, unsigned n);
+/* Smallest of n values (0 for none). */
+double bench_min(const double *v, unsigned n);
 
 #endif

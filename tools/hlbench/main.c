@@ -40,6 +40,14 @@ double bench_max(const double *v, unsigned n)
 	return m;
 }
 
+double bench_min(const double *v, unsigned n)
+{
+	double m = 0;
+	for (unsigned i = 0; i < n; i++)
+		m = i == 0 || v[i] < m ? v[i] : m;
+	return m;
+}
+
 void bench_set_cpu(pid_t tid, int cpu)
 {
 	cpu_set_t s;
