@@ -134,6 +134,7 @@ struct hl_vhost_port {
 	 */
 	uint64_t rarp;
 	uint64_t rarps_sent;
+	int migrated_away; /* atomic: a queue stopped while dirty logging was on (a migration's end) */
 	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
 	uint64_t wake_data; /* epoll data for those registrations */
 };
@@ -237,6 +238,12 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
  * migration. Takes fd.
  */
 int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size);
+
+/* Control thread: did the guest migrate away since the last call? (True once.) */
+static inline bool hl_vhost_port_migrated_away(struct hl_vhost_port *p)
+{
+	return __atomic_exchange_n(&p->migrated_away, 0, __ATOMIC_ACQ_REL) != 0;
+}
 
 /* Is a RARP for the guest waiting to be sent? One load. */
 static inline bool hl_vhost_port_rarp_pending(const struct hl_vhost_port *p)

@@ -76,6 +76,11 @@ static int vh_set_wakeup(struct hl_sw_port *p, int epfd, uint64_t data)
 	return hl_vhost_port_set_wakeup(&of(p)->vp, epfd, data);
 }
 
+static bool vh_migrated_away(struct hl_sw_port *p)
+{
+	return hl_vhost_port_migrated_away(&of(p)->vp);
+}
+
 static void vh_ctrl(struct hl_sw_port *p)
 {
 	hl_vhost_port_poll_ctrl(&of(p)->vp, 0);
@@ -143,6 +148,7 @@ static const struct hl_sw_port_ops vhost_ops = {
 	.state = vh_state,
 	.close = vh_close,
 	.offloads = vh_offloads,
+	.migrated_away = vh_migrated_away,
 };
 
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out)

@@ -89,6 +89,11 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 		__builtin_ia32_pause();
 	/* every pinned chain goes back on the used ring before the front-end reads the base */
 	hl_vhost_zc_stop(vq);
+	/* stopped while a migration logs it: the guest goes on elsewhere */
+	if (vq->log.bits != NULL) {
+		__atomic_store_n(&p->migrated_away, 1, __ATOMIC_RELEASE);
+		HL_LOG_INFO("vhost-user %s: queue %u stopped with dirty logging on: the guest migrated", p->be.path, q);
+	}
 	/* before the engine closes the fd, or a stale registration would linger */
 	if ((q & 1) && p->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
 		epoll_ctl(p->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);

@@ -80,6 +80,24 @@ def guest_prerequisites(src, build, tap, logs, case=0):
     return guest_dir
 
 
+def bench_start(build, log_name, say):
+    """Common start of a guest benchmark: (build dir, fresh log dir, guest dir), or None (said why)."""
+    build = os.path.abspath(build)
+    src = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    logs = os.path.join(build, log_name)
+    subprocess.run(["rm", "-rf", logs], check=False)
+    os.makedirs(logs)
+    # a stop signal unwinds through the finally blocks, which stop QEMU and the switches
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
+    guest_dir = os.path.join(build, "guest")
+    rc, blog = build_guest(src, guest_dir, logs)
+    if rc != 0:
+        say(f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc}): {tail(blog, 5)}")
+        return None
+    return build, logs, guest_dir
+
+
 def nothing_left(tap, case, daemon, tokens, run):
     """Stop hugelinkd, report TAP case `case` (it exited cleanly, no process of ours is left), drop run."""
     import shutil

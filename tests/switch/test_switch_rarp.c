@@ -5,8 +5,13 @@
  * sends a broadcast RARP from that port (the other port's endpoint receives
  * it, as any switch behind it would) and the MAC is on the new port at once,
  * counted as a move; a hostile SEND_RARP with a multicast MAC moves nothing.
+ * A port whose guest migrates away (its queues stop while dirty logging is
+ * on) forgets its MACs (frames for them are flooded, so they reach the
+ * guest where it went on), and one learned again on another port soon
+ * after counts as a move too. A guest that merely stops keeps its MACs.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,16 +24,31 @@
 #include "../memory/pool_util.h"
 
 static struct hl_switch *sw;
-static volatile int stop_ctrl;
+static int stop_ctrl, hold_ctrl, held; /* atomic */
 
+/* The switch's control thread, as hugelinkd runs it; hold_ctrl parks it (held) so its counters can be read. */
 static void *ctrl_thread(void *arg)
 {
 	(void)arg;
-	while (!stop_ctrl) {
-		hl_switch_ctrl(sw);
+	while (!__atomic_load_n(&stop_ctrl, __ATOMIC_ACQUIRE)) {
+		bool hold = __atomic_load_n(&hold_ctrl, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&held, hold, __ATOMIC_RELEASE);
+		if (!hold)
+			hl_switch_ctrl(sw);
 		usleep(1000);
 	}
 	return NULL;
+}
+
+static void moves_now(struct hl_sw_mac_moves *mm)
+{
+	__atomic_store_n(&hold_ctrl, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	hl_switch_mac_moves(sw, mm);
+	__atomic_store_n(&hold_ctrl, 0, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&held, __ATOMIC_ACQUIRE))
+		usleep(1000);
 }
 
 static const uint8_t MAC_G[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x11}; /* the migrating guest */
@@ -71,6 +91,23 @@ static unsigned receive(struct hl_vuser *u, uint16_t type, uint8_t *last)
 	return n;
 }
 
+/* Dirty logging on, as a migration's source QEMU turns it on (log over all of the front-end's memory). */
+static void start_logging(struct hl_vuser *u, const struct hl_pool *pool)
+{
+	struct hl_pool_info pi;
+	REQUIRE_OK(hl_pool_get_info(pool, &pi));
+	uint64_t size = (hl_vhost_log_bytes((uintptr_t)pi.va + pi.size) + 4095) & ~4095ull;
+	int fd = memfd_create("rarp-log", MFD_CLOEXEC);
+	REQUIRE(fd >= 0 && ftruncate(fd, (off_t)size) == 0); /* sparse */
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_LOG_BASE, .flags = HL_VU_VERSION, .size = 16}};
+	m.payload.log = (struct hl_vu_log){.mmap_size = size, .mmap_offset = 0};
+	REQUIRE_OK(hl_vu_send(u->fe.sock, &m, &fd, 1));
+	close(fd);
+	m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_FEATURES, .flags = HL_VU_VERSION, .size = 8}};
+	m.payload.u64 = u->fe.features | (1ull << HL_VU_F_LOG_ALL);
+	REQUIRE_OK(hl_vu_send(u->fe.sock, &m, NULL, 0));
+}
+
 static void send_rarp(struct hl_vuser *u, const uint8_t mac[6])
 {
 	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SEND_RARP, .flags = HL_VU_VERSION, .size = 8}};
@@ -98,7 +135,6 @@ HL_TEST(send_rarp_moves_the_mac_and_floods_a_rarp)
 	REQUIRE_OK(hl_switch_add_port(sw, pa));
 	REQUIRE_OK(hl_sw_port_vhost_create(&(struct hl_sw_vhost_params){.name = "new", .path = pathb}, &pb));
 	REQUIRE_OK(hl_switch_add_port(sw, pb));
-	stop_ctrl = 0;
 	REQUIRE(pthread_create(&th, NULL, ctrl_thread, NULL) == 0);
 	REQUIRE_OK(hl_vuser_open(&ua, &(struct hl_vuser_params){.path = patha, .pool = fp, .bp = fbp, .name = "ua"}));
 	REQUIRE_OK(hl_vuser_open(&ub, &(struct hl_vuser_params){.path = pathb, .pool = fp, .bp = fbp, .name = "ub"}));
@@ -122,10 +158,10 @@ HL_TEST(send_rarp_moves_the_mac_and_floods_a_rarp)
 				       0x02, 0, 0, 0, 0, 0x11, 0, 0, 0, 0};
 	CHECK_EQ(memcmp(f, want, sizeof(want)), 0);
 	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()), pb->id);
-	struct hl_mac_stats ms;
-	hl_mac_table_stats(hl_switch_mac_table(sw), &ms);
+	struct hl_sw_mac_moves ms;
+	moves_now(&ms);
 	CHECK_EQ(ms.moved, 1);
-	CHECK_EQ(ms.last_move_port, pb->id);
+	CHECK_EQ(ms.last_port, pb->id);
 	struct hl_sw_port_stats st;
 	hl_switch_port_stats(sw, pb, &st);
 	CHECK_EQ(st.rarps, 1);
@@ -135,12 +171,39 @@ HL_TEST(send_rarp_moves_the_mac_and_floods_a_rarp)
 	send_rarp(&ub, mc);
 	CHECK_EQ(receive(&ua, 0x8035, f), 1);
 	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), mc, hl_fast_ns()), -1);
-	hl_mac_table_stats(hl_switch_mac_table(sw), &ms);
+	moves_now(&ms);
 	CHECK_EQ(ms.moved, 1);
 
-	hl_vuser_close(&ua);
+	/* back on the old port; then it migrates away: forgotten, and learned on the new one a move */
+	h = hello(fbp);
+	REQUIRE(h != NULL);
+	CHECK_EQ(hl_vuser_tx_burst(&ua, &h, 1), 1);
+	CHECK_EQ(receive(&ub, 0x0806, f), 1);
+	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()), pa->id);
+	start_logging(&ua, fp);
+	hl_vuser_close(&ua); /* its queues stop with logging on: the end of a migration */
+	for (int i = 0; i < 400 && hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()) >= 0; i++)
+		usleep(5000);
+	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()), -1);
+	h = hello(fbp);
+	REQUIRE(h != NULL);
+	CHECK_EQ(hl_vuser_tx_burst(&ub, &h, 1), 1);
+	struct hl_sw_mac_moves mm = {0};
+	for (int i = 0; i < 400 && mm.moved < 3; i++) {
+		usleep(5000);
+		moves_now(&mm);
+	}
+	CHECK_EQ(mm.moved, 3); /* RARP, back to old, after old stopped */
+	CHECK_EQ(mm.last_port, pb->id);
+	CHECK_EQ(memcmp(mm.last_mac, MAC_G, 6), 0);
+	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()), pb->id);
+
 	hl_vuser_close(&ub);
-	stop_ctrl = 1;
+	for (int i = 0; i < 400 && strcmp(pb->ops->state(pb), "up") == 0; i++)
+		usleep(5000);
+	usleep(50000); /* a few control polls */
+	CHECK_EQ(hl_mac_lookup(hl_switch_mac_table(sw), MAC_G, hl_fast_ns()), pb->id); /* a plain stop forgets nothing */
+	__atomic_store_n(&stop_ctrl, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	hl_switch_destroy(sw);
 	CHECK_EQ(hl_bufpool_in_use(sbp), 0);

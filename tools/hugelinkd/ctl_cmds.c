@@ -192,13 +192,13 @@ static void cmd_mac(struct daemon *d, struct hl_jw *r)
 	unsigned n = hl_mac_dump(hl_switch_mac_table(d->sw), hl_fast_ns(), e, 4096);
 	ok_begin(r);
 	hl_jw_kv_dbl(r, "aging_s", (double)hl_switch_aging_ns(d->sw) / 1e9);
-	struct hl_mac_stats ms;
-	hl_mac_table_stats(hl_switch_mac_table(d->sw), &ms);
+	struct hl_sw_mac_moves ms;
+	hl_switch_mac_moves(d->sw, &ms);
 	hl_jw_kv_u64(r, "moved", ms.moved);
-	if (ms.last_move_port >= 0) {
+	if (ms.last_port >= 0) {
 		char mac[18];
-		const uint8_t *m = ms.last_move_mac;
-		struct hl_sw_port *p = hl_switch_port_at(d->sw, (unsigned)ms.last_move_port);
+		const uint8_t *m = ms.last_mac;
+		struct hl_sw_port *p = hl_switch_port_at(d->sw, (unsigned)ms.last_port);
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 		hl_jw_key(r, "last_move");
 		hl_jw_obj_begin(r);
