@@ -123,6 +123,8 @@ class Qmp:
             return r["return"]
 
     def close(self):
+        # the file holds the socket open too, and QEMU serves one QMP client at a time
+        self.f.close()
         self.s.close()
 
 
@@ -175,6 +177,9 @@ class Migration:
         self.mig = os.path.join(run, f"{tag}-migrate.sock")
         common = dict(mem_mb=mem_mb, memfd=True)
         reconnect = 1 if mode == "client" else 0
+        self.tag, self.run, self.mode, self.reconnect = tag, run, mode, reconnect
+        self.boot = (logs, kernel, initramfs)
+        self.common = common
         self.peer = Guest(f"{tag}-guest2", logs, kernel, initramfs, PEER_SH,
                           vhost_sockets=[(socks["peer"], MAC2, mode, reconnect)], **common)
         self.src = MigratingGuest(f"{tag}-guest1", logs, kernel, initramfs, MIGRATING_SH,
@@ -201,28 +206,53 @@ class Migration:
         self.dst.start()
         self.console.add(self.dst)
 
-    def destination_status(self):
-        """The destination's QMP status ("inmigrate" while it waits)."""
-        q = Qmp(self.dst.qmp)
-        st = q.cmd("query-status")
-        q.close()
-        return st
+    def destination_status(self, g=None):
+        """A QEMU's QMP status ("inmigrate" while it waits, "postmigrate" once it sent the guest away)."""
+        q = Qmp((g or self.dst).qmp)
+        try:
+            return q.cmd("query-status")
+        finally:
+            q.close()
 
     def migrate(self, bandwidth=MAX_BANDWIDTH, timeout=MIGRATE_TIMEOUT):
         """Migrate, limited to bandwidth bytes/s; QEMU's last query-migrate answer."""
-        self.qmp = Qmp(self.src.qmp)
-        self.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": bandwidth})
         self.t_start = time.monotonic()
         self.n_before = len(self.console.lines)
-        self.qmp.cmd("migrate", uri=f"unix:{self.mig}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.info = self.qmp.cmd("query-migrate")
-            if self.info.get("status") in ("completed", "failed", "cancelled"):
-                break
-            time.sleep(0.2)
+        self.qmp = self.start_migration(self.src, f"unix:{self.mig}", bandwidth)
+        self.info = self.wait_migration(self.qmp, timeout)
         self.t_done = time.monotonic()
         return self.info
+
+    def destination_again(self, sock):
+        """A second destination on sock (the first source's port, once that QEMU is gone), waiting."""
+        self.src.kill()
+        logs, kernel, initramfs = self.boot
+        self.back = MigratingGuest(f"{self.tag}-guest1-back", logs, kernel, initramfs, MIGRATING_SH,
+                                   vhost_sockets=[(sock, MAC1, self.mode, self.reconnect)],
+                                   qmp=os.path.join(self.run, f"{self.tag}-back.qmp"),
+                                   incoming=self.mig + "2", **self.common)
+        self.guests.append(self.back)
+        self.back.start()
+        self.console.add(self.back)
+        return self.back
+
+    def start_migration(self, frm, to_uri, bandwidth):
+        """Start migrating guest frm to to_uri; the QMP connection to poll with wait_migration()."""
+        q = Qmp(frm.qmp)
+        q.cmd("migrate-set-parameters", **{"max-bandwidth": bandwidth})
+        q.cmd("migrate", uri=to_uri)
+        return q
+
+    @staticmethod
+    def wait_migration(q, timeout=MIGRATE_TIMEOUT):
+        info = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = q.cmd("query-migrate")
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                break
+            time.sleep(0.2)
+        return info
 
     def running_on_destination(self, timeout=30):
         return wait_for(lambda: re.search(r"^TICK \d+", self.dst.output(), re.M), timeout) is not None
@@ -246,12 +276,12 @@ class Migration:
                 "lost_lines": fails[:5]}
 
     def streams(self):
-        """(expected MD5, [(time, console index, k, MD5)] of the migrating guest's streams, source then destination)."""
+        """(expected MD5, [(time, console index, k, MD5)] of the migrating guest's streams, wherever it ran)."""
         exp = re.search(r"^STREAM-EXPECT ([0-9a-f]{32})", self.peer.output(), re.M)
         got = []
         for t, i, line in list(self.console.lines):
             m = re.match(r"STREAM (\d+) ([0-9a-f]+)", line)
-            if m and i in (1, 2):
+            if m and i != 0:
                 got.append((t, i, int(m.group(1)), m.group(2)))
         return exp.group(1) if exp else None, got
 
