@@ -343,18 +343,16 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 	switch (m->hdr.request) {
 	case HL_VU_GET_FEATURES:
 		return reply_u64(m, r, d->supported_features);
-	case HL_VU_SET_FEATURES:
+	case HL_VU_SET_FEATURES: {
 		if (v & ~d->supported_features)
 			return hl_error(-EINVAL, "vhost-user SET_FEATURES: 0x%llx not offered",
 					(unsigned long long)(v & ~d->supported_features));
-		if ((d->features ^ v) & (1ull << HL_VU_F_LOG_ALL)) {
-			/* at run time, when a migration begins or ends */
-			d->features = v;
-			log_changed(d);
-			return 0;
-		}
+		bool log_flips = (d->features ^ v) & (1ull << HL_VU_F_LOG_ALL);
 		d->features = v;
+		if (log_flips) /* at run time, when a migration begins or ends */
+			log_changed(d);
 		return 0;
+	}
 	case HL_VU_GET_PROTOCOL_FEATURES:
 		return reply_u64(m, r, d->supported_protocol);
 	case HL_VU_SET_PROTOCOL_FEATURES:

@@ -15,7 +15,11 @@ page it writes). The test checks: the migration completes, the guest's
 console goes on on the destination, the pings resume from there with at most
 one lost, the MAC is on vm1b in `hlctl mac --json` (moved), and hugelinkd
 logged dirty logging on, and a checked stream sent into the guest all along
-(migrate_guest.py) adds up on both sides of the migration. It prints the pings lost, the longest gap between
+(migrate_guest.py) adds up on both sides of the migration. Then the guest
+migrates back to a new QEMU on vm1, more slowly, and hugelinkd is killed
+with SIGKILL in the middle of it and started again: the migration completes
+or fails, the guest runs on exactly one side, and pings and streams (every
+MD5 right) resume through the new hugelinkd. It prints the pings lost, the longest gap between
 replies as seen here (ms) and QEMU's own downtime.
 
 Logs of the last run stay in BUILD_DIR/guest-migrate-test.
