@@ -53,6 +53,7 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,2048,4096,9000 \
 		--mode copy,zcopy,auto --vs-dpdk --rounds 3 | tee -a $(BUILD)/bench.jsonl
 	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk || exit 1; done
+	for s in 64 1518; do ./$(BUILD)/tools/hlbench dirtylog --size $$s --rounds 20 || exit 1; done
 	./$(BUILD)/tools/hlbench vhost --dir h2g --size 64,1518 --seconds 3 --rounds 5 --dirty-log
 	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,1518 --mode copy,zcopy --seconds 3 --rounds 5 --dirty-log
 	set -o pipefail; ./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs | tee -a $(BUILD)/bench.jsonl

@@ -238,6 +238,8 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
  * migration. Takes fd.
  */
 int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size);
+/* Control thread: LOG_ALL off again (SET_FEATURES), the log kept for the next start. */
+int hl_vhost_port_log_stop(struct hl_vhost_port *p);
 
 /* Control thread: did the guest migrate away since the last call? (True once.) */
 static inline bool hl_vhost_port_migrated_away(struct hl_vhost_port *p)

@@ -271,6 +271,13 @@ int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size)
 	return 0;
 }
 
+int hl_vhost_port_log_stop(struct hl_vhost_port *p)
+{
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_FEATURES, .size = 8}};
+	m.payload.u64 = p->be.dev.features & ~(1ull << HL_VU_F_LOG_ALL);
+	return inject(&p->be.dev, &m, NULL, 0);
+}
+
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
 {
 	if (p->wake_epfd >= 0)

@@ -23,7 +23,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    print("1..6", flush=True)
+    print("1..7", flush=True)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -104,6 +104,17 @@ def main():
     if not ok:
         print("# " + "\n# ".join((err + err2 + str(pout)).splitlines()[-10:]))
     shutil.rmtree(os.path.dirname(svg), ignore_errors=True)
+    # dirty logging's cost: both ways measured, bits set, none outside the log
+    rc, out, err = lines([hlbench, "dirtylog", "--size", "512", "--rounds", "2", "--bursts", "200"], 120)
+    need = {"bench", "size", "ns_pkt", "ns_pkt_logged", "log_cost", "log_cost_min", "log_cost_max", "log_words"}
+    ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["bench"] == "dirtylog"
+          and out[0]["size"] == 512 and out[0]["ns_pkt"] > 0 and out[0]["ns_pkt_logged"] > 0
+          and out[0]["log_cost_min"] <= out[0]["log_cost"] <= out[0]["log_cost_max"]
+          and out[0]["log_words"] > 0 and out[0]["log_dropped"] == 0)
+    print(f"{'ok' if ok else 'not ok'} 7 - hlbench dirtylog measures the enqueue with and without dirty logging",
+          flush=True)
+    if not ok:
+        print("# " + "\n# ".join((err + str(out)).splitlines()[-10:]))
     return 0
 
 

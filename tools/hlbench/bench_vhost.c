@@ -165,8 +165,7 @@ static uint32_t auto_min_len; /* AUTO's threshold as the last calibration chose 
  * A back-end faster than its front-end idles in empty polls; this is what
  * a packet costs it, whoever sets the rate.
  */
-/* Dirty logging on, as a migrating front-end turns it on: a log over all of its memory. */
-static int log_start(struct hl_vhost_port *port)
+int bench_log_start(struct hl_vhost_port *port)
 {
 	const struct hl_vhost_dev *d = &port->be.dev;
 	uint64_t end = 0;
@@ -225,7 +224,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		if (!ready && hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) &&
 		    wait_log(&fe, "pps", 1)) {
 			ready = true;
-			if (dirty_log && log_start(&port) < 0) {
+			if (dirty_log && bench_log_start(&port) < 0) {
 				fprintf(stderr, "hlbench vhost: dirty logging: %s\n", hl_last_error());
 				break;
 			}
