@@ -12,7 +12,10 @@
  * queue's `running`/`busy` words: the data path announces itself in `busy`
  * and re-checks `running`; the control path clears `running` and waits for
  * `busy` to drop before it touches the ring or guest memory. That costs one
- * store and one fence per burst, not per packet, and no lock.
+ * store and one fence per burst, not per packet, and no lock. The control
+ * thread changes a running queue's dirty log the same way (running off,
+ * busy drained, the new log taken, running on), and hands a SEND_RARP to
+ * the receiving side in one atomic word (`rarp`).
  */
 #ifndef HUGELINK_VHOST_PORT_H
 #define HUGELINK_VHOST_PORT_H
