@@ -43,7 +43,8 @@ test: setup $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.n
 		python3 tests/run_tests.py $(ASAN_BUILD) $(FUZZ_BUILD):fuzz
 
 # Also compares the switch with Open vSwitch (DPDK), which --bench installs;
-# the last step, TCP between two guests (iperf3), is not drawn in the chart.
+# the last steps, TCP between two guests (iperf3) and a guest's live
+# migration, are not drawn in the chart.
 bench: all
 	bash scripts/setup-host.sh --bench
 	rm -f $(BUILD)/bench.jsonl
@@ -52,6 +53,9 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,2048,4096,9000 \
 		--mode copy,zcopy,auto --vs-dpdk --rounds 3 | tee -a $(BUILD)/bench.jsonl
 	for s in 64 512 1518; do ./$(BUILD)/tools/hlbench vhost --dir h2g --size $$s --vs-dpdk || exit 1; done
+	for s in 64 1518; do ./$(BUILD)/tools/hlbench dirtylog --size $$s --rounds 20 || exit 1; done
+	./$(BUILD)/tools/hlbench vhost --dir h2g --size 64,1518 --seconds 3 --rounds 5 --dirty-log
+	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,1518 --mode copy,zcopy --seconds 3 --rounds 5 --dirty-log
 	set -o pipefail; ./$(BUILD)/tools/hlbench switch --size 64,512,1518 --seconds 10 --vs-ovs | tee -a $(BUILD)/bench.jsonl
 	for z in off on; do set -o pipefail; ./$(BUILD)/tools/hlbench switch --tso --zcopy $$z --seconds 10 --vs-ovs \
 		| tee -a $(BUILD)/bench.jsonl || exit 1; done
@@ -60,6 +64,7 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 1518,9000,65000 --seconds 2 --rounds 2 | tee -a $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl
 	set -o pipefail; python3 scripts/bench/iperf_guests.py $(BUILD) --rounds 3 --seconds 10 | tee -a $(BUILD)/bench.jsonl
+	set -o pipefail; python3 scripts/bench/migrate_guests.py $(BUILD) --rounds 3 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; python3 scripts/metrics_plot.py $(BUILD) --out $(BUILD)/metrics.svg | tee -a $(BUILD)/bench.jsonl
 
 # The library, headers, hugelink.pc, the tools, man pages and hugelinkd.service,

@@ -66,6 +66,8 @@ struct hl_mac_entry {
 struct hl_mac_stats {
 	uint64_t learned;  /* new entries */
 	uint64_t moved;    /* known MACs seen on another port */
+	uint8_t last_move_mac[6]; /* the latest of those moves ... */
+	int last_move_port;       /* ... and where to; -1: none yet */
 	uint64_t full;     /* new MACs refused for lack of room */
 	uint64_t expired;  /* entries dropped by hl_mac_age() for their age */
 	unsigned entries;  /* entries now in the table */
@@ -87,7 +89,7 @@ void hl_mac_table_destroy(struct hl_mac_table *t);
  * entries already (counted in stats.full), -EAGAIN in the unlikely case
  * that other threads kept changing its slot through 16 attempts (nothing
  * learned; the next frame tries again). A MAC seen on another port than
- * before moves there (stats.moved).
+ * before moves there (stats.moved, and stats.last_move_* name the latest).
  */
 int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, uint64_t now_ns);
 

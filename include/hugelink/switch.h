@@ -75,6 +75,8 @@ struct hl_sw_port_stats {
 	uint64_t drops[HL_SW_DROP_MAX];
 	uint64_t zcopy_packets, copy_packets;
 	uint64_t errors;
+	/* live migration: words of the dirty-page bitmap set, pages outside it, RARPs sent for the guest */
+	uint64_t dirty_log_words, dirty_log_dropped, rarps;
 	/*
 	 * Offloads: what the port checked on the way in (its ops->stats) and
 	 * what the switch did on the way out to make frames fit it (software
@@ -127,6 +129,11 @@ struct hl_sw_port_ops {
 	 */
 	bool (*needs_reset)(struct hl_sw_port *p);
 	int (*reset)(struct hl_sw_port *p, const char *why);
+	/*
+	 * Control thread, optional: true once after the port's guest migrated
+	 * away (its MACs are then forgotten, see hl_switch_mac_moves).
+	 */
+	bool (*migrated_away)(struct hl_sw_port *p);
 	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
 	unsigned max_sleep_ms;
 	/*
@@ -193,6 +200,20 @@ struct hl_sw_worker_info {
 unsigned hl_switch_workers(const struct hl_switch *sw);
 void hl_switch_worker_info(const struct hl_switch *sw, unsigned w, struct hl_sw_worker_info *wi);
 struct hl_mac_table *hl_switch_mac_table(struct hl_switch *sw);
+
+/*
+ * MAC moves: a MAC learned on another port than before, or forgotten with a
+ * port whose guest migrated away and learned on another within
+ * HL_SW_FORGOTTEN_NS. Control thread.
+ */
+#define HL_SW_FORGOTTEN 64
+#define HL_SW_FORGOTTEN_NS 60000000000ull
+struct hl_sw_mac_moves {
+	uint64_t moved;
+	uint8_t last_mac[6]; /* the latest move ... */
+	int last_port;       /* ... to this port id; -1: none yet */
+};
+void hl_switch_mac_moves(const struct hl_switch *sw, struct hl_sw_mac_moves *m);
 uint64_t hl_switch_aging_ns(const struct hl_switch *sw);
 
 #ifdef __cplusplus

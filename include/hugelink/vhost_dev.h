@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include <hugelink/guest_mem.h>
+#include <hugelink/vhost_log.h>
 #include <hugelink/vhost_user_proto.h>
 #include <hugelink/xlate.h>
 
@@ -84,12 +85,23 @@ struct hl_vhost_ops {
 	void (*queue_start)(struct hl_vhost_dev *d, unsigned q);
 	/* queue must stop now; return the next avail index (for GET_VRING_BASE) */
 	uint16_t (*queue_stop)(struct hl_vhost_dev *d, unsigned q);
+	/*
+	 * Dirty logging changed (log mapped or replaced, LOG_ALL on or off, a
+	 * ring's log flag): running queues take hl_vhost_dev_log_state() now,
+	 * before the old log is unmapped.
+	 */
+	void (*log_change)(struct hl_vhost_dev *d);
+	/* SEND_RARP: the guest with this MAC now lives behind this port */
+	void (*rarp)(struct hl_vhost_dev *d, const uint8_t mac[6]);
 };
 
 struct hl_vhost_counters {
 	uint64_t msgs;
 	uint64_t bad_msgs;     /* refused: malformed, out of range, wrong fds */
 	uint64_t unknown_msgs; /* requests this back-end does not implement */
+	uint64_t log_bases;    /* SET_LOG_BASE accepted */
+	uint64_t bad_log;      /* SET_LOG_BASE refused (also in bad_msgs) */
+	uint64_t rarps;        /* SEND_RARP received */
 };
 
 struct hl_vhost_dev {
@@ -105,6 +117,8 @@ struct hl_vhost_dev {
 	struct hl_guest_mem mem;    /* GPA -> host, what descriptors use */
 	struct hl_xlate uva2hva;    /* front-end VA -> host, what ring addresses use */
 	struct hl_xlate hva2iova;   /* host address of guest RAM -> physical, where it is in hugepages */
+	struct hl_xlate hva2gpa;    /* host address of guest RAM -> guest-physical, for the dirty log */
+	struct hl_vhost_log_map log; /* SET_LOG_BASE; bits NULL: none */
 	struct hl_vu_vring vq[HL_VHOST_MAX_QUEUES];
 	struct hl_vhost_counters stats;
 	const struct hl_vhost_ops *ops;
@@ -124,6 +138,14 @@ void hl_vhost_dev_reset(struct hl_vhost_dev *d);
  */
 int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_t len, int *fds,
 			unsigned nfds, struct hl_vu_msg *reply);
+
+/* The log a queue writes now: the mapped one while LOG_ALL is negotiated, else none (bits NULL). */
+static inline struct hl_vhost_log hl_vhost_dev_log_state(const struct hl_vhost_dev *d)
+{
+	if ((d->features & (1ull << HL_VU_F_LOG_ALL)) && d->log.log.bits != NULL)
+		return d->log.log;
+	return (struct hl_vhost_log){0};
+}
 
 /* Guest-physical to host address; NULL unless [gpa, gpa+len) is mapped whole. */
 static inline void *hl_vhost_gpa_to_hva(const struct hl_vhost_dev *d, uint64_t gpa, uint64_t len)

@@ -21,6 +21,7 @@
 #include <hugelink/buf.h>
 #include <hugelink/offload.h>
 #include <hugelink/vhost_backend.h>
+#include <hugelink/vhost_log.h>
 #include <hugelink/vring_split.h>
 
 #ifdef __cplusplus
@@ -34,7 +35,8 @@ extern "C" {
 /* Features a vhost port offers unless told otherwise. */
 #define HL_VHOST_DEFAULT_FEATURES                                                              \
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |      \
-	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC))
+	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC) | \
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_ANNOUNCE))
 
 /*
  * The offloads a port offers with offload on (the default): the guest may
@@ -81,6 +83,8 @@ struct hl_vhost_vq_stats {
 	uint64_t drop_too_big;   /* enqueue: packet larger than the guest's buffers */
 	uint64_t calls;          /* interrupts sent to the guest */
 	uint64_t drop_bad_offload; /* dequeue: a virtio-net header refused (reasons in ol.refused) */
+	uint64_t log_words;      /* dirty log: words of bits ORed into the shared bitmap */
+	uint64_t log_dropped;    /* dirty log: pages written outside what the log covers */
 	struct hl_ol_stats ol;   /* dequeue: headers checked; enqueue: headers not deliverable */
 };
 
@@ -183,6 +187,19 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
+
+/*
+ * Control thread: turn dirty logging on as a migrating front-end would
+ * (SET_LOG_BASE with fd, size bytes of log, LOG_ALL, the log flag on every
+ * running queue's used ring), through the same message handling. For
+ * measuring what logging costs (hlbench vhost --dirty-log) without a
+ * migration. Takes fd.
+ */
+int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size);
+/* Control thread: where the front-end's guest memory ends (the highest region end; 0: none yet). */
+uint64_t hl_vhost_port_mem_end(const struct hl_vhost_port *p);
+/* Control thread: LOG_ALL off again (SET_FEATURES), the log kept for the next start. */
+int hl_vhost_port_log_stop(struct hl_vhost_port *p);
 
 #ifdef __cplusplus
 }

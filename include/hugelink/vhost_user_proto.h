@@ -56,7 +56,11 @@ enum hl_vu_request {
 #define HL_VU_FLAG_NEED_REPLY (1u << 3)
 
 /* feature bits in GET/SET_FEATURES */
+#define HL_VU_F_LOG_ALL 26 /* the back-end logs the pages it writes (live migration) */
 #define HL_VU_F_PROTOCOL_FEATURES 30
+
+/* SET_VRING_ADDR flags: log writes to the used ring at log_guest_addr */
+#define HL_VU_VRING_F_LOG 1u
 
 /* protocol feature bits */
 #define HL_VU_PROTOCOL_F_MQ 0
@@ -116,6 +120,13 @@ struct hl_vu_mem_table {
 } __attribute__((packed));
 _Static_assert(sizeof(struct hl_vu_mem_table) == 264, "memory table ABI");
 
+/* SET_LOG_BASE payload; the log's fd comes with it */
+struct hl_vu_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hl_vu_log) == 16, "log base ABI");
+
 struct hl_vu_mem_single {
 	uint64_t padding;
 	struct hl_vu_mem_region region;
@@ -130,6 +141,7 @@ struct hl_vu_msg {
 		struct hl_vu_vring_addr addr;
 		struct hl_vu_mem_table mem;
 		struct hl_vu_mem_single single;
+		struct hl_vu_log log;
 		uint8_t raw[HL_VU_MAX_PAYLOAD];
 	} payload;
 } __attribute__((packed));

@@ -58,6 +58,8 @@ extern "C" {
 #define HL_VIRTIO_NET_F_HOST_UFO        14
 #define HL_VIRTIO_NET_F_MRG_RXBUF       15
 #define HL_VIRTIO_NET_F_STATUS          16
+/* the guest announces itself (gratuitous ARP) when told, e.g. after a migration */
+#define HL_VIRTIO_NET_F_GUEST_ANNOUNCE  21
 
 #define HL_VIRTIO_BIT(b) (1ull << (b))
 

@@ -45,6 +45,7 @@ struct hl_mac_table {
 	unsigned entries hl_cache_aligned;
 	uint64_t learned;
 	uint64_t moved;
+	uint64_t last_move; /* key (MAC << 16 | port + 1) of the latest move */
 	uint64_t full;
 	uint64_t invalid;
 
@@ -183,6 +184,7 @@ int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, ui
 			__atomic_store_n(&s->seen, now_ns, __ATOMIC_RELAXED);
 			if (cas_key(s, k, want)) {
 				count(&t->moved);
+				__atomic_store_n(&t->last_move, want, __ATOMIC_RELAXED);
 				return 0;
 			}
 			goto retry; /* moved or deleted under us: look again */
@@ -352,6 +354,10 @@ void hl_mac_table_stats(const struct hl_mac_table *t, struct hl_mac_stats *st)
 		return;
 	st->learned = __atomic_load_n(&t->learned, __ATOMIC_RELAXED);
 	st->moved = __atomic_load_n(&t->moved, __ATOMIC_RELAXED);
+	uint64_t lm = __atomic_load_n(&t->last_move, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < 6; i++)
+		st->last_move_mac[i] = (uint8_t)(lm >> (16 + 8 * (5 - i)));
+	st->last_move_port = lm ? (int)(lm & 0xffff) - 1 : -1;
 	st->full = __atomic_load_n(&t->full, __ATOMIC_RELAXED);
 	st->expired = t->expired;
 	st->entries = __atomic_load_n(&t->entries, __ATOMIC_RELAXED);

@@ -25,8 +25,28 @@ static struct sw_vhost *of(struct hl_sw_port *p)
 	return (struct sw_vhost *)p;
 }
 
+/*
+ * After a migration, the guest's RARP (SEND_RARP) goes first, as if the
+ * guest had sent it: the switch learns the guest's MAC here at once and
+ * floods the broadcast, so every other switch does too.
+ */
+static uint16_t rx_rarp(struct sw_vhost *v, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
+{
+	struct hl_buf *b = hl_buf_alloc(bp);
+	if (b == NULL)
+		return hl_vhost_dequeue_burst(&v->vp, 1, bp, pkts, n); /* pending still: the next burst */
+	if (!hl_vhost_port_take_rarp(&v->vp, b)) {
+		hl_buf_free(b);
+		return hl_vhost_dequeue_burst(&v->vp, 1, bp, pkts, n);
+	}
+	pkts[0] = b;
+	return (uint16_t)(1 + (n > 1 ? hl_vhost_dequeue_burst(&v->vp, 1, bp, pkts + 1, (uint16_t)(n - 1)) : 0));
+}
+
 static uint16_t vh_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
+	if (hl_unlikely(hl_vhost_port_rarp_pending(&of(p)->vp)))
+		return rx_rarp(of(p), bp, pkts, n);
 	return hl_vhost_dequeue_burst(&of(p)->vp, 1, bp, pkts, n);
 }
 
@@ -40,6 +60,8 @@ static uint16_t vh_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, ui
 
 static bool vh_arm(struct hl_sw_port *p)
 {
+	if (hl_vhost_port_rarp_pending(&of(p)->vp))
+		return false; /* something to send: no sleeping */
 	return hl_vhost_port_arm(&of(p)->vp, 1);
 }
 
@@ -51,6 +73,11 @@ static void vh_disarm(struct hl_sw_port *p)
 static int vh_set_wakeup(struct hl_sw_port *p, int epfd, uint64_t data)
 {
 	return hl_vhost_port_set_wakeup(&of(p)->vp, epfd, data);
+}
+
+static bool vh_migrated_away(struct hl_sw_port *p)
+{
+	return hl_vhost_port_migrated_away(&of(p)->vp);
 }
 
 static void vh_ctrl(struct hl_sw_port *p)
@@ -72,6 +99,11 @@ static void vh_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
 		     __atomic_load_n(&v->vp.be.dev.stats.unknown_msgs, __ATOMIC_RELAXED);
 	hl_ol_stats_add(&st->ol, &rx->ol);
 	hl_ol_stats_add(&st->ol, &tx->ol);
+	for (unsigned q = 0; q < 2; q++) {
+		st->dirty_log_words += __atomic_load_n(&v->vp.vq[q].stats.log_words, __ATOMIC_RELAXED);
+		st->dirty_log_dropped += __atomic_load_n(&v->vp.vq[q].stats.log_dropped, __ATOMIC_RELAXED);
+	}
+	st->rarps = __atomic_load_n(&v->vp.rarps_sent, __ATOMIC_RELAXED);
 }
 
 /*
@@ -115,6 +147,7 @@ static const struct hl_sw_port_ops vhost_ops = {
 	.state = vh_state,
 	.close = vh_close,
 	.offloads = vh_offloads,
+	.migrated_away = vh_migrated_away,
 };
 
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out)

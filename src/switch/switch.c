@@ -60,6 +60,16 @@ struct hl_switch {
 	struct hl_sw_port_stats base[HL_SW_MAX_PORTS]; /* counters at add time */
 	unsigned nassigned[HL_SW_MAX_WORKERS];
 	uint64_t last_age_ns;
+	/* control thread only: MAC moves (see log_moves, forget_stopped) */
+	uint64_t moves_logged;        /* the table's moves the log has told of */
+	uint64_t moves_relearned;     /* MACs forgotten with a stopped port and learned on another */
+	struct hl_sw_mac_moves last;  /* the latest move of either kind */
+	struct forgotten {
+		uint8_t mac[6];
+		uint16_t from;
+		uint64_t at_ns;
+	} forgotten[HL_SW_FORGOTTEN];
+	unsigned nforgotten;
 	struct worker *w;
 };
 
@@ -373,6 +383,7 @@ int hl_switch_create(const struct hl_switch_params *prm, struct hl_switch **out)
 	sw->bp = prm->bp;
 	sw->nworkers = nw;
 	sw->aging_ns = prm->aging_ns ? prm->aging_ns : 300ull * 1000000000ull;
+	sw->last.last_port = -1;
 	sw->idle_ns = (prm->idle_us ? prm->idle_us : HL_SW_IDLE_US) * 1000ull;
 	sw->first_cpu = prm->first_cpu;
 	int rc = hl_mac_table_create(prm->mac_entries ? prm->mac_entries : 4096, sw->aging_ns, &sw->mac);
@@ -552,8 +563,91 @@ int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why
 	return port_reset(sw, p, why);
 }
 
+/*
+ * A guest that moved (a migration, a failover) shows as its MAC learned on
+ * another port. The workers only count; the control thread says so, once
+ * per poll with the latest move, so a flapping MAC cannot flood the log.
+ */
+static void log_moves(struct hl_switch *sw)
+{
+	struct hl_mac_stats st;
+	hl_mac_table_stats(sw->mac, &st);
+	if (st.moved == sw->moves_logged || st.last_move_port < 0)
+		return;
+	memcpy(sw->last.last_mac, st.last_move_mac, 6);
+	sw->last.last_port = st.last_move_port;
+	const uint8_t *m = st.last_move_mac;
+	struct hl_sw_port *p = st.last_move_port < HL_SW_MAX_PORTS ? sw->ports[st.last_move_port] : NULL;
+	HL_LOG_INFO("switch: MAC %02x:%02x:%02x:%02x:%02x:%02x moved to port %s (%llu move%s since the last report, %llu in all)",
+		    m[0], m[1], m[2], m[3], m[4], m[5], p ? p->name : "?",
+		    (unsigned long long)(st.moved - sw->moves_logged), st.moved - sw->moves_logged == 1 ? "" : "s",
+		    (unsigned long long)st.moved);
+	sw->moves_logged = st.moved;
+}
+
+/*
+ * A port whose guest migrated away (its queues stopped while a migration
+ * logged them) forgets its MACs: frames for them are flooded until they are
+ * learned again, so they reach the guest where it goes on before it has
+ * announced itself. A guest that merely stops keeps its entries.
+ */
+static void forget_stopped(struct hl_switch *sw, struct hl_sw_port *p, uint64_t now)
+{
+	static struct hl_mac_entry e[4096]; /* control thread only */
+	if (p->ops->migrated_away != NULL && p->ops->migrated_away(p)) {
+		/* remembered a while, so that where they turn up again counts as a move */
+		unsigned k = hl_mac_dump(sw->mac, now, e, 4096);
+		for (unsigned i = 0; i < k; i++) {
+			if (e[i].port != p->id)
+				continue;
+			struct forgotten *f = &sw->forgotten[sw->nforgotten++ % HL_SW_FORGOTTEN];
+			memcpy(f->mac, e[i].mac, 6);
+			f->from = p->id;
+			f->at_ns = now;
+		}
+		unsigned n = hl_mac_flush_port(sw->mac, p->id);
+		if (n > 0)
+			HL_LOG_INFO("switch: port %s: its guest migrated away, %u MAC%s forgotten", p->name, n,
+				    n == 1 ? "" : "s");
+	}
+}
+
+/* MACs forgotten with a stopped port that are now learned on another: moves too. */
+static void relearned(struct hl_switch *sw, uint64_t now)
+{
+	unsigned n = sw->nforgotten < HL_SW_FORGOTTEN ? sw->nforgotten : HL_SW_FORGOTTEN;
+	for (unsigned i = 0; i < n; i++) {
+		struct forgotten *f = &sw->forgotten[i];
+		if (f->at_ns == 0)
+			continue;
+		int at = hl_mac_lookup(sw->mac, f->mac, now);
+		if (at < 0 || at == f->from) {
+			if (now - f->at_ns > HL_SW_FORGOTTEN_NS)
+				f->at_ns = 0;
+			continue;
+		}
+		const uint8_t *m = f->mac;
+		struct hl_sw_port *from = sw->ports[f->from], *to = sw->ports[at];
+		sw->moves_relearned++;
+		memcpy(sw->last.last_mac, m, 6);
+		sw->last.last_port = at;
+		HL_LOG_INFO("switch: MAC %02x:%02x:%02x:%02x:%02x:%02x moved from port %s to port %s (migrated)",
+			    m[0], m[1], m[2], m[3], m[4], m[5], from ? from->name : "?", to ? to->name : "?");
+		f->at_ns = 0;
+	}
+}
+
+void hl_switch_mac_moves(const struct hl_switch *sw, struct hl_sw_mac_moves *m)
+{
+	struct hl_mac_stats st;
+	hl_mac_table_stats(sw->mac, &st);
+	*m = sw->last;
+	m->moved = st.moved + sw->moves_relearned;
+}
+
 void hl_switch_ctrl(struct hl_switch *sw)
 {
+	uint64_t now = hl__fast_ns();
 	for (unsigned i = 0; i < sw->nslots; i++) {
 		struct hl_sw_port *p = sw->ports[i];
 		if (p != NULL && p->ops->ctrl != NULL)
@@ -561,8 +655,11 @@ void hl_switch_ctrl(struct hl_switch *sw)
 		if (p != NULL && p->ops->needs_reset != NULL && p->ops->needs_reset(p) &&
 		    port_reset(sw, p, "its peer is gone") < 0)
 			HL_LOG_WARN("switch: %s", hl_last_error());
+		if (p != NULL)
+			forget_stopped(sw, p, now);
 	}
-	uint64_t now = hl__fast_ns();
+	log_moves(sw);
+	relearned(sw, now);
 	if (now - sw->last_age_ns >= 1000000000ull) {
 		sw->last_age_ns = now;
 		hl_mac_age(sw->mac, now);
@@ -590,6 +687,9 @@ void hl_switch_port_stats(struct hl_switch *sw, const struct hl_sw_port *p, stru
 	st->zcopy_packets = own.zcopy_packets;
 	st->copy_packets = own.copy_packets;
 	st->errors = own.errors;
+	st->dirty_log_words = own.dirty_log_words;
+	st->dirty_log_dropped = own.dirty_log_dropped;
+	st->rarps = own.rarps;
 	/* egress since the port was added, plus what the port counted itself */
 	st->ol = cur.ol;
 	hl_ol_stats_sub(&st->ol, &b->ol);

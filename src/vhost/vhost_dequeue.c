@@ -145,7 +145,7 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	flush = true;
 idle:
 	if (flush) {
-		hl_vring_flush_used(&vq->vr);
+		hl_vhost_vq_flush(vq);
 		hl_vhost_vq_notify(vq);
 	}
 	hl_vhost_vq_leave(vq);

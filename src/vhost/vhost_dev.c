@@ -10,6 +10,12 @@
  * so buffers it holds are completed or reclaimed before memory goes away.
  * A memory table change stops every running queue, remaps, and restarts
  * those whose rings still translate.
+ *
+ * Live migration: the front-end hands over a dirty log (SET_LOG_BASE) and
+ * turns LOG_ALL on and off with SET_FEATURES while the queues run; every
+ * change reaches the data path through ops->log_change, which pauses each
+ * running queue while it takes the new state, so the old log is unmapped
+ * only once no queue can write into it.
  */
 #include <errno.h>
 #include <string.h>
@@ -35,8 +41,9 @@ void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueu
 		       const struct hl_vhost_ops *ops, void *opaque)
 {
 	memset(d, 0, sizeof(*d));
-	d->supported_features = features | (1ull << HL_VU_F_PROTOCOL_FEATURES);
+	d->supported_features = features | (1ull << HL_VU_F_PROTOCOL_FEATURES) | (1ull << HL_VU_F_LOG_ALL);
 	d->supported_protocol = (1ull << HL_VU_PROTOCOL_F_MQ) | (1ull << HL_VU_PROTOCOL_F_REPLY_ACK) |
+				(1ull << HL_VU_PROTOCOL_F_LOG_SHMFD) | (1ull << HL_VU_PROTOCOL_F_RARP) |
 				(1ull << HL_VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
 				(1ull << HL_VU_PROTOCOL_F_STATUS) |
 				(1ull << HL_VU_PROTOCOL_F_RESET_DEVICE);
@@ -46,6 +53,7 @@ void hl_vhost_dev_init(struct hl_vhost_dev *d, uint64_t features, unsigned nqueu
 	hl_guest_mem_build(&d->mem, NULL, 0);
 	hl_xlate_build(&d->uva2hva, NULL, 0, 12);
 	hl_xlate_build(&d->hva2iova, NULL, 0, 12);
+	hl_xlate_build(&d->hva2gpa, NULL, 0, 12);
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
 		d->vq[q].kick_fd = d->vq[q].call_fd = d->vq[q].err_fd = -1;
 }
@@ -73,6 +81,7 @@ void hl_vhost_dev_reset(struct hl_vhost_dev *d)
 		v->kick_fd = v->call_fd = v->err_fd = -1;
 	}
 	hl_vu_mem_clear(d);
+	hl_vhost_log_unmap(&d->log);
 	d->features = d->protocol_features = 0;
 	d->owner = false;
 	d->status = 0;
@@ -260,6 +269,55 @@ static int set_vring_fd(struct hl_vhost_dev *d, uint32_t req, uint64_t v, int *f
 	return 0;
 }
 
+static void log_changed(struct hl_vhost_dev *d)
+{
+	if (d->ops && d->ops->log_change)
+		d->ops->log_change(d);
+}
+
+/* Highest guest-physical address (exclusive) of any region: what a log must cover. */
+static uint64_t mem_end(const struct hl_vhost_dev *d)
+{
+	uint64_t end = 0;
+	for (unsigned i = 0; i < d->nregions; i++)
+		if (d->regions[i].gpa + d->regions[i].size > end)
+			end = d->regions[i].gpa + d->regions[i].size;
+	return end;
+}
+
+/*
+ * SET_LOG_BASE: map the new log, let running queues switch to it, then drop
+ * the old one. Refused: the old log (if any) stays.
+ */
+static int set_log_base(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds, unsigned nfds)
+{
+	struct hl_vhost_log_map nl, old = d->log;
+	int fd = nfds ? fds[0] : -1;
+	int rc;
+
+	if (nfds)
+		fds[0] = -1;
+	if (m->hdr.size != sizeof(struct hl_vu_log)) {
+		if (fd >= 0)
+			close(fd);
+		rc = hl_error(-EINVAL, "vhost-user SET_LOG_BASE: %u-byte payload, want %zu (size, offset)",
+			      m->hdr.size, sizeof(struct hl_vu_log));
+	} else {
+		rc = hl_vhost_log_map(&nl, m->payload.log.mmap_size, m->payload.log.mmap_offset, fd, mem_end(d));
+	}
+	if (rc < 0) {
+		d->stats.bad_log++;
+		return rc;
+	}
+	d->log = nl;
+	log_changed(d);
+	hl_vhost_log_unmap(&old);
+	d->stats.log_bases++;
+	HL_LOG_INFO("vhost-user: dirty log of %llu bytes mapped (guest memory up to 0x%llx)",
+		    (unsigned long long)nl.log.size, (unsigned long long)mem_end(d));
+	return 0;
+}
+
 /* Requests that carry their own reply; the rest answer only with REPLY_ACK. */
 static bool has_reply(uint32_t req)
 {
@@ -285,12 +343,16 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 	switch (m->hdr.request) {
 	case HL_VU_GET_FEATURES:
 		return reply_u64(m, r, d->supported_features);
-	case HL_VU_SET_FEATURES:
+	case HL_VU_SET_FEATURES: {
 		if (v & ~d->supported_features)
 			return hl_error(-EINVAL, "vhost-user SET_FEATURES: 0x%llx not offered",
 					(unsigned long long)(v & ~d->supported_features));
+		bool log_flips = (d->features ^ v) & (1ull << HL_VU_F_LOG_ALL);
 		d->features = v;
+		if (log_flips) /* at run time, when a migration begins or ends */
+			log_changed(d);
 		return 0;
+	}
 	case HL_VU_GET_PROTOCOL_FEATURES:
 		return reply_u64(m, r, d->supported_protocol);
 	case HL_VU_SET_PROTOCOL_FEATURES:
@@ -342,6 +404,14 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 	case HL_VU_SET_VRING_ADDR: {
 		if ((q = queue_index(d, m->payload.addr.index, "SET_VRING_ADDR")) < 0)
 			return q;
+		const struct hl_vu_vring_addr *a = &m->payload.addr, *o = &d->vq[q].addr;
+		if (d->vq[q].started && a->desc_user_addr == o->desc_user_addr &&
+		    a->used_user_addr == o->used_user_addr && a->avail_user_addr == o->avail_user_addr) {
+			/* only the log flag or address: a migration starting or ending, no need to stop */
+			d->vq[q].addr = *a;
+			log_changed(d);
+			return 0;
+		}
 		uint16_t base = stop_queue(d, (unsigned)q);
 		d->vq[q].addr = m->payload.addr;
 		d->vq[q].addr_set = true;
@@ -388,7 +458,15 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		else
 			stop_queue(d, (unsigned)q);
 		return 0;
+	case HL_VU_SET_LOG_BASE:
+		return set_log_base(d, m, fds, nfds);
+	case HL_VU_SET_LOG_FD:
+		return 0; /* the log never grows on the back-end's request: its fd is not needed */
 	case HL_VU_SEND_RARP:
+		d->stats.rarps++;
+		if (d->ops && d->ops->rarp)
+			d->ops->rarp(d, m->payload.raw);
+		return 0;
 	case HL_VU_NET_SET_MTU:
 		return 0; /* nothing to do for a switch port */
 	default:
@@ -396,6 +474,21 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		return hl_error(-EOPNOTSUPP, "vhost-user: request %u (%s) not supported", m->hdr.request,
 				hl_vu_request_name(m->hdr.request));
 	}
+}
+
+/* With LOG_SHMFD the front-end waits for an answer to SET_LOG_BASE, refused or not. */
+static bool log_base_answers(const struct hl_vhost_dev *d)
+{
+	return d->protocol_features & (1ull << HL_VU_PROTOCOL_F_LOG_SHMFD);
+}
+
+/* Empty when the log was taken, a nonzero status when it was refused. */
+static int log_base_reply(const struct hl_vu_msg *m, struct hl_vu_msg *r, int rc)
+{
+	if (rc < 0)
+		return reply_u64(m, r, 1);
+	r->hdr = (struct hl_vu_hdr){.request = m->hdr.request, .flags = HL_VU_VERSION | HL_VU_FLAG_REPLY, .size = 0};
+	return (int)sizeof(r->hdr);
 }
 
 int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_t len, int *fds,
@@ -412,6 +505,10 @@ int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_
 		if (len < sizeof(m->hdr) || len != sizeof(m->hdr) + m->hdr.size ||
 		    (m->hdr.flags & HL_VU_VERSION_MASK) != HL_VU_VERSION || has_reply(m->hdr.request))
 			return rc;
+		if (m->hdr.request == HL_VU_SET_LOG_BASE && log_base_answers(d)) {
+			d->stats.bad_log++;
+			return log_base_reply(m, reply, rc);
+		}
 		goto ack;
 	}
 	rc = dispatch(d, m, fds, nfds, reply);
@@ -420,6 +517,8 @@ int hl_vhost_dev_handle(struct hl_vhost_dev *d, const struct hl_vu_msg *m, size_
 		d->stats.bad_msgs++;
 	if (rc > 0)
 		return rc;
+	if (m->hdr.request == HL_VU_SET_LOG_BASE && log_base_answers(d))
+		return log_base_reply(m, reply, rc);
 	if (rc < 0 && has_reply(m->hdr.request))
 		return rc;
 ack:

@@ -9,6 +9,10 @@
  * how many. A packet that does not fit what the guest offers is not
  * delivered, and the chains it would have used are given back untouched (the
  * shadow indices roll back: nothing is visible to the guest before a flush).
+ *
+ * While the guest migrates, every byte written into its buffers is logged
+ * (header included), a rolled-back chain too: its memory changed all the
+ * same. The bits go out with the used index (hl_vhost_vq_flush).
  */
 #include <string.h>
 
@@ -51,6 +55,16 @@ static uint32_t fill(struct src *s, const struct hl_iov *iov, unsigned niov, uin
 		}
 	}
 	return done;
+}
+
+/* The first `bytes` bytes of a chain's writable pieces were written: dirty pages. */
+static void log_written(struct hl_vhost_vq *vq, const struct hl_iov *iov, unsigned niov, uint32_t bytes)
+{
+	for (unsigned i = 0; i < niov && bytes > 0; i++) {
+		uint32_t k = iov[i].len < bytes ? iov[i].len : bytes;
+		hl_vhost_vq_log_hva(vq, iov[i].base, k);
+		bytes -= k;
+	}
 }
 
 /*
@@ -110,6 +124,7 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
+	const bool logging = vq->log.bits != NULL;
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	hl_vring_prefetch_avail(&vq->vr, avail < n ? avail : n);
 	for (uint16_t k = 0; k < n && avail > 0; k++) {
@@ -141,6 +156,8 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				else
 					put_header(vq, b, iov, 1, vq->hdr_len, 1);
 				hl_vring_put_used(&vq->vr, head, vq->hdr_len + b->pkt_len);
+				if (hl_unlikely(logging))
+					hl_vhost_vq_log_hva(vq, dst, vq->hdr_len + b->pkt_len);
 				sent_bytes += b->pkt_len;
 				sent++;
 				continue;
@@ -180,6 +197,8 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				memcpy(first, w, nfirst * sizeof(*w));
 			}
 			uint32_t wrote = fill(&s, w, ch.nr_in, at, &left);
+			if (hl_unlikely(logging))
+				log_written(vq, w, ch.nr_in, at + wrote); /* the header's bytes are in there */
 			nbufs++;
 			hl_vring_put_used(&vq->vr, head, at + wrote);
 			if (left > 0 && !vq->mrg_rxbuf) {
@@ -206,7 +225,7 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	vq->stats.bytes += sent_bytes;
 	if (bytes != NULL)
 		*bytes += sent_bytes;
-	hl_vring_flush_used(&vq->vr);
+	hl_vhost_vq_flush(vq);
 	hl_vhost_vq_notify(vq);
 	hl_vhost_vq_leave(vq);
 	return sent;

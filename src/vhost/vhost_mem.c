@@ -183,19 +183,22 @@ int hl_vu_mem_rebuild(struct hl_vhost_dev *d)
 {
 	struct hl_guest_region *g = calloc(d->nregions ? d->nregions : 1, sizeof(*g));
 	struct hl_xrange *u = calloc(d->nregions ? d->nregions : 1, sizeof(*u));
+	struct hl_xrange *h = calloc(d->nregions ? d->nregions : 1, sizeof(*h));
 	char why[200];
 	int rc = -ENOMEM;
 
 	hl_guest_mem_free(&d->mem);
 	hl_xlate_free(&d->uva2hva);
 	hl_xlate_free(&d->hva2iova);
-	if (g == NULL || u == NULL)
+	hl_xlate_free(&d->hva2gpa);
+	if (g == NULL || u == NULL || h == NULL)
 		goto out;
 	for (unsigned i = 0; i < d->nregions; i++) {
 		const struct hl_vu_region *r = &d->regions[i];
 		g[i] = (struct hl_guest_region){.gpa = r->gpa, .size = r->size, .hva = r->hva,
 						.mmap_offset = r->mmap_offset};
 		u[i] = (struct hl_xrange){.src = r->uva, .len = r->size, .dst = (uintptr_t)r->hva};
+		h[i] = (struct hl_xrange){.src = (uintptr_t)r->hva, .len = r->size, .dst = r->gpa};
 	}
 	rc = hl_guest_mem_build(&d->mem, g, d->nregions);
 	if (rc < 0) {
@@ -210,10 +213,20 @@ int hl_vu_mem_rebuild(struct hl_vhost_dev *d)
 		rc = hl_error(rc, "vhost-user memory: front-end address ranges: %s", why);
 		goto out;
 	}
+	/* the dirty log is by guest-physical page, the data path writes through host addresses */
+	rc = hl_xlate_build(&d->hva2gpa, h, d->nregions, hl_xlate_best_shift(h, d->nregions, 21));
+	if (rc < 0) {
+		hl_guest_mem_free(&d->mem);
+		hl_xlate_free(&d->uva2hva);
+		snprintf(why, sizeof(why), "%s", hl_last_error());
+		rc = hl_error(rc, "vhost-user memory: host address ranges: %s", why);
+		goto out;
+	}
 	build_iova(d);
 out:
 	free(g);
 	free(u);
+	free(h);
 	return rc;
 }
 
@@ -225,4 +238,5 @@ void hl_vu_mem_clear(struct hl_vhost_dev *d)
 	hl_guest_mem_free(&d->mem);
 	hl_xlate_free(&d->uva2hva);
 	hl_xlate_free(&d->hva2iova);
+	hl_xlate_free(&d->hva2gpa);
 }

@@ -16,6 +16,26 @@
 
 #include "vhost_zcopy_pvt.h"
 
+/* Control thread, queue paused or not running: the log state the data path uses from now on. */
+static void take_log(struct hl_vhost_dev *d, struct hl_vhost_vq *vq, unsigned q)
+{
+	const struct hl_vu_vring *v = &d->vq[q];
+	vq->log = hl_vhost_dev_log_state(d);
+	vq->hva2gpa = &d->hva2gpa;
+	vq->log_used = vq->log.bits != NULL && (v->addr.flags & HL_VU_VRING_F_LOG);
+	vq->log_used_gpa = v->addr.log_guest_addr;
+	vq->log_cache.n = 0;
+}
+
+/* used->flags and avail_event, which asking for kicks (or not) writes */
+static void log_used_flags(struct hl_vhost_vq *vq)
+{
+	if (!vq->log_used)
+		return;
+	hl_vhost_log_write(&vq->log, vq->log_used_gpa, 2, &vq->stats.log_dropped);
+	hl_vhost_log_write(&vq->log, vq->log_used_gpa + 4 + 8ull * vq->vr.num, 2, &vq->stats.log_dropped);
+}
+
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
 {
 	struct hl_vhost_port *p = d->opaque;
@@ -46,8 +66,10 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 		if (vq->zc == NULL)
 			HL_LOG_WARN("vhost-user %s: queue %u: no memory for zero-copy, copying", p->be.path, q);
 	}
+	take_log(d, vq, q);
 	/* poll mode: the guest need not kick */
 	hl_vring_set_notify(&vq->vr, false);
+	log_used_flags(vq);
 	if ((q & 1) && p->wake_epfd >= 0 && v->kick_fd >= 0) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = p->wake_data};
 		if (epoll_ctl(p->wake_epfd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0)
@@ -70,6 +92,11 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 		__builtin_ia32_pause();
 	/* every pinned chain goes back on the used ring before the front-end reads the base */
 	hl_vhost_zc_stop(vq);
+	/* stopped while a migration logs it: the guest goes on elsewhere */
+	if (vq->log.bits != NULL) {
+		__atomic_store_n(&p->migrated_away, 1, __ATOMIC_RELEASE);
+		HL_LOG_INFO("vhost-user %s: queue %u stopped with dirty logging on: the guest migrated", p->be.path, q);
+	}
 	/* before the engine closes the fd, or a stale registration would linger */
 	if ((q & 1) && p->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
 		epoll_ctl(p->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);
@@ -77,7 +104,69 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 	return vq->vr.last_avail_idx;
 }
 
-static const struct hl_vhost_ops port_ops = {.queue_start = queue_start, .queue_stop = queue_stop};
+/*
+ * A migration starts or ends: each running queue is paused for the switch
+ * (its data path out, its burst's bits flushed by then), takes the new log
+ * and goes on. No stop: pinned zero-copy chains stay pinned.
+ */
+static void log_change(struct hl_vhost_dev *d)
+{
+	struct hl_vhost_port *p = d->opaque;
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		struct hl_vhost_vq *vq = &p->vq[q];
+		bool ran = __atomic_load_n(&vq->running, __ATOMIC_ACQUIRE);
+		if (ran) {
+			__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
+				__builtin_ia32_pause();
+		}
+		take_log(d, vq, q);
+		if (ran) {
+			/* what the ring holds now may be copied already: the used ring is dirty as a whole */
+			if (vq->log_used)
+				hl_vhost_log_write(&vq->log, vq->log_used_gpa, hl_vring_used_bytes(vq->vr.num),
+						   &vq->stats.log_dropped);
+			__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
+		}
+	}
+	HL_LOG_INFO("vhost-user %s: dirty logging %s", p->be.path, hl_vhost_dev_log_state(d).bits ? "on" : "off");
+}
+
+/* SEND_RARP (control thread): the switch side sends it with its next receive. */
+static void rarp(struct hl_vhost_dev *d, const uint8_t mac[6])
+{
+	struct hl_vhost_port *p = d->opaque;
+	uint64_t m = 0;
+	for (unsigned i = 0; i < 6; i++)
+		m = m << 8 | mac[i];
+	__atomic_store_n(&p->rarp, m << 16 | 1, __ATOMIC_RELEASE);
+	HL_LOG_INFO("vhost-user %s: SEND_RARP for %02x:%02x:%02x:%02x:%02x:%02x", p->be.path, mac[0], mac[1], mac[2],
+		    mac[3], mac[4], mac[5]);
+}
+
+bool hl_vhost_port_take_rarp(struct hl_vhost_port *p, struct hl_buf *b)
+{
+	uint64_t m = __atomic_exchange_n(&p->rarp, 0, __ATOMIC_ACQUIRE);
+	if (m == 0)
+		return false;
+	uint8_t mac[6], *f = hl_buf_data(b);
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(m >> (16 + 8 * (5 - i)));
+	/* RFC 903 reverse request: who am I, from the guest's MAC, to everyone; padded to 60 bytes */
+	static const uint8_t arp[] = {0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03};
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	memcpy(f + 12, arp, sizeof(arp));
+	memcpy(f + 22, mac, 6); /* sender hardware address; sender IP 0 */
+	memcpy(f + 32, mac, 6); /* target hardware address; target IP 0 */
+	b->data_len = b->pkt_len = 60;
+	p->rarps_sent++;
+	return true;
+}
+
+static const struct hl_vhost_ops port_ops = {
+	.queue_start = queue_start, .queue_stop = queue_stop, .log_change = log_change, .rarp = rarp};
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
@@ -157,6 +246,8 @@ void hl_vhost_port_queue_stats(const struct hl_vhost_port *p, unsigned q, struct
 	HL_VQ_READ(drop_too_big);
 	HL_VQ_READ(calls);
 	HL_VQ_READ(drop_bad_offload);
+	HL_VQ_READ(log_words);
+	HL_VQ_READ(log_dropped);
 #undef HL_VQ_READ
 	hl_ol_stats_add(&st->ol, &f->ol);
 	if (zc_min_len != NULL)
@@ -176,6 +267,84 @@ void hl_vhost_vq_notify(struct hl_vhost_vq *vq)
 		eventfd_write(vq->call_fd, 1);
 		vq->stats.calls++;
 	}
+}
+
+void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq)
+{
+	struct hl_vring *vr = &vq->vr;
+	uint16_t n = (uint16_t)(vr->last_used_idx - vr->used_flushed);
+	if (vq->log_used && n != 0) {
+		/* the elements written since the last flush, in one or two runs around the ring */
+		uint32_t from = vr->used_flushed & vr->mask;
+		uint32_t k = n > vr->num ? vr->num : n;
+		uint32_t first = from + k > vr->num ? vr->num - from : k;
+		uint64_t ring = vq->log_used_gpa + 4;
+		hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring + 8ull * from, 8ull * first, &vq->stats.log_dropped);
+		if (first < k)
+			hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring, 8ull * (k - first), &vq->stats.log_dropped);
+	}
+	vq->stats.log_words += vq->log_cache.n;
+	hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
+}
+
+void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq)
+{
+	if (vq->log_used)
+		hl_vhost_log_write(&vq->log, vq->log_used_gpa + 2, 2, &vq->stats.log_dropped);
+}
+
+/* One message into the engine as if the front-end had sent it; 0 or what it refused. */
+static int inject(struct hl_vhost_dev *d, struct hl_vu_msg *m, int *fds, unsigned nfds)
+{
+	struct hl_vu_msg r;
+	m->hdr.flags = HL_VU_VERSION;
+	int rc = hl_vhost_dev_handle(d, m, sizeof(m->hdr) + m->hdr.size, fds, nfds, &r);
+	if (rc < 0)
+		return rc;
+	/* a refused SET_LOG_BASE answers with a status */
+	return rc == (int)(sizeof(r.hdr) + sizeof(uint64_t)) && r.payload.u64 != 0 ? -EINVAL : 0;
+}
+
+uint64_t hl_vhost_port_mem_end(const struct hl_vhost_port *p)
+{
+	const struct hl_vhost_dev *d = &p->be.dev;
+	uint64_t end = 0;
+	for (unsigned i = 0; i < d->nregions; i++)
+		if (d->regions[i].gpa + d->regions[i].size > end)
+			end = d->regions[i].gpa + d->regions[i].size;
+	return end;
+}
+
+int hl_vhost_port_log_start(struct hl_vhost_port *p, int fd, uint64_t size)
+{
+	struct hl_vhost_dev *d = &p->be.dev;
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_LOG_BASE, .size = sizeof(struct hl_vu_log)}};
+	m.payload.log = (struct hl_vu_log){.mmap_size = size, .mmap_offset = 0};
+	int rc = inject(d, &m, &fd, 1);
+	if (rc < 0 || d->log.log.bits == NULL)
+		return rc < 0 ? rc : hl_error(-EINVAL, "vhost-user %s: log refused", p->be.path);
+	m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_FEATURES, .size = 8}};
+	m.payload.u64 = d->features | (1ull << HL_VU_F_LOG_ALL);
+	if ((rc = inject(d, &m, NULL, 0)) < 0)
+		return rc;
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++) {
+		if (!d->vq[q].started)
+			continue;
+		m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_VRING_ADDR, .size = sizeof(struct hl_vu_vring_addr)}};
+		m.payload.addr = d->vq[q].addr;
+		m.payload.addr.flags |= HL_VU_VRING_F_LOG;
+		m.payload.addr.log_guest_addr = hl_xlate(&d->hva2gpa, (uintptr_t)d->vq[q].used);
+		if ((rc = inject(d, &m, NULL, 0)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int hl_vhost_port_log_stop(struct hl_vhost_port *p)
+{
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_FEATURES, .size = 8}};
+	m.payload.u64 = p->be.dev.features & ~(1ull << HL_VU_F_LOG_ALL);
+	return inject(&p->be.dev, &m, NULL, 0);
 }
 
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
@@ -202,6 +371,8 @@ bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q)
 	if (!hl_vhost_vq_enter(vq))
 		return true; /* not running: its start will wake nobody, but sleeping is bounded */
 	hl_vring_set_notify(&vq->vr, true);
+	if (hl_unlikely(vq->log.bits != NULL))
+		log_used_flags(vq);
 	bool empty = hl_vring_avail_count(&vq->vr) == 0;
 	hl_vhost_vq_leave(vq);
 	return empty;
@@ -213,5 +384,7 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q)
 	if (!hl_vhost_vq_enter(vq))
 		return;
 	hl_vring_set_notify(&vq->vr, false);
+	if (hl_unlikely(vq->log.bits != NULL))
+		log_used_flags(vq);
 	hl_vhost_vq_leave(vq);
 }

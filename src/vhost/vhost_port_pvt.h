@@ -9,11 +9,15 @@
  * queue's `running`/`busy` words: the data path announces itself in `busy`
  * and re-checks `running`; the control path clears `running` and waits for
  * `busy` to drop before it touches the ring or guest memory. That costs one
- * store and one fence per burst, not per packet, and no lock.
+ * store and one fence per burst, not per packet, and no lock. The control
+ * thread changes a running queue's dirty log the same way (running off,
+ * busy drained, the new log taken, running on), and hands a SEND_RARP to
+ * the receiving side in one atomic word (`rarp`).
  */
 #ifndef HL_VHOST_PORT_PVT_H
 #define HL_VHOST_PORT_PVT_H
 
+#include <hugelink/vhost_log.h>
 #include <hugelink/vhost_port.h>
 
 struct hl_vhost_zc;
@@ -34,6 +38,16 @@ struct hl_vhost_vq {
 	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
 	uint32_t zc_max_pinned;      /* chains pinned at once */
 	uint64_t zc_max_pin_ns;      /* once the oldest pin is older, copy */
+	/*
+	 * Dirty logging during a migration (vhost_log.h): bits NULL when off,
+	 * which is all the data path looks at otherwise. Set by the control
+	 * thread while the queue is paused (running 0, busy 0).
+	 */
+	struct hl_vhost_log log;
+	const struct hl_xlate *hva2gpa; /* our address of guest memory -> its page in the log */
+	bool log_used;                  /* also log the used ring (VHOST_VRING_F_LOG) ... */
+	uint64_t log_used_gpa;          /* ... which sits at this guest-physical address */
+	struct hl_vhost_log_cache log_cache; /* this burst's bits; empty between bursts */
 	int running;      /* control thread writes; data path reads */
 	int busy;         /* data path writes; control thread waits on it */
 	struct hl_vhost_vq_stats stats; /* data-path thread only */
@@ -45,6 +59,14 @@ struct hl_vhost_port {
 	enum hl_vhost_zc_mode zc_mode;
 	uint32_t zc_min_len, zc_max_pinned;
 	uint64_t zc_max_pin_ns;
+	/*
+	 * SEND_RARP after a migration: the control thread stores the guest's
+	 * MAC (<< 16, | 1: pending); the switch side takes it and sends a
+	 * RARP as if the guest had (hl_vhost_port_take_rarp).
+	 */
+	uint64_t rarp;
+	uint64_t rarps_sent;
+	int migrated_away; /* atomic: a queue stopped while dirty logging was on (a migration's end) */
 	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
 	uint64_t wake_data; /* epoll data for those registrations */
 };
@@ -67,8 +89,58 @@ static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
 	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
 }
 
+/* Control thread: did the guest migrate away since the last call? (True once.) */
+static inline bool hl_vhost_port_migrated_away(struct hl_vhost_port *p)
+{
+	return __atomic_exchange_n(&p->migrated_away, 0, __ATOMIC_ACQ_REL) != 0;
+}
+
+/* Is a RARP for the guest waiting to be sent? One load. */
+static inline bool hl_vhost_port_rarp_pending(const struct hl_vhost_port *p)
+{
+	return __atomic_load_n(&p->rarp, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * Data path, for the one thread that receives from the port: fill b with
+ * the broadcast RARP a SEND_RARP asked for (the guest's MAC as source, so a
+ * switch floods it and learns where the guest is now). False if none.
+ */
+bool hl_vhost_port_take_rarp(struct hl_vhost_port *p, struct hl_buf *b);
+
 /* Tell the guest about used buffers if it asked to be told. */
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq);
+
+/* Dirty logging: the burst's bits and the used elements, before the used index goes out. */
+void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq);
+void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq);
+
+/*
+ * Publish the used elements of this burst (hl_vring_flush_used), with the
+ * pages they and the burst's copies dirtied logged first while a migration
+ * runs. Costs one predictable branch when it does not.
+ */
+static inline void hl_vhost_vq_flush(struct hl_vhost_vq *vq)
+{
+	if (hl_unlikely(vq->log.bits != NULL)) {
+		hl_vhost_vq_log_flush(vq);
+		hl_vring_flush_used(&vq->vr);
+		hl_vhost_vq_log_used_idx(vq);
+		return;
+	}
+	hl_vring_flush_used(&vq->vr);
+}
+
+/* Mark len bytes the data path wrote at our address p (guest memory) dirty; only while logging. */
+static inline void hl_vhost_vq_log_hva(struct hl_vhost_vq *vq, const void *p, uint64_t len)
+{
+	uint64_t gpa = hl_xlate(vq->hva2gpa, (uintptr_t)p);
+	if (hl_unlikely(gpa == HL_BAD_ADDR)) {
+		vq->stats.log_dropped++;
+		return;
+	}
+	hl_vhost_log_cache_add(&vq->log_cache, &vq->log, gpa, len, &vq->stats.log_dropped);
+}
 
 /*
  * A port in memory the caller provides (the switch embeds one in its port):

@@ -232,7 +232,7 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 		hl_vring_put_used(&vq->vr, s->head, 0);
 	}
 	vq->stats.zc_pinned = 0;
-	hl_vring_flush_used(&vq->vr);
+	hl_vhost_vq_flush(vq);
 	hl_vhost_vq_notify(vq);
 	vq->zc = NULL;
 	if (out == 0) {

@@ -39,6 +39,53 @@ def build_guest(src, guest_dir, work):
     return rc, blog
 
 
+def guest_prerequisites(src, build, tap, logs, case=0):
+    """Build the guest and find QEMU, reporting TAP case `case`: the guest directory, or None (rest failed)."""
+    import qemu_guest
+    guest_dir = os.path.join(build, "guest")
+    rc, blog = build_guest(src, guest_dir, logs)
+    if rc != 0:
+        tap.result(case, False, f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc})", tail(blog))
+        tap.fail_rest("not run: MISSING PREREQUISITE: no guest kernel/initramfs")
+        return None
+    try:
+        qemu_guest.qemu_binary()
+    except qemu_guest.MissingPrerequisite as e:
+        tap.result(case, False, f"MISSING PREREQUISITE: {e}")
+        tap.fail_rest("not run: MISSING PREREQUISITE")
+        return None
+    tap.result(case, True)
+    return guest_dir
+
+
+def bench_start(build, log_name, say):
+    """Common start of a guest benchmark: (build dir, fresh log dir, guest dir), or None (said why)."""
+    build = os.path.abspath(build)
+    src = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    logs = os.path.join(build, log_name)
+    subprocess.run(["rm", "-rf", logs], check=False)
+    os.makedirs(logs)
+    # a stop signal unwinds through the finally blocks, which stop QEMU and the switches
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda s, _f: sys.exit(128 + s))
+    guest_dir = os.path.join(build, "guest")
+    rc, blog = build_guest(src, guest_dir, logs)
+    if rc != 0:
+        say(f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc}): {tail(blog, 5)}")
+        return None
+    return build, logs, guest_dir
+
+
+def nothing_left(tap, case, daemon, tokens, run):
+    """Stop hugelinkd, report TAP case `case` (it exited cleanly, no process of ours is left), drop run."""
+    import shutil
+    clean = stop_daemon(daemon)
+    left = subprocess.run(["pgrep", "-f", "|".join(tokens)], capture_output=True, text=True).stdout
+    tap.result(case, clean and not left.strip(), f"left: {left.strip()}")
+    tap.fail_rest("not run")
+    shutil.rmtree(run, ignore_errors=True)
+
+
 def hugepage_dir(pages_needed):
     """A 2 MiB hugetlbfs mount with pages_needed free pages, or None."""
     try:

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <hugelink/mac_table.h>
 
@@ -87,11 +88,14 @@ HL_TEST(learn_lookup_move)
 	CHECK_EQ(hl_mac_learn(t, a, 3, T0 + 1), 0);
 	CHECK_EQ(stats(t).learned, 2);
 	CHECK_EQ(stats(t).moved, 0);
+	CHECK_EQ(stats(t).last_move_port, -1);
 	/* the station moved */
 	CHECK_EQ(hl_mac_learn(t, a, 7, T0 + 2), 0);
 	CHECK_EQ(hl_mac_lookup(t, a, T0 + 2), 7);
 	CHECK_EQ(hl_mac_lookup(t, b, T0 + 2), 0);
 	CHECK_EQ(stats(t).moved, 1);
+	CHECK_EQ(stats(t).last_move_port, 7);
+	CHECK_EQ(memcmp(stats(t).last_move_mac, a, 6), 0);
 	CHECK_EQ(stats(t).entries, 2);
 	/* the highest port that fits, and one past it */
 	CHECK_EQ(hl_mac_learn(t, c, HL_MAC_PORT_MAX, T0), 0);

@@ -27,7 +27,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    t = Tap(7)
+    t = Tap(8)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -118,6 +118,15 @@ def main():
           and len(o.get("probe_ms_rounds", [])) == 2 and min(o["probe_ms_rounds"]) > 0
           and o["probe_ms_min"] <= o["probe_ms"] <= o["probe_ms_max"])
     if not t.check(ok, "hlbench vhost --vs-dpdk reports per-round ratios, their spread and the host probe"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
+    # dirty logging's cost: both ways measured, bits set, none outside the log
+    rc, out, err = lines([hlbench, "dirtylog", "--size", "512", "--rounds", "2", "--bursts", "200"], 120)
+    need = {"bench", "size", "ns_pkt", "ns_pkt_logged", "log_cost", "log_cost_min", "log_cost_max", "log_words"}
+    ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["bench"] == "dirtylog"
+          and out[0]["size"] == 512 and out[0]["ns_pkt"] > 0 and out[0]["ns_pkt_logged"] > 0
+          and out[0]["log_cost_min"] <= out[0]["log_cost"] <= out[0]["log_cost_max"]
+          and out[0]["log_words"] > 0 and out[0]["log_dropped"] == 0)
+    if not t.check(ok, "hlbench dirtylog measures the enqueue with and without dirty logging"):
         t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     return t.exit_code()
 

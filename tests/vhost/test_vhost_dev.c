@@ -13,6 +13,7 @@
 
 #include <hugelink/vhost_dev.h>
 
+#include "fd_util.h"
 #include "hl_test.h"
 
 #define GPA0 0x100000ull
@@ -34,27 +35,6 @@ static uint16_t on_stop(struct hl_vhost_dev *d, unsigned q)
 }
 
 static const struct hl_vhost_ops ops = {.queue_start = on_start, .queue_stop = on_stop};
-
-static int open_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-	while (dir && readdir(dir))
-		n++;
-	if (dir)
-		closedir(dir);
-	return n;
-}
-
-static int memfd_of(uint64_t size)
-{
-	int fd = memfd_create("guest", MFD_CLOEXEC);
-	if (fd >= 0 && ftruncate(fd, (off_t)size) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 static struct hl_vhost_dev *new_dev(void)
 {
@@ -116,13 +96,15 @@ HL_TEST(negotiation)
 
 	CHECK_EQ(send_msg(d, HL_VU_GET_FEATURES, 0, NULL, 0, NULL, 0, &r), 20);
 	CHECK(r.hdr.flags & HL_VU_FLAG_REPLY);
-	CHECK_EQ(r.payload.u64, (1ull << 32) | (1ull << HL_VU_F_PROTOCOL_FEATURES));
+	CHECK_EQ(r.payload.u64, (1ull << 32) | (1ull << HL_VU_F_PROTOCOL_FEATURES) | (1ull << HL_VU_F_LOG_ALL));
 	CHECK_EQ(send_msg(d, HL_VU_GET_PROTOCOL_FEATURES, 0, NULL, 0, NULL, 0, &r), 20);
 	uint64_t pf = r.payload.u64;
 	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_MQ));
 	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_REPLY_ACK));
 	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
 	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_STATUS));
+	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_LOG_SHMFD));
+	CHECK(pf & (1ull << HL_VU_PROTOCOL_F_RARP));
 	CHECK_EQ(send_u64(d, HL_VU_SET_PROTOCOL_FEATURES, pf, &r), 0);
 	CHECK_EQ(send_msg(d, HL_VU_GET_MAX_MEM_SLOTS, 0, NULL, 0, NULL, 0, &r), 20);
 	CHECK_EQ(r.payload.u64, 509);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -679,6 +680,186 @@ HL_TEST(queue_restarted_with_buffers_pinned)
 }
 
 /* last: nothing of either pool may be left */
+/*
+ * The bytes of the log that stand for guest memory, gathered (out != NULL)
+ * or cleared: this front-end's guest-physical addresses are its virtual
+ * ones, so the log is huge and sparse, and only these bytes are touched.
+ */
+static size_t log_of_regions(const struct hl_vhost_dev *d, uint8_t *log, uint8_t *out)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < d->nregions; i++) {
+		uint64_t from = d->regions[i].gpa >> 15, to = (d->regions[i].gpa + d->regions[i].size + 32767) >> 15;
+		if (out != NULL)
+			memcpy(out + n, log + from, to - from);
+		else
+			memset(log + from, 0, to - from);
+		n += to - from;
+	}
+	return n;
+}
+
+/*
+ * Dirty logging on as a migrating QEMU turns it on: SET_LOG_BASE (a memfd
+ * over all guest memory, mapped here too), LOG_ALL, and queue q's used ring
+ * logged (its guest-physical address in *used_gpa); the log in *logp.
+ */
+static void start_log(struct hl_vuser *u, unsigned q, uint8_t **logp, uint64_t *log_size, uint64_t *used_gpa)
+{
+	const struct hl_vhost_dev *d = &port.be.dev;
+	uint64_t end = 0;
+	for (unsigned i = 0; i < d->nregions; i++)
+		if (d->regions[i].gpa + d->regions[i].size > end)
+			end = d->regions[i].gpa + d->regions[i].size;
+	*log_size = (hl_vhost_log_bytes(end) + 4095) & ~4095ull;
+	int lfd = memfd_create("zc-log", MFD_CLOEXEC);
+	REQUIRE(lfd >= 0 && ftruncate(lfd, (off_t)*log_size) == 0);
+	*logp = mmap(NULL, *log_size, PROT_READ | PROT_WRITE, MAP_SHARED, lfd, 0);
+	REQUIRE(*logp != MAP_FAILED);
+	struct hl_vu_msg m = {.hdr = {.request = HL_VU_SET_LOG_BASE, .flags = HL_VU_VERSION, .size = 16}};
+	m.payload.log = (struct hl_vu_log){.mmap_size = *log_size, .mmap_offset = 0};
+	REQUIRE_OK(hl_vu_send(u->fe.sock, &m, &lfd, 1));
+	close(lfd);
+	raw_msg(u, HL_VU_SET_FEATURES, d->features | (1ull << HL_VU_F_LOG_ALL), -1);
+	*used_gpa = hl_xlate(&d->hva2gpa, (uintptr_t)d->vq[q].used);
+	REQUIRE(*used_gpa != HL_BAD_ADDR);
+	m = (struct hl_vu_msg){.hdr = {.request = HL_VU_SET_VRING_ADDR, .flags = HL_VU_VERSION,
+				       .size = sizeof(struct hl_vu_vring_addr)}};
+	m.payload.addr = d->vq[q].addr;
+	m.payload.addr.flags = HL_VU_VRING_F_LOG;
+	m.payload.addr.log_guest_addr = *used_gpa;
+	REQUIRE_OK(hl_vu_send(u->fe.sock, &m, NULL, 0));
+	for (int i = 0; i < 200 && !__atomic_load_n(&port.vq[q].log_used, __ATOMIC_ACQUIRE); i++)
+		usleep(5000);
+	REQUIRE(port.vq[q].log_used);
+}
+
+/*
+ * Host -> guest with dirty logging on: exactly the pages the enqueue wrote
+ * are logged, the receive buffer's (virtio-net header included) and the
+ * used ring's (the element, the index), no other page of guest memory.
+ */
+HL_TEST(enqueue_logs_the_pages_it_writes)
+{
+	struct hl_vuser u;
+	setup();
+	open_pair(&u, HL_VHOST_ZC_OFF, 0, 0, 0);
+	for (int i = 0; i < 200 && !hl_vhost_port_queue_ready(&port, 0); i++)
+		usleep(10000);
+	REQUIRE(hl_vhost_port_queue_ready(&port, 0));
+	struct hl_vhost_dev *d = &port.be.dev;
+	uint64_t log_size, used_gpa;
+	uint8_t *log = NULL;
+	start_log(&u, 0, &log, &log_size, &used_gpa);
+	REQUIRE(log != NULL && log != MAP_FAILED);
+	unsigned checked = 0, wrong = 0, set = 0;
+	for (uint32_t seq = 0; seq < 40; seq++) {
+		log_of_regions(d, log, NULL);
+		struct hl_buf *b = frame(0x22, seq, 60 + seq * 97 % 1400);
+		REQUIRE(b != NULL);
+		CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &b, 1, NULL), 1);
+		hl_buf_free(b);
+		/* where the frame went: the chain on the used ring, as the guest sees it */
+		const struct hl_vring_used *used = u.rx.used;
+		uint16_t slot = (uint16_t)(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) - 1) & (RING - 1);
+		const struct hl_vring_used_elem *e = &used->ring[slot];
+		uint64_t buf = u.rx.desc[e->id].addr;
+		uint64_t want[4] = {buf >> 12, (buf + e->len - 1) >> 12, (used_gpa + 2) >> 12,
+				    (used_gpa + 4 + 8ull * slot) >> 12};
+		for (unsigned i = 0; i < d->nregions; i++) {
+			const struct hl_vu_region *r = &d->regions[i];
+			for (uint64_t pg = r->gpa >> 12; pg < (r->gpa + r->size) >> 12; pg++) {
+				bool in = (pg >= want[0] && pg <= want[1]) || pg == want[2] || pg == want[3];
+				bool got = log[pg / 8] & (1u << (pg % 8));
+				wrong += in != got;
+				set += got;
+				checked++;
+			}
+		}
+		struct hl_buf *rx[4];
+		uint16_t n = 0;
+		for (int i = 0; i < 100 && n == 0; i++)
+			n = hl_vuser_rx_burst(&u, rx, 4);
+		CHECK_EQ(n, 1);
+		hl_buf_free_bulk(rx, n);
+	}
+	CHECK(checked > 0 && set >= 40 * 2);
+	CHECK_EQ(wrong, 0);
+	CHECK_EQ(port.vq[0].stats.log_dropped, 0);
+	munmap(log, log_size);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
+/*
+ * A migration while the switch holds zero-copy buffers: with dirty logging
+ * on (SET_LOG_BASE, LOG_ALL, the used ring's log flag, as QEMU sends them),
+ * completions log the used ring; the stop that ends the migration returns
+ * the pinned chains, logged too; and the buffers freed after it (late
+ * completions into the orphaned context) change neither guest memory nor
+ * the log.
+ */
+HL_TEST(migration_with_buffers_pinned)
+{
+	struct hl_vuser u;
+	struct hl_buf *held[16];
+	setup();
+	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	struct hl_vhost_dev *d = &port.be.dev;
+	uint64_t log_size, used_gpa;
+	uint8_t *log = NULL;
+	start_log(&u, 1, &log, &log_size, &used_gpa);
+	REQUIRE(log != NULL && log != MAP_FAILED);
+	CHECK(hl_vhost_port_queue_ready(&port, 1)); /* logging on did not stop the queue */
+	uint64_t page = used_gpa >> 12;
+
+	REQUIRE(send_and_take(&u, 16, 1500, held, 16) == 16);
+	CHECK_EQ(port.vq[1].stats.zc_pinned, 16);
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 0);
+	/* half come back while the queue runs: their completions are logged */
+	log_of_regions(d, log, NULL);
+	hl_buf_free_bulk(held, 8);
+	CHECK_EQ(settle(&u), 8);
+	CHECK(log[page / 8] & (1u << (page % 8)));
+	CHECK_EQ(port.vq[1].stats.log_dropped, 0);
+
+	/* the source stops the queue at the end (as GET_VRING_BASE does): the rest return, logged */
+	log_of_regions(d, log, NULL);
+	raw_msg(&u, HL_VU_SET_VRING_ENABLE, 1, -1); /* index 1, num 0: disable */
+	/* the stop waits a little for the buffers, then gives the chains back */
+	for (int i = 0; i < 200 && port.vq[1].stats.zc_reclaimed < 8; i++)
+		usleep(5000);
+	CHECK(!hl_vhost_port_queue_ready(&port, 1));
+	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 8);
+	CHECK(log[page / 8] & (1u << (page % 8)));
+	CHECK_EQ(hl_vuser_tx_reclaim(&u), 8);
+	CHECK_EQ(hl_vhost_zc_orphaned(), 1);
+
+	/* the late frees: not a byte of guest memory or of the log changes */
+	size_t used_len = hl_vring_used_bytes(RING), log_len = log_of_regions(d, log, NULL);
+	uint8_t used_then[8 * RING + 8], *log_then = calloc(1, log_len), *log_now = calloc(1, log_len);
+	REQUIRE(log_then != NULL && log_now != NULL && used_len <= sizeof(used_then));
+	/* the bits the stop set, again, so that a late write would show */
+	hl_vhost_log_write(&(struct hl_vhost_log){.bits = log, .size = log_size}, used_gpa, used_len, &(uint64_t){0});
+	log_of_regions(d, log, log_then);
+	memcpy(used_then, u.tx.used, used_len);
+	hl_buf_free_bulk(held + 8, 8);
+	for (int i = 0; i < 200 && hl_vhost_zc_orphaned() > 0; i++)
+		usleep(5000);
+	CHECK_EQ(hl_vhost_zc_orphaned(), 0);
+	log_of_regions(d, log, log_now);
+	CHECK_EQ(memcmp(log_then, log_now, log_len), 0);
+	CHECK_EQ(memcmp(used_then, u.tx.used, used_len), 0);
+	CHECK_EQ(hl_vuser_tx_reclaim(&u), 0); /* nothing twice */
+	free(log_then);
+	free(log_now);
+	munmap(log, log_size);
+	close_pair(&u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
 HL_TEST(pools_released)
 {
 	REQUIRE(sw_pool != NULL);

@@ -12,6 +12,11 @@ int bench_vhost(int argc, char **argv);
 int bench_switch(int argc, char **argv);
 int bench_shm(int argc, char **argv);
 int bench_plot(int argc, char **argv);
+int bench_dirtylog(int argc, char **argv);
+
+struct hl_vhost_port;
+/* Control thread: dirty logging on, as a migrating front-end turns it on, with a log over all its memory. */
+int bench_log_start(struct hl_vhost_port *port);
 
 /* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
 void bench_set_cpu(pid_t tid, int cpu);

@@ -33,6 +33,12 @@
  * which returns zero-copy completions), and cost_ratio, DPDK's over
  * ours, median over rounds: how much faster our back-end is than DPDK's
  * whichever side set the rate.
+ *
+ * --dirty-log measures each of our modes a second time in every round with
+ * dirty logging on, as during a live migration (a log over the front-end's
+ * whole memory, the used ring logged too), and prints that line with
+ * log_cost: the median over rounds of the busy time a packet with logging
+ * over the same without, from the same round.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,8 +169,22 @@ static uint32_t auto_min_len; /* AUTO's threshold as the last calibration chose 
  * A back-end faster than its front-end idles in empty polls; this is what
  * a packet costs it, whoever sets the rate.
  */
-static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vhost_zc_mode mode, unsigned seconds,
-			   double *peer_pps, double *peak, double *ns_pkt)
+int bench_log_start(struct hl_vhost_port *port)
+{
+	uint64_t end = hl_vhost_port_mem_end(port);
+	/* sparse: only the words for the pages written are ever touched */
+	uint64_t size = (hl_vhost_log_bytes(end) + 4095) & ~4095ull;
+	int fd = memfd_create("hlbench-log", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	return hl_vhost_port_log_start(port, fd, size);
+}
+
+static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vhost_zc_mode mode, bool dirty_log,
+			   unsigned seconds, double *peer_pps, double *peak, double *ns_pkt)
 {
 	char sock[300], vdev[400], name[32];
 	struct hl_pool *pool;
@@ -203,6 +224,10 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		if (!ready && hl_vhost_port_queue_ready(port, 0) && hl_vhost_port_queue_ready(port, 1) &&
 		    wait_log(&fe, "pps", 1)) {
 			ready = true;
+			if (dirty_log && bench_log_start(port) < 0) {
+				fprintf(stderr, "hlbench vhost: dirty logging: %s\n", hl_last_error());
+				break;
+			}
 			t_ready = t_last = hl_now_ns();
 			t_end = t_last + (uint64_t)(seconds + 1) * 1000000000ull;
 			count = last = 0;
@@ -262,9 +287,10 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	unsigned np = peer_samples(&fe, g2h ? "Tx-pps:" : "Rx-pps:", 2, ps);
 	*peer_pps = np ? bench_median(ps, np) : 0;
 	hl_buf_thread_detach();
-	struct hl_vhost_vq_stats st;
+	struct hl_vhost_vq_stats st, st0;
 	uint32_t zc_min_len;
 	hl_vhost_port_queue_stats(port, 1, &st, &zc_min_len);
+	hl_vhost_port_queue_stats(port, 0, &st0, NULL);
 	hl_vhost_port_destroy(port);
 	hl_bufpool_free(bp);
 	hl_pool_destroy(pool);
@@ -275,6 +301,9 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		fprintf(stderr, "hlbench vhost: %s: %" PRIu64 " copied, %" PRIu64 " zero-copied, %" PRIu64
 			" fell back to copy (threshold %u B)\n", mode_names[mode], st.copied, st.zcopy,
 			st.zc_fallback, zc_min_len);
+		if (dirty_log)
+			fprintf(stderr, "hlbench vhost: dirty log: %" PRIu64 " words set, %" PRIu64 " pages outside it\n",
+				st0.log_words + st.log_words, st0.log_dropped + st.log_dropped);
 		if (g2h && polls > empty) /* a back-end that waits on its front-end polls empty rings */
 			fprintf(stderr, "hlbench vhost: %" PRIu64 " polls, %.1f%% empty, %.1f packets a full one, "
 				"busy %.1f ns a packet\n", polls, 100.0 * (double)empty / (double)polls,
@@ -376,16 +405,17 @@ int bench_vhost(int argc, char **argv)
 					     {"vs-dpdk", no_argument, 0, 'v'},
 					     {"rounds", required_argument, 0, 'r'},
 					     {"plot", required_argument, 0, 'p'},
+					     {"dirty-log", no_argument, 0, 'l'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *dirs = "g2h", *plot = NULL;
 	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = BENCH_ROUNDS;
 	enum hl_vhost_zc_mode modes[3] = {HL_VHOST_ZC_OFF};
 	int nsizes = 1, nmodes = 1;
-	bool vs = false;
+	bool vs = false, dirty_log = false;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "d:s:t:m:vr:p:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:s:t:m:vr:p:lh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': dirs = optarg; break;
 		case 's': nsizes = parse_list(optarg, sizes, MAX_SIZES); break;
@@ -394,9 +424,10 @@ int bench_vhost(int argc, char **argv)
 		case 'v': vs = true; break;
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'p': plot = optarg; break;
+		case 'l': dirty_log = true; break;
 		case 'h':
 			printf("usage: hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]]\n"
-			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg]\n");
+			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log]\n");
 			return 0;
 		default: return 2;
 		}
@@ -436,6 +467,7 @@ int bench_vhost(int argc, char **argv)
 		unsigned size = sizes[si];
 		double r_ours[3][MAX_SAMPLES], r_dpdk[MAX_SAMPLES], peak_ours[3] = {0}, peak_dpdk = 0, pk = 0;
 		double c_ours[3][MAX_SAMPLES], c_dpdk[MAX_SAMPLES]; /* busy ns a packet */
+		double r_log[3][MAX_SAMPLES], c_log[3][MAX_SAMPLES], peak_log[3] = {0}; /* --dirty-log */
 		/*
 		 * Rounds alternate every mode and DPDK, so slow drifts in load hit
 		 * them alike, and each round starts one later in the turn: the run
@@ -455,9 +487,14 @@ int bench_vhost(int argc, char **argv)
 					continue;
 				}
 				double fe_pps = 0;
-				r_ours[mi][r] = run_hugelink(dir, g2h, size, modes[mi], seconds, &fe_pps, &pk,
+				r_ours[mi][r] = run_hugelink(dir, g2h, size, modes[mi], false, seconds, &fe_pps, &pk,
 							     &c_ours[mi][r]) / 1e6;
 				peak_ours[mi] = pk / 1e6 > peak_ours[mi] ? pk / 1e6 : peak_ours[mi];
+				if (dirty_log) { /* right after, so both see the same load */
+					r_log[mi][r] = run_hugelink(dir, g2h, size, modes[mi], true, seconds, &fe_pps, &pk,
+								    &c_log[mi][r]) / 1e6;
+					peak_log[mi] = pk / 1e6 > peak_log[mi] ? pk / 1e6 : peak_log[mi];
+				}
 			}
 			if (rounds > 1) {
 				char line[200] = "";
@@ -540,6 +577,26 @@ int bench_vhost(int argc, char **argv)
 			       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], ours, peak_ours[mi],
 			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, rounds, ratio,
 			       mi == ai ? vs_best : "");
+			if (dirty_log) {
+				double lc[MAX_SAMPLES], lr[MAX_SAMPLES];
+				unsigned nl = 0;
+				for (unsigned r = 0; r < rounds; r++)
+					if (c_ours[mi][r] > 0 && c_log[mi][r] > 0 && r_ours[mi][r] > 0) {
+						lc[nl] = c_log[mi][r] / c_ours[mi][r];
+						lr[nl++] = r_log[mi][r] / r_ours[mi][r];
+					}
+				double lm = bench_median(r_log[mi], rounds);
+				printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
+				       "\"size\":%u,\"mode\":\"%s\",\"dirty_log\":true,\"mpps\":%.3f,\"mpps_peak\":%.3f,"
+				       "\"ns_pkt\":%.1f,\"log_cost\":%.3f,\"log_cost_min\":%.3f,\"log_cost_max\":%.3f,"
+				       "\"log_rate\":%.3f,\"seconds\":%u}\n",
+				       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], lm, peak_log[mi],
+				       bench_median(c_log[mi], rounds), nl ? bench_median(lc, nl) : 0,
+				       nl ? bench_min(lc, nl) : 0, nl ? bench_max(lc, nl) : 0, nl ? bench_median(lr, nl) : 0,
+				       seconds);
+				if (lm <= 0)
+					rc = 1;
+			}
 			struct plot_series *ps = &ser[modes[mi]];
 			ps->x[ps->n] = size;
 			ps->y[ps->n++] = ours * size * 8 / 1000;

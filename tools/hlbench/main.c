@@ -118,12 +118,14 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
 		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n"
 		   "       hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]] [--seconds S]\n"
-		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg]\n"
+		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log]\n"
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--idle-us N]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
 		   "       hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames between two shm peers through the switch, in this process\n"
+		   "       hlbench dirtylog [--size B] [--rounds N] [--bursts K]\n"
+		   "  what dirty logging (a live migration) costs the enqueue into a guest, same run\n"
 		   "       hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl...\n"
 		   "  one chart (Gbit/s by frame size) from the JSON lines of earlier runs\n");
 }
@@ -144,6 +146,8 @@ int main(int argc, char **argv)
 		return bench_shm(argc - 1, argv + 1);
 	if (strcmp(argv[1], "plot") == 0)
 		return bench_plot(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dirtylog") == 0)
+		return bench_dirtylog(argc - 1, argv + 1);
 	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -265,6 +265,10 @@ void hlctl_show_mac(const struct hl_json *reply)
 	}
 	table_print(&t);
 	printf("%zu entries, aging %.0f s\n", hl_json_len(es), hlctl_num(reply, "aging_s"));
+	const struct hl_json *lm = hl_json_get(reply, "last_move");
+	if (lm != NULL)
+		printf("%" PRIu64 " MAC moves, the last: %s to %s\n", hlctl_u64(reply, "moved"), str_or(lm, "mac", "-"),
+		       str_or(lm, "port", "-"));
 }
 
 /* ---- top ---- */

@@ -193,6 +193,9 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
 		hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
 		hl_jw_kv_u64(r, "errors", st.errors);
+		hl_jw_kv_u64(r, "dirty_log_words", st.dirty_log_words);
+		hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
+		hl_jw_kv_u64(r, "rarps", st.rarps);
 		json_offload(r, &st.ol);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL) {
@@ -255,6 +258,20 @@ static void cmd_mac(struct daemon *d, struct hl_jw *r)
 	unsigned n = hl_mac_dump(hl_switch_mac_table(d->sw), hl_fast_ns(), e, 4096);
 	hld_ok_begin(r);
 	hl_jw_kv_dbl(r, "aging_s", (double)hl_switch_aging_ns(d->sw) / 1e9);
+	struct hl_sw_mac_moves ms;
+	hl_switch_mac_moves(d->sw, &ms);
+	hl_jw_kv_u64(r, "moved", ms.moved);
+	if (ms.last_port >= 0) {
+		char mac[18];
+		const uint8_t *m = ms.last_mac;
+		struct hl_sw_port *p = hl_switch_port_at(d->sw, (unsigned)ms.last_port);
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+		hl_jw_key(r, "last_move");
+		hl_jw_obj_begin(r);
+		hl_jw_kv_str(r, "mac", mac);
+		hl_jw_kv_str(r, "port", p ? p->name : "?");
+		hl_jw_obj_end(r);
+	}
 	hl_jw_key(r, "entries");
 	hl_jw_arr_begin(r);
 	for (unsigned i = 0; i < n; i++) {
