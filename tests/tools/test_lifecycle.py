@@ -348,6 +348,12 @@ def run(env, tap):
             env.reset()
             delay /= 2
             continue
+        if rc == -signal.SIGTERM and not os.path.exists(env.run_dir("a")):
+            # too early: the dynamic loader's window, before the program's first
+            # instruction (nothing made, as the start-up checks above allow)
+            env.reset()
+            delay *= 1.5
+            continue
         time.sleep(0.3)
         result = (rc, leftovers(env.run_dir("a")), env.ctl_run("a", "ping")[0])
         break
