@@ -28,6 +28,9 @@ TEST_PKGS="$TEST_PKGS iperf3 ethtool iproute2"
 # promtool and a Prometheus to scrape the metrics endpoint, libsystemd for
 # sd_notify, systemd-analyze for the unit, man for the pages, virt-xml-validate
 TEST_PKGS="$TEST_PKGS prometheus libsystemd-dev systemd man-db libvirt-clients"
+# VXLAN and AF_XDP uplinks against the kernel (tests/tools/test_vxlan*.py): ping
+# between namespaces; libxdp and libbpf for the AF_XDP port
+TEST_PKGS="$TEST_PKGS iputils-ping libxdp-dev libbpf-dev"
 # `hlbench switch --vs-ovs`: Open vSwitch with DPDK (ovs-vswitchd-dpdk, ovsdb, ovs-vsctl)
 BENCH_PKGS="openvswitch-switch-dpdk"
 want_pages=${HL_HUGEPAGES:-1536}

@@ -36,6 +36,8 @@
 
 #include <hugelink/tap_port.h>
 
+#include "chain_iov_pvt.h"
+
 #define HL_TAP_DEFAULT_NAME "hl%d"
 
 /* Spill area: with at least one byte in front of it, more than any frame. */
@@ -258,23 +260,9 @@ uint16_t hl_tap_rx_burst(struct hl_tap_port *t, struct hl_bufpool *bp, struct hl
 /* Gather a chain into iov; its length in bytes, or 0 if it is malformed. */
 static uint32_t tx_gather(const struct hl_buf *b, struct iovec *iov, unsigned *niov)
 {
-	uint64_t total = 0;
-	unsigned segs = 0, k = 0;
-
-	for (; b != NULL; b = b->next) {
-		if (++segs > HL_TAP_MAX_SEGS)
-			return 0;
-		if (b->buf_va == NULL || b->data_off > b->buf_len ||
-		    b->data_len > b->buf_len - b->data_off)
-			return 0;
-		if (b->data_len == 0)
-			continue;
-		iov[k++] = (struct iovec){hl_buf_data(b), b->data_len};
-		total += b->data_len;
-	}
+	uint64_t total = hl__chain_iov(b, iov, HL_TAP_MAX_SEGS, niov);
 	if (total < HL_TAP_MIN_FRAME || total > HL_TAP_MAX_FRAME)
 		return 0;
-	*niov = k;
 	return (uint32_t)total;
 }
 

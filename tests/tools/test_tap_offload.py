@@ -17,18 +17,15 @@ them for a few seconds each way:
 and in every case the kernels count no checksum error (InCsumErrors) and
 the switch's buffers in use return to idle. Prints TAP, plan first.
 """
-import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+import hlnet  # noqa: E402
+from hlnet import csum_errors, sh  # noqa: E402
 from hltap import Tap  # noqa: E402
 
 TAG = f"{os.getpid() % 100000}"
@@ -37,76 +34,9 @@ ADDR = ["10.231.0.1", "10.231.0.2"]
 SECONDS = 3
 
 
-def sh(*cmd, check=True, timeout=60):
-    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
-    return r
-
-
-def csum_errors(ns):
-    """InCsumErrors of TCP in a namespace's /proc/net/snmp."""
-    out = sh("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").stdout.splitlines()
-    for i in range(len(out) - 1):
-        if out[i].startswith("Tcp:") and out[i + 1].startswith("Tcp:"):
-            keys, vals = out[i].split()[1:], out[i + 1].split()[1:]
-            return int(dict(zip(keys, vals)).get("InCsumErrors", -1))
-    return -1
-
-
-class Switch:
-    def __init__(self, build, work):
-        self.build, self.work = build, work
-        self.ctl = os.path.join(work, "ctl.sock")
-        self.proc = None
-
-    def start(self):
-        self.log = open(os.path.join(self.work, "hugelinkd.log"), "a")
-        self.proc = subprocess.Popen([os.path.join(self.build, "tools/hugelinkd"), "--foreground", "--ctl",
-                                      self.ctl, "--run-dir", self.work, "--pool-mb", "64", "--buffers", "8192",
-                                      "--name", f"hl-tapol-{TAG}"], stdout=self.log, stderr=subprocess.STDOUT)
-        return self.hlctl("wait-ready", "--timeout", "30")[0] == 0
-
-    def hlctl(self, *args):
-        r = subprocess.run([os.path.join(self.build, "tools/hlctl"), "--ctl", self.ctl, *args],
-                           capture_output=True, text=True, timeout=30)
-        return r.returncode, r.stdout, r.stderr
-
-    def stats(self):
-        rc, out, err = self.hlctl("stats", "--json")
-        return json.loads(out) if rc == 0 else {}
-
-    def port(self, name):
-        return next((p for p in self.stats().get("ports", []) if p["name"] == name), {})
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait() if self.proc else None
-
-
 def iperf(reverse):
     """iperf3 from namespace a to b (or back with -R): (ok, Mbit/s, detail)."""
-    srv = subprocess.Popen(["ip", "netns", "exec", NS[1], "iperf3", "-s", "-1", "-B", ADDR[1]],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)
-        args = ["ip", "netns", "exec", NS[0], "iperf3", "-c", ADDR[1], "-t", str(SECONDS), "-J"]
-        r = sh(*args, *(["-R"] if reverse else []), check=False, timeout=SECONDS + 30)
-        text = re.sub(r":\s*\t", ":", r.stdout)
-        try:
-            j = json.loads(text)
-            bps = j["end"]["sum_received"]["bits_per_second"]
-            return r.returncode == 0 and bps > 0, bps / 1e6, ""
-        except (ValueError, KeyError):
-            return False, 0.0, (r.stdout + r.stderr)[-300:]
-    finally:
-        srv.kill()
-        srv.wait()
+    return hlnet.iperf(NS[0], NS[1], ADDR[1], SECONDS, reverse)
 
 
 def run(tap, sw):
@@ -170,7 +100,7 @@ def main():
             tap.check(False, "MISSING PREREQUISITE", f"needs root and {missing} (make test installs iperf3)")
         return 1
     work = tempfile.mkdtemp(prefix="hl-tapol.")
-    sw = Switch(build, work)
+    sw = hlnet.Switch(build, work, f"hl-tapol-{TAG}")
     try:
         for ns in NS:
             sh("ip", "netns", "add", ns)

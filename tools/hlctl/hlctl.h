@@ -7,6 +7,7 @@
 #define HLCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <hugelink/json.h>
@@ -39,6 +40,14 @@ void hlctl_show_stats(const struct hl_json *reply);
 void hlctl_show_mac(const struct hl_json *reply);
 /* `hlctl top`: interval in seconds, count 0 = until interrupted. */
 int hlctl_top(const struct hlctl *h, double interval, unsigned long count);
+
+/*
+ * Ports that leave the host (uplink_args.c): whether kind is one, and its
+ * options as fields of the port-add request being written into w; -1 with
+ * a usage message in err.
+ */
+bool hlctl_uplink_kind(const char *kind);
+int hlctl_uplink_args(const char *kind, int argc, char **argv, struct hl_jw *w, char *err, size_t errlen);
 
 /* numeric member or 0 */
 double hlctl_num(const struct hl_json *obj, const char *key);

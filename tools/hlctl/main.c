@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
+	"  port add vxlan NAME --remote IP --vni N [--local IP] [--dstport P] [--mtu M]\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -152,6 +153,22 @@ static int json_flag(int argc, char **argv, const char *cmd, bool *json)
 	return 0;
 }
 
+static int port_add_uplink(const struct hlctl *h, const char *kind, const char *name, int argc, char **argv)
+{
+	struct hl_jw w;
+	char err[256];
+
+	req_begin(&w, "port-add");
+	hl_jw_kv_str(&w, "kind", kind);
+	hl_jw_kv_str(&w, "name", name);
+	if (hlctl_uplink_args(kind, argc, argv, &w, err, sizeof(err)) < 0) {
+		hl_jw_free(&w);
+		return usage("%s", err);
+	}
+	hl_jw_obj_end(&w);
+	return run(h, &w, false, NULL);
+}
+
 static int port_add(const struct hlctl *h, int argc, char **argv)
 {
 	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
@@ -162,8 +179,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 		return usage("port add: KIND and NAME are required");
 	kind = argv[0];
 	name = argv[1];
+	if (hlctl_uplink_kind(kind) && name[0] != '\0' && name[0] != '-')
+		return port_add_uplink(h, kind, name, argc - 2, argv + 2);
 	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0)
-		return usage("port add: unknown port kind '%s' (vhost, tap or shm)", kind);
+		return usage("port add: unknown port kind '%s' (vhost, tap, shm or vxlan)", kind);
 	if (name[0] == '\0' || name[0] == '-')
 		return usage("port add %s: a port NAME is required", kind);
 	for (int i = 2; i < argc; i++) {

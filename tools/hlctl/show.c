@@ -113,11 +113,15 @@ void hlctl_show_ports(const struct hl_json *reply)
 		const struct hl_json *p = hl_json_at(ports, i);
 		char det[480] = "";
 		size_t off = 0;
-		static const char *const keys[] = {"mode", "path", "ifname", "zcopy"};
+		static const char *const keys[] = {"mode", "path", "ifname", "zcopy", "remote", "local", "vni", "dstport", "mtu"};
 
 		for (size_t k = 0; k < HL_ARRAY_SIZE(keys); k++) {
-			const char *v = hl_json_str(hl_json_get(p, keys[k]));
-			if (v != NULL && off < sizeof(det))
+			const struct hl_json *j = hl_json_get(p, keys[k]);
+			const char *v = hl_json_str(j);
+			if (j != NULL && v == NULL && off < sizeof(det)) /* a number */
+				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%" PRIu64,
+							off ? " " : "", keys[k], hlctl_u64(p, keys[k]));
+			else if (v != NULL && off < sizeof(det))
 				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%s",
 							off ? " " : "", keys[k], v);
 		}

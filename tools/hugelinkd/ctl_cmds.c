@@ -82,6 +82,8 @@ static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 			hl_jw_kv_bool(r, "isolated", iso);
 			if (rec != NULL)
 				hl_jw_kv_str(r, "record", rec);
+		} else {
+			hld_uplink_json(c, r);
 		}
 		hl_jw_obj_end(r);
 	}
@@ -197,6 +199,7 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
 		hl_jw_kv_u64(r, "rarps", st.rarps);
 		json_offload(r, &st.ol);
+		hld_uplink_stats_json(p, r);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL) {
 			uint32_t f = hl_shm_port_features(sp);
@@ -400,7 +403,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	int rc;
 
 	if (kind == NULL)
-		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap or shm)");
+		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm or vxlan)");
 	if (name == NULL || name[0] == '\0' || strlen(name) >= HL_SW_NAME_LEN)
 		return hl_error(-EINVAL, "\"name\" must be a string of 1..%d characters", HL_SW_NAME_LEN - 1);
 	for (const char *s = name; *s; s++)
@@ -454,8 +457,10 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		snprintf(c.kind, sizeof(c.kind), "shm");
 		c.isolated = iso == 1;
 		rc = hl_sw_port_shm_create(d->pool, d->bp, name, c.isolated, &p);
+	} else if (hld_uplink_kind(kind)) {
+		rc = hld_uplink_create(d, kind, spec, &c, &p);
 	} else {
-		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap or shm)", kind);
+		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm or vxlan)", kind);
 	}
 	if (rc < 0)
 		return rc;

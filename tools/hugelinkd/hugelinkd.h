@@ -16,6 +16,8 @@
 #include <hugelink/switch.h>
 #include <hugelink/vhost_port.h>
 
+#include "port_uplink.h"
+
 struct daemon {
 	struct hl_switch *sw;
 	struct hl_bufpool *bp;
@@ -41,6 +43,7 @@ struct daemon {
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
+		struct uplink_conf up; /* vxlan */
 	} conf[HL_SW_MAX_PORTS];
 };
 

@@ -83,6 +83,8 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_str(&w, "offload", c->offload);
 		} else if (strcmp(c->kind, "shm") == 0) {
 			hl_jw_kv_bool(&w, "isolated", c->isolated);
+		} else {
+			hld_uplink_json(c, &w);
 		}
 		hl_jw_obj_end(&w);
 	}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hugelinkd's uplink ports: the fields of a "vxlan" port's JSON, checked
+ * (a request is hostile until then) and bounded, and the same fields
+ * written back, so what `port list` shows and what the saved port list
+ * holds re-create the port exactly.
+ *
+ *   {"kind":"vxlan","name":"up0","remote":"192.0.2.2","vni":42,
+ *    "local":"192.0.2.1","dstport":4789,"mtu":1450}
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hugelink/sw_uplinks.h>
+
+#include "hugelinkd.h"
+
+bool hld_uplink_kind(const char *kind)
+{
+	return strcmp(kind, "vxlan") == 0;
+}
+
+/* An optional unsigned field within [lo, hi]; absent or null: dflt. */
+static int uint_field(const struct hl_json *spec, const char *key, uint64_t lo, uint64_t hi, uint64_t dflt,
+		      const char *name, uint64_t *out)
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	if (j == NULL || hl_json_is_null(j)) {
+		*out = dflt;
+		return 0;
+	}
+	if (!hl_json_u64(j, out) || *out < lo || *out > hi)
+		return hl_error(-EINVAL, "vxlan port %s: \"%s\" must be an integer in %llu..%llu", name, key,
+				(unsigned long long)lo, (unsigned long long)hi);
+	return 0;
+}
+
+/* A dotted IPv4 address field; absent or null allowed only when !need. */
+static int ip_field(const struct hl_json *spec, const char *key, bool need, const char *name, uint32_t *ip,
+		    char txt[16])
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	const char *s = hl_json_str(j);
+	*ip = 0;
+	txt[0] = '\0';
+	if (!need && (j == NULL || hl_json_is_null(j)))
+		return 0;
+	struct in_addr a;
+	if (s == NULL || strlen(s) >= 16 || inet_pton(AF_INET, s, &a) != 1)
+		return hl_error(-EINVAL, "vxlan port %s: \"%s\" must be an IPv4 address (a.b.c.d)", name, key);
+	*ip = a.s_addr;
+	snprintf(txt, 16, "%s", s);
+	return 0;
+}
+
+static int vxlan_create(const char *name, const struct hl_json *spec, struct port_conf *c, struct hl_sw_port **p)
+{
+	struct hl_vxlan_params prm = {0};
+	uint64_t vni, dport, mtu;
+	int rc;
+	if ((rc = ip_field(spec, "remote", true, name, &prm.remote, c->up.remote)) < 0 ||
+	    (rc = ip_field(spec, "local", false, name, &prm.local, c->up.local)) < 0)
+		return rc;
+	if (hl_json_get(spec, "vni") == NULL)
+		return hl_error(-EINVAL, "vxlan port %s: missing \"vni\" (0..16777215)", name);
+	if ((rc = uint_field(spec, "vni", 0, 0xffffff, 0, name, &vni)) < 0 ||
+	    (rc = uint_field(spec, "dstport", 1, 65535, HL_VXLAN_PORT_DEFAULT, name, &dport)) < 0 ||
+	    (rc = uint_field(spec, "mtu", HL_VXLAN_MTU_MIN, 1500, HL_VXLAN_MTU_DEFAULT, name, &mtu)) < 0)
+		return rc;
+	prm.vni = (uint32_t)vni;
+	prm.dstport = (uint16_t)dport;
+	prm.mtu = (uint16_t)mtu;
+	c->up.vni = prm.vni;
+	c->up.dstport = prm.dstport;
+	c->up.mtu = prm.mtu;
+	snprintf(c->kind, sizeof(c->kind), "vxlan");
+	return hl_sw_port_vxlan_create(name, &prm, p);
+}
+
+int hld_uplink_create(struct daemon *d, const char *kind, const struct hl_json *spec, struct port_conf *c,
+		      struct hl_sw_port **p)
+{
+	(void)d;
+	if (strcmp(kind, "vxlan") == 0)
+		return vxlan_create(c->name, spec, c, p);
+	return hl_error(-EINVAL, "unknown uplink kind \"%s\"", kind);
+}
+
+void hld_uplink_json(const struct port_conf *c, struct hl_jw *w)
+{
+	if (strcmp(c->kind, "vxlan") != 0)
+		return;
+	hl_jw_kv_str(w, "remote", c->up.remote);
+	if (c->up.local[0] != '\0')
+		hl_jw_kv_str(w, "local", c->up.local);
+	hl_jw_kv_u64(w, "vni", c->up.vni);
+	hl_jw_kv_u64(w, "dstport", c->up.dstport);
+	hl_jw_kv_u64(w, "mtu", c->up.mtu);
+}
+
+void hld_uplink_stats_json(const struct hl_sw_port *p, struct hl_jw *w)
+{
+	const struct hl_vxlan_port *vx = hl_sw_port_vxlan(p);
+	if (vx == NULL)
+		return;
+	struct hl_vxlan_stats st;
+	hl_vxlan_port_stats(vx, &st);
+	hl_jw_key(w, "vxlan");
+	hl_jw_obj_begin(w);
+	for (unsigned k = 0; k < HL_VXLAN_DROP_MAX; k++)
+		hl_jw_kv_u64(w, hl_vxlan_drop_name((enum hl_vxlan_drop)k), st.drops[k]);
+	hl_jw_obj_end(w);
+}
