@@ -13,6 +13,8 @@
 set -euo pipefail
 
 BUILD_PKGS="meson ninja-build gcc pkg-config python3"
+# the AF_XDP port: libxdp (XSK rings) and libbpf (its XDP program); without them it is left out
+BUILD_PKGS="$BUILD_PKGS libxdp-dev libbpf-dev"
 # clang + its runtimes for the libFuzzer harnesses
 TEST_PKGS="clang libclang-rt-14-dev"
 # QEMU guests on DPDK testpmd (tests/guest): the emulator and its qboot BIOS,
@@ -28,9 +30,9 @@ TEST_PKGS="$TEST_PKGS iperf3 ethtool iproute2"
 # promtool and a Prometheus to scrape the metrics endpoint, libsystemd for
 # sd_notify, systemd-analyze for the unit, man for the pages, virt-xml-validate
 TEST_PKGS="$TEST_PKGS prometheus libsystemd-dev systemd man-db libvirt-clients"
-# VXLAN and AF_XDP uplinks against the kernel (tests/tools/test_vxlan*.py): ping
-# between namespaces; libxdp and libbpf for the AF_XDP port
-TEST_PKGS="$TEST_PKGS iputils-ping libxdp-dev libbpf-dev"
+# VXLAN and AF_XDP uplinks against the kernel (tests/tools/test_vxlan*.py,
+# test_afxdp.py): ping between namespaces
+TEST_PKGS="$TEST_PKGS iputils-ping"
 # `hlbench switch --vs-ovs`: Open vSwitch with DPDK (ovs-vswitchd-dpdk, ovsdb, ovs-vsctl)
 BENCH_PKGS="openvswitch-switch-dpdk"
 want_pages=${HL_HUGEPAGES:-1536}

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Network namespaces and hugelinkd for the Python tests that reach the kernel.
 
-A Switch is a hugelinkd started in the foreground (in a network namespace
+test_main() is such a test's frame: its namespaces made and removed (also
+on failure), a work directory, the plan's checks failed loudly when a
+prerequisite is missing. A Switch is a hugelinkd started in the foreground (in a network namespace
 when one is given, through `ip netns exec`), with its files in a work
 directory of the test's; commands go to it through hlctl. iperf() runs TCP
 between two namespaces; csum_errors() reads a namespace's TCP checksum
@@ -10,9 +12,24 @@ error count, which every receiver must leave unchanged.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import time
+
+from hltap import Tap
+
+
+def need_tools(t, plan, tools):
+    """Root and every program in tools, or all plan checks of Tap t fail loudly (False)."""
+    missing = [x for x in tools if shutil.which(x) is None]
+    if missing or os.geteuid() != 0:
+        for _ in range(plan):
+            t.check(False, "MISSING PREREQUISITE", f"needs root and {missing} (make test installs them)")
+        return False
+    return True
 
 
 def sh(*cmd, check=True, timeout=60):
@@ -106,3 +123,38 @@ class Switch:
                 return " | ".join(f.read().splitlines()[-n:])
         except OSError:
             return ""
+
+
+def test_main(doc, plan, tools, namespaces, body):
+    """Run body(t, build, work, switches) for `test.py BUILD_DIR` in fresh namespaces; the exit status.
+
+    Every namespace is made with its loopback up and removed at the end,
+    whatever happens; every Switch body appends to switches is stopped; an
+    exception from body fails the plan's remaining checks, with the
+    switches' last log lines.
+    """
+    if len(sys.argv) != 2:
+        print(doc)
+        return 2
+    build = os.path.abspath(sys.argv[1])
+    t = Tap(plan)
+    if not need_tools(t, plan, tools):
+        return 1
+    work = tempfile.mkdtemp(prefix="hl-net.")
+    switches = []
+    try:
+        for ns in namespaces:
+            sh("ip", "netns", "add", ns)
+            netns(ns, "ip", "link", "set", "lo", "up")
+        body(t, build, work, switches)
+    except Exception as e:  # a set-up step failed: the plan's remaining checks fail
+        t.diag(f"stopped: {e}")
+        for sw in switches:
+            t.diag(sw.log_tail())
+    finally:
+        for sw in switches:
+            sw.stop()
+        for ns in namespaces:
+            sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+    return t.exit_code()

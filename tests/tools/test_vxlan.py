@@ -21,15 +21,12 @@ the switch's buffers back to idle. Prints TAP, plan first.
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
-from hlnet import Switch, csum_errors, iperf, netns, sh  # noqa: E402
-from hltap import Tap  # noqa: E402
+from hlnet import Switch, csum_errors, iperf, netns, sh, test_main  # noqa: E402
 
 TAG = f"{os.getpid() % 100000}"
 NS_A, NS_B, NS_C = f"hlup{TAG}a", f"hlup{TAG}b", f"hlup{TAG}c"
@@ -73,9 +70,6 @@ for _ in range(n):
 
 
 def setup():
-    for ns in (NS_A, NS_B, NS_C):
-        sh("ip", "netns", "add", ns)
-        netns(ns, "ip", "link", "set", "lo", "up")
     sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth", "peer", "name", VETH_B, "netns", NS_B)
     netns(NS_A, "ip", "addr", "add", f"{UNDER_A}/24", "dev", VETH_A)
     netns(NS_A, "ip", "link", "set", VETH_A, "up")
@@ -182,32 +176,12 @@ def run(t, sw):
     t.check(rc == 0, "hugelinkd stops cleanly", f"exit {rc}")
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    build = os.path.abspath(sys.argv[1])
-    t = Tap(PLAN)
-    missing = [x for x in ("ip", "iperf3", "ping", "ethtool") if shutil.which(x) is None]
-    if missing or os.geteuid() != 0:
-        for _ in range(PLAN):
-            t.check(False, "MISSING PREREQUISITE", f"needs root and {missing} (make test installs them)")
-        return 1
-    work = tempfile.mkdtemp(prefix="hl-vxlan.")
+def body(t, build, work, switches):
+    setup()
     sw = Switch(build, work, f"hl-vxlan-{TAG}", ns=NS_A)
-    try:
-        setup()
-        run(t, sw)
-    except Exception as e:  # a set-up step failed: the plan's remaining checks fail
-        t.diag(f"stopped: {e}")
-        t.diag(sw.log_tail())
-    finally:
-        sw.stop()
-        for ns in (NS_A, NS_B, NS_C):
-            sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree(work, ignore_errors=True)
-    return t.exit_code()
+    switches.append(sw)
+    run(t, sw)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, NS_B, NS_C), body))

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port add vxlan NAME --remote IP --vni N [--local IP] [--dstport P] [--mtu M]\n"
+	"  port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -182,7 +183,7 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	if (hlctl_uplink_kind(kind) && name[0] != '\0' && name[0] != '-')
 		return port_add_uplink(h, kind, name, argc - 2, argv + 2);
 	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0)
-		return usage("port add: unknown port kind '%s' (vhost, tap, shm or vxlan)", kind);
+		return usage("port add: unknown port kind '%s' (vhost, tap, shm, vxlan or afxdp)", kind);
 	if (name[0] == '\0' || name[0] == '-')
 		return usage("port add %s: a port NAME is required", kind);
 	for (int i = 2; i < argc; i++) {

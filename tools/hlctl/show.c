@@ -113,7 +113,8 @@ void hlctl_show_ports(const struct hl_json *reply)
 		const struct hl_json *p = hl_json_at(ports, i);
 		char det[480] = "";
 		size_t off = 0;
-		static const char *const keys[] = {"mode", "path", "ifname", "zcopy", "remote", "local", "vni", "dstport", "mtu"};
+		static const char *const keys[] = {"mode", "path", "ifname", "zcopy", "remote", "local", "vni", "dstport", "mtu",
+						   "queues", "zerocopy"};
 
 		for (size_t k = 0; k < HL_ARRAY_SIZE(keys); k++) {
 			const struct hl_json *j = hl_json_get(p, keys[k]);

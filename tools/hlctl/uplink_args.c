@@ -3,6 +3,7 @@
  * hlctl's options for ports that leave the host, turned into the fields of
  * a port-add request:
  *   port add vxlan NAME --remote IP --vni N [--local IP] [--dstport P] [--mtu M]
+ *   port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]
  * Values are checked for form here, and again, for meaning, by hugelinkd.
  */
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 bool hlctl_uplink_kind(const char *kind)
 {
-	return strcmp(kind, "vxlan") == 0;
+	return strcmp(kind, "vxlan") == 0 || strcmp(kind, "afxdp") == 0;
 }
 
 /* A decimal number within [lo, hi]. */
@@ -32,18 +33,23 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsign
 int hlctl_uplink_args(const char *kind, int argc, char **argv, struct hl_jw *w, char *err, size_t errlen)
 {
 	static const struct {
-		const char *opt, *key;
-		unsigned long lo, hi; /* hi 0: an address, sent as a string */
+		const char *kind, *opt, *key;
+		unsigned long lo, hi; /* hi 0: a string */
+		bool needed;
 	} opts[] = {
-		{"--remote", "remote", 0, 0},  {"--local", "local", 0, 0},	  {"--vni", "vni", 0, 0xffffff},
-		{"--dstport", "dstport", 1, 65535}, {"--mtu", "mtu", 68, 1500},
+		{"vxlan", "--remote", "remote", 0, 0, true},	  {"vxlan", "--local", "local", 0, 0, false},
+		{"vxlan", "--vni", "vni", 0, 0xffffff, true},	  {"vxlan", "--dstport", "dstport", 1, 65535, false},
+		{"vxlan", "--mtu", "mtu", 68, 1500, false},	  {"afxdp", "--ifname", "ifname", 0, 0, true},
+		{"afxdp", "--queues", "queues", 1, 16, false},	  {"afxdp", "--mode", "mode", 0, 0, false},
+		{"afxdp", "--zerocopy", "zerocopy", 0, 0, false},
 	};
-	bool have_remote = false, have_vni = false;
+	enum { NOPTS = sizeof(opts) / sizeof(opts[0]) };
+	bool given[NOPTS] = {false};
 	for (int i = 0; i < argc; i++) {
 		size_t k = 0;
-		while (k < sizeof(opts) / sizeof(opts[0]) && strcmp(argv[i], opts[k].opt) != 0)
+		while (k < NOPTS && (strcmp(opts[k].kind, kind) != 0 || strcmp(argv[i], opts[k].opt) != 0))
 			k++;
-		if (k == sizeof(opts) / sizeof(opts[0])) {
+		if (k == NOPTS) {
 			snprintf(err, errlen, "port add %s: unexpected argument '%s'", kind, argv[i]);
 			return -1;
 		}
@@ -62,12 +68,13 @@ int hlctl_uplink_args(const char *kind, int argc, char **argv, struct hl_jw *w, 
 				 opts[k].lo, opts[k].hi, v);
 			return -1;
 		}
-		have_remote |= strcmp(opts[k].key, "remote") == 0;
-		have_vni |= strcmp(opts[k].key, "vni") == 0;
+		given[k] = true;
 	}
-	if (!have_remote || !have_vni) {
-		snprintf(err, errlen, "port add %s: --remote IP and --vni N are required", kind);
-		return -1;
+	for (size_t k = 0; k < NOPTS; k++) {
+		if (strcmp(opts[k].kind, kind) == 0 && opts[k].needed && !given[k]) {
+			snprintf(err, errlen, "port add %s: %s is required", kind, opts[k].opt);
+			return -1;
+		}
 	}
 	return 0;
 }

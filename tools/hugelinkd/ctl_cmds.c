@@ -403,7 +403,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	int rc;
 
 	if (kind == NULL)
-		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm or vxlan)");
+		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm, vxlan or afxdp)");
 	if (name == NULL || name[0] == '\0' || strlen(name) >= HL_SW_NAME_LEN)
 		return hl_error(-EINVAL, "\"name\" must be a string of 1..%d characters", HL_SW_NAME_LEN - 1);
 	for (const char *s = name; *s; s++)
@@ -460,7 +460,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	} else if (hld_uplink_kind(kind)) {
 		rc = hld_uplink_create(d, kind, spec, &c, &p);
 	} else {
-		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm or vxlan)", kind);
+		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm, vxlan or afxdp)", kind);
 	}
 	if (rc < 0)
 		return rc;

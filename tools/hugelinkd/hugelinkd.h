@@ -43,7 +43,7 @@ struct daemon {
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
-		struct uplink_conf up; /* vxlan */
+		struct uplink_conf up; /* vxlan, afxdp */
 	} conf[HL_SW_MAX_PORTS];
 };
 

@@ -7,6 +7,8 @@
  *
  *   {"kind":"vxlan","name":"up0","remote":"192.0.2.2","vni":42,
  *    "local":"192.0.2.1","dstport":4789,"mtu":1450}
+ *   {"kind":"afxdp","name":"nic0","ifname":"eth1","queues":1,
+ *    "mode":"native","zerocopy":"auto"}
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +21,7 @@
 
 bool hld_uplink_kind(const char *kind)
 {
-	return strcmp(kind, "vxlan") == 0;
+	return strcmp(kind, "vxlan") == 0 || strcmp(kind, "afxdp") == 0;
 }
 
 /* An optional unsigned field within [lo, hi]; absent or null: dflt. */
@@ -32,7 +34,7 @@ static int uint_field(const struct hl_json *spec, const char *key, uint64_t lo, 
 		return 0;
 	}
 	if (!hl_json_u64(j, out) || *out < lo || *out > hi)
-		return hl_error(-EINVAL, "vxlan port %s: \"%s\" must be an integer in %llu..%llu", name, key,
+		return hl_error(-EINVAL, "port %s: \"%s\" must be an integer in %llu..%llu", name, key,
 				(unsigned long long)lo, (unsigned long long)hi);
 	return 0;
 }
@@ -53,6 +55,49 @@ static int ip_field(const struct hl_json *spec, const char *key, bool need, cons
 	*ip = a.s_addr;
 	snprintf(txt, 16, "%s", s);
 	return 0;
+}
+
+/* An optional string field, one of choices (NULL-terminated; the first is the default), into out. */
+static int choice_field(const struct hl_json *spec, const char *key, const char *const *choices, const char *name,
+			char out[8])
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	const char *v = hl_json_str(j);
+	if (j == NULL || hl_json_is_null(j))
+		v = choices[0];
+	for (unsigned i = 0; v != NULL && choices[i] != NULL; i++) {
+		if (strcmp(v, choices[i]) == 0) {
+			snprintf(out, 8, "%s", v);
+			return 0;
+		}
+	}
+	return hl_error(-EINVAL, "port %s: \"%s\" must be one of %s, %s%s%s", name, key, choices[0], choices[1],
+			choices[2] ? ", " : "", choices[2] ? choices[2] : "");
+}
+
+static int afxdp_create(struct daemon *d, const char *name, const struct hl_json *spec, struct port_conf *c,
+			struct hl_sw_port **p)
+{
+	static const char *const modes[] = {"native", "generic", NULL}, *const zcs[] = {"auto", "on", "off", NULL};
+	const char *ifname = hl_json_str(hl_json_get(spec, "ifname"));
+	uint64_t queues;
+	int rc;
+	if (ifname == NULL || ifname[0] == '\0' || strlen(ifname) >= sizeof(c->up.ifname))
+		return hl_error(-EINVAL, "afxdp port %s: \"ifname\" must be an interface name under 16 characters", name);
+	if ((rc = uint_field(spec, "queues", 1, HL_AFXDP_MAX_QUEUES, 1, name, &queues)) < 0 ||
+	    (rc = choice_field(spec, "mode", modes, name, c->up.mode)) < 0 ||
+	    (rc = choice_field(spec, "zerocopy", zcs, name, c->up.zerocopy)) < 0)
+		return rc;
+	snprintf(c->up.ifname, sizeof(c->up.ifname), "%s", ifname);
+	c->up.queues = (unsigned)queues;
+	snprintf(c->kind, sizeof(c->kind), "afxdp");
+	struct hl_afxdp_params prm = {
+		.name = name, .ifname = ifname, .queues = c->up.queues,
+		.mode = strcmp(c->up.mode, "generic") == 0 ? HL_AFXDP_MODE_GENERIC : HL_AFXDP_MODE_NATIVE,
+		.zerocopy = strcmp(c->up.zerocopy, "on") == 0	 ? HL_AFXDP_ZC_ON
+			    : strcmp(c->up.zerocopy, "off") == 0 ? HL_AFXDP_ZC_OFF
+								 : HL_AFXDP_ZC_AUTO};
+	return hl_sw_port_afxdp_create(d->pool, &prm, p);
 }
 
 static int vxlan_create(const char *name, const struct hl_json *spec, struct port_conf *c, struct hl_sw_port **p)
@@ -82,14 +127,22 @@ static int vxlan_create(const char *name, const struct hl_json *spec, struct por
 int hld_uplink_create(struct daemon *d, const char *kind, const struct hl_json *spec, struct port_conf *c,
 		      struct hl_sw_port **p)
 {
-	(void)d;
 	if (strcmp(kind, "vxlan") == 0)
 		return vxlan_create(c->name, spec, c, p);
+	if (strcmp(kind, "afxdp") == 0)
+		return afxdp_create(d, c->name, spec, c, p);
 	return hl_error(-EINVAL, "unknown uplink kind \"%s\"", kind);
 }
 
 void hld_uplink_json(const struct port_conf *c, struct hl_jw *w)
 {
+	if (strcmp(c->kind, "afxdp") == 0) {
+		hl_jw_kv_str(w, "ifname", c->up.ifname);
+		hl_jw_kv_u64(w, "queues", c->up.queues);
+		hl_jw_kv_str(w, "mode", c->up.mode);
+		hl_jw_kv_str(w, "zerocopy", c->up.zerocopy);
+		return;
+	}
 	if (strcmp(c->kind, "vxlan") != 0)
 		return;
 	hl_jw_kv_str(w, "remote", c->up.remote);
@@ -100,8 +153,36 @@ void hld_uplink_json(const struct port_conf *c, struct hl_jw *w)
 	hl_jw_kv_u64(w, "mtu", c->up.mtu);
 }
 
+static void afxdp_stats_json(const struct hl_afxdp_port *x, struct hl_jw *w)
+{
+	struct hl_afxdp_stats st;
+	hl_afxdp_port_stats(x, &st);
+	hl_jw_key(w, "afxdp");
+	hl_jw_obj_begin(w);
+	hl_jw_kv_u64(w, "rx_no_buf", st.rx_no_buf);
+	hl_jw_kv_u64(w, "rx_bad_desc", st.rx_bad_desc);
+	hl_jw_kv_u64(w, "tx_too_big", st.tx_too_big);
+	hl_jw_kv_u64(w, "tx_no_frame", st.tx_no_frame);
+	hl_jw_kv_u64(w, "tx_errors", st.tx_errors);
+	hl_jw_kv_u64(w, "kicks", st.kicks);
+	hl_jw_kv_bool(w, "zerocopy", st.zerocopy);
+	hl_jw_kv_u64(w, "kernel_rx_dropped", st.kern_rx_dropped);
+	hl_jw_kv_u64(w, "kernel_rx_ring_full", st.kern_rx_ring_full);
+	hl_jw_kv_u64(w, "kernel_fill_empty", st.kern_fill_empty);
+	hl_jw_kv_u64(w, "kernel_invalid_descs", st.kern_invalid_descs);
+	/* every UMEM frame is in one of these */
+	hl_jw_kv_u64(w, "umem_frames", st.frames);
+	hl_jw_kv_u64(w, "umem_free", st.frames_free);
+	hl_jw_kv_u64(w, "umem_fill", st.frames_fill);
+	hl_jw_kv_u64(w, "umem_tx", st.frames_tx);
+	hl_jw_obj_end(w);
+}
+
 void hld_uplink_stats_json(const struct hl_sw_port *p, struct hl_jw *w)
 {
+	const struct hl_afxdp_port *x = hl_sw_port_afxdp(p);
+	if (x != NULL)
+		return afxdp_stats_json(x, w);
 	const struct hl_vxlan_port *vx = hl_sw_port_vxlan(p);
 	if (vx == NULL)
 		return;

@@ -19,12 +19,15 @@ struct uplink_conf {
 	char remote[16], local[16]; /* vxlan: dotted IPv4; local "" when not given */
 	uint32_t vni;
 	uint16_t dstport, mtu;
+	char ifname[16];            /* afxdp */
+	unsigned queues;
+	char mode[8], zerocopy[8];  /* "native"/"generic"; "auto"/"on"/"off" */
 };
 
 struct daemon;
 struct port_conf;
 
-/* Whether kind is one of the kinds below ("vxlan"). */
+/* Whether kind is one of the kinds below ("vxlan", "afxdp"). */
 bool hld_uplink_kind(const char *kind);
 /*
  * Check spec's fields for a port of that kind and create it (not yet in the
