@@ -79,6 +79,7 @@ struct hl_vxlan_stats {
 	uint64_t rx_packets, rx_bytes; /* inner frames handed to the caller, their bytes */
 	uint64_t tx_packets, tx_bytes; /* inner frames sent, their bytes */
 	uint64_t drops[HL_VXLAN_DROP_MAX];
+	uint64_t socket_drops; /* datagrams the kernel dropped at the receive socket (its buffer was full) */
 };
 
 struct hl_vxlan_port;

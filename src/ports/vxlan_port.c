@@ -27,6 +27,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <linux/sock_diag.h>
+
 #include <hugelink/offload.h>
 #include <hugelink/vxlan_port.h>
 
@@ -106,12 +108,13 @@ static void build_outer(struct hl_vxlan_port *vx)
 	vxh[6] = (uint8_t)vx->prm.vni;
 }
 
-static int set_buf(int fd, int opt, const char *what)
+/* Beyond net.core.[rw]mem_max where we may (CAP_NET_ADMIN): a worker that is late must not cost datagrams. */
+static void set_buf(int fd, int force_opt, int opt, const char *what)
 {
 	int v = SOCK_BUF_BYTES;
-	if (setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v)) < 0)
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) < 0 &&
+	    setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v)) < 0)
 		HL_LOG_DEBUG("vxlan: %s buffer: %s", what, strerror(errno));
-	return 0;
 }
 
 static int open_sockets(struct hl_vxlan_port *vx)
@@ -127,13 +130,13 @@ static int open_sockets(struct hl_vxlan_port *vx)
 		return hl_error(-errno, "vxlan: UDP %s:%u is taken (%s): another VXLAN port or a kernel vxlan device "
 				"in this network namespace uses it",
 				la, vx->prm.dstport, strerror(errno));
-	set_buf(vx->rx_fd, SO_RCVBUF, "receive");
+	set_buf(vx->rx_fd, SO_RCVBUFFORCE, SO_RCVBUF, "receive");
 	/* IPPROTO_RAW: we write the IP header; the kernel routes and sends it */
 	vx->tx_fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (vx->tx_fd < 0)
 		return hl_error(-errno, "vxlan: raw IPv4 socket for transmit: %s%s", strerror(errno),
 				errno == EPERM ? " (needs CAP_NET_RAW)" : "");
-	set_buf(vx->tx_fd, SO_SNDBUF, "send");
+	set_buf(vx->tx_fd, SO_SNDBUFFORCE, SO_SNDBUF, "send");
 	return 0;
 }
 
@@ -204,6 +207,9 @@ void hl_vxlan_port_stats(const struct hl_vxlan_port *vx, struct hl_vxlan_stats *
 	st->tx_bytes = __atomic_load_n(&vx->st.tx_bytes, __ATOMIC_RELAXED);
 	for (unsigned d = 0; d < HL_VXLAN_DROP_MAX; d++)
 		st->drops[d] = __atomic_load_n(&vx->st.drops[d], __ATOMIC_RELAXED);
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mi);
+	st->socket_drops = getsockopt(vx->rx_fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 ? mi[SK_MEMINFO_DROPS] : 0;
 }
 
 /* ---- receive ------------------------------------------------------------------ */

@@ -192,5 +192,6 @@ void hld_uplink_stats_json(const struct hl_sw_port *p, struct hl_jw *w)
 	hl_jw_obj_begin(w);
 	for (unsigned k = 0; k < HL_VXLAN_DROP_MAX; k++)
 		hl_jw_kv_u64(w, hl_vxlan_drop_name((enum hl_vxlan_drop)k), st.drops[k]);
+	hl_jw_kv_u64(w, "socket_drops", st.socket_drops);
 	hl_jw_obj_end(w);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Two "hosts", each a network namespace with its own hugelinkd, joined by VXLAN.
+"""Two "hosts", each a network namespace with its own hugelinkd, joined by VXLAN, then by AF_XDP uplinks.
 
-usage: test_vxlan_hosts.py BUILD_DIR
+usage: test_two_hosts.py BUILD_DIR
 
 The namespaces h1 and h2 are joined by a veth pair (the underlay); each
 runs a hugelinkd (its own --name, --run-dir and --ctl) with a VXLAN port to
@@ -10,8 +10,10 @@ the other and a vhost-user port with an hltraffic endpoint on it. The two
 endpoints send checked frames to each other through both switches and the
 tunnel. Then h1's hugelinkd is killed with SIGKILL and started again on
 its run directory: its VXLAN port comes back from the saved port list, with
-the same fields, and traffic resumes both ways. Buffers in use return to
-idle in both switches at the end. Prints TAP, plan first.
+the same fields, and traffic resumes both ways. Then the VXLAN ports give
+way to AF_XDP ports on the veth ends themselves (native XDP), and the
+endpoints' frames cross as plain Ethernet through both. Buffers in use
+return to idle in both switches at the end. Prints TAP, plan first.
 """
 import json
 import os
@@ -32,7 +34,7 @@ MAC = ["02:68:6c:75:70:01", "02:68:6c:75:70:02"]
 VNI = 4242
 RATE = 20000
 SECONDS = 2
-PLAN = 12
+PLAN = 14
 
 
 def endpoint(build, work, sock, me, peer):
@@ -49,15 +51,15 @@ def result(p):
         return p.returncode, {}, err + out
 
 
-def traffic(build, works, socks, sws):
+def traffic(build, works, socks, sws, up="up"):
     """Both endpoints at once; (ok, detail): every frame checked good, and every frame one switch's
-    VXLAN port sent reached the other's and its endpoint (an endpoint not yet attached while its peer
+    uplink sent reached the other's and its endpoint (an endpoint not yet attached while its peer
     sends costs frames at its own vhost port, not in the tunnel)."""
-    before = [sw.port("up") for sw in sws]
+    before = [sw.port(up) for sw in sws]
     eps = [endpoint(build, works[i], socks[i], MAC[i], MAC[1 - i]) for i in range(2)]
     rs = [result(e) for e in eps]
     time.sleep(0.3)
-    after = [sw.port("up") for sw in sws]
+    after = [sw.port(up) for sw in sws]
     d = [{k: after[i].get(k, 0) - before[i].get(k, 0) for k in ("rx_packets", "tx_packets")} for i in range(2)]
     ok = all(rc == 0 for rc, _, _ in rs)
     for i in range(2):
@@ -114,9 +116,20 @@ def run(t, build, works, sws):
     t.check(up.get("rx_packets", 0) > 0 and up.get("tx_packets", 0) > 0,
             "through the restored VXLAN port", str(up))
 
+    # the same two hosts joined by AF_XDP uplinks on the veth ends instead of the tunnel
+    rcs = []
+    for i, sw in enumerate(sws):
+        sw.hlctl("port", "del", "up")
+        rcs.append(sw.hlctl("port", "add", "afxdp", "upx", "--ifname", VETH[i]))
+    t.check(all(rc == 0 for rc, _, _ in rcs), "each host's VXLAN port replaced by an AF_XDP port on its veth end",
+            str([err for _, _, err in rcs]))
+    ok, detail = traffic(build, works, socks, sws, "upx")
+    t.check(ok, "checked frames between the two hosts' endpoints both ways through the AF_XDP uplinks, none lost "
+            "between them", str(detail))
+
     for sw in sws:
         sw.hlctl("port", "del", "vm")
-        sw.hlctl("port", "del", "up")
+        sw.hlctl("port", "del", "upx")
     time.sleep(0.3)
     now = [sw.in_use() for sw in sws]
     t.check(now == base, "buffers in use back to idle in both switches", f"{now} vs {base}")
@@ -131,6 +144,8 @@ def body(t, build, work, switches):
         switches.append(Switch(build, works[i], f"hl-vxh{i}-{TAG}", ns=NS[i]))
     sh("ip", "link", "add", VETH[0], "netns", NS[0], "type", "veth", "peer", "name", VETH[1], "netns", NS[1])
     for i in range(2):
+        # no IPv6 neighbour discovery of the kernels' own: every frame on the wire is the endpoints'
+        netns(NS[i], "sysctl", "-qw", f"net.ipv6.conf.{VETH[i]}.disable_ipv6=1")
         netns(NS[i], "ip", "addr", "add", f"{UNDER[i]}/24", "dev", VETH[i])
         netns(NS[i], "ip", "link", "set", VETH[i], "up")
     run(t, build, works, switches)
