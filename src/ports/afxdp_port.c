@@ -583,7 +583,8 @@ uint16_t hl_afxdp_tx_burst(struct hl_afxdp_port *x, struct hl_buf **pkts, uint16
 			set_state(q, f, F_KERN);
 			sent_bytes += len;
 		}
-		/* slots reserved for frames that were skipped are given back */
+		/* slots reserved for frames that were skipped are given back (libxdp has no producer cancel;
+		 * reserved, unsubmitted slots are only in our cached index) */
 		if (m < take)
 			q->tx.cached_prod -= take - m;
 		if (m > 0)

@@ -17,6 +17,8 @@ int bench_dirtylog(int argc, char **argv);
 struct hl_vhost_port;
 /* Control thread: dirty logging on, as a migrating front-end turns it on, with a log over all its memory. */
 int bench_log_start(struct hl_vhost_port *port);
+/* afxdp, vxlan: scripts/bench/uplinks.py */
+int bench_uplink(int argc, char **argv);
 
 /* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
 void bench_set_cpu(pid_t tid, int cpu);

@@ -126,6 +126,9 @@ static void usage(FILE *f)
 		   "  frames between two shm peers through the switch, in this process\n"
 		   "       hlbench dirtylog [--size B] [--rounds N] [--bursts K]\n"
 		   "  what dirty logging (a live migration) costs the enqueue into a guest, same run\n"
+		   "       hlbench afxdp|vxlan [--size B] [--seconds S] [--rounds N] [--verbose]\n"
+		   "  a vhost endpoint out of an AF_XDP port against a TAP port; two hugelinkd joined by VXLAN\n"
+		   "  against the kernel's bridge + vxlan (scripts/bench/uplinks.py)\n"
 		   "       hlbench plot --out FILE.svg [--title T] [--best] RESULTS.jsonl...\n"
 		   "  one chart (Gbit/s by frame size) from the JSON lines of earlier runs\n");
 }
@@ -148,6 +151,8 @@ int main(int argc, char **argv)
 		return bench_plot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dirtylog") == 0)
 		return bench_dirtylog(argc - 1, argv + 1);
+	if (strcmp(argv[1], "afxdp") == 0 || strcmp(argv[1], "vxlan") == 0)
+		return bench_uplink(argc - 1, argv + 1);
 	fprintf(stderr, "hlbench: unknown benchmark '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
