@@ -271,7 +271,8 @@ static int zone_for(struct hl_afxdp_port *x, uint64_t len)
 	} else {
 		if (found)
 			hl_pool_zone_free(x->pool, x->zone);
-		rc = hl_pool_zone_reserve(x->pool, x->zone, len, in.page_size, 0, &off);
+		/* frames are 2048-aligned in a 4 KiB-aligned area: none crosses a page, whatever the pool's pages */
+		rc = hl_pool_zone_reserve(x->pool, x->zone, len, 4096, 0, &off);
 		if (rc < 0)
 			return hl_error(rc, "afxdp %s: no room in pool %s for %llu MiB of UMEM: %s", x->ifname, in.name,
 					(unsigned long long)(len >> 20), strerror(-rc));
