@@ -17,7 +17,8 @@ error; every UMEM frame accounted for (free, fill ring or transmit ring)
 and none handed back twice; a port deleted and added again losing no
 frame; after SIGKILL the program goes with the process, and a restarted
 hugelinkd brings the ports back from its saved list and traffic resumes;
-the switch's buffers back to idle. Prints TAP, plan first.
+a port on two queues of a veth that has them; the switch's buffers back to
+idle. Prints TAP, plan first.
 """
 import json
 import os
@@ -32,12 +33,13 @@ from hlnet import Switch, csum_errors, iperf, netns, sh, test_main  # noqa: E402
 
 TAG = f"{os.getpid() % 100000}"
 NS_A, NS = f"hlup{TAG}xa", [f"hlup{TAG}n1", f"hlup{TAG}n2"]
+NS_MQ, VA_MQ, VN_MQ, ADDR_MQ = f"hlup{TAG}n3", f"hlup{TAG}v3", f"hlup{TAG}p3", "10.240.0.3"  # two queues
 VA = [f"hlup{TAG}v1", f"hlup{TAG}v2"]  # in a, under the AF_XDP ports
 VN = [f"hlup{TAG}p1", f"hlup{TAG}p2"]  # in n1, n2
 ADDR = ["10.240.0.1", "10.240.0.2"]
 MODES = ["native", "generic"]
 FRAMES = 2000
-PLAN = 19
+PLAN = 21
 
 # Checked frames over a raw packet socket: ethertype 0x88b5 (local experimental),
 # a sequence number and a payload made from it, paced so no veth queue overflows.
@@ -199,7 +201,16 @@ def run(t, sw):
             "it brought both AF_XDP ports back from the saved port list", str(names))
     traffic(t, sw, "after SIGKILL and restart")
 
-    for name in ("x1", "x2"):
+    # two queues: a socket and a UMEM each
+    rc, _, err = sw.hlctl("port", "add", "afxdp", "x3", "--ifname", VA_MQ, "--queues", "2")
+    x3 = sw.port("x3").get("afxdp", {})
+    t.check(rc == 0 and x3.get("umem_frames") == 2 * 2048 and
+            x3.get("umem_free", 0) + x3.get("umem_fill", 0) + x3.get("umem_tx", 0) == 2 * 2048,
+            "an AF_XDP port on two queues: a socket and 2048 UMEM frames each", f"{err} {x3}")
+    r = netns(NS_MQ, "ping", "-c", "5", "-i", "0.2", "-W", "2", ADDR[0], check=False, timeout=30)
+    t.check("5 received" in r.stdout, "ping through the two-queue port to n1", r.stdout[-200:])
+
+    for name in ("x1", "x2", "x3"):
         sw.hlctl("port", "del", name)
     time.sleep(0.3)
     now = sw.in_use()
@@ -219,10 +230,16 @@ def body(t, build, work, switches):
         netns(NS[i], "ip", "link", "set", VN[i], "up")
         # no NIC on the way to fill in checksums the sending kernel leaves partial
         netns(NS[i], "ethtool", "-K", VN[i], "tx", "off")
+    sh("ip", "link", "add", VA_MQ, "netns", NS_A, "numtxqueues", "2", "numrxqueues", "2", "type", "veth", "peer",
+       "name", VN_MQ, "netns", NS_MQ, "numtxqueues", "2", "numrxqueues", "2")
+    netns(NS_A, "ip", "link", "set", VA_MQ, "up")
+    netns(NS_MQ, "sysctl", "-qw", f"net.ipv6.conf.{VN_MQ}.disable_ipv6=1")
+    netns(NS_MQ, "ip", "addr", "add", f"{ADDR_MQ}/24", "dev", VN_MQ)
+    netns(NS_MQ, "ip", "link", "set", VN_MQ, "up")
     sw = Switch(build, work, f"hl-afxdp-{TAG}", ns=NS_A)
     switches.append(sw)
     run(t, sw)
 
 
 if __name__ == "__main__":
-    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, *NS), body))
+    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, *NS, NS_MQ), body))
