@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A VXLAN tunnel endpoint (RFC 7348) to one remote, over the host kernel's
+ * A VXLAN tunnel endpoint (RFC 7348) to one remote or a few, over the host kernel's
  * IPv4 stack: Ethernet frames from the switch leave as UDP datagrams to
  * remote:dstport with an 8-byte VXLAN header carrying the port's VNI, and
  * datagrams arriving on dstport from the remote with that VNI come back as
@@ -51,8 +51,19 @@ extern "C" {
 #define HL_VXLAN_MAX_SEGS 16u
 #define HL_VXLAN_BURST 32u
 
+#define HL_VXLAN_MAX_REMOTES 8u
+#define HL_VXLAN_LEARN_SLOTS 1024u /* inner MACs the port remembers a remote for (several remotes) */
+#define HL_VXLAN_LEARN_AGE_S 300u  /* and for how long without a frame from them */
+
 struct hl_vxlan_params {
-	uint32_t remote;  /* IPv4 address of the far tunnel end, network order; not 0 */
+	/*
+	 * IPv4 addresses of the far tunnel ends, network order, unicast, no
+	 * two alike; nremote 0 means 1. With several, frames for an inner MAC
+	 * learned behind one remote go to it, all others (broadcast,
+	 * multicast, unknown or aged out) to every remote: flood and learn.
+	 */
+	uint32_t remote[HL_VXLAN_MAX_REMOTES];
+	unsigned nremote;
 	uint32_t local;   /* source and bound address, network order; 0: any, the kernel picks */
 	uint32_t vni;     /* 0 .. 2^24-1 */
 	uint16_t dstport; /* UDP port both ends listen on, host order; 0: HL_VXLAN_PORT_DEFAULT */
@@ -64,7 +75,7 @@ enum hl_vxlan_drop {
 	HL_VXLAN_RX_TRUNCATED,      /* shorter than the VXLAN header */
 	HL_VXLAN_RX_BAD_FLAGS,      /* the I flag (a valid VNI) is not set */
 	HL_VXLAN_RX_WRONG_VNI,      /* another VNI than the port's */
-	HL_VXLAN_RX_UNKNOWN_REMOTE, /* from an address that is not the remote */
+	HL_VXLAN_RX_UNKNOWN_REMOTE, /* from an address that is not a remote */
 	HL_VXLAN_RX_INNER_RUNT,     /* inner frame shorter than an Ethernet header */
 	HL_VXLAN_RX_INNER_TOO_BIG,  /* inner frame beyond the MTU (or beyond a buffer) */
 	HL_VXLAN_RX_NO_BUF,         /* no buffer to receive into: read and dropped */
@@ -78,6 +89,7 @@ const char *hl_vxlan_drop_name(enum hl_vxlan_drop d);
 struct hl_vxlan_stats {
 	uint64_t rx_packets, rx_bytes; /* inner frames handed to the caller, their bytes */
 	uint64_t tx_packets, tx_bytes; /* inner frames sent, their bytes */
+	uint64_t tx_datagrams;         /* datagrams: more than frames where frames were flooded */
 	uint64_t drops[HL_VXLAN_DROP_MAX];
 	uint64_t socket_drops; /* datagrams the kernel dropped at the receive socket (its buffer was full) */
 };

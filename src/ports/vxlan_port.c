@@ -10,9 +10,15 @@
  * for the next datagram. A slot without a buffer (the bufpool ran dry)
  * reads into a scratch area and is counted, so the socket is still drained.
  *
- * Transmit writes, per frame, a 36-byte copy of the outer headers made at
- * open with five fields patched, followed by the frame's segments
+ * Transmit writes, per frame and remote, a 36-byte copy of that remote's
+ * outer headers made at open with five fields patched, followed by the frame's segments
  * (chain_iov_pvt.h checks their bounds), all in one sendmmsg for the burst.
+ *
+ * With several remotes, receive learns which remote an inner source MAC is
+ * behind in a direct-mapped table of 64-bit slots (MAC, remote, seconds
+ * stamp), each written whole by the receive thread and read whole by the
+ * transmit thread, so a torn entry cannot exist; a collision only evicts,
+ * and an evicted or aged MAC is flooded to every remote until it speaks.
  *
  * The index of who owns what: rx_buf[0..rx_have) are this port's (empty,
  * refcnt 1); a buffer handed to the caller is the caller's. Counters are
@@ -25,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/sock_diag.h>
@@ -53,8 +60,12 @@ struct hl_vxlan_port {
 	int rx_fd, tx_fd;
 	struct hl_vxlan_params prm;
 	uint32_t max_frame;           /* mtu + Ethernet header (+ a VLAN tag when tagged) */
-	struct sockaddr_in remote_sa; /* where raw datagrams go */
-	uint8_t outer[HL_VXLAN_OUTER_LEN]; /* IPv4 + UDP + VXLAN, fields to patch left 0 */
+	unsigned nremote;
+	struct sockaddr_in remote_sa[HL_VXLAN_MAX_REMOTES]; /* where raw datagrams go */
+	/* per remote: IPv4 + UDP + VXLAN, fields to patch left 0 */
+	uint8_t outer[HL_VXLAN_MAX_REMOTES][HL_VXLAN_OUTER_LEN];
+	/* several remotes: MAC (48 bits) | remote + 1 (8) | stamp, seconds mod 256 (8); 0 empty */
+	uint64_t learn[HL_VXLAN_LEARN_SLOTS];
 	uint16_t ip_id;
 	struct hl_vxlan_stats st;
 
@@ -73,6 +84,7 @@ struct hl_vxlan_port {
 	struct iovec tx_iov[HL_VXLAN_BURST][1 + HL_VXLAN_MAX_SEGS];
 	uint8_t tx_hdr[HL_VXLAN_BURST][HL_VXLAN_OUTER_LEN];
 	uint32_t tx_len[HL_VXLAN_BURST];
+	int16_t tx_frame[HL_VXLAN_BURST]; /* which frame of the burst a datagram carries */
 };
 
 const char *hl_vxlan_drop_name(enum hl_vxlan_drop d)
@@ -91,16 +103,16 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* The outer headers every datagram of this port shares. */
-static void build_outer(struct hl_vxlan_port *vx)
+/* The outer headers every datagram of this port to remote r shares. */
+static void build_outer(struct hl_vxlan_port *vx, unsigned r)
 {
-	uint8_t *ip = vx->outer, *udp = ip + 20, *vxh = udp + 8;
-	memset(vx->outer, 0, sizeof(vx->outer));
+	uint8_t *ip = vx->outer[r], *udp = ip + 20, *vxh = udp + 8;
+	memset(ip, 0, HL_VXLAN_OUTER_LEN);
 	ip[0] = 0x45; /* IPv4, 20-byte header */
 	ip[8] = 64;   /* TTL */
 	ip[9] = IPPROTO_UDP;
 	memcpy(ip + 12, &vx->prm.local, 4); /* 0: the kernel fills in the route's source */
-	memcpy(ip + 16, &vx->prm.remote, 4);
+	memcpy(ip + 16, &vx->prm.remote[r], 4);
 	put16(udp + 2, vx->prm.dstport);
 	vxh[0] = VXLAN_FLAG_I;
 	vxh[4] = (uint8_t)(vx->prm.vni >> 16);
@@ -144,8 +156,17 @@ int hl_vxlan_port_open(const struct hl_vxlan_params *prm, struct hl_vxlan_port *
 {
 	if (prm == NULL || out == NULL)
 		return hl_error(-EINVAL, "vxlan: no parameters");
-	if (prm->remote == 0 || prm->remote == INADDR_BROADCAST || (ntohl(prm->remote) >> 28) == 14)
-		return hl_error(-EINVAL, "vxlan: the remote must be a unicast IPv4 address");
+	unsigned nr = prm->nremote ? prm->nremote : 1;
+	if (nr > HL_VXLAN_MAX_REMOTES)
+		return hl_error(-EINVAL, "vxlan: %u remotes (at most %u)", nr, HL_VXLAN_MAX_REMOTES);
+	for (unsigned r = 0; r < nr; r++) {
+		uint32_t a = prm->remote[r];
+		if (a == 0 || a == INADDR_BROADCAST || (ntohl(a) >> 28) == 14)
+			return hl_error(-EINVAL, "vxlan: a remote must be a unicast IPv4 address");
+		for (unsigned k = 0; k < r; k++)
+			if (prm->remote[k] == a)
+				return hl_error(-EINVAL, "vxlan: a remote is given twice");
+	}
 	if (prm->vni > 0xffffffu)
 		return hl_error(-EINVAL, "vxlan: VNI %u is beyond 24 bits", prm->vni);
 	if (prm->mtu != 0 && (prm->mtu < HL_VXLAN_MTU_MIN || prm->mtu > VXLAN_MTU_MAX))
@@ -160,18 +181,23 @@ int hl_vxlan_port_open(const struct hl_vxlan_params *prm, struct hl_vxlan_port *
 	if (vx->prm.mtu == 0)
 		vx->prm.mtu = HL_VXLAN_MTU_DEFAULT;
 	vx->max_frame = vx->prm.mtu + 14u;
-	vx->remote_sa = (struct sockaddr_in){.sin_family = AF_INET};
-	vx->remote_sa.sin_addr.s_addr = prm->remote;
+	vx->prm.nremote = vx->nremote = nr;
+	for (unsigned r = 0; r < nr; r++) {
+		vx->remote_sa[r] = (struct sockaddr_in){.sin_family = AF_INET};
+		vx->remote_sa[r].sin_addr.s_addr = prm->remote[r];
+	}
 	vx->scratch = malloc(SCRATCH_LEN);
 	int rc = vx->scratch == NULL ? hl_error(-ENOMEM, "vxlan: out of memory") : open_sockets(vx);
 	if (rc < 0) {
 		hl_vxlan_port_close(vx);
 		return rc;
 	}
-	build_outer(vx);
+	for (unsigned r = 0; r < nr; r++)
+		build_outer(vx, r);
 	char ra[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &prm->remote, ra, sizeof(ra));
-	HL_LOG_INFO("vxlan: VNI %u to %s:%u, inner MTU %u", vx->prm.vni, ra, vx->prm.dstport, vx->prm.mtu);
+	inet_ntop(AF_INET, &prm->remote[0], ra, sizeof(ra));
+	HL_LOG_INFO("vxlan: VNI %u to %s:%u%s, inner MTU %u", vx->prm.vni, ra, vx->prm.dstport,
+		    nr > 1 ? " and more remotes (flood and learn)" : "", vx->prm.mtu);
 	*out = vx;
 	return 0;
 }
@@ -205,6 +231,7 @@ void hl_vxlan_port_stats(const struct hl_vxlan_port *vx, struct hl_vxlan_stats *
 	st->rx_bytes = __atomic_load_n(&vx->st.rx_bytes, __ATOMIC_RELAXED);
 	st->tx_packets = __atomic_load_n(&vx->st.tx_packets, __ATOMIC_RELAXED);
 	st->tx_bytes = __atomic_load_n(&vx->st.tx_bytes, __ATOMIC_RELAXED);
+	st->tx_datagrams = __atomic_load_n(&vx->st.tx_datagrams, __ATOMIC_RELAXED);
 	for (unsigned d = 0; d < HL_VXLAN_DROP_MAX; d++)
 		st->drops[d] = __atomic_load_n(&vx->st.drops[d], __ATOMIC_RELAXED);
 	uint32_t mi[SK_MEMINFO_VARS] = {0};
@@ -230,12 +257,23 @@ static void rx_refill(struct hl_vxlan_port *vx, unsigned want)
 	}
 }
 
+/* Which remote sent datagram i, or -1. */
+static inline int rx_remote(const struct hl_vxlan_port *vx, unsigned i)
+{
+	if (vx->rx_from[i].sin_family != AF_INET)
+		return -1;
+	for (unsigned r = 0; r < vx->nremote; r++)
+		if (vx->rx_from[i].sin_addr.s_addr == vx->prm.remote[r])
+			return (int)r;
+	return -1;
+}
+
 /* Why datagram i cannot be handed over, or HL_VXLAN_DROP_MAX when it can. */
 static enum hl_vxlan_drop rx_verdict(const struct hl_vxlan_port *vx, unsigned i, uint32_t len, int flags,
 				     const uint8_t *frame)
 {
 	const uint8_t *h = vx->rx_hdr[i];
-	if (vx->rx_from[i].sin_family != AF_INET || vx->rx_from[i].sin_addr.s_addr != vx->prm.remote)
+	if (rx_remote(vx, i) < 0)
 		return HL_VXLAN_RX_UNKNOWN_REMOTE;
 	if (len < VXLAN_HDR_LEN)
 		return HL_VXLAN_RX_TRUNCATED;
@@ -252,6 +290,47 @@ static enum hl_vxlan_drop rx_verdict(const struct hl_vxlan_port *vx, unsigned i,
 	if ((flags & MSG_TRUNC) || inner > max)
 		return HL_VXLAN_RX_INNER_TOO_BIG;
 	return HL_VXLAN_DROP_MAX;
+}
+
+static inline uint64_t mac48(const uint8_t *m)
+{
+	return (uint64_t)m[0] << 40 | (uint64_t)m[1] << 32 | (uint64_t)m[2] << 24 | (uint64_t)m[3] << 16 |
+	       (uint64_t)m[4] << 8 | m[5];
+}
+
+static inline unsigned learn_slot(uint64_t mac)
+{
+	return (unsigned)((mac * 0x9e3779b97f4a7c15ull) >> 54) & (HL_VXLAN_LEARN_SLOTS - 1);
+}
+
+/* The learning table's clock: 2-second ticks mod 256, which span 512 s, more than HL_VXLAN_LEARN_AGE_S. */
+static inline unsigned stamp_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (unsigned)(ts.tv_sec / 2) & 0xffu;
+}
+
+static void learn(struct hl_vxlan_port *vx, const uint8_t *src, unsigned r, unsigned now)
+{
+	if (src[0] & 1)
+		return;
+	uint64_t mac = mac48(src), e = mac << 16 | (uint64_t)(r + 1) << 8 | now;
+	uint64_t *slot = &vx->learn[learn_slot(mac)];
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) != e)
+		__atomic_store_n(slot, e, __ATOMIC_RELAXED);
+}
+
+/* The remote dst was learned behind and is fresh, or -1: flood. */
+static int learned(const struct hl_vxlan_port *vx, const uint8_t *dst, unsigned now)
+{
+	if (dst[0] & 1)
+		return -1;
+	uint64_t mac = mac48(dst), e = __atomic_load_n(&vx->learn[learn_slot(mac)], __ATOMIC_RELAXED);
+	unsigned r = (unsigned)(e >> 8) & 0xffu, age = (now - (unsigned)e) & 0xffu;
+	if ((e >> 16) != mac || r == 0 || r > vx->nremote || age * 2 > HL_VXLAN_LEARN_AGE_S)
+		return -1;
+	return (int)r - 1;
 }
 
 uint16_t hl_vxlan_rx_burst(struct hl_vxlan_port *vx, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
@@ -287,7 +366,7 @@ uint16_t hl_vxlan_rx_burst(struct hl_vxlan_port *vx, struct hl_bufpool *bp, stru
 	}
 	/* good frames leave the held set; the rest of it closes up behind them */
 	uint16_t got = 0;
-	unsigned keep = 0, have = vx->rx_have;
+	unsigned keep = 0, have = vx->rx_have, now = vx->nremote > 1 ? stamp_now() : 0;
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < (unsigned)r; i++) {
 		uint32_t len = vx->rx_msg[i].msg_len;
@@ -305,6 +384,8 @@ uint16_t hl_vxlan_rx_burst(struct hl_vxlan_port *vx, struct hl_bufpool *bp, stru
 		b->data_len = b->pkt_len = len - VXLAN_HDR_LEN;
 		bytes += b->data_len;
 		pkts[got++] = b;
+		if (vx->nremote > 1)
+			learn(vx, (const uint8_t *)hl_buf_data(b) + 6, (unsigned)rx_remote(vx, i), now);
 	}
 	for (unsigned i = (unsigned)r; i < have; i++)
 		vx->rx_buf[keep++] = vx->rx_buf[i];
@@ -360,10 +441,10 @@ static uint32_t tx_gather(const struct hl_buf *b, struct iovec *iov, unsigned *n
 	return total > UINT32_MAX ? 0 : (uint32_t)total;
 }
 
-/* The shared outer headers with this frame's lengths, IP id and checksum, and source port. */
-static void tx_outer(struct hl_vxlan_port *vx, uint8_t *h, uint32_t len, uint16_t sport)
+/* Remote r's outer headers with this frame's lengths, IP id and checksum, and source port. */
+static void tx_outer(struct hl_vxlan_port *vx, unsigned r, uint8_t *h, uint32_t len, uint16_t sport)
 {
-	memcpy(h, vx->outer, HL_VXLAN_OUTER_LEN);
+	memcpy(h, vx->outer[r], HL_VXLAN_OUTER_LEN);
 	put16(h + 2, (uint16_t)(HL_VXLAN_OUTER_LEN + len));
 	put16(h + 4, vx->ip_id++);
 	uint16_t sum = (uint16_t)~hl_csum_add(0, h, 20); /* byte-order independent: stored as it is */
@@ -372,63 +453,94 @@ static void tx_outer(struct hl_vxlan_port *vx, uint8_t *h, uint32_t len, uint16_
 	put16(h + 24, (uint16_t)(8 + VXLAN_HDR_LEN + len));
 }
 
+struct tx_tally {
+	unsigned frames;
+	uint64_t bytes, datagrams, errors;
+};
+
+/*
+ * Send datagrams [0, m) in as few sendmmsg calls as the kernel allows (it
+ * stops at one it refuses and reports it on the next call). A frame counts
+ * as sent when its last datagram went. false: the socket's queue is full,
+ * the rest is the caller's shortfall.
+ */
+static bool tx_flush(struct hl_vxlan_port *vx, unsigned m, struct tx_tally *t)
+{
+	unsigned done = 0;
+	while (done < m) {
+		int r = sendmmsg(vx->tx_fd, vx->tx_msg + done, m - done, MSG_DONTWAIT);
+		if (r > 0) {
+			for (unsigned i = done; i < done + (unsigned)r; i++) {
+				t->datagrams++;
+				if (vx->tx_frame[i] >= 0) {
+					t->frames++;
+					t->bytes += vx->tx_len[i];
+				}
+			}
+			done += (unsigned)r;
+		} else if (errno == EAGAIN || errno == ENOBUFS) {
+			return false;
+		} else if (errno != EINTR) {
+			HL_LOG_DEBUG("vxlan: sendmmsg: %s", strerror(errno));
+			t->errors++;
+			done++;
+		}
+	}
+	return true;
+}
+
 uint16_t hl_vxlan_tx_burst(struct hl_vxlan_port *vx, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
 	if (hl_unlikely(vx == NULL || pkts == NULL))
 		return 0;
-	uint64_t too_big = 0, errors = 0, sent_bytes = 0;
-	unsigned sent = 0;
-	while (n > 0) {
-		unsigned m = 0, take = n < HL_VXLAN_BURST ? n : HL_VXLAN_BURST;
-		for (unsigned k = 0; k < take; k++) {
-			unsigned niov = 0;
-			uint32_t len = pkts[k] != NULL ? tx_gather(pkts[k], vx->tx_iov[m] + 1, &niov) : 0;
-			if (hl_unlikely(len < 14)) {
-				errors++;
-				continue;
-			}
-			const uint8_t *eth = hl_buf_data(pkts[k]);
-			uint32_t max = vx->max_frame + (eth[12] == 0x81 && eth[13] == 0x00 ? 4u : 0u);
-			if (hl_unlikely(len > max)) {
-				too_big++;
-				continue;
-			}
-			tx_outer(vx, vx->tx_hdr[m], len, hl_vxlan_flow_port(pkts[k]));
+	struct tx_tally t = {0};
+	uint64_t too_big = 0;
+	unsigned m = 0, now = vx->nremote > 1 ? stamp_now() : 0;
+	bool full = false;
+	for (uint16_t k = 0; k < n && !full; k++) {
+		struct iovec fiov[HL_VXLAN_MAX_SEGS];
+		unsigned niov = 0;
+		uint32_t len = pkts[k] != NULL ? tx_gather(pkts[k], fiov, &niov) : 0;
+		if (hl_unlikely(len < 14 || pkts[k]->data_len < 14)) {
+			t.errors++;
+			continue;
+		}
+		const uint8_t *eth = hl_buf_data(pkts[k]);
+		uint32_t max = vx->max_frame + (eth[12] == 0x81 && eth[13] == 0x00 ? 4u : 0u);
+		if (hl_unlikely(len > max)) {
+			too_big++;
+			continue;
+		}
+		/* one remote, the one the destination was learned behind, or all of them */
+		int l = vx->nremote > 1 ? learned(vx, eth, now) : 0;
+		unsigned r0 = l >= 0 ? (unsigned)l : 0, nr = l >= 0 ? 1 : vx->nremote;
+		if (m + nr > HL_VXLAN_BURST) {
+			full = !tx_flush(vx, m, &t);
+			m = 0;
+			if (full)
+				break;
+		}
+		uint16_t sport = hl_vxlan_flow_port(pkts[k]);
+		for (unsigned i = 0; i < nr; i++, m++) {
+			unsigned r = r0 + i;
+			tx_outer(vx, r, vx->tx_hdr[m], len, sport);
 			vx->tx_iov[m][0] = (struct iovec){vx->tx_hdr[m], HL_VXLAN_OUTER_LEN};
-			vx->tx_msg[m].msg_hdr = (struct msghdr){.msg_name = &vx->remote_sa,
-								.msg_namelen = sizeof(vx->remote_sa),
+			memcpy(vx->tx_iov[m] + 1, fiov, niov * sizeof(fiov[0]));
+			vx->tx_msg[m].msg_hdr = (struct msghdr){.msg_name = &vx->remote_sa[r],
+								.msg_namelen = sizeof(vx->remote_sa[r]),
 								.msg_iov = vx->tx_iov[m],
 								.msg_iovlen = 1 + niov};
-			vx->tx_len[m++] = len;
+			vx->tx_len[m] = len;
+			vx->tx_frame[m] = i + 1 == nr ? (int16_t)k : -1;
 		}
-		pkts += take;
-		n = (uint16_t)(n - take);
-		/* sendmmsg stops at a datagram the kernel refuses and reports it on the next call */
-		unsigned done = 0;
-		bool full = false;
-		while (done < m) {
-			int r = sendmmsg(vx->tx_fd, vx->tx_msg + done, m - done, MSG_DONTWAIT);
-			if (r > 0) {
-				for (int i = 0; i < r; i++)
-					sent_bytes += vx->tx_len[done + (unsigned)i];
-				sent += (unsigned)r;
-				done += (unsigned)r;
-			} else if (errno == EAGAIN || errno == ENOBUFS) {
-				full = true; /* the rest is the caller's shortfall */
-				break;
-			} else if (errno != EINTR) {
-				HL_LOG_DEBUG("vxlan: sendmmsg: %s", strerror(errno));
-				errors++;
-				done++;
-			}
-		}
-		if (full)
-			break;
 	}
+	if (!full && m > 0)
+		tx_flush(vx, m, &t);
 	count(&vx->st.drops[HL_VXLAN_TX_TOO_BIG], too_big);
-	count(&vx->st.drops[HL_VXLAN_TX_ERRORS], errors);
-	count(&vx->st.tx_packets, sent);
-	count(&vx->st.tx_bytes, sent_bytes);
-	*bytes += sent_bytes;
-	return (uint16_t)sent;
+	count(&vx->st.drops[HL_VXLAN_TX_ERRORS], t.errors);
+	count(&vx->st.tx_packets, t.frames);
+	count(&vx->st.tx_bytes, t.bytes);
+	count(&vx->st.tx_datagrams, t.datagrams);
+	*bytes += t.bytes;
+	return (uint16_t)t.frames;
 }

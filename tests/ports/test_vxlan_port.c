@@ -6,7 +6,9 @@
  * (truncated, no I flag, wrong VNI, runt and oversized inner frames, an
  * unknown source) counted by reason with no frame handed over, frames the
  * port cannot send counted, a datagram that arrives with no buffer free
- * consumed and counted, and parameters refused. Every case ends with all
+ * consumed and counted, flood and learn over two remotes (broadcast and
+ * unknown destinations to both, a MAC learned behind one to that one
+ * only), and parameters refused. Every case ends with all
  * buffers back in the bufpool.
  *
  * Needs root (a raw IPv4 socket sends). Addresses are 127.0.0.1-3, the UDP
@@ -70,7 +72,7 @@ static void env_free(struct env *e)
 
 static int open_port(uint32_t local, uint32_t remote, struct hl_vxlan_port **vx)
 {
-	struct hl_vxlan_params prm = {.remote = remote, .local = local, .vni = VNI, .dstport = test_port()};
+	struct hl_vxlan_params prm = {.remote = {remote}, .local = local, .vni = VNI, .dstport = test_port()};
 	return hl_vxlan_port_open(&prm, vx);
 }
 
@@ -352,11 +354,14 @@ HL_TEST(open_refuses_bad_parameters)
 	HL_TEST_NEED(geteuid() == 0, "root (a raw IPv4 socket)");
 	struct hl_vxlan_port *vx, *other;
 	struct hl_vxlan_params bad[] = {
-		{.remote = 0, .vni = 1},
-		{.remote = htonl(0xe0000001u), .vni = 1},     /* multicast */
-		{.remote = lo(2), .vni = 1u << 24},
-		{.remote = lo(2), .vni = 1, .mtu = 9000},
-		{.remote = lo(2), .vni = 1, .mtu = 67},
+		{.remote = {0}, .vni = 1},
+		{.remote = {htonl(0xe0000001u)}, .vni = 1},     /* multicast */
+		{.remote = {lo(2)}, .vni = 1u << 24},
+		{.remote = {lo(2)}, .vni = 1, .mtu = 9000},
+		{.remote = {lo(2)}, .vni = 1, .mtu = 67},
+		{.remote = {lo(2), lo(3), lo(2)}, .nremote = 3, .vni = 1},   /* twice */
+		{.remote = {lo(2), 0}, .nremote = 2, .vni = 1},
+		{.remote = {lo(2)}, .nremote = HL_VXLAN_MAX_REMOTES + 1, .vni = 1},
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ(hl_vxlan_port_open(&bad[i], &vx), -EINVAL);
@@ -370,4 +375,71 @@ HL_TEST(open_refuses_bad_parameters)
 	CHECK(strcmp(hl_vxlan_drop_name(HL_VXLAN_RX_WRONG_VNI), "wrong_vni") == 0);
 	CHECK(strcmp(hl_vxlan_drop_name(HL_VXLAN_DROP_MAX), "?") == 0);
 	hl_vxlan_port_close(vx);
+}
+
+/* Datagrams waiting on s within ms, read and counted. */
+static unsigned drain(int s, int ms)
+{
+	unsigned n = 0;
+	uint8_t buf[2048];
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	while (poll(&p, 1, ms) == 1 && recv(s, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+		n++;
+		ms = 50;
+	}
+	return n;
+}
+
+HL_TEST(flood_and_learn_over_two_remotes)
+{
+	HL_TEST_NEED(geteuid() == 0, "root (a raw IPv4 socket)");
+	struct env e;
+	struct hl_vxlan_port *vx;
+	REQUIRE_OK(env_init(&e, 256));
+	int r1 = udp_sock(lo(2), test_port()), r2 = udp_sock(lo(3), test_port()), talk = udp_sock(lo(3), 0);
+	REQUIRE(r1 >= 0 && r2 >= 0 && talk >= 0);
+	struct hl_vxlan_params prm = {.remote = {lo(2), lo(3)}, .nremote = 2, .local = lo(1), .vni = VNI,
+				      .dstport = test_port()};
+	REQUIRE_OK(hl_vxlan_port_open(&prm, &vx));
+	static const uint8_t behind2[6] = {0x02, 0, 0, 0, 0, 2};
+	uint64_t bytes = 0;
+
+	/* broadcast and an unknown destination: to both remotes */
+	struct hl_buf *pkts[2] = {tcp_frame(e.bp, 64, 1, 0), tcp_frame(e.bp, 64, 2, 0)};
+	REQUIRE(pkts[0] != NULL && pkts[1] != NULL);
+	memset(hl_buf_data(pkts[0]), 0xff, 6);
+	CHECK_EQ(hl_vxlan_tx_burst(vx, pkts, 2, &bytes), 2);
+	hl_buf_free_bulk(pkts, 2);
+	CHECK_EQ(drain(r1, WAIT_MS), 2);
+	CHECK_EQ(drain(r2, WAIT_MS), 2);
+
+	/* a frame from 02:00:00:00:00:02 arrives from the second remote: learned there */
+	uint8_t d[8 + 60] = {0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0};
+	memset(d + 8, 0xff, 6);
+	memcpy(d + 8 + 6, behind2, 6);
+	send_raw(talk, lo(1), d, sizeof(d));
+	REQUIRE(readable(hl_vxlan_port_fd(vx)));
+	struct hl_buf *got[4];
+	REQUIRE(hl_vxlan_rx_burst(vx, e.bp, got, 4) == 1);
+	hl_buf_free(got[0]);
+
+	/* now frames to it go to that remote alone */
+	for (unsigned i = 0; i < 4; i++) {
+		pkts[0] = tcp_frame(e.bp, 64, (uint16_t)(10 + i), 0);
+		REQUIRE(pkts[0] != NULL);
+		memcpy(hl_buf_data(pkts[0]), behind2, 6);
+		CHECK_EQ(hl_vxlan_tx_burst(vx, pkts, 1, &bytes), 1);
+		hl_buf_free(pkts[0]);
+	}
+	CHECK_EQ(drain(r2, WAIT_MS), 4);
+	CHECK_EQ(drain(r1, 200), 0);
+	struct hl_vxlan_stats st;
+	hl_vxlan_port_stats(vx, &st);
+	CHECK_EQ(st.tx_packets, 6);
+	CHECK_EQ(st.tx_datagrams, 8);
+	hl_vxlan_port_close(vx);
+	close(r1);
+	close(r2);
+	close(talk);
+	env_free(&e);
 }

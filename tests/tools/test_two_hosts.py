@@ -99,7 +99,7 @@ def run(t, build, works, sws):
             str(detail))
     ups = [sw.port("up") for sw in sws]
     t.check(ups[0].get("tx_packets", 0) > 0 and ups[1].get("rx_packets", 0) > 0 and
-            all(v == 0 for u in ups for v in u.get("vxlan", {}).values()),
+            all(v == 0 for u in ups for k, v in u.get("vxlan", {}).items() if k != "tx_datagrams"),
             "the tunnel carried them, with nothing dropped by the VXLAN ports",
             str([(u.get("tx_packets"), u.get("rx_packets"), u.get("vxlan")) for u in ups]))
 

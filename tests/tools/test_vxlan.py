@@ -4,19 +4,21 @@
 
 usage: test_vxlan.py BUILD_DIR
 
-Three network namespaces made (and removed) by the test:
+Four network namespaces made (and removed) by the test:
   - a: hugelinkd (started with `ip netns exec`), holding a VXLAN port to b
     and a TAP port whose interface is moved to c;
   - b: the kernel's `vxlan` device, VNI 42, on a veth pair to a;
-  - c: the TAP interface, a host on the overlay.
+  - c: the TAP interface, a host on the overlay;
+  - d: another kernel `vxlan` device, on a veth pair of its own to a.
 Checked: ping both ways between c and the kernel's vxlan device, TCP
 (iperf3) both ways with no checksum error in either kernel and the TAP's
 big frames segmented by the switch before encapsulation, a frame beyond
 the tunnel's MTU counted and dropped on the way out, hostile datagrams sent
 from b (truncated VXLAN header, no I flag, wrong VNI, runt and oversized
 inner frames, an unknown source address) each counted by reason and
-dropped, the port's fields in `port list`, bad port requests refused, and
-the switch's buffers back to idle. Prints TAP, plan first.
+dropped, the port's fields in `port list`, bad port requests refused, a
+port with two remotes (a second kernel in namespace d) flooding and
+learning, and the switch's buffers back to idle. Prints TAP, plan first.
 """
 import json
 import os
@@ -29,13 +31,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hlnet import Switch, csum_errors, iperf, netns, sh, test_main  # noqa: E402
 
 TAG = f"{os.getpid() % 100000}"
-NS_A, NS_B, NS_C = f"hlup{TAG}a", f"hlup{TAG}b", f"hlup{TAG}c"
+NS_A, NS_B, NS_C, NS_D = f"hlup{TAG}a", f"hlup{TAG}b", f"hlup{TAG}c", f"hlup{TAG}d"
+VETH_A2, VETH_D = f"hlup{TAG}wa", f"hlup{TAG}wd"  # a second remote, d, on a link of its own
+UNDER_A2, UNDER_D, OVER_D = "10.237.1.1", "10.237.1.2", "10.238.0.4"
 VETH_A, VETH_B, VX, TAPIF = f"hlup{TAG}va", f"hlup{TAG}vb", f"hlup{TAG}x", f"hlup{TAG}t"
 UNDER_A, UNDER_B, UNDER_ROGUE = "10.237.0.1", "10.237.0.2", "10.237.0.3"
 OVER_C, OVER_B = "10.238.0.1", "10.238.0.2"
 VNI = 42
 HOSTILE = 3  # datagrams of each hostile kind
-PLAN = 16
+PLAN = 18
 
 
 def ping(ns, dst, count=5):
@@ -69,20 +73,29 @@ for _ in range(n):
 """
 
 
-def setup():
-    sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth", "peer", "name", VETH_B, "netns", NS_B)
-    netns(NS_A, "ip", "addr", "add", f"{UNDER_A}/24", "dev", VETH_A)
-    netns(NS_A, "ip", "link", "set", VETH_A, "up")
-    netns(NS_B, "ip", "addr", "add", f"{UNDER_B}/24", "dev", VETH_B)
-    netns(NS_B, "ip", "addr", "add", f"{UNDER_ROGUE}/24", "dev", VETH_B)
-    netns(NS_B, "ip", "link", "set", VETH_B, "up")
+def kernel_end(ns, va, vk, addr_a, addr_k, over, more=()):
+    """A veth pair from a to ns (addr_a, addr_k and more) and the kernel's vxlan device in ns, over its end."""
+    sh("ip", "link", "add", va, "netns", NS_A, "type", "veth", "peer", "name", vk, "netns", ns)
+    netns(NS_A, "ip", "addr", "add", f"{addr_a}/24", "dev", va)
+    netns(NS_A, "ip", "link", "set", va, "up")
+    for addr in (addr_k, *more):
+        netns(ns, "ip", "addr", "add", f"{addr}/24", "dev", vk)
+    netns(ns, "ip", "link", "set", vk, "up")
     # a kernel sending into a veth leaves the inner TCP checksum for a NIC to fill
     # in; with no NIC on the way, it must be done before the veth
-    netns(NS_B, "ethtool", "-K", VETH_B, "tx", "off")
-    netns(NS_B, "ip", "link", "add", VX, "type", "vxlan", "id", str(VNI), "remote", UNDER_A, "local", UNDER_B,
-          "dstport", "4789", "dev", VETH_B)
-    netns(NS_B, "ip", "addr", "add", f"{OVER_B}/24", "dev", VX)
-    netns(NS_B, "ip", "link", "set", VX, "up")
+    netns(ns, "ethtool", "-K", vk, "tx", "off")
+    netns(ns, "ip", "link", "add", VX, "type", "vxlan", "id", str(VNI), "remote", addr_a, "local", addr_k,
+          "dstport", "4789", "dev", vk)
+    netns(ns, "ip", "addr", "add", f"{over}/24", "dev", VX)
+    netns(ns, "ip", "link", "set", VX, "up")
+
+
+def setup():
+    kernel_end(NS_B, VETH_A, VETH_B, UNDER_A, UNDER_B, OVER_B, (UNDER_ROGUE,))
+    kernel_end(NS_D, VETH_A2, VETH_D, UNDER_A2, UNDER_D, OVER_D)
+    # no IPv6 chatter of the kernels' own: what crosses the tunnel is the test's
+    for ns in (NS_A, NS_B, NS_C, NS_D):
+        netns(ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
 
 
 def run(t, sw):
@@ -96,11 +109,13 @@ def run(t, sw):
         ["raw", json.dumps({"cmd": "port-add", "kind": "vxlan", "name": "x4", "remote": "224.0.0.1", "vni": 1})],
         ["raw", json.dumps({"cmd": "port-add", "kind": "vxlan", "name": "x5", "remote": UNDER_B, "vni": 1,
                             "mtu": 9000})],
+        ["port", "add", "vxlan", "x6", "--remote", f"{UNDER_B},{UNDER_B}", "--vni", "1"],
+        ["port", "add", "vxlan", "x7", "--remote", f"{UNDER_B},", "--vni", "1"],
     ]
     rcs = [sw.hlctl(*b)[0] for b in bad]
     t.check(all(rc != 0 for rc in rcs) and sw.json("port", "list").get("ports") == [],
-            "vxlan ports without a VNI, with a VNI beyond 24 bits, a bad or multicast remote or an MTU "
-            "beyond 1500 are refused", str(rcs))
+            "vxlan ports without a VNI, with a VNI beyond 24 bits, a bad, multicast or repeated remote or an "
+            "MTU beyond 1500 are refused", str(rcs))
     rc, _, err = sw.hlctl("port", "add", "vxlan", "up0", "--remote", UNDER_B, "--vni", str(VNI), "--local", UNDER_A)
     ports = sw.json("port", "list").get("ports", [])
     want = {"name": "up0", "kind": "vxlan", "remote": UNDER_B, "local": UNDER_A, "vni": VNI, "dstport": 4789,
@@ -166,6 +181,23 @@ def run(t, sw):
     got, out = ping(NS_C, OVER_B, 3)
     t.check(got == 3, "the tunnel still carries traffic after them", str(out))
 
+    # flood and learn: one port to both kernels, b and d, each on its own link
+    rc, _, err = sw.hlctl("port", "del", "up0")
+    rc2, _, err2 = sw.hlctl("port", "add", "vxlan", "up0", "--remote", f"{UNDER_B},{UNDER_D}", "--vni", str(VNI))
+    got_b, out_b = ping(NS_C, OVER_B, 3)
+    got_d, out_d = ping(NS_C, OVER_D, 3)
+    t.check(rc == 0 and rc2 == 0 and got_b == 3 and got_d == 3,
+            "a port with two remotes: the TAP host pings the kernel's vxlan device behind each",
+            f"{err} {err2} {out_b} {out_d}")
+    rx_d = int(netns(NS_D, "cat", f"/sys/class/net/{VX}/statistics/rx_packets").stdout)
+    rx_b = int(netns(NS_B, "cat", f"/sys/class/net/{VX}/statistics/rx_packets").stdout)
+    got_b, out_b = ping(NS_C, OVER_B, 10)
+    drx_d = int(netns(NS_D, "cat", f"/sys/class/net/{VX}/statistics/rx_packets").stdout) - rx_d
+    drx_b = int(netns(NS_B, "cat", f"/sys/class/net/{VX}/statistics/rx_packets").stdout) - rx_b
+    t.check(got_b == 10 and drx_b >= 10 and drx_d == 0,
+            "frames for a MAC learned behind b go to b alone, none flooded to d",
+            f"{out_b} b received {drx_b}, d {drx_d}")
+
     for name in ("t0", "up0"):
         sw.hlctl("port", "del", name)
     time.sleep(0.3)
@@ -184,4 +216,4 @@ def body(t, build, work, switches):
 
 
 if __name__ == "__main__":
-    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, NS_B, NS_C), body))
+    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, NS_B, NS_C, NS_D), body))

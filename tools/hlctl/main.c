@@ -29,7 +29,7 @@ static const char usage_text[] =
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
-	"  port add vxlan NAME --remote IP --vni N [--local IP] [--dstport P] [--mtu M]\n"
+	"  port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]\n"
 	"  port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"

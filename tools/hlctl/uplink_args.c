@@ -2,7 +2,7 @@
 /*
  * hlctl's options for ports that leave the host, turned into the fields of
  * a port-add request:
- *   port add vxlan NAME --remote IP --vni N [--local IP] [--dstport P] [--mtu M]
+ *   port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]
  *   port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]
  * Values are checked for form here, and again, for meaning, by hugelinkd.
  */

@@ -7,6 +7,7 @@
  *
  *   {"kind":"vxlan","name":"up0","remote":"192.0.2.2","vni":42,
  *    "local":"192.0.2.1","dstport":4789,"mtu":1450}
+ * ("remote": "192.0.2.2,192.0.2.3" for several, flood and learn)
  *   {"kind":"afxdp","name":"nic0","ifname":"eth1","queues":1,
  *    "mode":"native","zerocopy":"auto"}
  */
@@ -100,12 +101,42 @@ static int afxdp_create(struct daemon *d, const char *name, const struct hl_json
 	return hl_sw_port_afxdp_create(d->pool, &prm, p);
 }
 
+/* "remote": one to HL_VXLAN_MAX_REMOTES dotted IPv4 addresses, comma-separated. */
+static int remotes_field(const struct hl_json *spec, const char *name, struct hl_vxlan_params *prm, char *txt,
+			 size_t txtlen)
+{
+	const char *s = hl_json_str(hl_json_get(spec, "remote"));
+	if (s == NULL || s[0] == '\0' || strlen(s) >= txtlen)
+		return hl_error(-EINVAL, "vxlan port %s: \"remote\" must be up to %u IPv4 addresses, comma-separated",
+				name, HL_VXLAN_MAX_REMOTES);
+	snprintf(txt, txtlen, "%s", s);
+	prm->nremote = 0;
+	for (const char *p = s; *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char one[16];
+		struct in_addr a;
+		if (len == 0 || len >= sizeof(one) || prm->nremote == HL_VXLAN_MAX_REMOTES)
+			return hl_error(-EINVAL, "vxlan port %s: \"remote\" must be up to %u IPv4 addresses, "
+					"comma-separated", name, HL_VXLAN_MAX_REMOTES);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (inet_pton(AF_INET, one, &a) != 1)
+			return hl_error(-EINVAL, "vxlan port %s: remote \"%s\" is not an IPv4 address (a.b.c.d)", name, one);
+		prm->remote[prm->nremote++] = a.s_addr;
+		p += len + (comma ? 1 : 0);
+		if (comma && *p == '\0')
+			return hl_error(-EINVAL, "vxlan port %s: \"remote\" ends with a comma", name);
+	}
+	return 0;
+}
+
 static int vxlan_create(const char *name, const struct hl_json *spec, struct port_conf *c, struct hl_sw_port **p)
 {
 	struct hl_vxlan_params prm = {0};
 	uint64_t vni, dport, mtu;
 	int rc;
-	if ((rc = ip_field(spec, "remote", true, name, &prm.remote, c->up.remote)) < 0 ||
+	if ((rc = remotes_field(spec, name, &prm, c->up.remote, sizeof(c->up.remote))) < 0 ||
 	    (rc = ip_field(spec, "local", false, name, &prm.local, c->up.local)) < 0)
 		return rc;
 	if (hl_json_get(spec, "vni") == NULL)
@@ -193,5 +224,6 @@ void hld_uplink_stats_json(const struct hl_sw_port *p, struct hl_jw *w)
 	for (unsigned k = 0; k < HL_VXLAN_DROP_MAX; k++)
 		hl_jw_kv_u64(w, hl_vxlan_drop_name((enum hl_vxlan_drop)k), st.drops[k]);
 	hl_jw_kv_u64(w, "socket_drops", st.socket_drops);
+	hl_jw_kv_u64(w, "tx_datagrams", st.tx_datagrams);
 	hl_jw_obj_end(w);
 }

@@ -16,7 +16,8 @@
 
 /* What an uplink port was created with (in struct port_conf). */
 struct uplink_conf {
-	char remote[16], local[16]; /* vxlan: dotted IPv4; local "" when not given */
+	char remote[8 * 16];        /* vxlan: dotted IPv4, comma-separated when several */
+	char local[16];             /* dotted IPv4; "" when not given */
 	uint32_t vni;
 	uint16_t dstport, mtu;
 	char ifname[16];            /* afxdp */
