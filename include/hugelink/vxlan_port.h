@@ -125,6 +125,9 @@ uint16_t hl_vxlan_tx_burst(struct hl_vxlan_port *vx, struct hl_buf **pkts, uint1
 /* The UDP source port a frame is sent from: 49152..65535, from a hash of its flow (MACs, IP addresses, ports). */
 uint16_t hl_vxlan_flow_port(const struct hl_buf *pkt);
 
+/* Control thread, about once a second: forget MACs not heard from for HL_VXLAN_LEARN_AGE_S. */
+void hl_vxlan_port_age(struct hl_vxlan_port *vx);
+
 /* The receive socket, to poll() for POLLIN. */
 int hl_vxlan_port_fd(const struct hl_vxlan_port *vx);
 /* The parameters in effect (defaults filled in). */

@@ -17,8 +17,10 @@
  * With several remotes, receive learns which remote an inner source MAC is
  * behind in a direct-mapped table of 64-bit slots (MAC, remote, seconds
  * stamp), each written whole by the receive thread and read whole by the
- * transmit thread, so a torn entry cannot exist; a collision only evicts,
- * and an evicted or aged MAC is flooded to every remote until it speaks.
+ * transmit thread, so a torn entry cannot exist; the control thread clears
+ * aged slots with a compare-and-swap, which loses to a fresh learn. A
+ * collision only evicts, and an evicted or aged MAC is flooded to every
+ * remote until it speaks.
  *
  * The index of who owns what: rx_buf[0..rx_have) are this port's (empty,
  * refcnt 1); a buffer handed to the caller is the caller's. Counters are
@@ -303,19 +305,35 @@ static inline unsigned learn_slot(uint64_t mac)
 	return (unsigned)((mac * 0x9e3779b97f4a7c15ull) >> 54) & (HL_VXLAN_LEARN_SLOTS - 1);
 }
 
-/* The learning table's clock: 2-second ticks mod 256, which span 512 s, more than HL_VXLAN_LEARN_AGE_S. */
+/*
+ * The learning table's clock: seconds mod 4096. Entries older than
+ * HL_VXLAN_LEARN_AGE_S are cleared by hl_vxlan_port_age() long before the
+ * clock wraps, so an old stamp is never mistaken for a fresh one.
+ */
+#define STAMP_MASK 0xfffu
 static inline unsigned stamp_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (unsigned)(ts.tv_sec / 2) & 0xffu;
+	return (unsigned)ts.tv_sec & STAMP_MASK;
+}
+
+/* A slot: MAC (48 bits) | remote + 1 (4) | stamp (12); 0 is empty. */
+static inline uint64_t entry(uint64_t mac, unsigned r, unsigned now)
+{
+	return mac << 16 | (uint64_t)(r + 1) << 12 | now;
+}
+
+static inline bool fresh(uint64_t e, unsigned now)
+{
+	return ((now - (unsigned)e) & STAMP_MASK) <= HL_VXLAN_LEARN_AGE_S;
 }
 
 static void learn(struct hl_vxlan_port *vx, const uint8_t *src, unsigned r, unsigned now)
 {
 	if (src[0] & 1)
 		return;
-	uint64_t mac = mac48(src), e = mac << 16 | (uint64_t)(r + 1) << 8 | now;
+	uint64_t mac = mac48(src), e = entry(mac, r, now);
 	uint64_t *slot = &vx->learn[learn_slot(mac)];
 	if (__atomic_load_n(slot, __ATOMIC_RELAXED) != e)
 		__atomic_store_n(slot, e, __ATOMIC_RELAXED);
@@ -327,10 +345,23 @@ static int learned(const struct hl_vxlan_port *vx, const uint8_t *dst, unsigned 
 	if (dst[0] & 1)
 		return -1;
 	uint64_t mac = mac48(dst), e = __atomic_load_n(&vx->learn[learn_slot(mac)], __ATOMIC_RELAXED);
-	unsigned r = (unsigned)(e >> 8) & 0xffu, age = (now - (unsigned)e) & 0xffu;
-	if ((e >> 16) != mac || r == 0 || r > vx->nremote || age * 2 > HL_VXLAN_LEARN_AGE_S)
+	unsigned r = (unsigned)(e >> 12) & 0xfu;
+	if ((e >> 16) != mac || r == 0 || r > vx->nremote || !fresh(e, now))
 		return -1;
 	return (int)r - 1;
+}
+
+void hl_vxlan_port_age(struct hl_vxlan_port *vx)
+{
+	if (vx->nremote < 2)
+		return;
+	unsigned now = stamp_now();
+	for (unsigned i = 0; i < HL_VXLAN_LEARN_SLOTS; i++) {
+		uint64_t e = __atomic_load_n(&vx->learn[i], __ATOMIC_RELAXED);
+		/* only if receive has not written it meanwhile */
+		if (e != 0 && !fresh(e, now))
+			__atomic_compare_exchange_n(&vx->learn[i], &e, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
 }
 
 uint16_t hl_vxlan_rx_burst(struct hl_vxlan_port *vx, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <hugelink/sw_uplinks.h>
 
 struct sw_vxlan {
 	struct hl_sw_port sw; /* first: the switch's view */
 	struct hl_vxlan_port *vx;
+	time_t aged; /* last second the learning table was aged */
 };
 
 static struct sw_vxlan *of(struct hl_sw_port *p)
@@ -42,6 +44,16 @@ static int vxlan_set_wakeup(struct hl_sw_port *p, int epfd, uint64_t data)
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, hl_vxlan_port_fd(of(p)->vx), &ev) < 0)
 		return hl_error(-errno, "port %s: watch vxlan socket: %s", p->name, strerror(errno));
 	return 0;
+}
+
+/* The control thread's round, every few ms: the tunnel's own MAC table is aged once a second. */
+static void vxlan_ctrl(struct hl_sw_port *p)
+{
+	time_t now = time(NULL);
+	if (now != of(p)->aged) {
+		of(p)->aged = now;
+		hl_vxlan_port_age(of(p)->vx);
+	}
 }
 
 static void vxlan_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
@@ -81,6 +93,7 @@ static const struct hl_sw_port_ops vxlan_ops = {
 	.rx = vxlan_rx,
 	.tx = vxlan_tx,
 	.set_wakeup = vxlan_set_wakeup,
+	.ctrl = vxlan_ctrl,
 	.stats = vxlan_stats,
 	.state = vxlan_state,
 	.close = vxlan_close,
