@@ -75,14 +75,15 @@ def iperf(client_ns, server_ns, server_ip, seconds, reverse=False):
 class Switch:
     """A hugelinkd with its control socket, run directory and log in work."""
 
-    def __init__(self, build, work, name, ns=None, extra=()):
-        self.build, self.work, self.name, self.ns, self.extra = build, work, name, ns, list(extra)
+    def __init__(self, build, work, name, ns=None, extra=(), wrap=()):
+        """extra: more hugelinkd options; wrap: a command hugelinkd runs under (setpriv ...)."""
+        self.build, self.work, self.name, self.ns, self.extra, self.wrap = build, work, name, ns, list(extra), list(wrap)
         self.ctl = os.path.join(work, "ctl.sock")
         self.proc = None
 
     def start(self):
         log = open(os.path.join(self.work, "hugelinkd.log"), "a")
-        cmd = [os.path.join(self.build, "tools/hugelinkd"), "--foreground", "--ctl", self.ctl, "--run-dir",
+        cmd = [*self.wrap, os.path.join(self.build, "tools/hugelinkd"), "--foreground", "--ctl", self.ctl, "--run-dir",
                self.work, "--pool-mb", "64", "--buffers", "8192", "--name", self.name, *self.extra]
         if self.ns is not None:
             cmd = ["ip", "netns", "exec", self.ns, *cmd]

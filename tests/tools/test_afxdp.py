@@ -17,6 +17,7 @@ error; every UMEM frame accounted for (free, fill ring or transmit ring)
 and none handed back twice; a port deleted and added again losing no
 frame; after SIGKILL the program goes with the process, and a restarted
 hugelinkd brings the ports back from its saved list and traffic resumes;
+a hugelinkd without the capabilities refused with the reason;
 a port on two queues of a veth that has them; the switch's buffers back to
 idle. Prints TAP, plan first.
 """
@@ -39,7 +40,7 @@ VN = [f"hlup{TAG}p1", f"hlup{TAG}p2"]  # in n1, n2
 ADDR = ["10.240.0.1", "10.240.0.2"]
 MODES = ["native", "generic"]
 FRAMES = 2000
-PLAN = 21
+PLAN = 22
 
 # Checked frames over a raw packet socket: ethertype 0x88b5 (local experimental),
 # a sequence number and a payload made from it, paced so no veth queue overflows.
@@ -220,6 +221,20 @@ def run(t, sw):
     t.check(rc == 0, "hugelinkd stops cleanly", f"exit {rc}")
 
 
+def unprivileged(t, build, work, switches):
+    """A hugelinkd without CAP_BPF, CAP_NET_RAW, CAP_NET_ADMIN, CAP_SYS_ADMIN: the refusal says what is missing."""
+    os.mkdir(os.path.join(work, "nocap"))
+    sw = Switch(build, os.path.join(work, "nocap"), f"hl-afxdp-nocap-{TAG}", ns=NS_A,
+                wrap=["setpriv", "--bounding-set", "-bpf,-net_raw,-net_admin,-sys_admin,-perfmon"])
+    switches.append(sw)
+    started = sw.start()
+    rc, _, err = sw.hlctl("port", "add", "afxdp", "x1", "--ifname", VA[0])
+    t.check(started and rc != 0 and "needs root" in err and not xdp_attached(VA[0]),
+            "without the capabilities, the refusal says it needs root, and nothing is attached",
+            f"{err.strip()} {sw.log_tail(3)}")
+    sw.stop()
+
+
 def body(t, build, work, switches):
     for i in range(2):
         sh("ip", "link", "add", VA[i], "netns", NS_A, "type", "veth", "peer", "name", VN[i], "netns", NS[i])
@@ -236,10 +251,11 @@ def body(t, build, work, switches):
     netns(NS_MQ, "sysctl", "-qw", f"net.ipv6.conf.{VN_MQ}.disable_ipv6=1")
     netns(NS_MQ, "ip", "addr", "add", f"{ADDR_MQ}/24", "dev", VN_MQ)
     netns(NS_MQ, "ip", "link", "set", VN_MQ, "up")
+    unprivileged(t, build, work, switches)
     sw = Switch(build, work, f"hl-afxdp-{TAG}", ns=NS_A)
     switches.append(sw)
     run(t, sw)
 
 
 if __name__ == "__main__":
-    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool"), (NS_A, *NS, NS_MQ), body))
+    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping", "ethtool", "setpriv"), (NS_A, *NS, NS_MQ), body))
