@@ -8,10 +8,11 @@
  * lives through all the lines of an input, so adds, deletes, listings and
  * stats meet each other.
  *
- * vhost and TAP ports would make sockets and interfaces wherever a request
- * says; here their create calls (the two of src/switch/sw_port_vhost.c and
- * sw_port_tap.c that the dispatch calls) make stub ports that check what
- * the dispatch let through. shm ports are real, in a pool in a private
+ * vhost, TAP, VXLAN and AF_XDP ports would make sockets and interfaces
+ * (and attach XDP programs) wherever a request says; here their create
+ * calls (those of src/switch/sw_port_vhost.c, sw_port_tap.c,
+ * sw_port_vxlan.c and sw_port_afxdp.c that the dispatch calls) make stub
+ * ports that check what the dispatch let through. shm ports are real, in a pool in a private
  * directory.
  *
  * Checked after every request: the reply is one JSON object with a boolean
@@ -32,6 +33,7 @@
 #include <hugelink/ctl.h>
 #include <hugelink/pool.h>
 #include <hugelink/sw_ports.h>
+#include <hugelink/sw_uplinks.h>
 
 #include "hugelinkd.h"
 
@@ -140,6 +142,42 @@ int hl_sw_port_tap_create(const char *name, const char *ifname, bool offload, st
 const char *hl_sw_port_tap_ifname(const struct hl_sw_port *p)
 {
 	return ((const struct stub_port *)p)->ifname;
+}
+
+/* VXLAN and AF_XDP ports would open sockets and attach XDP programs: stubs too (sw_uplinks.h). */
+static const struct hl_sw_port_ops vxlan_stub_ops = {
+	.kind = "vxlan", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
+static const struct hl_sw_port_ops afxdp_stub_ops = {
+	.kind = "afxdp", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
+
+int hl_sw_port_vxlan_create(const char *name, const struct hl_vxlan_params *prm, struct hl_sw_port **out)
+{
+	assert(name_ok(name));
+	assert(prm->nremote >= 1 && prm->nremote <= HL_VXLAN_MAX_REMOTES && prm->vni <= 0xffffffu);
+	assert(prm->dstport != 0 && prm->mtu >= HL_VXLAN_MTU_MIN && prm->mtu <= 1500);
+	*out = &stub_new(&vxlan_stub_ops, name)->base;
+	return 0;
+}
+
+const struct hl_vxlan_port *hl_sw_port_vxlan(const struct hl_sw_port *p)
+{
+	(void)p;
+	return NULL;
+}
+
+int hl_sw_port_afxdp_create(struct hl_pool *pool, const struct hl_afxdp_params *prm, struct hl_sw_port **out)
+{
+	assert(pool != NULL && name_ok(prm->name));
+	assert(prm->ifname != NULL && prm->ifname[0] != '\0' && strlen(prm->ifname) < 16);
+	assert(prm->queues >= 1 && prm->queues <= HL_AFXDP_MAX_QUEUES);
+	*out = &stub_new(&afxdp_stub_ops, prm->name)->base;
+	return 0;
+}
+
+const struct hl_afxdp_port *hl_sw_port_afxdp(const struct hl_sw_port *p)
+{
+	(void)p;
+	return NULL;
 }
 
 /* ---- the daemon ---------------------------------------------------------------------------- */
