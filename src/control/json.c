@@ -932,35 +932,19 @@ void hl_jw_value(struct hl_jw *w, const struct hl_json *v)
 	}
 }
 
-void hl_jw_kv_str(struct hl_jw *w, const char *key, const char *s)
-{
-	hl_jw_key(w, key);
-	hl_jw_str(w, s);
-}
+/* A key and its value: one writer a value type. */
+#define HL_JW_KV(name, type)                                                   \
+	void hl_jw_kv_##name(struct hl_jw *w, const char *key, type v)         \
+	{                                                                      \
+		hl_jw_key(w, key);                                             \
+		hl_jw_##name(w, v);                                            \
+	}
 
-void hl_jw_kv_u64(struct hl_jw *w, const char *key, uint64_t v)
-{
-	hl_jw_key(w, key);
-	hl_jw_u64(w, v);
-}
-
-void hl_jw_kv_i64(struct hl_jw *w, const char *key, int64_t v)
-{
-	hl_jw_key(w, key);
-	hl_jw_i64(w, v);
-}
-
-void hl_jw_kv_dbl(struct hl_jw *w, const char *key, double v)
-{
-	hl_jw_key(w, key);
-	hl_jw_dbl(w, v);
-}
-
-void hl_jw_kv_bool(struct hl_jw *w, const char *key, bool v)
-{
-	hl_jw_key(w, key);
-	hl_jw_bool(w, v);
-}
+HL_JW_KV(str, const char *)
+HL_JW_KV(u64, uint64_t)
+HL_JW_KV(i64, int64_t)
+HL_JW_KV(dbl, double)
+HL_JW_KV(bool, bool)
 
 int hl_jw_error(const struct hl_jw *w)
 {

@@ -43,6 +43,15 @@ static void setup(char *file, size_t size)
 	hl_log_set_level(HL_LOG_INFO);
 }
 
+/* Logging to a fresh file of the test's directory, with a rate limit of burst a window. */
+static int open_log(char *file, size_t size, unsigned burst, unsigned window_ms)
+{
+	setup(file, size);
+	int rc = hl_log_open(file);
+	hl_log_set_rate_limit(burst, window_ms);
+	return rc;
+}
+
 /* Lines of file that contain text, and the sum of their "repeated N times". */
 static unsigned count(const char *file, const char *text, unsigned long long *repeated)
 {
@@ -89,10 +98,8 @@ HL_TEST(a_site_writes_its_burst_then_says_how_many_it_held)
 	char file[128];
 	unsigned long long rep;
 	struct hl_log_stats before, after;
-	setup(file, sizeof(file));
-	REQUIRE_OK(hl_log_open(file));
+	REQUIRE_OK(open_log(file, sizeof(file), 3, 200));
 	CHECK(strcmp(hl_log_target(), file) == 0);
-	hl_log_set_rate_limit(3, 200);
 	hl_log_stats(&before);
 	for (int i = 0; i < 50; i++)
 		HL_LOG_WARN("flood %d", i);
@@ -120,9 +127,7 @@ HL_TEST(each_hl_error_caller_is_a_site)
 {
 	char file[128];
 	unsigned long long rep;
-	setup(file, sizeof(file));
-	REQUIRE_OK(hl_log_open(file));
-	hl_log_set_rate_limit(2, 10000);
+	REQUIRE_OK(open_log(file, sizeof(file), 2, 10000));
 	for (int i = 0; i < 10; i++) {
 		CHECK_EQ(hl_error(-EINVAL, "first caller %d", i), -EINVAL);
 		CHECK_EQ(hl_error(-EIO, "second caller %d", i), -EIO);
@@ -137,9 +142,7 @@ HL_TEST(no_limit_and_levels)
 {
 	char file[128];
 	unsigned long long rep;
-	setup(file, sizeof(file));
-	REQUIRE_OK(hl_log_open(file));
-	hl_log_set_rate_limit(0, 0);
+	REQUIRE_OK(open_log(file, sizeof(file), 0, 0));
 	for (int i = 0; i < 40; i++)
 		HL_LOG_INFO("unlimited %d", i);
 	CHECK_EQ(count(file, "unlimited", &rep), 40);

@@ -24,24 +24,14 @@
 #include <hugelink/buf.h>
 #include <hugelink/offload.h>
 
+#include "net_bytes.h"
+
 #define MAX_OUT 160
 
 static void ext_free(void *va, void *opaque)
 {
 	(void)va;
 	(void)opaque;
-}
-
-/* RFC 1071 in network order, a byte at a time: the folded sum. */
-static uint16_t ref_sum(const uint8_t *p, size_t len, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
 }
 
 /* A segment made here: its checksums verify. */

@@ -19,7 +19,6 @@ Logs of the last run stay in BUILD_DIR/guest-shm-test.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite  # noqa: E402
-from guest_test import build_guest, hlctl, start, start_daemon, stop_daemon, tail, wait_for  # noqa: E402
+from guest_test import build_guest, hlctl, nothing_left, start, start_daemon, tail, wait_for  # noqa: E402
 
 RUN_S = 25
 GMAC, HMAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
@@ -173,11 +172,7 @@ def main():
             guest.kill()
         if host is not None and host.poll() is None:
             host.kill()
-        clean = stop_daemon(daemon)
-        left = subprocess.run(["pgrep", "-f", f"{name}|{run}"], capture_output=True, text=True).stdout
-        tap.result(10, clean and not left.strip(), f"left: {left.strip()}")
-        tap.fail_rest("not run")
-        shutil.rmtree(run, ignore_errors=True)
+        nothing_left(tap, 10, daemon, [name, run], run)
     return 0
 
 

@@ -22,9 +22,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import qemu_guest  # noqa: E402
-from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from guest_test import build_guest, hugepage_dir, our_processes, start, tail  # noqa: E402
+from qemu_guest import Guest, spawn, stop  # noqa: E402
+from guest_test import guest_ready, hugepage_dir, our_processes, start, tail  # noqa: E402
 
 CASES = [
     "guest kernel and initramfs built",
@@ -50,16 +49,7 @@ def main():
     responder_bin = os.path.join(build, "tests/vhost/vhost_responder")
     responder = guest = None
     try:
-        rc, blog = build_guest(src, guest_dir, work)
-        if rc != 0:
-            tap.result(0, False, f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc})", tail(blog))
-            tap.fail_rest("not run: MISSING PREREQUISITE: no guest kernel/initramfs")
-            return 1
-        tap.result(0, True)
-        try:
-            qemu_guest.qemu_binary()
-        except MissingPrerequisite as e:
-            tap.fail_rest(f"not run: MISSING PREREQUISITE: {e}")
+        if not guest_ready(src, guest_dir, work, tap):
             return 1
 
         rlog = os.path.join(work, "responder.log")

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iperf_guest as ig  # noqa: E402
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite  # noqa: E402
-from guest_test import build_guest, hlctl, our_processes, start, start_daemon, stop_daemon, tail, wait_for  # noqa: E402
+from guest_test import build_guest, hlctl, our_processes, ports_up, start, start_daemon, stop_daemon, tail, wait_for  # noqa: E402
 
 GUEST_MEM_MB = 256
 SECONDS = 5
@@ -97,18 +97,6 @@ def buffers_in_use(build, ctl):
 
 def port_stats(st, name):
     return next((p for p in st.get("ports", []) if p.get("name") == name), {})
-
-
-def ports_up(build, ctl, names, timeout):
-    states = {}
-
-    def up():
-        nonlocal states
-        rc, out, _ = hlctl(build, ctl, "port", "list", "--json")
-        if rc == 0:
-            states = {p["name"]: p["state"] for p in json.loads(out)["ports"] if p["name"] in names}
-        return len(states) == len(names) and all(s == "up" for s in states.values())
-    return wait_for(up, timeout), states
 
 
 def netns_snmp(ns):

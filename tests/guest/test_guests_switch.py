@@ -18,17 +18,14 @@ Logs of the last run stay in BUILD_DIR/guest-switch-test.
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import qemu_guest  # noqa: E402
-from qemu_guest import Guest, MissingPrerequisite  # noqa: E402
-from guest_test import build_guest, hlctl, hugepage_dir, start, start_daemon, stop_daemon, tail  # noqa: E402
+from qemu_guest import Guest  # noqa: E402
+from guest_test import guest_ready, hlctl, hugepage_dir, nothing_left, ports_up, start, start_daemon, tail  # noqa: E402
 
 GUEST_MEM_MB = 256
 GUEST_TIMEOUT = 240
@@ -90,19 +87,6 @@ echo "guest2: guest1 said '$msg'"
 """
 
 
-def ports_up(build, ctl, timeout):
-    deadline = time.monotonic() + timeout
-    states = {}
-    while time.monotonic() < deadline:
-        rc, out, _ = hlctl(build, ctl, "port", "list", "--json")
-        if rc == 0:
-            states = {p["name"]: p["state"] for p in json.loads(out)["ports"]}
-            if states and all(s == "up" for s in states.values()):
-                return True, states
-        time.sleep(0.25)
-    return False, states
-
-
 def wait_console(g, pattern, timeout, after=0):
     """Wait until pattern matches g's console at or after offset `after`; the match or None."""
     deadline = time.monotonic() + timeout
@@ -126,16 +110,7 @@ def main():
     daemon = None
     guests = []
     try:
-        rc, blog = build_guest(src, guest_dir, logs)
-        if rc != 0:
-            tap.result(0, False, f"MISSING PREREQUISITE: scripts/guest/build-guest.sh failed ({rc})", tail(blog))
-            tap.fail_rest("not run: MISSING PREREQUISITE: no guest kernel/initramfs")
-            return 1
-        tap.result(0, True)
-        try:
-            qemu_guest.qemu_binary()
-        except MissingPrerequisite as e:
-            tap.fail_rest(f"not run: MISSING PREREQUISITE: {e}")
+        if not guest_ready(src, guest_dir, logs, tap):
             return 1
 
         daemon = start_daemon(build, run, ctl, dlog, f"hlgs-{os.getpid()}", "--buffers", "4096")
@@ -159,7 +134,7 @@ def main():
         for g in (g2, g1):
             guests.append(g)
             g.start()
-        up, states = ports_up(build, ctl, 60)
+        up, states = ports_up(build, ctl, ("vm1", "vm2"), 60)
         tap.result(2, up, str(states), tail(dlog))
 
         m = wait_console(g1, r"^PING-OK 2\b", 150)
@@ -182,7 +157,7 @@ def main():
         rc, out, _ = hlctl(build, ctl, "port", "list", "--json") if daemon else (1, "", "")
         names = sorted(p["name"] for p in json.loads(out)["ports"]) if rc == 0 else []
         tap.result(6, names == ["vm1", "vm2"], str(names), tail(dlog))
-        up, states = ports_up(build, ctl, 60)
+        up, states = ports_up(build, ctl, ("vm1", "vm2"), 60)
         tap.result(7, up, str(states), tail(dlog))
 
         out1 = g1.wait(GUEST_TIMEOUT)
@@ -203,11 +178,7 @@ def main():
     finally:
         for g in guests:
             g.kill()
-        clean = stop_daemon(daemon)
-        left = subprocess.run(["pgrep", "-f", f"hlgs-{os.getpid()}|{run}"], capture_output=True, text=True).stdout
-        tap.result(11, clean and not left.strip(), f"left: {left.strip()}")
-        tap.fail_rest("not run")
-        shutil.rmtree(run, ignore_errors=True)
+        nothing_left(tap, 11, daemon, [f"hlgs-{os.getpid()}", run], run)
     return 0
 
 

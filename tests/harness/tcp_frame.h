@@ -22,6 +22,8 @@
 #include <hugelink/buf.h>
 #include <hugelink/virtio_ring.h>
 
+#include "net_bytes.h"
+
 #define HDRS 54u /* Ethernet, IPv4, TCP without options */
 
 /* A virtio-net device's basics, and the offloads of either direction. */
@@ -34,32 +36,6 @@
 #define GUEST_F                                                                                    \
 	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |      \
 	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6))
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* RFC 1071, a byte at a time: the reference the data path's sums are checked against. */
-static inline uint32_t ref_add(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		s += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-	return s;
-}
-
-static inline uint16_t ref_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 /* A TCP/IPv4 frame's bytes, flat: Ethernet, IPv4 (checksummed), TCP (sum left to the device). */
 static inline void frame_bytes(uint8_t *f, uint32_t payload, uint32_t seq)

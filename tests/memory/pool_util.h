@@ -12,6 +12,23 @@
 #include <hugelink/buf.h>
 #include <hugelink/pool.h>
 
+/*
+ * A pool name that carries the pid of the process that first asked (a child
+ * forked after that keeps its parent's), so a run that died cannot collide
+ * with the next one. The last eight stay valid at once.
+ */
+static inline const char *pool_run_name(const char *name)
+{
+	static char buf[8][32];
+	static unsigned n;
+	static int id;
+	if (id == 0)
+		id = (int)getpid();
+	char *b = buf[n++ % 8];
+	snprintf(b, sizeof(buf[0]), "%s-%d", name, id);
+	return b;
+}
+
 /* Free 2 MiB hugepages right now. */
 static inline long free_hugepages_2m(void)
 {

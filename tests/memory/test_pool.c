@@ -18,28 +18,9 @@
 
 #define MB (1ull << 20)
 
-/* Names carry the test process's pid (a forked child keeps its parent's),
- * so a run that died cannot collide with the next one. */
-static int run_id(void)
-{
-	static int id;
-	if (id == 0)
-		id = (int)getpid();
-	return id;
-}
-
-static const char *uniq(const char *name)
-{
-	static char buf[8][32];
-	static unsigned n;
-	char *b = buf[n++ % 8];
-	snprintf(b, sizeof(buf[0]), "%s-%d", name, run_id());
-	return b;
-}
-
 static int create_huge(const char *name, uint64_t size, struct hl_pool **p)
 {
-	struct hl_pool_params prm = {.name = uniq(name), .size = size, .run_dir = hl_test_tmpdir(),
+	struct hl_pool_params prm = {.name = pool_run_name(name), .size = size, .run_dir = hl_test_tmpdir(),
 				     .page_size = 2 * MB};
 	return hl_pool_create(&prm, p);
 }
@@ -189,7 +170,7 @@ HL_TEST(crashed_owner_is_replaced)
 	struct hl_pool *p;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	snprintf(record, sizeof(record), "%s/%s.meta", hl_test_tmpdir(), uniq("t-crash"));
+	snprintf(record, sizeof(record), "%s/%s.meta", hl_test_tmpdir(), pool_run_name("t-crash"));
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct hl_pool *q;
@@ -249,7 +230,7 @@ static void sub_dir(char *buf, size_t n, const char *leaf)
 HL_TEST(dead_owner_found_by_name_adopted_elsewhere_then_cleaned)
 {
 	char dir_a[400], dir_b[400], rec_a[512], rec_b[512];
-	const char *name = uniq("t-stale");
+	const char *name = pool_run_name("t-stale");
 	struct hl_pool *p, *q;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
@@ -294,7 +275,7 @@ HL_TEST(dead_owner_found_by_name_adopted_elsewhere_then_cleaned)
 HL_TEST(damaged_or_half_made_pool_files)
 {
 	char dir[400], rec[512], rec2[512];
-	const char *name = uniq("t-dmg");
+	const char *name = pool_run_name("t-dmg");
 	struct hl_pool *p;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");

@@ -16,21 +16,6 @@
 
 #define MB (1ull << 20)
 
-static int run_id(void)
-{
-	static int id;
-	if (id == 0)
-		id = (int)getpid();
-	return id;
-}
-
-static const char *uniq(const char *name)
-{
-	static char buf[32];
-	snprintf(buf, sizeof(buf), "%s-%d", name, run_id());
-	return buf;
-}
-
 static void check_offset_iova_pool(struct hl_pool *p, const struct hl_pool_info *info)
 {
 	CHECK(!info->phys_iova);
@@ -56,7 +41,7 @@ HL_TEST(forced_shared_memory_fallback)
 {
 	struct hl_pool *p;
 	struct hl_pool_info info;
-	struct hl_pool_params prm = {.name = uniq("t-fb-forced"), .size = 24 * MB,
+	struct hl_pool_params prm = {.name = pool_run_name("t-fb-forced"), .size = 24 * MB,
 				     .run_dir = hl_test_tmpdir(), .flags = HL_POOL_F_NO_HUGE};
 
 	REQUIRE_OK(hl_pool_create(&prm, &p));
@@ -75,7 +60,7 @@ HL_TEST(hugepage_dir_that_is_not_hugetlbfs)
 {
 	struct hl_pool *p;
 	struct hl_pool_info info;
-	struct hl_pool_params prm = {.name = uniq("t-fb-dir"), .size = 8 * MB, .run_dir = hl_test_tmpdir(),
+	struct hl_pool_params prm = {.name = pool_run_name("t-fb-dir"), .size = 8 * MB, .run_dir = hl_test_tmpdir(),
 				     .hugepage_dir = hl_test_tmpdir()};
 
 	REQUIRE_OK(hl_pool_create(&prm, &p));
@@ -112,7 +97,7 @@ HL_TEST(no_hugepages_reserved)
 	long total = read_long(nr), freep = free_hugepages_2m();
 	struct hl_pool *p;
 	struct hl_pool_info info;
-	struct hl_pool_params prm = {.name = uniq("t-fb-none"), .size = 16 * MB,
+	struct hl_pool_params prm = {.name = pool_run_name("t-fb-none"), .size = 16 * MB,
 				     .run_dir = hl_test_tmpdir(), .page_size = 2 * MB};
 
 	HL_TEST_NEED(geteuid() == 0 && total >= 0, "root, to take the hugepages away for a moment");
@@ -147,7 +132,7 @@ HL_TEST(hugepages_without_physical_addresses)
 			_exit(11);
 		struct hl_pool *p;
 		struct hl_pool_info info;
-		struct hl_pool_params prm = {.name = uniq("t-fb-nophys"), .size = 8 * MB,
+		struct hl_pool_params prm = {.name = pool_run_name("t-fb-nophys"), .size = 8 * MB,
 					     .run_dir = hl_test_tmpdir(), .page_size = 2 * MB};
 		if (hl_pool_create(&prm, &p) < 0)
 			_exit(12);

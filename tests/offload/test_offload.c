@@ -34,6 +34,7 @@
 #include <hugelink/offload.h>
 
 #include "hl_test.h"
+#include "net_bytes.h"
 
 #define MB (1ull << 20)
 #define ROOM_2K (2048u - HL_BUF_HEADROOM)
@@ -47,46 +48,12 @@
 
 /* ---- the reference checksum, bytes in network order ------------------------- */
 
-/* RFC 1071, a byte at a time, in network order; the folded sum, not inverted. */
-static uint16_t ref_sum(const uint8_t *p, size_t len, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
 /* A host-order sum (as hl_csum_add gives it) read in network order. */
 static uint16_t net_of(uint16_t host_sum)
 {
 	uint8_t b[2];
 	memcpy(b, &host_sum, 2);
 	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -27,6 +27,7 @@
 #include <hugelink/tap_port.h>
 
 #include "hl_test.h"
+#include "net_bytes.h"
 
 #define MB (1ull << 20)
 #define WAIT_MS 2000
@@ -135,40 +136,10 @@ static bool env_ready(struct env *e, unsigned data_room)
 
 /* ---- frames ---------------------------------------------------------------- */
 
+/* The inverted RFC 1071 sum, as an IPv4 or ICMP header carries it. */
 static uint16_t csum(const void *p, size_t len)
 {
-	const uint8_t *b = p;
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		sum += (uint32_t)b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
+	return (uint16_t)~ref_sum(p, len, 0);
 }
 
 /* An ARP packet (42 bytes) from us. */

@@ -3,6 +3,8 @@
 #ifndef HL_TEST_SHM_ENV_H
 #define HL_TEST_SHM_ENV_H
 
+#include <hugelink/shm_ring.h>
+
 #include "hl_test.h"
 #include "shm_util.h"
 
@@ -36,6 +38,15 @@ static inline void env_close(struct env *e)
 	CHECK_EQ(st.double_free, 0);
 	hl_bufpool_free(e->bp);
 	CHECK_EQ(hl_pool_destroy(e->pool), 0);
+}
+
+/* Publish raw descriptors on one of a peer's rings, as a hostile peer would. */
+static inline void raw_push(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const uint64_t *d, unsigned n)
+{
+	struct hl_shm_ring *r = hl_shm_peer_ring(pe, id);
+	for (unsigned i = 0; i < n; i++)
+		hl_shm_ring_put(r, i, d[i]);
+	hl_shm_ring_publish(r, n);
 }
 
 #endif

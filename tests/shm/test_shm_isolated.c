@@ -331,14 +331,6 @@ HL_TEST(chains_and_offload_metadata_cross_the_boundary)
 
 /* ---- (2) the isolated peer reaches nothing of the switch's ------------------------------ */
 
-static void raw_push(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const uint64_t *d, unsigned n)
-{
-	struct hl_shm_ring *r = hl_shm_peer_ring(pe, id);
-	for (unsigned i = 0; i < n; i++)
-		hl_shm_ring_put(r, i, d[i]);
-	hl_shm_ring_publish(r, n);
-}
-
 HL_TEST(isolated_peer_maps_only_its_partition)
 {
 	struct env e;

@@ -406,15 +406,6 @@ HL_TEST(flood_to_two_peers_is_copied)
 
 /* ---- a hostile peer ------------------------------------------------------------------ */
 
-/* Publish raw descriptors on one of the peer's rings. */
-static void raw_push(struct hl_shm_peer *pe, enum hl_shm_ring_id id, const uint64_t *d, unsigned n)
-{
-	struct hl_shm_ring *r = hl_shm_peer_ring(pe, id);
-	for (unsigned i = 0; i < n; i++)
-		hl_shm_ring_put(r, i, d[i]);
-	hl_shm_ring_publish(r, n);
-}
-
 HL_TEST(hostile_peer_is_refused_and_counted)
 {
 	struct env e;

@@ -60,6 +60,61 @@ static void child_pool(const char *name, const char *bp_name, unsigned n, struct
 		_exit(10);
 }
 
+/*
+ * body(name) in a child that then dies by SIGKILL, as a crashed switch
+ * does (body exits on failure): true once the child is reaped killed so.
+ */
+static bool child_killed(void (*body)(const char *name), const char *name)
+{
+	int st;
+	HL_CHECKED();
+	pid_t pid = fork();
+	if (pid < 0) {
+		hl_test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+		return false;
+	}
+	if (pid == 0) {
+		body(name);
+		kill(getpid(), SIGKILL);
+		_exit(11);
+	}
+	HL_CHECKED();
+	if (waitpid(pid, &st, 0) != pid) {
+		hl_test_fail(__FILE__, __LINE__, "waitpid: %s", strerror(errno));
+		return false;
+	}
+	HL_CHECKED();
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+		hl_test_fail(__FILE__, __LINE__, "the child was not killed: status 0x%x", st);
+		return false;
+	}
+	return true;
+}
+
+/* Two ports p and q, their fill rings full. */
+static void child_two_ports(const char *name)
+{
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_shm_port *p, *q;
+	child_pool(name, "rbp", NBUF, &pool, &bp);
+	if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
+		_exit(10);
+}
+
+/* Ten buffers taken, each room filled with a byte of its index. */
+static void child_ten_buffers(const char *name)
+{
+	struct hl_pool *pool;
+	struct hl_bufpool *bp;
+	struct hl_buf *b[10];
+	child_pool(name, "abp", 1000, &pool, &bp);
+	if (hl_buf_alloc_bulk(bp, b, 10) < 0)
+		_exit(10);
+	for (unsigned i = 0; i < 10; i++)
+		memset(b[i]->buf_va, 0x40 + hl_buf_index(b[i]), SHM_ROOM);
+}
+
 /* The switch (and P's peer) in a child; never returns. chain: frames of two buffers. */
 static void child_switch(const char *name, enum hl_shm_ring_id ring, enum hl_shm_step step, bool chain)
 {
@@ -334,24 +389,11 @@ HL_TEST(recover_drops_a_port_of_another_format)
 {
 	const char *name = pool_name();
 	char record[512];
-	int st;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 4, "4 free 2 MiB hugepages");
 	record_of(name, record, sizeof(record));
-	pid_t pid = fork();
-	REQUIRE(pid >= 0);
-	if (pid == 0) {
-		struct hl_pool *pool;
-		struct hl_bufpool *bp;
-		struct hl_shm_port *p, *q;
-		child_pool(name, "rbp", NBUF, &pool, &bp);
-		if (hl_shm_port_create(pool, bp, "p", RING, &p) < 0 || hl_shm_port_create(pool, bp, "q", RING, &q) < 0)
-			_exit(10);
-		kill(getpid(), SIGKILL);
-		_exit(11);
-	}
-	REQUIRE(waitpid(pid, &st, 0) == pid);
-	REQUIRE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	if (!child_killed(child_two_ports, name))
+		return;
 
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
@@ -397,26 +439,11 @@ HL_TEST(bufpool_adopt_keeps_rooms_and_frees_the_rest)
 {
 	const char *name = pool_name();
 	char record[512];
-	int st;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 4, "4 free 2 MiB hugepages");
 	record_of(name, record, sizeof(record));
-	pid_t pid = fork();
-	REQUIRE(pid >= 0);
-	if (pid == 0) {
-		struct hl_pool *pool;
-		struct hl_bufpool *bp;
-		struct hl_buf *b[10];
-		child_pool(name, "abp", 1000, &pool, &bp);
-		if (hl_buf_alloc_bulk(bp, b, 10) < 0)
-			_exit(10);
-		for (unsigned i = 0; i < 10; i++)
-			memset(b[i]->buf_va, 0x40 + hl_buf_index(b[i]), SHM_ROOM);
-		kill(getpid(), SIGKILL);
-		_exit(11);
-	}
-	REQUIRE(waitpid(pid, &st, 0) == pid);
-	REQUIRE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	if (!child_killed(child_ten_buffers, name))
+		return;
 
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;

@@ -89,6 +89,14 @@ static int set_mem(struct hl_vhost_dev *d, const struct hl_vu_mem_region *regs, 
 	return rc;
 }
 
+/* The one region every ring test needs: REG bytes of a fresh memfd at GPA0 / UVA0. */
+static int set_one_region(struct hl_vhost_dev *d)
+{
+	int fd = memfd_of(REG);
+	struct hl_vu_mem_region reg = {GPA0, REG, UVA0, 0};
+	return set_mem(d, &reg, &fd, 1);
+}
+
 HL_TEST(negotiation)
 {
 	struct hl_vhost_dev *d = new_dev();
@@ -178,11 +186,9 @@ HL_TEST(protocol_features_gate_enable)
 {
 	struct hl_vhost_dev *d = new_dev();
 	struct hl_vu_msg r;
-	int fd = memfd_of(REG);
-	struct hl_vu_mem_region reg = {GPA0, REG, UVA0, 0};
 
 	CHECK_EQ(send_u64(d, HL_VU_SET_FEATURES, (1ull << 32) | (1ull << HL_VU_F_PROTOCOL_FEATURES), &r), 0);
-	REQUIRE_OK(set_mem(d, &reg, &fd, 1));
+	REQUIRE_OK(set_one_region(d));
 	CHECK_EQ(send_state(d, HL_VU_SET_VRING_NUM, 1, 64, &r), 0);
 	struct hl_vu_vring_addr a = {.index = 1, .desc_user_addr = UVA0, .avail_user_addr = UVA0 + 0x400,
 				     .used_user_addr = UVA0 + 0x800};
@@ -247,10 +253,8 @@ HL_TEST(rings_outside_memory_do_not_start)
 {
 	struct hl_vhost_dev *d = new_dev();
 	struct hl_vu_msg r;
-	int fd = memfd_of(REG);
-	struct hl_vu_mem_region reg = {GPA0, REG, UVA0, 0};
 
-	REQUIRE_OK(set_mem(d, &reg, &fd, 1));
+	REQUIRE_OK(set_one_region(d));
 	CHECK_EQ(send_state(d, HL_VU_SET_VRING_NUM, 0, 1024, &r), 0);
 	CHECK_EQ(send_state(d, HL_VU_SET_VRING_NUM, 0, 1000, &r), 0); /* not a power of two */
 	CHECK_EQ(d->vq[0].num, 1024);

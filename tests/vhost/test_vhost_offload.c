@@ -18,6 +18,7 @@
 #include <hugelink/virtio_user.h>
 
 #include "../../src/vhost/vhost_port_pvt.h"
+#include "echo_util.h"
 #include "hl_test.h"
 #include "tcp_frame.h"
 #include "../memory/pool_util.h"
@@ -38,12 +39,9 @@ static void *echo_thread(void *arg)
 	struct hl_ol_stats st = {0};
 	(void)arg;
 	while (!stop_echo) {
-		hl_vhost_port_poll_ctrl(&port, 0);
-		uint16_t n = hl_vhost_dequeue_burst(&port, 1, sw_bp, pkts, HL_VHOST_BURST);
-		if (n == 0) {
-			usleep(100);
+		uint16_t n = echo_take(&port, sw_bp, pkts);
+		if (n == 0)
 			continue;
-		}
 		uint32_t caps = __atomic_load_n(&port.vq[0].ol_caps, __ATOMIC_RELAXED);
 		for (uint16_t k = 0; k < n; k++) {
 			if (pkts[k]->flags & HL_BUF_F_OFFLOAD)

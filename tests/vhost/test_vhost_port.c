@@ -14,6 +14,7 @@
 #include <hugelink/vhost_port.h>
 
 #include "../../src/vhost/vhost_port_pvt.h"
+#include "echo_util.h"
 #include "hl_test.h"
 #include "../memory/pool_util.h"
 
@@ -28,12 +29,9 @@ static void *echo_thread(void *arg)
 	struct hl_buf *pkts[HL_VHOST_BURST];
 	(void)arg;
 	while (!stop_echo) {
-		hl_vhost_port_poll_ctrl(&port, 0);
-		uint16_t n = hl_vhost_dequeue_burst(&port, 1, sw_bp, pkts, HL_VHOST_BURST);
-		if (n == 0) {
-			usleep(100);
+		uint16_t n = echo_take(&port, sw_bp, pkts);
+		if (n == 0)
 			continue;
-		}
 		uint16_t sent = 0;
 		for (int tries = 0; sent < n && tries < 10000 && !stop_echo; tries++)
 			sent += hl_vhost_enqueue_burst(&port, 0, pkts + sent, (uint16_t)(n - sent), NULL);

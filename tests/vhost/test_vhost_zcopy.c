@@ -136,6 +136,14 @@ static void close_pair(struct hl_vuser *u)
 	hl_vhost_port_close(&port);
 }
 
+/* The pair closed, and every buffer back in the switch's bufpool and the front-end's. */
+static void close_pair_all_back(struct hl_vuser *u)
+{
+	close_pair(u);
+	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
+	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+}
+
 /* Send `count` frames, dequeue them all (keeping them) into out[]. */
 static unsigned send_and_take(struct hl_vuser *u, unsigned count, uint32_t len, struct hl_buf **out, unsigned max)
 {
@@ -259,9 +267,7 @@ HL_TEST(bounds_keep_the_guest_ring_moving)
 	CHECK_EQ(port.vq[1].stats.zc_pinned, 4); /* young again: pinning resumed */
 	hl_buf_free_bulk(p, got);
 	settle(&u);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 HL_TEST(auto_copies_small_packets)
@@ -280,9 +286,7 @@ HL_TEST(auto_copies_small_packets)
 	CHECK_EQ(port.vq[1].stats.zcopy, 16);
 	hl_buf_free_bulk(p, got);
 	settle(&u);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 /*
@@ -480,9 +484,7 @@ HL_TEST(auto_splits_at_the_calibrated_threshold)
 	}
 	CHECK_EQ(port.vq[1].stats.zc_fallback, 0);
 	CHECK_EQ(port.vq[1].stats.zc_pinned, 0);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 /* When it cannot measure (too few buffers, none at all), it says so and AUTO starts at 512 B. */
@@ -530,9 +532,7 @@ HL_TEST(guest_rewriting_after_the_kick_cannot_redirect)
 	CHECK(p[0]->next != NULL && ((uint8_t *)hl_buf_data(p[0]->next))[1000 - HL_VHOST_ZC_COPY] == (guest[1000]));
 	hl_buf_free(p[0]);
 	settle(&u);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 HL_TEST(iova_is_the_physical_address_of_guest_memory)
@@ -601,9 +601,7 @@ HL_TEST(queue_lost_with_buffers_pinned)
 	hl_buf_free_bulk(p, got);
 	CHECK_EQ(settle(&u), 32); /* exactly the new ones: nothing twice */
 	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 16);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 /* A message the front-end would not send by itself, straight onto its socket. */
@@ -674,9 +672,7 @@ HL_TEST(queue_restarted_with_buffers_pinned)
 	CHECK_EQ(port.vq[1].stats.zc_reclaimed, 24);
 	CHECK_EQ(hl_vuser_tx_reclaim(&u), 8);
 	hl_buf_free_bulk(held, 8);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 /* last: nothing of either pool may be left */
@@ -787,9 +783,7 @@ HL_TEST(enqueue_logs_the_pages_it_writes)
 	CHECK_EQ(wrong, 0);
 	CHECK_EQ(port.vq[0].stats.log_dropped, 0);
 	munmap(log, log_size);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 /*
@@ -855,9 +849,7 @@ HL_TEST(migration_with_buffers_pinned)
 	free(log_then);
 	free(log_now);
 	munmap(log, log_size);
-	close_pair(&u);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
+	close_pair_all_back(&u);
 }
 
 HL_TEST(pools_released)
