@@ -260,40 +260,27 @@ static void shm_close(struct hl_sw_port *p)
 	free(p);
 }
 
+/*
+ * What both shm port kinds share: all but how they receive. A guest on the
+ * BAR has no doorbell, so a worker with one armed looks at its ring every
+ * millisecond.
+ */
+#define SHM_OPS_COMMON                                                                             \
+	.kind = "shm", .tx = shm_tx, .arm = shm_arm, .disarm = shm_disarm, .set_wakeup = shm_set_wakeup, \
+	.stats = shm_stats, .state = shm_state, .close = shm_close, .offloads = shm_offloads,            \
+	.needs_reset = shm_needs_reset, .reset = shm_reset, .max_sleep_ms = 1
+
 static const struct hl_sw_port_ops shm_ops = {
-	.kind = "shm",
+	SHM_OPS_COMMON,
 	.rx = shm_rx,
-	.tx = shm_tx,
-	.arm = shm_arm,
-	.disarm = shm_disarm,
-	.set_wakeup = shm_set_wakeup,
-	.stats = shm_stats,
-	.state = shm_state,
-	.close = shm_close,
-	.offloads = shm_offloads,
-	.needs_reset = shm_needs_reset,
-	.reset = shm_reset,
-	/* a guest on the BAR has no doorbell: look at its ring every millisecond */
-	.max_sleep_ms = 1,
 	/* the peer's frames, their headers prefetched by hl_shm_port_rx_burst */
 	.rx_in_flight = true,
 };
 
-/* The same port kind, but receiving across the boundary. */
+/* The same port kind, but receiving across the boundary (a copy: nothing in flight). */
 static const struct hl_sw_port_ops shm_iso_ops = {
-	.kind = "shm",
+	SHM_OPS_COMMON,
 	.rx = shm_rx_isolated,
-	.tx = shm_tx,
-	.arm = shm_arm,
-	.disarm = shm_disarm,
-	.set_wakeup = shm_set_wakeup,
-	.stats = shm_stats,
-	.state = shm_state,
-	.close = shm_close,
-	.offloads = shm_offloads,
-	.needs_reset = shm_needs_reset,
-	.reset = shm_reset,
-	.max_sleep_ms = 1,
 };
 
 static bool is_shm(const struct hl_sw_port *p)
