@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <hugelink/memif_port.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
 #include <hugelink/sw_ports.h>
@@ -59,6 +60,38 @@ static void port_mac(const char *name, char out[18])
 	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
 }
 
+/*
+ * A memif port and its peer. The switch copies every frame (memif_port.h);
+ * whether the peer copies too shows in its regions: a client that lays out
+ * buffers of its own (DPDK's default) has them in the one region with its
+ * rings, a zero-copy client exports its packet memory as further regions.
+ */
+static void list_memif(struct hl_jw *r, const struct port_conf *c, const struct hl_memif_port *mp)
+{
+	hl_jw_kv_str(r, "socket", c->path);
+	hl_jw_kv_str(r, "role", "server");
+	hl_jw_kv_u64(r, "id", c->memif.id);
+	hl_jw_kv_u64(r, "rings", c->memif.rings);
+	hl_jw_kv_u64(r, "ring_size", c->memif.ring_size);
+	if (mp == NULL)
+		return;
+	bool up = hl_memif_port_up(mp);
+	hl_jw_kv_str(r, "peer", up ? mp->ctl.peer_name : "");
+	hl_jw_kv_str(r, "peer_if", up ? mp->ctl.peer_if_name : "");
+	char ver[16];
+	snprintf(ver, sizeof(ver), "%u.%u", mp->ctl.peer_version >> 8, mp->ctl.peer_version & 0xff);
+	hl_jw_kv_str(r, "version", up ? ver : "");
+	hl_jw_kv_u64(r, "queues", up ? mp->nq : 0);
+	hl_jw_kv_u64(r, "regions", up ? mp->ctl.nregions : 0);
+	hl_jw_kv_str(r, "copy", "switch copies");
+	hl_jw_kv_bool(r, "peer_zero_copy", up && mp->ctl.nregions > 1);
+	hl_jw_kv_u64(r, "connects", mp->ctl.stats.connects);
+	hl_jw_kv_u64(r, "bad_msgs", mp->ctl.stats.bad_msgs);
+	hl_jw_kv_u64(r, "faults", mp->faults);
+	hl_jw_kv_u64(r, "rejected", mp->rejected);
+	hl_jw_kv_str(r, "last_reason", mp->ctl.reason);
+}
+
 static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 {
 	ok_begin(r);
@@ -90,6 +123,8 @@ static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 			hl_jw_kv_bool(r, "isolated", iso);
 			if (rec != NULL)
 				hl_jw_kv_str(r, "record", rec);
+		} else if (strcmp(c->kind, "memif") == 0) {
+			list_memif(r, c, hl_sw_port_memif(p));
 		}
 		hl_jw_obj_end(r);
 	}
@@ -114,6 +149,33 @@ static void json_offload(struct hl_jw *r, const struct hl_ol_stats *o)
 	for (unsigned k = 0; k < HL_OL_R_MAX; k++)
 		hl_jw_kv_u64(r, hl_ol_reason_name((enum hl_ol_reason)k), o->refused[k]);
 	hl_jw_obj_end(r);
+	hl_jw_obj_end(r);
+}
+
+/* A memif port's own counters, all queues added up: chains, broken rings, kicks, the handshake. */
+static void json_memif(struct hl_jw *r, const struct hl_memif_port *mp)
+{
+	struct hl_memif_q_stats rx = {0}, tx = {0};
+	for (unsigned i = 0; i < HL_MEMIF_MAX_QUEUES; i++) {
+		const struct hl_memif_q_stats *a = &mp->rx[i].stats, *b = &mp->tx[i].stats;
+		rx.chained += __atomic_load_n(&a->chained, __ATOMIC_RELAXED);
+		rx.bad_desc += __atomic_load_n(&a->bad_desc, __ATOMIC_RELAXED);
+		rx.bad_ring += __atomic_load_n(&a->bad_ring, __ATOMIC_RELAXED);
+		tx.chained += __atomic_load_n(&b->chained, __ATOMIC_RELAXED);
+		tx.bad_desc += __atomic_load_n(&b->bad_desc, __ATOMIC_RELAXED);
+		tx.bad_ring += __atomic_load_n(&b->bad_ring, __ATOMIC_RELAXED);
+		tx.kicks += __atomic_load_n(&b->kicks, __ATOMIC_RELAXED);
+	}
+	hl_jw_key(r, "memif");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "rx_chained", rx.chained);
+	hl_jw_kv_u64(r, "tx_chained", tx.chained);
+	hl_jw_kv_u64(r, "bad_desc", rx.bad_desc + tx.bad_desc);
+	hl_jw_kv_u64(r, "bad_ring", rx.bad_ring + tx.bad_ring);
+	hl_jw_kv_u64(r, "tx_kicks", tx.kicks);
+	hl_jw_kv_u64(r, "bad_msgs", __atomic_load_n(&mp->ctl.stats.bad_msgs, __ATOMIC_RELAXED));
+	hl_jw_kv_u64(r, "connects", __atomic_load_n(&mp->ctl.stats.connects, __ATOMIC_RELAXED));
+	hl_jw_kv_u64(r, "faults", __atomic_load_n(&mp->faults, __ATOMIC_RELAXED));
 	hl_jw_obj_end(r);
 }
 
@@ -169,6 +231,9 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
 		hl_jw_kv_u64(r, "errors", st.errors);
 		json_offload(r, &st.ol);
+		const struct hl_memif_port *mp = hl_sw_port_memif(p);
+		if (mp != NULL)
+			json_memif(r, mp);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL) {
 			uint32_t f = hl_shm_port_features(sp);
@@ -335,7 +400,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 static bool path_in_use(struct daemon *d, const char *path)
 {
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++)
-		if (d->conf[i].used && strcmp(d->conf[i].kind, "vhost") == 0 && strcmp(d->conf[i].path, path) == 0)
+		if (d->conf[i].used && (strcmp(d->conf[i].kind, "vhost") == 0 || strcmp(d->conf[i].kind, "memif") == 0) &&
+		    strcmp(d->conf[i].path, path) == 0)
 			return true;
 	return false;
 }
@@ -351,6 +417,58 @@ static int offload_field(const struct hl_json *spec, const char *name, struct po
 	return 0;
 }
 
+/* An optional whole number field: *out keeps its default when the field is absent or null. */
+static int uint_field(const struct hl_json *spec, const char *key, const char *name, uint64_t max, unsigned *out)
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	if (j == NULL || hl_json_is_null(j))
+		return 0;
+	uint64_t v;
+	if (!hl_json_u64(j, &v) || v > max)
+		return hl_error(-EINVAL, "memif port %s: \"%s\" must be a whole number up to %llu", name, key,
+				(unsigned long long)max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * "socket" (absolute path), "role" ("server"), "id", "secret", "rings"
+ * (queue pairs), "ring_size" (a power of two), "buffer_size"; the memif
+ * port checks the ranges again when it opens.
+ */
+static int memif_fields(struct daemon *d, const struct hl_json *spec, const char *name, struct port_conf *c)
+{
+	const char *path = hl_json_str(hl_json_get(spec, "socket"));
+	const struct hl_json *jrole = hl_json_get(spec, "role"), *jsec = hl_json_get(spec, "secret");
+	const char *role = hl_json_str(jrole), *secret = hl_json_str(jsec);
+	unsigned id = 0;
+	int rc;
+	if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return hl_error(-EINVAL, "memif port %s: \"socket\" must be an absolute socket path under %zu bytes",
+				name, sizeof(((struct sockaddr_un *)0)->sun_path));
+	if (jrole != NULL && !hl_json_is_null(jrole) && (role == NULL || strcmp(role, "server") != 0))
+		return hl_error(-EINVAL, "memif port %s: \"role\" must be \"server\" (hugelinkd serves memif clients)",
+				name);
+	if (jsec != NULL && !hl_json_is_null(jsec) && (secret == NULL || strlen(secret) > HL_MEMIF_SECRET_SZ))
+		return hl_error(-EINVAL, "memif port %s: \"secret\" must be a string of at most %d bytes", name,
+				HL_MEMIF_SECRET_SZ);
+	if (path_in_use(d, path))
+		return hl_error(-EADDRINUSE, "memif port %s: socket %s is used by another port", name, path);
+	c->memif.rings = 1;
+	c->memif.ring_size = 1024;
+	c->memif.buffer_size = 2048;
+	if ((rc = uint_field(spec, "id", name, UINT32_MAX, &id)) < 0 ||
+	    (rc = uint_field(spec, "rings", name, HL_MEMIF_MAX_QUEUES, &c->memif.rings)) < 0 ||
+	    (rc = uint_field(spec, "ring_size", name, 1u << HL_MEMIF_MAX_LOG2_RING, &c->memif.ring_size)) < 0 ||
+	    (rc = uint_field(spec, "buffer_size", name, 65536, &c->memif.buffer_size)) < 0)
+		return rc;
+	c->memif.id = id;
+	snprintf(c->kind, sizeof(c->kind), "memif");
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	snprintf(c->memif.secret, sizeof(c->memif.secret), "%s", secret ? secret : "");
+	return 0;
+}
+
 int hld_port_add(struct daemon *d, const struct hl_json *spec)
 {
 	const char *kind = hl_json_str(hl_json_get(spec, "kind"));
@@ -360,7 +478,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	int rc;
 
 	if (kind == NULL)
-		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap or shm)");
+		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm or memif)");
 	if (name == NULL || name[0] == '\0' || strlen(name) >= HL_SW_NAME_LEN)
 		return hl_error(-EINVAL, "\"name\" must be a string of 1..%d characters", HL_SW_NAME_LEN - 1);
 	for (const char *s = name; *s; s++)
@@ -414,8 +532,15 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		snprintf(c.kind, sizeof(c.kind), "shm");
 		c.isolated = iso == 1;
 		rc = hl_sw_port_shm_create(d->pool, d->bp, name, c.isolated, &p);
+	} else if (strcmp(kind, "memif") == 0) {
+		if ((rc = memif_fields(d, spec, name, &c)) < 0)
+			return rc;
+		struct hl_sw_memif_params mp = {.name = name, .path = c.path, .id = c.memif.id,
+						.secret = c.memif.secret, .queues = c.memif.rings,
+						.ring_size = c.memif.ring_size, .buffer_size = c.memif.buffer_size};
+		rc = hl_sw_port_memif_create(&mp, &p);
 	} else {
-		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap or shm)", kind);
+		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm or memif)", kind);
 	}
 	if (rc < 0)
 		return rc;

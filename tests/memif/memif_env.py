@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""What the memif tests share: DPDK testpmd as a net_memif peer, and the daemon helpers.
+
+testpmd runs with its own --file-prefix (the test's pid), a small mbuf pool,
+and `--stats-period` so it needs no terminal; it is stopped with SIGINT and
+its closing "Accumulated forward statistics" are read back.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from test_hugelinkd import Daemon, endpoint, result, settle  # noqa: E402,F401
+
+TESTPMD = "/usr/bin/dpdk-testpmd"
+
+
+class Testpmd:
+    """One testpmd with one or more net_memif vdevs."""
+
+    def __init__(self, work, tag, vdevs, fwd="macswap", extra_eal=(), extra=(), lcores="0,1", main_lcore=0):
+        self.log = os.path.join(work, f"testpmd-{tag}.log")
+        args = [TESTPMD, "-l", lcores, "--main-lcore", str(main_lcore), "--no-pci", "--file-prefix",
+                f"memif-{tag}-{os.getpid()}", *extra_eal]
+        for v in vdevs:
+            args += ["--vdev", v]
+        args += ["--", "--nb-cores=1", f"--forward-mode={fwd}", "--stats-period", "1", "--no-lsc-interrupt",
+                 "--total-num-mbufs=8192", "--port-topology=loop" if len(vdevs) == 1 else "--port-topology=paired",
+                 *extra]
+        self.args = args
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return self
+
+    def text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_for(self, pattern, secs=20.0):
+        t = time.time()
+        while time.time() - t < secs:
+            if re.search(pattern, self.text()):
+                return True
+            if self.proc.poll() is not None:
+                return bool(re.search(pattern, self.text()))
+            time.sleep(0.1)
+        return False
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def totals(self):
+        """(rx, tx) from the closing accumulated statistics, or (-1, -1)."""
+        m = re.search(r"Accumulated forward statistics.*?RX-packets:\s*(\d+).*?TX-packets:\s*(\d+)", self.text(), re.S)
+        return (int(m[1]), int(m[2])) if m else (-1, -1)
+
+    def tail(self, n=8):
+        return " | ".join(self.text().splitlines()[-n:])
+
+
+def memif_vdev(index, sock, mac, role="client", extra=""):
+    return f"net_memif{index},role={role},socket={sock},socket-abstract=no,id=0,mac={mac}{extra}"
+
+
+def port_state(d, name):
+    for p in d.json("port", "list")["ports"]:
+        if p["name"] == name:
+            return p
+    return {}
+
+
+def wait_state(d, name, state, secs=15.0):
+    t = time.time()
+    while time.time() - t < secs:
+        p = port_state(d, name)
+        if p.get("state") == state:
+            return p
+        time.sleep(0.1)
+    return port_state(d, name)
