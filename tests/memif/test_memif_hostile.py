@@ -89,65 +89,50 @@ def wrong_secret(p):
     p.send(mp.m_init(id_=3, secret=b"nope"))
 
 
-def region_index_skips(p):
+def after_init(p):
+    """Connected and past INIT: what a case sends next is the first thing wrong."""
     p.connect()
     p.send(mp.m_init())
     p.expect(mp.ACK)
     p.make_region()
+
+
+def after_region(p):
+    after_init(p)
+    p.send(mp.m_add_region(0, p.region_size), [p.mfd])
+    p.expect(mp.ACK)
+    e = os.eventfd(0)
+    p.efds.append(e)
+    return e
+
+
+def region_index_skips(p):
+    after_init(p)
     p.send(mp.m_add_region(1, p.region_size), [p.mfd])
 
 
 def region_without_fd(p):
-    p.connect()
-    p.send(mp.m_init())
-    p.expect(mp.ACK)
+    after_init(p)
     p.send(mp.m_add_region(0, 1 << 20))
 
 
 def two_fds(p):
-    p.connect()
-    p.send(mp.m_init())
-    p.expect(mp.ACK)
-    p.make_region()
+    after_init(p)
     e = os.eventfd(0)
     p.efds.append(e)
     p.send(mp.m_add_region(0, p.region_size), [p.mfd, e])
 
 
 def ring_bad_region(p):
-    p.connect()
-    p.send(mp.m_init())
-    p.expect(mp.ACK)
-    p.make_region()
-    p.send(mp.m_add_region(0, p.region_size), [p.mfd])
-    p.expect(mp.ACK)
-    e = os.eventfd(0)
-    p.efds.append(e)
-    p.send(mp.m_add_ring(True, 0, 3, 0, p.log2), [e])
+    p.send(mp.m_add_ring(True, 0, 3, 0, p.log2), [after_region(p)])
 
 
 def ring_bad_index(p):
-    p.connect()
-    p.send(mp.m_init())
-    p.expect(mp.ACK)
-    p.make_region()
-    p.send(mp.m_add_region(0, p.region_size), [p.mfd])
-    p.expect(mp.ACK)
-    e = os.eventfd(0)
-    p.efds.append(e)
-    p.send(mp.m_add_ring(True, 5, 0, 0, p.log2), [e])
+    p.send(mp.m_add_ring(True, 5, 0, 0, p.log2), [after_region(p)])
 
 
 def ring_too_big(p):
-    p.connect()
-    p.send(mp.m_init())
-    p.expect(mp.ACK)
-    p.make_region()
-    p.send(mp.m_add_region(0, p.region_size), [p.mfd])
-    p.expect(mp.ACK)
-    e = os.eventfd(0)
-    p.efds.append(e)
-    p.send(mp.m_add_ring(True, 0, 0, 0, 15), [e])
+    p.send(mp.m_add_ring(True, 0, 0, 0, 15), [after_region(p)])
 
 
 def handshake_with(p, region_size=None, file_size=None, ring_offset=None, cookie=True, rings=True, extra=None):
