@@ -79,10 +79,17 @@ int hl_sw_port_shm_pool_info(const struct hl_sw_port *p, struct hl_pool_info *in
 
 /* ---- memif (sw_port_memif.c) ------------------------------------------------------ */
 
-/* A memif server on a socket at path: DPDK net_memif, libmemif and VPP clients connect to it. */
+/*
+ * A memif server on a socket at path (DPDK net_memif, libmemif and VPP
+ * clients connect to it), or with client a memif client of the server
+ * there, whose regions are bp's pool: the server reads and writes the
+ * switch's buffers.
+ */
 struct hl_sw_memif_params {
 	const char *name;
 	const char *path;
+	bool client;
+	struct hl_bufpool *bp;  /* client: the bufpool the switch receives into */
 	uint32_t id;            /* the interface id the client asks for */
 	const char *secret;     /* NULL or "": none */
 	unsigned queues;        /* queue pairs offered; 0: 1 */

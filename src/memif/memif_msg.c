@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The memif control engine, server side: one message and its fd in, the
- * message to answer (or a hang-up) out. No socket here, so a test or a
- * fuzzer drives it directly.
+ * The memif control engine: one message and its fd in, the message to
+ * answer (or a hang-up) out, for either role. No socket here, so a test or
+ * a fuzzer drives it directly. As a client the engine sends INIT, each
+ * region, each ring and CONNECT one per ACK, from what the port laid out
+ * in c->region, c->s2m and c->m2s.
  *
  * Invariants. Every message is exactly HL_MEMIF_MSG_SIZE bytes and comes
  * in the order of memif_abi.h; anything else (a wrong size, a message out
@@ -37,8 +39,9 @@ void hl_memif_ctl_reset(struct hl_memif_ctl *c)
 {
 	for (unsigned i = 0; i < HL_MEMIF_MAX_REGIONS; i++) {
 		struct hl_memif_region *r = &c->region[i];
-		if (r->va != NULL)
+		if (r->va != NULL && !r->borrowed)
 			munmap(r->va, r->size);
+		r->borrowed = false;
 		if (r->fd >= 0)
 			close(r->fd);
 		r->fd = -1;
@@ -57,6 +60,7 @@ void hl_memif_ctl_reset(struct hl_memif_ctl *c)
 	if (c->state != HL_MEMIF_S_IDLE)
 		c->stats.disconnects++;
 	c->nregions = 0;
+	c->step = 0;
 	c->state = HL_MEMIF_S_IDLE;
 }
 
@@ -183,6 +187,23 @@ static enum hl_memif_action on_add_ring(struct hl_memif_ctl *c, const struct hl_
 	return HL_MEMIF_A_REPLY;
 }
 
+/* DISCONNECT from the peer: keep its reason (printable only) and hang up, not counted as bad. */
+static enum hl_memif_action peer_left(struct hl_memif_ctl *c, const struct hl_memif_msg *m, int fd,
+				      struct hl_memif_msg *reply)
+{
+	char why[HL_MEMIF_DISC_SZ + 1];
+	memcpy(why, m->disconnect.string, HL_MEMIF_DISC_SZ);
+	why[HL_MEMIF_DISC_SZ] = '\0';
+	for (char *s = why; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+	snprintf(c->reason, sizeof(c->reason), "peer: %.80s", why);
+	if (fd >= 0)
+		close(fd);
+	hl_memif_ctl_disconnect_msg(reply, "bye");
+	return HL_MEMIF_A_HANGUP;
+}
+
 enum hl_memif_action hl_memif_ctl_handle(struct hl_memif_ctl *c, const void *msg, size_t len, int fd,
 					 struct hl_memif_msg *reply)
 {
@@ -191,16 +212,8 @@ enum hl_memif_action hl_memif_ctl_handle(struct hl_memif_ctl *c, const void *msg
 	if (len != sizeof(m))
 		return refuse(c, fd, reply, "message of %zu bytes (memif messages are %d)", len, HL_MEMIF_MSG_SIZE);
 	memcpy(&m, msg, sizeof(m));
-	if (m.type == HL_MEMIF_MSG_DISCONNECT) {
-		char why[HL_MEMIF_DISC_SZ + 1];
-		memcpy(why, m.disconnect.string, HL_MEMIF_DISC_SZ);
-		why[HL_MEMIF_DISC_SZ] = '\0';
-		snprintf(c->reason, sizeof(c->reason), "peer: %.80s", why);
-		if (fd >= 0)
-			close(fd);
-		hl_memif_ctl_disconnect_msg(reply, "bye");
-		return HL_MEMIF_A_HANGUP;
-	}
+	if (m.type == HL_MEMIF_MSG_DISCONNECT)
+		return peer_left(c, &m, fd, reply);
 	switch (c->state) {
 	case HL_MEMIF_S_HELLO:
 		if (m.type != HL_MEMIF_MSG_INIT)
@@ -304,4 +317,107 @@ int hl_memif_ctl_connect(struct hl_memif_ctl *c, struct hl_memif_msg *reply)
 	c->state = HL_MEMIF_S_CONNECTED;
 	c->stats.connects++;
 	return 0;
+}
+
+/* ---- client role ---------------------------------------------------------------- */
+
+void hl_memif_ctl_client_init(struct hl_memif_ctl *c, struct hl_memif_msg *reply)
+{
+	memset(reply, 0, sizeof(*reply));
+	reply->type = HL_MEMIF_MSG_INIT;
+	reply->init.version = HL_MEMIF_VERSION;
+	reply->init.id = c->cfg.id;
+	reply->init.mode = HL_MEMIF_MODE_ETHERNET;
+	memcpy(reply->init.secret, c->cfg.secret, HL_MEMIF_SECRET_SZ);
+	memcpy(reply->init.name, c->cfg.name, sizeof(reply->init.name));
+	c->state = HL_MEMIF_S_SETUP;
+	c->step = 0;
+}
+
+/* What follows INIT, one per ACK: regions, S2M rings, M2S rings, CONNECT. */
+static void client_next(struct hl_memif_ctl *c, struct hl_memif_msg *reply, int *reply_fd)
+{
+	unsigned k = c->step++;
+	memset(reply, 0, sizeof(*reply));
+	*reply_fd = -1;
+	if (k < c->nregions) {
+		reply->type = HL_MEMIF_MSG_ADD_REGION;
+		reply->add_region.index = (uint16_t)k;
+		reply->add_region.size = c->region[k].size;
+		*reply_fd = c->region[k].fd;
+		return;
+	}
+	k -= c->nregions;
+	if (k < 2u * c->nq) {
+		bool s2m = k < c->nq;
+		unsigned i = s2m ? k : k - c->nq;
+		const struct hl_memif_ring_desc *rd = s2m ? &c->s2m[i] : &c->m2s[i];
+		reply->type = HL_MEMIF_MSG_ADD_RING;
+		reply->add_ring.flags = s2m ? HL_MEMIF_ADD_RING_F_S2M : 0;
+		reply->add_ring.index = (uint16_t)i;
+		reply->add_ring.region = rd->region;
+		reply->add_ring.offset = rd->offset;
+		reply->add_ring.log2_ring_size = rd->log2_size;
+		*reply_fd = rd->fd;
+		return;
+	}
+	reply->type = HL_MEMIF_MSG_CONNECT;
+	memcpy(reply->connect.if_name, c->cfg.name, sizeof(reply->connect.if_name));
+}
+
+enum hl_memif_action hl_memif_ctl_client_handle(struct hl_memif_ctl *c, const void *msg, size_t len, int fd,
+						struct hl_memif_msg *reply, int *reply_fd)
+{
+	struct hl_memif_msg m;
+	*reply_fd = -1;
+	c->stats.msgs++;
+	if (len != sizeof(m))
+		return refuse(c, fd, reply, "message of %zu bytes (memif messages are %d)", len, HL_MEMIF_MSG_SIZE);
+	if (fd >= 0)
+		return refuse(c, fd, reply, "a server sends no fds (message type %u came with one)",
+			      ((const struct hl_memif_msg *)msg)->type);
+	memcpy(&m, msg, sizeof(m));
+	if (m.type == HL_MEMIF_MSG_DISCONNECT)
+		return peer_left(c, &m, -1, reply);
+	switch (c->state) {
+	case HL_MEMIF_S_WAIT_HELLO: {
+		const struct hl_memif_hello *h = &m.hello;
+		if (m.type != HL_MEMIF_MSG_HELLO)
+			return refuse(c, -1, reply, "message type %u before HELLO", m.type);
+		if (h->min_version > HL_MEMIF_VERSION || h->max_version < HL_MEMIF_VERSION)
+			return refuse(c, -1, reply, "server speaks versions %u.%u..%u.%u, not 2.0", h->min_version >> 8,
+				      h->min_version & 0xff, h->max_version >> 8, h->max_version & 0xff);
+		if (h->max_region < 1)
+			return refuse(c, -1, reply, "server takes %u regions; a client needs 2", h->max_region + 1u);
+		unsigned nq = c->cfg.queues;
+		if (h->max_s2m_ring + 1u < nq)
+			nq = h->max_s2m_ring + 1u;
+		if (h->max_m2s_ring + 1u < nq)
+			nq = h->max_m2s_ring + 1u;
+		c->nq = (uint16_t)nq;
+		c->log2_ring = h->max_log2_ring_size < c->cfg.log2_ring ? h->max_log2_ring_size : c->cfg.log2_ring;
+		if (c->log2_ring == 0)
+			return refuse(c, -1, reply, "server takes rings of %u slots", 1u << c->log2_ring);
+		take_name(c->peer_name, h->name);
+		c->peer_version = HL_MEMIF_VERSION;
+		return HL_MEMIF_A_SETUP;
+	}
+	case HL_MEMIF_S_SETUP:
+		if (m.type == HL_MEMIF_MSG_CONNECTED && c->step == c->nregions + 2u * c->nq + 1u) {
+			take_name(c->peer_if_name, m.connect.if_name);
+			c->state = HL_MEMIF_S_CONNECTED;
+			c->stats.connects++;
+			return HL_MEMIF_A_UP;
+		}
+		if (m.type != HL_MEMIF_MSG_ACK || c->step > c->nregions + 2u * c->nq)
+			return refuse(c, -1, reply, "message type %u during set-up (step %u)", m.type, c->step);
+		client_next(c, reply, reply_fd);
+		return HL_MEMIF_A_REPLY;
+	case HL_MEMIF_S_CONNECTED:
+		if (m.type == HL_MEMIF_MSG_ACK)
+			return HL_MEMIF_A_NONE;
+		return refuse(c, -1, reply, "message type %u on a connected interface", m.type);
+	default:
+		return refuse(c, -1, reply, "message type %u with no handshake under way", m.type);
+	}
 }

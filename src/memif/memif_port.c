@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A memif server port's socket side: listen, accept one peer, feed its
- * messages (and the fds that come with them) to the control engine,
- * start the queues on CONNECT and stop them when the connection ends.
+ * A memif port's socket side: listen and accept one peer (server), or
+ * connect (client, memif_client.c), feed the peer's messages and the fds
+ * that come with them to the control engine, start the queues when the
+ * handshake ends and stop them when the connection does.
  *
  * Invariants. One peer at a time: a second connection is told why and
  * closed. Everything here runs on the control thread and never blocks:
@@ -12,6 +13,7 @@
  * closed, so the data path never touches memory that is gone.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <hugelink/memif_port.h>
+#include "memif_pvt.h"
 
 #define MSGS_PER_POLL 64
 
@@ -47,12 +49,25 @@ int hl_memif_port_open(struct hl_memif_port *p, const struct hl_memif_port_param
 	hl_memif_ctl_init(&p->ctl, &cfg);
 	for (unsigned i = 0; i < HL_MEMIF_MAX_QUEUES; i++)
 		p->rx[i].fd = p->tx[i].fd = -1;
-	if (prm->path == NULL || prm->path[0] != '/')
-		return hl_error(-EINVAL, "memif: the socket path must be absolute");
+	if (prm->path == NULL || prm->path[0] != '/' || strlen(prm->path) >= sizeof(p->path))
+		return hl_error(-EINVAL, "memif: the socket path must be absolute and under %zu bytes", sizeof(p->path));
+	snprintf(p->path, sizeof(p->path), "%s", prm->path);
+	p->ctl.client = p->client = prm->client;
+	if (prm->client) {
+		struct hl_pool_info in;
+		if (prm->bp == NULL || hl_pool_get_info(hl_bufpool_pool(prm->bp), &in) < 0)
+			return hl_error(-EINVAL, "memif %s: a client port needs the switch's bufpool", prm->path);
+		/* descriptor offsets are 32 bits: the pool must fit one region */
+		if (in.size > UINT32_MAX)
+			return hl_error(-E2BIG, "memif %s: a pool of %llu MiB is over the 4 GiB a region can address",
+					prm->path, (unsigned long long)(in.size >> 20));
+		p->bp = prm->bp;
+		p->backoff_ms = HL_MEMIF_BACKOFF_MIN_MS;
+		return 0;
+	}
 	int fd = hl_unix_listen(prm->path, SOCK_SEQPACKET | SOCK_NONBLOCK, "memif");
 	if (fd < 0)
 		return fd;
-	snprintf(p->path, sizeof(p->path), "%s", prm->path);
 	p->listen_fd = fd;
 	return 0;
 }
@@ -62,13 +77,31 @@ bool hl_memif_port_up(const struct hl_memif_port *p)
 	return __atomic_load_n(&p->nq, __ATOMIC_ACQUIRE) != 0;
 }
 
-static void send_msg(struct hl_memif_port *p, const struct hl_memif_msg *m)
+void hl__memif_send(struct hl_memif_port *p, const struct hl_memif_msg *m, int fd)
 {
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (p->conn_fd < 0)
 		return;
+	if (fd >= 0) {
+		memset(ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl;
+		mh.msg_controllen = sizeof(ctl);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 	/* a peer that does not read its socket loses its connection, not our thread */
-	if (send(p->conn_fd, m, sizeof(*m), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*m))
+	if (sendmsg(p->conn_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(*m))
 		HL_LOG_WARN("memif %s: send message %u: %s", p->path, m->type, strerror(errno));
+}
+
+static void send_msg(struct hl_memif_port *p, const struct hl_memif_msg *m)
+{
+	hl__memif_send(p, m, -1);
 }
 
 static void stop_queues(struct hl_memif_port *p)
@@ -94,8 +127,7 @@ static void stop_queues(struct hl_memif_port *p)
 	}
 }
 
-/* End the connection: queues stopped first, then memory and fds go. */
-static void hang_up(struct hl_memif_port *p, const char *why)
+void hl__memif_hang_up(struct hl_memif_port *p, const char *why)
 {
 	if (p->conn_fd < 0)
 		return;
@@ -103,9 +135,18 @@ static void hang_up(struct hl_memif_port *p, const char *why)
 	if (why != p->ctl.reason)
 		snprintf(p->ctl.reason, sizeof(p->ctl.reason), "%s", why);
 	stop_queues(p);
+	if (p->client) {
+		hl_memif_client_release(p);
+		p->retry_ns = hl_now_ns() + (uint64_t)p->backoff_ms * 1000000u;
+	}
 	close(p->conn_fd);
 	p->conn_fd = -1;
 	hl_memif_ctl_reset(&p->ctl);
+}
+
+static void hang_up(struct hl_memif_port *p, const char *why)
+{
+	hl__memif_hang_up(p, why);
 }
 
 static void start_queue(struct hl_memif_port *p, struct hl_memif_q *q, const struct hl_memif_ring_desc *rd,
@@ -114,10 +155,17 @@ static void start_queue(struct hl_memif_port *p, struct hl_memif_q *q, const str
 	q->ring = (struct hl_memif_ring *)(p->ctl.region[rd->region].va + rd->offset);
 	q->size = (uint16_t)(1u << rd->log2_size);
 	q->mask = (uint16_t)(q->size - 1);
-	/* tail is ours: wherever the peer left it, we start there, and never read it again */
-	q->pos = __atomic_load_n(&q->ring->tail, __ATOMIC_RELAXED);
+	if (p->client) {
+		/* the server zeroed every head and tail when it took CONNECT */
+		q->pos = q->lim = 0;
+	} else {
+		/* tail is ours: wherever the peer left it, we start there, and never read it again */
+		q->pos = __atomic_load_n(&q->ring->tail, __ATOMIC_RELAXED);
+	}
 	q->fd = rd->fd;
 	q->fault = 0;
+	if (p->client && receive)
+		hl_memif_client_offer(p, q);
 	if (receive) {
 		/* polling until the worker arms the port */
 		__atomic_store_n(&q->ring->flags, HL_MEMIF_RING_F_MASK_INT, __ATOMIC_RELAXED);
@@ -130,6 +178,18 @@ static void start_queue(struct hl_memif_port *p, struct hl_memif_q *q, const str
 	__atomic_store_n(&q->running, 1, __ATOMIC_RELEASE);
 }
 
+void hl__memif_start_queues(struct hl_memif_port *p, unsigned nq)
+{
+	for (unsigned i = 0; i < nq; i++) {
+		/* a server receives on S2M and sends on M2S; a client the other way round */
+		start_queue(p, &p->rx[i], p->client ? &p->ctl.m2s[i] : &p->ctl.s2m[i], true);
+		start_queue(p, &p->tx[i], p->client ? &p->ctl.s2m[i] : &p->ctl.m2s[i], false);
+	}
+	__atomic_store_n(&p->nq, nq, __ATOMIC_RELEASE);
+	HL_LOG_INFO("memif %s: %s (%s) connected: %u queue pairs, %u regions", p->path, p->ctl.peer_name,
+		    p->ctl.peer_if_name, nq, p->ctl.nregions);
+}
+
 static void on_connect(struct hl_memif_port *p, struct hl_memif_msg *reply)
 {
 	if (hl_memif_ctl_connect(&p->ctl, reply) < 0) {
@@ -137,15 +197,42 @@ static void on_connect(struct hl_memif_port *p, struct hl_memif_msg *reply)
 		hang_up(p, p->ctl.reason);
 		return;
 	}
-	unsigned nq = hl_memif_ctl_queues(&p->ctl);
-	for (unsigned i = 0; i < nq; i++) {
-		start_queue(p, &p->rx[i], &p->ctl.s2m[i], true);
-		start_queue(p, &p->tx[i], &p->ctl.m2s[i], false);
-	}
-	__atomic_store_n(&p->nq, nq, __ATOMIC_RELEASE);
+	hl__memif_start_queues(p, hl_memif_ctl_queues(&p->ctl));
 	send_msg(p, reply);
-	HL_LOG_INFO("memif %s: %s (%s) connected: %u queue pairs, %u regions", p->path, p->ctl.peer_name,
-		    p->ctl.peer_if_name, nq, p->ctl.nregions);
+}
+
+/* What the engine said to do with one message. false: the connection is gone. */
+static bool act(struct hl_memif_port *p, enum hl_memif_action a, struct hl_memif_msg *reply, int reply_fd)
+{
+	switch (a) {
+	case HL_MEMIF_A_NONE:
+		return true;
+	case HL_MEMIF_A_REPLY:
+		hl__memif_send(p, reply, reply_fd);
+		return true;
+	case HL_MEMIF_A_CONNECT:
+		on_connect(p, reply);
+		return p->conn_fd >= 0;
+	case HL_MEMIF_A_SETUP:
+		if (hl__memif_client_layout(p) < 0) {
+			hl_memif_ctl_disconnect_msg(reply, p->ctl.reason);
+			send_msg(p, reply);
+			hang_up(p, p->ctl.reason);
+			return false;
+		}
+		hl_memif_ctl_client_init(&p->ctl, reply);
+		send_msg(p, reply);
+		return true;
+	case HL_MEMIF_A_UP:
+		p->backoff_ms = HL_MEMIF_BACKOFF_MIN_MS;
+		hl__memif_start_queues(p, p->ctl.nq);
+		return true;
+	case HL_MEMIF_A_HANGUP:
+	default:
+		send_msg(p, reply);
+		hang_up(p, p->ctl.reason);
+		return false;
+	}
 }
 
 /* A message and at most one fd; *fd -1 if none. 0 on EOF, -EAGAIN when nothing waits. */
@@ -200,20 +287,12 @@ static void take_messages(struct hl_memif_port *p)
 			fd = -1;
 			n = (ssize_t)sizeof(buf) + 1;
 		}
-		switch (hl_memif_ctl_handle(&p->ctl, buf, (size_t)n, fd, &reply)) {
-		case HL_MEMIF_A_NONE:
-			break;
-		case HL_MEMIF_A_REPLY:
-			send_msg(p, &reply);
-			break;
-		case HL_MEMIF_A_CONNECT:
-			on_connect(p, &reply);
-			break;
-		case HL_MEMIF_A_HANGUP:
-			send_msg(p, &reply);
-			hang_up(p, p->ctl.reason);
+		int reply_fd = -1;
+		enum hl_memif_action a = p->client
+			? hl_memif_ctl_client_handle(&p->ctl, buf, (size_t)n, fd, &reply, &reply_fd)
+			: hl_memif_ctl_handle(&p->ctl, buf, (size_t)n, fd, &reply);
+		if (!act(p, a, &reply, reply_fd))
 			return;
-		}
 	}
 }
 
@@ -242,9 +321,10 @@ static void accept_peers(struct hl_memif_port *p)
 
 void hl_memif_port_poll_ctrl(struct hl_memif_port *p)
 {
-	if (p->listen_fd < 0)
-		return;
-	accept_peers(p);
+	if (p->client)
+		hl__memif_client_connect(p);
+	else if (p->listen_fd >= 0)
+		accept_peers(p);
 	if (p->conn_fd < 0)
 		return;
 	take_messages(p);
@@ -252,6 +332,8 @@ void hl_memif_port_poll_ctrl(struct hl_memif_port *p)
 		return;
 	if (p->ctl.state != HL_MEMIF_S_CONNECTED) {
 		if (hl_now_ns() - p->conn_since_ns > (uint64_t)HL_MEMIF_HANDSHAKE_MS * 1000000u) {
+			if (p->client && p->backoff_ms < HL_MEMIF_BACKOFF_MAX_MS)
+				p->backoff_ms *= 2;
 			struct hl_memif_msg m;
 			p->ctl.stats.bad_msgs++;
 			hl_memif_ctl_disconnect_msg(&m, "handshake timed out");

@@ -18,9 +18,8 @@
  * peer never costs the switch a buffer.
  */
 #include <string.h>
-#include <unistd.h>
 
-#include <hugelink/memif_port.h>
+#include "memif_ring_pvt.h"
 
 /* A descriptor read once, and where its bytes are; NULL when it lies outside its region. */
 static inline uint8_t *desc_bytes(const struct hl_memif_port *p, const struct hl_memif_desc *d_shared,
@@ -36,12 +35,6 @@ static inline uint8_t *desc_bytes(const struct hl_memif_port *p, const struct hl
 	if (hl_unlikely((uint64_t)d->offset + d->length > r->size))
 		return NULL;
 	return r->va + d->offset;
-}
-
-static void fault(struct hl_memif_q *q, uint64_t *counter)
-{
-	(*counter)++;
-	__atomic_store_n(&q->fault, 1, __ATOMIC_RELEASE);
 }
 
 /* Append len bytes to the frame whose last segment is *cur; false when no buffer is left. */
@@ -89,7 +82,7 @@ static enum rx_verdict rx_frame(struct hl_memif_port *p, struct hl_memif_q *q, s
 		const uint8_t *src = desc_bytes(p, &q->ring->desc[(uint16_t)(pos + k) & q->mask], &d);
 		if (hl_unlikely(src == NULL)) {
 			hl_buf_free(head);
-			fault(q, &q->stats.bad_desc);
+			hl__memif_fault(q, &q->stats.bad_desc);
 			return RX_BROKEN;
 		}
 		total += d.length;
@@ -122,7 +115,7 @@ static enum rx_verdict rx_frame(struct hl_memif_port *p, struct hl_memif_q *q, s
 	hl_buf_free(head);
 	/* a chain as long as the whole ring can never end */
 	if (avail == q->size) {
-		fault(q, &q->stats.bad_desc);
+		hl__memif_fault(q, &q->stats.bad_desc);
 		return RX_BROKEN;
 	}
 	return RX_WAIT;
@@ -143,7 +136,7 @@ static bool q_open(struct hl_memif_q *q, uint16_t *count)
 		*count = (uint16_t)(head - q->pos);
 		if (hl_likely(*count <= q->size))
 			return true;
-		fault(q, &q->stats.bad_ring);
+		hl__memif_fault(q, &q->stats.bad_ring);
 	}
 	hl_memif_q_leave(q);
 	return false;
@@ -181,15 +174,7 @@ static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct h
 
 uint16_t hl_memif_rx_burst(struct hl_memif_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
-	unsigned nq = __atomic_load_n(&p->nq, __ATOMIC_ACQUIRE);
-	uint16_t got = 0;
-	if (nq == 0)
-		return 0;
-	/* queues take turns to go first, so one busy queue cannot starve the others */
-	unsigned first = p->rx_next++ % nq;
-	for (unsigned i = 0; i < nq && got < n; i++)
-		got = (uint16_t)(got + rx_queue(p, &p->rx[(first + i) % nq], bp, pkts + got, (uint16_t)(n - got)));
-	return got;
+	return hl__memif_rx_all(p, bp, pkts, n, rx_queue);
 }
 
 /*
@@ -214,7 +199,7 @@ static bool tx_frame(struct hl_memif_port *p, struct hl_memif_q *q, const struct
 		struct hl_memif_desc d;
 		uint8_t *dst = desc_bytes(p, ds, &d);
 		if (hl_unlikely(dst == NULL || d.length == 0)) {
-			fault(q, &q->stats.bad_desc);
+			hl__memif_fault(q, &q->stats.bad_desc);
 			return false;
 		}
 		uint32_t doff = 0;
@@ -266,17 +251,8 @@ uint16_t hl_memif_tx_burst(struct hl_memif_port *p, unsigned qi, struct hl_buf *
 		space = (uint16_t)(space - used);
 	}
 	q->stats.packets += sent;
-	if (pos != q->pos) {
-		q->pos = pos;
-		__atomic_store_n(&q->ring->tail, pos, __ATOMIC_RELEASE);
-		/* a peer that sleeps on its receive ring asked for a signal by leaving it unmasked */
-		hl_smp_mb();
-		if (!(__atomic_load_n(&q->ring->flags, __ATOMIC_RELAXED) & HL_MEMIF_RING_F_MASK_INT)) {
-			uint64_t one = 1;
-			if (write(q->fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
-				q->stats.kicks++;
-		}
-	}
+	if (pos != q->pos)
+		hl__memif_publish(q, &q->ring->tail, pos);
 	hl_memif_q_leave(q);
 	return sent;
 }
@@ -290,9 +266,10 @@ bool hl_memif_port_arm(struct hl_memif_port *p)
 		if (!hl_memif_q_enter(q))
 			continue;
 		__atomic_store_n(&q->ring->flags, 0, __ATOMIC_RELAXED);
-		/* the peer reads flags after it moves head: one of us sees the other */
+		/* the peer reads flags after it moves its index: one of us sees the other */
 		hl_smp_mb();
-		if (__atomic_load_n(&q->ring->head, __ATOMIC_RELAXED) != q->pos)
+		const uint16_t *theirs = p->client ? &q->ring->tail : &q->ring->head;
+		if (__atomic_load_n(theirs, __ATOMIC_RELAXED) != q->pos)
 			empty = false;
 		hl_memif_q_leave(q);
 	}

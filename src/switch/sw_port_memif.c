@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * A memif port as a switch port: the peer's S2M rings are the switch's
- * receive side, its M2S rings the transmit side. Frames are copied both
- * ways (memif_port.h says why), so every switch buffer handed to tx is
- * done with when tx returns. With several queue pairs, rx polls them all
- * in turn; tx goes to M2S ring 0 (the switch takes a port's tx under one
- * lock, so a second ring would not add a second writer).
+ * A memif port as a switch port, either role: the rings the peer sends on
+ * are the switch's receive side, the others its transmit side. As a
+ * server the port copies both ways, so every buffer handed to tx is done
+ * with when tx returns; as a client it lends the switch's buffers to the
+ * server and frees them when their slots come back (memif_port.h). With
+ * several queue pairs rx polls them all in turn.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,21 +27,48 @@ static struct sw_memif *of(struct hl_sw_port *p)
 
 static uint16_t mi_rx(struct hl_sw_port *p, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
-	return hl_memif_rx_burst(&of(p)->mp, bp, pkts, n);
+	struct hl_memif_port *mp = &of(p)->mp;
+	return mp->client ? hl_memif_client_rx_burst(mp, pkts, n) : hl_memif_rx_burst(mp, bp, pkts, n);
 }
 
+/* One queue's share of a burst: a server copies (all n are done with), a client lends what went. */
+static uint16_t tx_queue(struct hl_memif_port *mp, unsigned q, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
+{
+	uint64_t before = mp->tx[q].stats.bytes;
+	uint16_t sent = mp->client ? hl_memif_client_tx_burst(mp, q, pkts, n) : hl_memif_tx_burst(mp, q, pkts, n);
+	*bytes += mp->tx[q].stats.bytes - before;
+	hl_buf_free_bulk(mp->client ? pkts + sent : pkts, mp->client ? (unsigned)(n - sent) : n);
+	return sent;
+}
+
+/*
+ * With several queue pairs a frame goes to the queue its MAC addresses
+ * hash to, so one flow keeps one ring and its order.
+ */
 static uint16_t mi_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
 {
 	struct hl_memif_port *mp = &of(p)->mp;
 	unsigned nq = __atomic_load_n(&mp->nq, __ATOMIC_ACQUIRE);
-	uint16_t sent = 0;
-	if (nq != 0) {
-		struct hl_memif_q *q = &mp->tx[0];
-		uint64_t before = q->stats.bytes;
-		sent = hl_memif_tx_burst(mp, 0, pkts, n);
-		*bytes += q->stats.bytes - before;
+	if (nq == 0) {
+		hl_buf_free_bulk(pkts, n);
+		return 0;
 	}
-	hl_buf_free_bulk(pkts, n);
+	if (nq == 1)
+		return tx_queue(mp, 0, pkts, n, bytes);
+	struct hl_buf *by_q[HL_MEMIF_MAX_QUEUES][HL_SW_BURST];
+	uint16_t cnt[HL_MEMIF_MAX_QUEUES] = {0}, sent = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		const uint8_t *e = hl_buf_data(pkts[i]);
+		unsigned q = (unsigned)(e[5] ^ e[11] ^ e[4] ^ e[10]) % nq;
+		if (cnt[q] == HL_SW_BURST) {
+			hl_buf_free(pkts[i]);
+			continue;
+		}
+		by_q[q][cnt[q]++] = pkts[i];
+	}
+	for (unsigned q = 0; q < nq; q++)
+		if (cnt[q] != 0)
+			sent = (uint16_t)(sent + tx_queue(mp, q, by_q[q], cnt[q], bytes));
 	return sent;
 }
 
@@ -77,7 +104,13 @@ static void mi_stats(const struct hl_sw_port *p, struct hl_sw_port_stats *st)
 		st->drops[HL_SW_DROP_TOO_BIG] += __atomic_load_n(&tx->drop_too_big, __ATOMIC_RELAXED);
 		st->errors += __atomic_load_n(&tx->bad_desc, __ATOMIC_RELAXED) +
 			      __atomic_load_n(&tx->bad_ring, __ATOMIC_RELAXED);
-		st->copy_packets += __atomic_load_n(&rx->packets, __ATOMIC_RELAXED);
+		if (mp->client) {
+			/* the server copies into and out of our buffers; we copy only what lies outside the pool */
+			st->zcopy_packets += __atomic_load_n(&rx->zcopy, __ATOMIC_RELAXED);
+			st->copy_packets += __atomic_load_n(&tx->copied, __ATOMIC_RELAXED);
+		} else {
+			st->copy_packets += __atomic_load_n(&rx->packets, __ATOMIC_RELAXED);
+		}
 	}
 	st->errors += __atomic_load_n(&mp->ctl.stats.bad_msgs, __ATOMIC_RELAXED);
 }
@@ -87,7 +120,9 @@ static const char *mi_state(const struct hl_sw_port *p)
 	const struct hl_memif_port *mp = &((const struct sw_memif *)p)->mp;
 	if (hl_memif_port_up(mp))
 		return "up";
-	return mp->conn_fd >= 0 ? "negotiating" : "listening";
+	if (mp->conn_fd >= 0)
+		return "negotiating";
+	return mp->client ? "connecting" : "listening";
 }
 
 static void mi_close(struct hl_sw_port *p)
@@ -123,7 +158,8 @@ int hl_sw_port_memif_create(const struct hl_sw_memif_params *prm, struct hl_sw_p
 	strcpy(m->sw.name, prm->name);
 	struct hl_memif_port_params mp = {.path = prm->path, .id = prm->id, .secret = prm->secret,
 					  .queues = prm->queues, .ring_size = prm->ring_size,
-					  .buffer_size = prm->buffer_size, .name = prm->name};
+					  .buffer_size = prm->buffer_size, .name = prm->name,
+					  .client = prm->client, .bp = prm->bp};
 	int rc = hl_memif_port_open(&m->mp, &mp);
 	if (rc < 0) {
 		free(m);

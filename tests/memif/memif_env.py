@@ -7,14 +7,17 @@ its closing "Accumulated forward statistics" are read back.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from test_hugelinkd import Daemon, endpoint, result, settle  # noqa: E402,F401
+from hltap import Tap, bail  # noqa: E402
 
 TESTPMD = "/usr/bin/dpdk-testpmd"
 
@@ -98,3 +101,33 @@ def wait_state(d, name, state, secs=15.0):
             return p
         time.sleep(0.1)
     return port_state(d, name)
+
+
+class Run:
+    """One test's work dir and daemon, with a vhost port v and an shm port s beside the memif port under test."""
+
+    def __init__(self, argv, planned, prefix):
+        self.build = os.path.abspath(argv[1])
+        if not os.access(TESTPMD, os.X_OK):
+            bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
+        self.t = Tap(planned)
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.vsock = os.path.join(self.work, "v.sock")
+        self.d = Daemon(self.build, self.work)
+
+    def start(self, *memif_add):
+        """Start the daemon and add `port add memif ...memif_add`, v and s; True when all went."""
+        d = self.d
+        return d.start() and d.hlctl("port", "add", "memif", *memif_add)[0] == 0 \
+            and d.hlctl("port", "add", "vhost", "v", "--server", self.vsock, "--zcopy", "off")[0] == 0 \
+            and d.hlctl("port", "add", "shm", "s")[0] == 0
+
+    def finish(self, pmd):
+        """Whatever happened: testpmd and the daemon killed, the work dir gone. The exit code."""
+        if pmd is not None:
+            pmd.stop(signal.SIGKILL)
+        if self.d.proc is not None:
+            self.d.proc.kill()
+        print(f"# daemon log: {self.d.log_tail(6)}")
+        shutil.rmtree(self.work, ignore_errors=True)
+        return self.t.exit_code()

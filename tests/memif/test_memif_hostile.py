@@ -343,12 +343,15 @@ def main():
             t.check(okh and hung and after.get(key, 0) > before.get(key, 0) and st.get("state") == "listening",
                     f"{text}: counted ({key}), hung up, the port listens again", f"{okh} {hung} {before} {after}")
 
+        # frames go to the M2S queue their MACs hash to: both are broken
         def m2s_head_past(p):
-            p.set_head(False, 0, 3 * p.size)
+            for q in range(p.queues):
+                p.set_head(False, q, 3 * p.size)
 
         def m2s_desc_past(p):
-            for s in range(p.size):
-                p.set_desc(False, 0, s, 0, 0, 2048, p.region_size - 16)
+            for q in range(p.queues):
+                for s in range(p.size):
+                    p.set_desc(False, q, s, 0, 0, 2048, p.region_size - 16)
 
         m2s_case("an M2S head more than a ring ahead", m2s_head_past, "bad_ring")
         m2s_case("M2S buffers offered past the region", m2s_desc_past, "bad_desc")
@@ -378,13 +381,13 @@ def main():
             while not good.send_frame(frame(MAC2, MAC1, i, size), q=i % 2, seg=1024):
                 got2 += sender.recv_frames()
             while not sender.send_frame(frame(MAC1, MAC2, i, size)):
-                got1 += good.recv_frames(0)
+                got1 += good.recv_frames(0) + good.recv_frames(1)
             # the switch drops what a full M2S ring cannot take: keep both drained
             time.sleep(0.001)
-            got1 += good.recv_frames(0)
+            got1 += good.recv_frames(0) + good.recv_frames(1)
             got2 += sender.recv_frames()
         for _ in range(50):
-            got1 += good.recv_frames(0)
+            got1 += good.recv_frames(0) + good.recv_frames(1)
             got2 += sender.recv_frames()
             if len(got1) >= n and len(got2) >= n:
                 break
@@ -396,10 +399,12 @@ def main():
                 f"{len(got1)} {len(got2)} {st}")
         t.check(st.get("rx_chained", 0) > 0 and st.get("tx_chained", 0) > 0,
                 "frames larger than a buffer went as chains both ways", str(st))
-        try:
-            kicked = os.eventfd_read(good.eventfd(False, 0))
-        except BlockingIOError:
-            kicked = 0
+        kicked = 0
+        for q in range(good.queues):
+            try:
+                kicked += os.eventfd_read(good.eventfd(False, q))
+            except BlockingIOError:
+                pass
         t.check(armed and kicked > 0 and st.get("tx_kicks", 0) > 0,
                 "interrupt mode: an idle worker unmasks S2M rings; a client that leaves M2S unmasked is signalled",
                 f"armed {armed} kicked {kicked} {st}")

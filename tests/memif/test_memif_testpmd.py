@@ -15,31 +15,28 @@ restarted (the port reattaches), testpmd's zero-copy mode (its own
 hugepages exported as regions), and the buffers the switch holds at the
 end. Prints TAP.
 """
+import json
 import os
-import shutil
+import re
 import signal
+import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from memif_env import TESTPMD, Daemon, Testpmd, endpoint, memif_vdev, result, settle, wait_state  # noqa: E402
-from hltap import Tap, bail  # noqa: E402
+from memif_env import Run, Testpmd, endpoint, memif_vdev, result, settle, wait_state  # noqa: E402
 
 A, B, C = "02:00:00:00:0a:01", "02:00:00:00:0b:01", "02:00:00:00:0c:01"
 
 
 def hlshm(build, record, me, peer, size, secs):
-    import subprocess
     return subprocess.Popen([os.path.join(build, "tools/hlshm"), "--record", record, "--port", "s", "--mac", me,
                              "--peer", peer, "--seconds", str(secs), "--size", str(size)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def shm_result(p):
-    import json
-    import re
     out, err = p.communicate(timeout=60)
     m = re.search(r'\{"shm-peer".*\}', out)
     return p.returncode, (json.loads(m[0]) if m else {}), err
@@ -50,19 +47,12 @@ def stats(d, name):
 
 
 def main():
-    build = os.path.abspath(sys.argv[1])
-    if not os.access(TESTPMD, os.X_OK):
-        bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(18)
-    work = tempfile.mkdtemp(prefix="memif-testpmd.")
-    msock, vsock = os.path.join(work, "m.sock"), os.path.join(work, "v.sock")
-    d = Daemon(build, work)
+    run = Run(sys.argv, 18, "memif-testpmd.")
+    build, t, work, d, vsock = run.build, run.t, run.work, run.d, run.vsock
+    msock = os.path.join(work, "m.sock")
     pmd = None
     try:
-        ok = d.start()
-        ok = ok and d.hlctl("port", "add", "memif", "m", "--socket", msock, "--id", "0")[0] == 0
-        ok = ok and d.hlctl("port", "add", "vhost", "v", "--server", vsock, "--zcopy", "off")[0] == 0
-        ok = ok and d.hlctl("port", "add", "shm", "s")[0] == 0
+        ok = run.start("m", "--socket", msock, "--id", "0")
         t.check(ok and wait_state(d, "m", "listening").get("state") == "listening",
                 "a memif port listens on its socket", d.log_tail())
 
@@ -154,13 +144,8 @@ def main():
         t.check(rc == 0 and not os.path.exists(msock), "hugelinkd exits cleanly and removes the memif socket",
                 f"rc {rc}, socket left: {os.path.exists(msock)}")
     finally:
-        if pmd is not None:
-            pmd.stop(signal.SIGKILL)
-        if d.proc is not None:
-            d.proc.kill()
-        print(f"# daemon log: {d.log_tail(6)}")
-        shutil.rmtree(work, ignore_errors=True)
-    return t.exit_code()
+        code = run.finish(pmd)
+    return code
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ static const char usage_text[] =
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
-	"  port add memif NAME --socket PATH [--role server] [--id N] [--secret S] [--rings N]\n"
+	"  port add memif NAME --socket PATH [--role server|client] [--id N] [--secret S] [--rings N]\n"
 	"                 [--ring-size N] [--buffer-size N]\n"
 	"  port del NAME\n"
 	"  port list [--json]\n"

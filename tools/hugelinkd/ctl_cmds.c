@@ -61,15 +61,17 @@ static void port_mac(const char *name, char out[18])
 }
 
 /*
- * A memif port and its peer. The switch copies every frame (memif_port.h);
- * whether the peer copies too shows in its regions: a client that lays out
- * buffers of its own (DPDK's default) has them in the one region with its
- * rings, a zero-copy client exports its packet memory as further regions.
+ * A memif port and its peer (memif_port.h). As a server the switch copies
+ * every frame; whether the client copies too shows in its regions: one
+ * that lays out buffers of its own (DPDK's default) has them in the one
+ * region with its rings, a zero-copy client exports its packet memory as
+ * further regions. As a client the switch lends its own buffers (region 1
+ * is its pool) and the server copies.
  */
 static void list_memif(struct hl_jw *r, const struct port_conf *c, const struct hl_memif_port *mp)
 {
 	hl_jw_kv_str(r, "socket", c->path);
-	hl_jw_kv_str(r, "role", "server");
+	hl_jw_kv_str(r, "role", c->client ? "client" : "server");
 	hl_jw_kv_u64(r, "id", c->memif.id);
 	hl_jw_kv_u64(r, "rings", c->memif.rings);
 	hl_jw_kv_u64(r, "ring_size", c->memif.ring_size);
@@ -83,8 +85,10 @@ static void list_memif(struct hl_jw *r, const struct port_conf *c, const struct 
 	hl_jw_kv_str(r, "version", up ? ver : "");
 	hl_jw_kv_u64(r, "queues", up ? mp->nq : 0);
 	hl_jw_kv_u64(r, "regions", up ? mp->ctl.nregions : 0);
-	hl_jw_kv_str(r, "copy", "switch copies");
-	hl_jw_kv_bool(r, "peer_zero_copy", up && mp->ctl.nregions > 1);
+	hl_jw_kv_str(r, "copy", c->client ? "switch zero-copy" : "switch copies");
+	hl_jw_kv_bool(r, "peer_zero_copy", up && !c->client && mp->ctl.nregions > 1);
+	if (c->client)
+		hl_jw_kv_u64(r, "connect_fails", mp->connect_fails);
 	hl_jw_kv_u64(r, "connects", mp->ctl.stats.connects);
 	hl_jw_kv_u64(r, "bad_msgs", mp->ctl.stats.bad_msgs);
 	hl_jw_kv_u64(r, "faults", mp->faults);
@@ -432,7 +436,7 @@ static int uint_field(const struct hl_json *spec, const char *key, const char *n
 }
 
 /*
- * "socket" (absolute path), "role" ("server"), "id", "secret", "rings"
+ * "socket" (absolute path), "role" ("server" or "client"), "id", "secret", "rings"
  * (queue pairs), "ring_size" (a power of two), "buffer_size"; the memif
  * port checks the ranges again when it opens.
  */
@@ -446,9 +450,9 @@ static int memif_fields(struct daemon *d, const struct hl_json *spec, const char
 	if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return hl_error(-EINVAL, "memif port %s: \"socket\" must be an absolute socket path under %zu bytes",
 				name, sizeof(((struct sockaddr_un *)0)->sun_path));
-	if (jrole != NULL && !hl_json_is_null(jrole) && (role == NULL || strcmp(role, "server") != 0))
-		return hl_error(-EINVAL, "memif port %s: \"role\" must be \"server\" (hugelinkd serves memif clients)",
-				name);
+	if (jrole != NULL && !hl_json_is_null(jrole) &&
+	    (role == NULL || (strcmp(role, "server") != 0 && strcmp(role, "client") != 0)))
+		return hl_error(-EINVAL, "memif port %s: \"role\" must be \"server\" or \"client\"", name);
 	if (jsec != NULL && !hl_json_is_null(jsec) && (secret == NULL || strlen(secret) > HL_MEMIF_SECRET_SZ))
 		return hl_error(-EINVAL, "memif port %s: \"secret\" must be a string of at most %d bytes", name,
 				HL_MEMIF_SECRET_SZ);
@@ -463,6 +467,7 @@ static int memif_fields(struct daemon *d, const struct hl_json *spec, const char
 	    (rc = uint_field(spec, "buffer_size", name, 65536, &c->memif.buffer_size)) < 0)
 		return rc;
 	c->memif.id = id;
+	c->client = role != NULL && strcmp(role, "client") == 0;
 	snprintf(c->kind, sizeof(c->kind), "memif");
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	snprintf(c->memif.secret, sizeof(c->memif.secret), "%s", secret ? secret : "");
@@ -535,7 +540,8 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	} else if (strcmp(kind, "memif") == 0) {
 		if ((rc = memif_fields(d, spec, name, &c)) < 0)
 			return rc;
-		struct hl_sw_memif_params mp = {.name = name, .path = c.path, .id = c.memif.id,
+		struct hl_sw_memif_params mp = {.name = name, .path = c.path, .client = c.client, .bp = d->bp,
+						.id = c.memif.id,
 						.secret = c.memif.secret, .queues = c.memif.rings,
 						.ring_size = c.memif.ring_size, .buffer_size = c.memif.buffer_size};
 		rc = hl_sw_port_memif_create(&mp, &p);

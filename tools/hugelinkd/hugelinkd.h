@@ -33,7 +33,7 @@ struct daemon {
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
-		struct {          /* memif: path is its socket */
+		struct {          /* memif: path is its socket, client its role */
 			uint32_t id;
 			char secret[25];
 			unsigned rings, ring_size, buffer_size;

@@ -85,7 +85,7 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_bool(&w, "isolated", c->isolated);
 		} else if (strcmp(c->kind, "memif") == 0) {
 			hl_jw_kv_str(&w, "socket", c->path);
-			hl_jw_kv_str(&w, "role", "server");
+			hl_jw_kv_str(&w, "role", c->client ? "client" : "server");
 			hl_jw_kv_u64(&w, "id", c->memif.id);
 			if (c->memif.secret[0] != '\0')
 				hl_jw_kv_str(&w, "secret", c->memif.secret);
