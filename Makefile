@@ -58,6 +58,8 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,256,512,1024,1518 --seconds 1 --rounds 10 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 64,4096,9000 --room 9216 --seconds 1 --rounds 8 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 1518,9000,65000 --seconds 2 --rounds 2 | tee -a $(BUILD)/bench.jsonl
+	for z in "" --zero-copy; do set -o pipefail; ./$(BUILD)/tools/hlbench memif --size 64,1518 --seconds 3 --rounds 5 $$z \
+		| tee -a $(BUILD)/bench.jsonl || exit 1; done
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl
 	set -o pipefail; python3 scripts/bench/iperf_guests.py $(BUILD) --rounds 3 --seconds 10 | tee -a $(BUILD)/bench.jsonl
 

@@ -59,6 +59,7 @@ extern "C" {
 #define HL_MEMIF_MAX_REGIONS 64
 #define HL_MEMIF_MAX_LOG2_RING 14
 #define HL_MEMIF_FRAME_MAX 65535u /* bytes of one frame, whatever its chain */
+#define HL_MEMIF_BURST 32 /* receive buffers allocated at once */
 #define HL_MEMIF_HANDSHAKE_MS 5000 /* a peer that has not connected by then is dropped */
 #define HL_MEMIF_BACKOFF_MIN_MS 50
 #define HL_MEMIF_BACKOFF_MAX_MS 2000

@@ -68,15 +68,17 @@ enum rx_verdict { RX_FRAME, RX_DROPPED, RX_WAIT, RX_BROKEN };
 
 /*
  * One frame starting at slot pos, of at most avail slots: copied into a
- * fresh chain (*out), dropped (its slots are still consumed), incomplete
+ * fresh chain (*out) headed by *fresh when there is one (it is then taken:
+ * *fresh becomes NULL), dropped (its slots are still consumed), incomplete
  * (its last slot not yet published: wait), or broken.
  */
 static enum rx_verdict rx_frame(struct hl_memif_port *p, struct hl_memif_q *q, struct hl_bufpool *bp, uint16_t pos,
-				uint16_t avail, uint16_t *used, struct hl_buf **out)
+				uint16_t avail, uint16_t *used, struct hl_buf **fresh, struct hl_buf **out)
 {
-	struct hl_buf *head = NULL, *cur = NULL;
-	uint32_t total = 0;
+	struct hl_buf *head = *fresh, *cur = head;
+	uint64_t total = 0; /* 64 bits: a chain of 4 GiB lengths in a large region must not wrap */
 	bool nobuf = false;
+	*fresh = NULL;
 	for (uint16_t k = 0; k < avail; k++) {
 		struct hl_memif_desc d;
 		const uint8_t *src = desc_bytes(p, &q->ring->desc[(uint16_t)(pos + k) & q->mask], &d);
@@ -149,10 +151,19 @@ static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct h
 	if (!q_open(q, &avail))
 		return 0;
 	uint16_t pos = q->pos;
+	/* one allocation for the burst's heads; a burst the pool cannot serve whole allocates per frame */
+	struct hl_buf *heads[HL_MEMIF_BURST];
+	unsigned nh = avail < n ? avail : n, hi = 0;
+	if (nh > HL_MEMIF_BURST)
+		nh = HL_MEMIF_BURST;
+	if (hl_buf_alloc_bulk(bp, heads, nh) < 0)
+		nh = 0;
 	while (got < n && avail > 0) {
 		uint16_t used = 0;
-		struct hl_buf *b = NULL;
-		enum rx_verdict v = rx_frame(p, q, bp, pos, avail, &used, &b);
+		struct hl_buf *b = NULL, *fresh = hi < nh ? heads[hi] : NULL;
+		enum rx_verdict v = rx_frame(p, q, bp, pos, avail, &used, &fresh, &b);
+		if (fresh == NULL && hi < nh)
+			hi++;
 		if (v == RX_WAIT || v == RX_BROKEN)
 			break;
 		pos = (uint16_t)(pos + used);
@@ -162,6 +173,7 @@ static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct h
 			pkts[got++] = b;
 		}
 	}
+	hl_buf_free_bulk(heads + hi, nh - hi);
 	q->stats.packets += got;
 	if (pos != q->pos) {
 		q->pos = pos;

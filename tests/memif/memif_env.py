@@ -31,7 +31,9 @@ class Testpmd:
                 f"memif-{tag}-{os.getpid()}", *extra_eal]
         for v in vdevs:
             args += ["--vdev", v]
-        args += ["--", "--nb-cores=1", f"--forward-mode={fwd}", "--stats-period", "1", "--no-lsc-interrupt",
+        # a server's link is down until its client comes: do not wait for it
+        link = ["--disable-link-check"] if any("role=server" in v for v in vdevs) else []
+        args += ["--", "--nb-cores=1", f"--forward-mode={fwd}", "--stats-period", "1", "--no-lsc-interrupt", *link,
                  "--total-num-mbufs=8192", "--port-topology=loop" if len(vdevs) == 1 else "--port-topology=paired",
                  *extra]
         self.args = args
@@ -126,8 +128,18 @@ class Run:
         """Whatever happened: testpmd and the daemon killed, the work dir gone. The exit code."""
         if pmd is not None:
             pmd.stop(signal.SIGKILL)
-        if self.d.proc is not None:
-            self.d.proc.kill()
-        print(f"# daemon log: {self.d.log_tail(6)}")
-        shutil.rmtree(self.work, ignore_errors=True)
-        return self.t.exit_code()
+        return finish(self.d, self.work, self.t)
+
+
+def finish(d, work, t, closers=()):
+    """A test's end, whatever happened: its peers closed, the daemon killed, the work dir gone. The exit code."""
+    for c in closers:
+        try:
+            c.close()
+        except OSError:
+            pass
+    if d.proc is not None:
+        d.proc.kill()
+    print(f"# daemon log: {d.log_tail(4)}")
+    shutil.rmtree(work, ignore_errors=True)
+    return t.exit_code()

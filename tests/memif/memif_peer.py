@@ -233,3 +233,160 @@ class Peer:
         self.m2s_pos[q] = pos
         self.set_head(False, q, (pos + self.size) & 0xffff)
         return frames
+
+
+def m_hello(name=b"pyserver", min_v=VERSION, max_v=VERSION, max_region=255, max_ring=7, max_log2=14):
+    return msg(HELLO, struct.pack("<32sHHHHHB", name, min_v, max_v, max_region, max_ring, max_ring, max_log2))
+
+
+class Server:
+    """A memif server in Python: hugelinkd's client ports connect to it, and it can break every rule."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lsock.bind(path)
+        self.lsock.listen(4)
+        self.sock = None
+        self.regions = []   # (fd, size, mmap)
+        self.rings = {}     # (s2m, index) -> (region, offset, log2, eventfd)
+
+    def accept(self, timeout=10.0):
+        r, _, _ = select.select([self.lsock], [], [], timeout)
+        if not r:
+            return False
+        self.sock, _ = self.lsock.accept()
+        return True
+
+    def recv(self, timeout=3.0):
+        """(type, body, fds) of the next message; None on EOF or silence."""
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return None
+        try:
+            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(4 * 4))
+        except OSError:
+            return None
+        if not data:
+            return None
+        fds = []
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += list(struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) // 4 * 4]))
+        return struct.unpack_from("<H", data)[0], data[2:], fds
+
+    def send(self, data, fds=()):
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] if fds else []
+        return self.sock.sendmsg([data], anc)
+
+    def handshake(self, hello=None):
+        """HELLO, then ACK everything up to CONNECT; True once CONNECTED is sent."""
+        self.send(hello or m_hello())
+        while True:
+            r = self.recv()
+            if r is None:
+                return False
+            t, body, fds = r
+            if t == INIT:
+                self.send(msg(ACK))
+            elif t == ADD_REGION:
+                index, size = struct.unpack_from("<HQ", body)
+                self.regions.append((fds[0], size, mmap.mmap(fds[0], size)))
+                self.send(msg(ACK))
+            elif t == ADD_RING:
+                flags, index, region, offset, log2, _ = struct.unpack_from("<HHHIBH", body)
+                self.rings[(bool(flags & 1), index)] = (region, offset, log2, fds[0])
+                self.send(msg(ACK))
+            elif t == CONNECT:
+                # what a DPDK server does when it takes CONNECT: every index back to 0
+                for (s2m, q), (region, offset, log2, _) in self.rings.items():
+                    struct.pack_into("<H", self.regions[region][2], offset + 6, 0)
+                    struct.pack_into("<H", self.regions[region][2], offset + 64, 0)
+                self.send(msg(CONNECTED, struct.pack("<32s", b"pyserver0")))
+                return True
+            else:
+                return False
+
+    def ring(self, s2m, q=0):
+        region, offset, log2, efd = self.rings[(s2m, q)]
+        return self.regions[region][2], offset, 1 << log2
+
+    def head(self, s2m, q=0):
+        mm, off, _ = self.ring(s2m, q)
+        return struct.unpack_from("<H", mm, off + 6)[0]
+
+    def tail(self, s2m, q=0):
+        mm, off, _ = self.ring(s2m, q)
+        return struct.unpack_from("<H", mm, off + 64)[0]
+
+    def set_tail(self, s2m, q, v):
+        mm, off, _ = self.ring(s2m, q)
+        struct.pack_into("<H", mm, off + 64, v & 0xffff)
+
+    def desc(self, s2m, q, slot):
+        mm, off, size = self.ring(s2m, q)
+        return struct.unpack_from("<HHIII", mm, off + RING_HDR + (slot & (size - 1)) * DESC)
+
+    def set_desc(self, s2m, q, slot, flags, length):
+        """Only what a server may write in a descriptor: flags and length."""
+        mm, off, size = self.ring(s2m, q)
+        d = off + RING_HDR + (slot & (size - 1)) * DESC
+        struct.pack_into("<H", mm, d, flags)
+        struct.pack_into("<I", mm, d + 4, length)
+
+    def buf(self, region, offset, length):
+        return self.regions[region][2][offset:offset + length]
+
+    def put(self, region, offset, data):
+        self.regions[region][2][offset:offset + len(data)] = data
+
+    def recv_frames(self, q=0):
+        """Frames the client lent on S2M since the last call; their slots given back (tail = head)."""
+        frames, cur, pos, head = [], b"", self.tail(True, q), self.head(True, q)
+        while pos != head:
+            flags, region, length, offset, _ = self.desc(True, q, pos)
+            cur += bytes(self.buf(region, offset, length))
+            if not flags & DESC_NEXT:
+                frames.append(cur)
+                cur = b""
+            pos = (pos + 1) & 0xffff
+        self.set_tail(True, q, pos)
+        return frames
+
+    def send_frame(self, data, q=0):
+        """One frame into the buffers the client offered on M2S (chained when it needs more than one)."""
+        pos, head = self.tail(False, q), self.head(False, q)
+        slots, first = [], pos
+        off = 0
+        while off < len(data) or not slots:
+            if pos == head:
+                return False
+            flags, region, room, offset, _ = self.desc(False, q, pos)
+            part = data[off:off + room]
+            self.put(region, offset, part)
+            slots.append((pos, len(part)))
+            off += len(part)
+            pos = (pos + 1) & 0xffff
+        for i, (s, n) in enumerate(slots):
+            self.set_desc(False, q, s, DESC_NEXT if i + 1 < len(slots) else 0, n)
+        self.set_tail(False, q, (first + len(slots)) & 0xffff)
+        return True
+
+    def close_conn(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        for fd, _, mm in self.regions:
+            mm.close()
+            os.close(fd)
+        for (_, _, _, efd) in self.rings.values():
+            os.close(efd)
+        self.regions, self.rings = [], {}
+
+    def close(self):
+        self.close_conn()
+        self.lsock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)

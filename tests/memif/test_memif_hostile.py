@@ -19,7 +19,6 @@ end no buffer is in use. Prints TAP.
 """
 import json
 import os
-import shutil
 import signal
 import struct
 import sys
@@ -29,7 +28,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import memif_peer as mp  # noqa: E402
-from memif_env import Daemon, settle, wait_state  # noqa: E402
+from memif_env import Daemon, finish, settle, wait_state  # noqa: E402
 from hltap import Tap  # noqa: E402
 
 MAC1, MAC2 = bytes.fromhex("020000000d01"), bytes.fromhex("020000000d02")
@@ -445,16 +444,8 @@ def main():
         t.check(rc == 0 and not os.path.exists(s1), "deleting a memif port removes its socket", err)
         t.check(d.stop() == 0, "hugelinkd exits cleanly", d.log_tail())
     finally:
-        for p in peers:
-            try:
-                p.close()
-            except OSError:
-                pass
-        if d.proc is not None:
-            d.proc.kill()
-        print(f"# daemon log: {d.log_tail(4)}")
-        shutil.rmtree(work, ignore_errors=True)
-    return t.exit_code()
+        code = finish(d, work, t, peers)
+    return code
 
 
 if __name__ == "__main__":
