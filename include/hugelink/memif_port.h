@@ -96,7 +96,7 @@ struct hl_memif_cfg {
 	char secret[HL_MEMIF_SECRET_SZ + 1];
 	uint16_t queues;       /* queue pairs offered (1..HL_MEMIF_MAX_QUEUES) */
 	uint8_t log2_ring;     /* largest ring offered */
-	uint32_t buffer_size;  /* not used by a server: the client lays out buffers */
+	uint32_t buffer_size;  /* client role: the most an M2S buffer offers (a server's client lays out its own) */
 	char name[HL_MEMIF_NAME_SZ]; /* ours, in HELLO and CONNECTED */
 };
 
@@ -200,7 +200,7 @@ struct hl_memif_port_params {
 	const char *secret;     /* NULL or "": none */
 	unsigned queues;        /* 0: 1 */
 	unsigned ring_size;     /* 0: 1024; a power of two up to 1 << HL_MEMIF_MAX_LOG2_RING */
-	unsigned buffer_size;   /* 0: 2048 */
+	unsigned buffer_size;   /* client role: the most an M2S buffer offers, up to the switch's room; 0: 2048 */
 	const char *name;       /* ours, shown to the peer */
 	bool client;            /* connect to a server at path instead of listening */
 	struct hl_bufpool *bp;  /* client role: the switch's bufpool, whose pool becomes region 1 */
@@ -222,6 +222,7 @@ struct hl_memif_port {
 	uint64_t faults;        /* connections ended by a broken ring */
 	bool client;
 	struct hl_bufpool *bp;  /* client role */
+	uint32_t bp_room;       /* client role: a fresh buffer's room after its headroom */
 	uint64_t retry_ns;      /* client role: next connect attempt */
 	unsigned backoff_ms;    /* client role: doubles on each failure, up to HL_MEMIF_BACKOFF_MAX_MS */
 	uint64_t connect_fails; /* client role: attempts that found no server */

@@ -62,6 +62,11 @@ int hl_memif_port_open(struct hl_memif_port *p, const struct hl_memif_port_param
 			return hl_error(-E2BIG, "memif %s: a pool of %llu MiB is over the 4 GiB a region can address",
 					prm->path, (unsigned long long)(in.size >> 20));
 		p->bp = prm->bp;
+		struct hl_buf *b = hl_buf_alloc(prm->bp);
+		if (b == NULL)
+			return hl_error(-ENOBUFS, "memif %s: no buffer to measure the room of", prm->path);
+		p->bp_room = hl_buf_tailroom(b);
+		hl_buf_free(b);
 		p->backoff_ms = HL_MEMIF_BACKOFF_MIN_MS;
 		return 0;
 	}

@@ -37,12 +37,20 @@ static bool q_open_tail(struct hl_memif_q *q, uint16_t from, uint16_t to, uint16
 	return false;
 }
 
+/* What an M2S buffer offers: the switch's buffer room, or less with --buffer-size. */
+static inline uint32_t offered_room(const struct hl_memif_port *p)
+{
+	uint32_t room = p->bp_room;
+	return p->ctl.cfg.buffer_size < room ? p->ctl.cfg.buffer_size : room;
+}
+
 /* Offer fresh buffers in every slot the server gave back, up to a ring ahead of pos. */
 static void refill(struct hl_memif_port *p, struct hl_memif_q *q)
 {
 	struct hl_buf *b[64];
 	struct hl_pool *pool = hl_bufpool_pool(p->bp);
 	uint16_t want = (uint16_t)(q->size - (uint16_t)(q->lim - q->pos));
+	uint32_t room = offered_room(p);
 	while (want > 0) {
 		unsigned k = want < 64 ? want : 64;
 		if (hl_buf_alloc_bulk(p->bp, b, k) < 0) {
@@ -55,7 +63,7 @@ static void refill(struct hl_memif_port *p, struct hl_memif_q *q)
 			d->flags = 0;
 			d->region = POOL_REGION;
 			d->offset = (uint32_t)hl_pool_va2off(pool, hl_buf_data(b[i]));
-			d->length = hl_buf_tailroom(b[i]);
+			d->length = room;
 			q->held[s] = b[i];
 		}
 		q->lim = (uint16_t)(q->lim + k);
@@ -97,7 +105,7 @@ static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct h
 			struct hl_buf *b = q->held[s];
 			uint32_t len = __atomic_load_n(&q->ring->desc[s].length, __ATOMIC_RELAXED);
 			q->held[s] = NULL;
-			if (hl_unlikely(len > hl_buf_tailroom(b)))
+			if (hl_unlikely(len > offered_room(p)))
 				bad = true;
 			b->data_len = bad ? 0 : len;
 			if (head == NULL) {

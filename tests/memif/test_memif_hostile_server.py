@@ -66,7 +66,7 @@ def main():
     t = Tap(cases + 8)
     try:
         ok = d.start() and d.hlctl("port", "add", "memif", "c", "--socket", ssock, "--role", "client",
-                                   "--ring-size", "256")[0] == 0 \
+                                   "--ring-size", "256", "--buffer-size", "1024")[0] == 0 \
             and d.hlctl("port", "add", "memif", "m2", "--socket", s2)[0] == 0
         t.check(ok, "a client port and a server port", d.log_tail())
 
@@ -132,8 +132,11 @@ def main():
         ok = srv.accept() and srv.handshake()
         time.sleep(0.3)
         st = wait_state(d, "c", "up")
-        t.check(ok and st.get("state") == "up" and st.get("regions") == 2 and st.get("peer") == "pyserver",
-                "a good server: the client port is up with two regions", str(st))
+        offered = {srv.desc(False, 0, k)[2] for k in range(srv.head(False, 0))} if ok else set()
+        t.check(ok and st.get("state") == "up" and st.get("regions") == 2 and st.get("peer") == "pyserver"
+                and srv.head(False, 0) == 256 and offered == {1024},
+                "a good server: the client port is up with two regions, 256 buffers of 1024 B offered",
+                f"{st} head {srv.head(False, 0) if ok else -1} lengths {offered}")
         # the server's MAC, learned on c, so m2's frames go there as known unicast
         srv.send_frame(frame(BCAST, MACS, 0, 60))
         got_s, got_p, n = [], [], 120
