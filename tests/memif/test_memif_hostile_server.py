@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import memif_peer as mp  # noqa: E402
 from memif_env import Daemon, finish, settle, wait_state  # noqa: E402
-from test_memif_hostile import BCAST, frame, frame_ok, memif_stats  # noqa: E402
+from test_memif_hostile import BCAST, cpu_seconds, frame, frame_ok, memif_stats  # noqa: E402
 from hltap import Tap  # noqa: E402
 
 MACS, MAC2 = bytes.fromhex("020000000e01"), bytes.fromhex("020000000e02")
@@ -63,7 +63,7 @@ def main():
                 f"ok {ok} eof {eof} {before} -> {after}")
 
     cases = 11
-    t = Tap(cases + 8)
+    t = Tap(cases + 9)
     try:
         ok = d.start() and d.hlctl("port", "add", "memif", "c", "--socket", ssock, "--role", "client",
                                    "--ring-size", "256", "--buffer-size", "1024")[0] == 0 \
@@ -166,6 +166,24 @@ def main():
                 "frames larger than a buffer went as chains both ways", str(s["memif"]))
         t.check(s["zcopy_packets"] > 0 and s["copy_packets"] == 0 and s["memif"]["bad_msgs"] == before_bad,
                 "the switch copied none of the client port's frames", str(s))
+        # idle, connected both ways: the worker sleeps with c's M2S ring unmasked, woken by its eventfd
+        time.sleep(0.5)
+        c0 = cpu_seconds(d.proc.pid)
+        time.sleep(2.0)
+        c1 = cpu_seconds(d.proc.pid)
+        mm, off, _ = srv.ring(False, 0)
+        unmasked = not (struct.unpack_from("<H", mm, off + 4)[0] & mp.MASK_INT)
+        srv.send_frame(frame(MAC2, MACS, 777, 200))
+        os.eventfd_write(srv.rings[(False, 0)][3], 1)
+        late = []
+        for _ in range(40):
+            late += [f for f in peer.recv_frames() if f[:6] == MAC2]
+            if late:
+                break
+            time.sleep(0.05)
+        t.check(c1 - c0 < 0.2 and unmasked and len(late) == 1 and frame_ok(late[0], MAC2),
+                "idle with a server connected: no CPU to speak of, M2S unmasked, a signalled frame delivered",
+                f"{c1 - c0:.2f} s CPU, unmasked {unmasked}, {late}")
         srv.close_conn()
         st = wait_state(d, "c", "connecting")
         peer.close()
