@@ -121,14 +121,18 @@ struct hl_memif_msg {
 	};
 } __attribute__((packed));
 
-/* A buffer: where it lies in which region, and how many bytes it holds. */
+/*
+ * A buffer: where it lies in which region, and how many bytes it holds.
+ * Naturally aligned (no packing), so each field can be loaded and stored
+ * atomically where it lies in shared memory.
+ */
 struct hl_memif_desc {
 	uint16_t flags;  /* HL_MEMIF_DESC_F_* */
 	uint16_t region;
 	uint32_t length;
 	uint32_t offset;
 	uint32_t metadata;
-} __attribute__((packed));
+};
 
 /* A ring's header; its descriptors follow at offset 128. */
 struct hl_memif_ring {
@@ -152,6 +156,8 @@ _Static_assert(sizeof(struct hl_memif_disconnect) == 100, "memif disconnect is 1
 _Static_assert(sizeof(struct hl_memif_msg) == HL_MEMIF_MSG_SIZE, "memif messages are 128 bytes");
 _Static_assert(offsetof(struct hl_memif_msg, hello) == 2, "a message's body follows its 16-bit type");
 _Static_assert(sizeof(struct hl_memif_desc) == 16, "memif descriptors are 16 bytes");
+_Static_assert(offsetof(struct hl_memif_desc, length) == 4 && offsetof(struct hl_memif_desc, offset) == 8,
+	       "descriptor fields where memif puts them");
 _Static_assert(offsetof(struct hl_memif_ring, head) == 6, "ring head at byte 6");
 _Static_assert(offsetof(struct hl_memif_ring, tail) == 64, "ring tail on the second cache line");
 _Static_assert(offsetof(struct hl_memif_ring, desc) == 128, "descriptors on the third cache line");
