@@ -11,7 +11,6 @@
  * open-fd count, and the leak sanitizer).
  */
 #include <assert.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -20,16 +19,8 @@
 
 #include <hugelink/memif_port.h>
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
+#include "fuzz_fds.h"
+
 
 static int make_fd(uint8_t how)
 {
