@@ -27,8 +27,9 @@ class Testpmd:
 
     def __init__(self, work, tag, vdevs, fwd="macswap", extra_eal=(), extra=(), lcores="0,1", main_lcore=0):
         self.log = os.path.join(work, f"testpmd-{tag}.log")
+        self.prefix = f"memif-{tag}-{os.getpid()}"
         args = [TESTPMD, "-l", lcores, "--main-lcore", str(main_lcore), "--no-pci", "--file-prefix",
-                f"memif-{tag}-{os.getpid()}", *extra_eal]
+                self.prefix, *extra_eal]
         for v in vdevs:
             args += ["--vdev", v]
         # a server's link is down until its client comes: do not wait for it
@@ -73,6 +74,11 @@ class Testpmd:
             rc = self.proc.wait()
         self.proc = None
         self.logf.close()
+        # DPDK leaves its run-time directory (and, killed, its hugepage files) behind
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+        for f in os.listdir("/dev/hugepages") if os.path.isdir("/dev/hugepages") else []:
+            if f.startswith(self.prefix + "map_"):
+                os.unlink(os.path.join("/dev/hugepages", f))
         return rc
 
     def totals(self):

@@ -342,8 +342,10 @@ int bench_memif(int argc, char **argv)
 		printf("}\n");
 		fflush(stdout);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
+	char cmd[256];
+	/* DPDK leaves its run-time directories behind */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' /var/run/dpdk/hlbmg%d /var/run/dpdk/hlbmm%d", g.dir, (int)getpid(),
+		 (int)getpid());
 	if (system(cmd) != 0)
 		fprintf(stderr, "hlbench memif: could not remove %s\n", g.dir);
 	return stop ? 1 : rc;
