@@ -80,6 +80,7 @@ struct hl_memif_region {
 	uint64_t size;
 	uint8_t *va;    /* mapped at connect, NULL before */
 	bool borrowed;  /* client role: the switch's pool, mapped by the pool, not by us */
+	int guard;      /* its slot in the SIGBUS guard (memif_guard.c), -1: none */
 };
 
 /* A ring as ADD_RING described it, before and after it is resolved at connect. */
@@ -118,6 +119,7 @@ struct hl_memif_ctl {
 	struct hl_memif_region region[HL_MEMIF_MAX_REGIONS];
 	struct hl_memif_ring_desc s2m[HL_MEMIF_MAX_QUEUES], m2s[HL_MEMIF_MAX_QUEUES];
 	struct hl_memif_ctl_stats stats;
+	int region_fault;     /* set by the SIGBUS guard: a region's file shrank under its mapping */
 	bool client;
 	unsigned step;        /* client: messages sent after INIT */
 	uint16_t nq;          /* client: queue pairs agreed from HELLO */

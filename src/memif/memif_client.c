@@ -15,6 +15,7 @@
  * hl__memif_hang_up undoes a half-made layout as well as a whole one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,14 +67,15 @@ int hl__memif_client_layout(struct hl_memif_port *p)
 
 	if (hl_pool_get_info(hl_bufpool_pool(p->bp), &in) < 0)
 		return layout_fail(p, -EINVAL, "pool");
-	int mfd = memfd_create("hugelink-memif", MFD_CLOEXEC);
+	int mfd = memfd_create("hugelink-memif", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)
 		return layout_fail(p, -errno, "memfd_create");
 	c->region[0].fd = mfd;
 	c->region[0].size = len;
 	c->nregions = 1;
-	if (ftruncate(mfd, (off_t)len) < 0)
-		return layout_fail(p, -errno, "ftruncate");
+	/* sealed, so the server cannot shrink the rings under us */
+	if (ftruncate(mfd, (off_t)len) < 0 || fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		return layout_fail(p, -errno, "size and seal the rings' memfd");
 	void *va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (va == MAP_FAILED)
 		return layout_fail(p, -errno, "mmap");

@@ -23,14 +23,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <hugelink/memif_port.h>
+#include "memif_pvt.h"
 
 void hl_memif_ctl_init(struct hl_memif_ctl *c, const struct hl_memif_cfg *cfg)
 {
 	memset(c, 0, sizeof(*c));
 	c->cfg = *cfg;
 	for (unsigned i = 0; i < HL_MEMIF_MAX_REGIONS; i++)
-		c->region[i].fd = -1;
+		c->region[i].fd = c->region[i].guard = -1;
 	for (unsigned i = 0; i < HL_MEMIF_MAX_QUEUES; i++)
 		c->s2m[i].fd = c->m2s[i].fd = -1;
 }
@@ -39,6 +39,9 @@ void hl_memif_ctl_reset(struct hl_memif_ctl *c)
 {
 	for (unsigned i = 0; i < HL_MEMIF_MAX_REGIONS; i++) {
 		struct hl_memif_region *r = &c->region[i];
+		if (r->guard >= 0)
+			hl__memif_guard_del(r->guard);
+		r->guard = -1;
 		if (r->va != NULL && !r->borrowed)
 			munmap(r->va, r->size);
 		r->borrowed = false;
@@ -61,6 +64,7 @@ void hl_memif_ctl_reset(struct hl_memif_ctl *c)
 		c->stats.disconnects++;
 	c->nregions = 0;
 	c->step = 0;
+	__atomic_store_n(&c->region_fault, 0, __ATOMIC_RELAXED);
 	c->state = HL_MEMIF_S_IDLE;
 }
 
@@ -298,11 +302,16 @@ int hl_memif_ctl_connect(struct hl_memif_ctl *c, struct hl_memif_msg *reply)
 		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < r->size)
 			return connect_fail(c, reply, -EINVAL, "region %u: its fd holds %lld bytes, %llu announced", i,
 					    (long long)st.st_size, (unsigned long long)r->size);
+
 		void *va = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 		if (va == MAP_FAILED)
 			return connect_fail(c, reply, -errno, "region %u: mmap %llu bytes: %s", i,
 					    (unsigned long long)r->size, strerror(errno));
 		r->va = va;
+		/* the peer can still shrink the file (hugetlbfs files and most memfds take no seals) */
+		r->guard = hl__memif_guard_add(va, r->size, &c->region_fault);
+		if (r->guard < 0)
+			return connect_fail(c, reply, -ENOSPC, "region %u: no guard slot left", i);
 	}
 	for (unsigned i = 0; i < nq; i++) {
 		int rc = check_ring(c, &c->s2m[i], "S2M", i, reply);

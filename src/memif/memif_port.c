@@ -335,6 +335,14 @@ void hl_memif_port_poll_ctrl(struct hl_memif_port *p)
 	take_messages(p);
 	if (p->conn_fd < 0)
 		return;
+	if (__atomic_load_n(&p->ctl.region_fault, __ATOMIC_ACQUIRE)) {
+		struct hl_memif_msg m;
+		p->faults++;
+		hl_memif_ctl_disconnect_msg(&m, "a region's file shrank under its mapping");
+		send_msg(p, &m);
+		hang_up(p, "a region's file shrank under its mapping");
+		return;
+	}
 	if (p->ctl.state != HL_MEMIF_S_CONNECTED) {
 		if (hl_now_ns() - p->conn_since_ns > (uint64_t)HL_MEMIF_HANDSHAKE_MS * 1000000u) {
 			if (p->client && p->backoff_ms < HL_MEMIF_BACKOFF_MAX_MS)

@@ -20,4 +20,15 @@ void hl__memif_client_connect(struct hl_memif_port *p);
 /* Client role, on HL_MEMIF_A_SETUP: the rings' memfd, the pool as region 1, eventfds, M2S buffers. 0 or -errno. */
 int hl__memif_client_layout(struct hl_memif_port *p);
 
+/*
+ * The SIGBUS guard (memif_guard.c): a peer can shrink the file behind a
+ * region we mapped, and the next access to the lost pages raises SIGBUS.
+ * Inside a guarded range the handler puts anonymous zero pages in the
+ * region's place (the access then completes, reading zeros), sets *fault,
+ * and the control thread ends the connection; a SIGBUS anywhere else is
+ * handled as before. add returns a slot (or -ENOSPC); del before munmap.
+ */
+int hl__memif_guard_add(void *va, uint64_t len, int *fault);
+void hl__memif_guard_del(int slot);
+
 #endif

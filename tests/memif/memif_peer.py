@@ -9,6 +9,7 @@ fds. The data path writes rings and descriptors directly, so a test can
 also break those: heads past the ring, descriptors outside the region,
 chains that never end.
 """
+import fcntl
 import mmap
 import os
 import select
@@ -53,8 +54,8 @@ def m_disconnect(reason=b"bye"):
 class Peer:
     """One client connection. Nothing happens until connect() and handshake()."""
 
-    def __init__(self, path, queues=1, log2=8, bufsize=2048, id_=0, secret=b""):
-        self.path, self.queues, self.log2, self.bufsize = path, queues, log2, bufsize
+    def __init__(self, path, queues=1, log2=8, bufsize=2048, id_=0, secret=b"", seal=True):
+        self.path, self.queues, self.log2, self.bufsize, self.seal = path, queues, log2, bufsize, seal
         self.id, self.secret = id_, secret
         self.size = 1 << log2
         self.ring_bytes = RING_HDR + DESC * self.size
@@ -122,9 +123,12 @@ class Peer:
         self.efds = []
 
     # ---- memory
-    def make_region(self, size=None, file_size=None):
-        self.mfd = os.memfd_create("memif-peer", 0)
+    def make_region(self, size=None, file_size=None, seal=True):
+        self.mfd = os.memfd_create("memif-peer", os.MFD_ALLOW_SEALING)
         os.ftruncate(self.mfd, file_size if file_size is not None else (size or self.region_size))
+        if seal:
+            # as DPDK does for the memfds it passes
+            fcntl.fcntl(self.mfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
         self.mm = mmap.mmap(self.mfd, file_size if file_size is not None else (size or self.region_size))
         for q in range(self.queues):
             for s2m in (True, False):
@@ -176,7 +180,7 @@ class Peer:
         if self.hello is None and self.connect() is None:
             return False
         if self.mfd < 0:
-            self.make_region()
+            self.make_region(seal=self.seal)
         self.send(m_init(self.id, secret=self.secret))
         if not self.expect(ACK):
             return False

@@ -134,12 +134,16 @@ def ring_too_big(p):
     p.send(mp.m_add_ring(True, 0, 0, 0, 15), [after_region(p)])
 
 
-def handshake_with(p, region_size=None, file_size=None, ring_offset=None, cookie=True, rings=True, extra=None):
+def handshake_with(p, region_size=None, file_size=None, ring_offset=None, cookie=True, rings=True, extra=None,
+                   seal=True, region_fd=None):
     """A handshake with one thing wrong in it."""
     p.connect()
     p.send(mp.m_init())
     p.expect(mp.ACK)
-    p.make_region(size=region_size, file_size=file_size)
+    p.make_region(size=region_size, file_size=file_size, seal=seal)
+    if region_fd is not None:
+        os.close(p.mfd)
+        p.mfd = region_fd
     if not cookie:
         struct.pack_into("<I", p.mm, p.ring_off(False, 0), 0)
     p.send(mp.m_add_region(0, region_size or p.region_size), [p.mfd])
@@ -161,6 +165,10 @@ def handshake_with(p, region_size=None, file_size=None, ring_offset=None, cookie
 
 def region_file_too_small(p):
     handshake_with(p, region_size=1 << 20, file_size=4096)
+
+
+def region_eventfd(p):
+    handshake_with(p, region_fd=os.eventfd(0))
 
 
 def ring_past_region(p):
@@ -204,6 +212,7 @@ PROTOCOL_CASES = [
     ("a ring index beyond what HELLO offered", ring_bad_index, 3),
     ("a ring of 2^15 slots", ring_too_big, 3),
     ("a region announced larger than its file", region_file_too_small, 3),
+    ("a region whose fd is an eventfd", region_eventfd, 3),
     ("a ring that ends past its region", ring_past_region, 3),
     ("a ring without the memif cookie", ring_without_cookie, 3),
     ("CONNECT with no rings", connect_without_rings, 3),
@@ -215,7 +224,7 @@ PROTOCOL_CASES = [
 
 def main():
     build = os.path.abspath(sys.argv[1])
-    t = Tap(len(PROTOCOL_CASES) + 23)
+    t = Tap(len(PROTOCOL_CASES) + 24)
     work = tempfile.mkdtemp(prefix="memif-hostile.")
     s1, s2 = os.path.join(work, "m1.sock"), os.path.join(work, "m2.sock")
     cfg = os.path.join(work, "ports.json")
@@ -318,6 +327,21 @@ def main():
         data_case("an S2M descriptor in a region that does not exist", desc_bad_region, "bad_desc")
         data_case("an S2M chain of NEXT flags as long as the ring", endless_chain, "bad_desc")
         data_case("an S2M descriptor of 4 GiB", huge_length, "bad_desc")
+
+        # the peer shrinks its region's file under the switch's mapping: SIGBUS on the next poll, caught
+        before = memif_stats(d, "m1")
+        p = mp.Peer(s1, queues=2, seal=False)
+        peers.append(p)
+        okh = p.handshake()
+        os.ftruncate(p.mfd, 0)
+        hung = p.closed(5)
+        p.close()
+        st = wait_state(d, "m1", "listening")
+        after = memif_stats(d, "m1")
+        t.check(okh and hung and d.alive() and after["faults"] == before["faults"] + 1 and st.get("state") == "listening"
+                and "shrank" in st.get("last_reason", ""),
+                "a region truncated under the switch's mapping: the SIGBUS is caught, the port listens again",
+                f"{okh} {hung} {before} {after} {st.get('last_reason')}")
 
         # ---- the ring the switch sends on: a good client on m2 floods broadcasts at m1
         sender = mp.Peer(s2, id_=3, secret=b"s3cret", log2=9)
