@@ -147,6 +147,14 @@ const char *hl_last_error(void);
 void hl_clear_error(void);
 
 /* CRC32C (Castagnoli), as used by the metadata record. */
+/*
+ * Bind and listen on a UNIX socket at path (type: SOCK_STREAM or
+ * SOCK_SEQPACKET, with SOCK_NONBLOCK if wanted), replacing a socket file
+ * nobody answers on. -EEXIST for a file that is not a socket, -EADDRINUSE
+ * for a live socket; `what` names the caller in errors.
+ */
+int hl_unix_listen(const char *path, int type, const char *what);
+
 uint32_t hl_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* Monotonic clock in nanoseconds. */

@@ -22,6 +22,7 @@ extern "C" {
 #endif
 
 struct hl_shm_port;
+struct hl_memif_port;
 
 /* ---- vhost-user (sw_port_vhost.c) ------------------------------------------------ */
 
@@ -88,6 +89,29 @@ bool hl_sw_port_shm_isolated(const struct hl_sw_port *p);
 const char *hl_sw_port_shm_record(const struct hl_sw_port *p);
 /* The pool p's peer maps (file_path, size: what an ivshmem BAR needs); -EINVAL for other kinds. */
 int hl_sw_port_shm_pool_info(const struct hl_sw_port *p, struct hl_pool_info *info);
+
+/* ---- memif (sw_port_memif.c) ------------------------------------------------------ */
+
+/*
+ * A memif server on a socket at path (DPDK net_memif, libmemif and VPP
+ * clients connect to it), or with client a memif client of the server
+ * there, whose regions are bp's pool: the server reads and writes the
+ * switch's buffers.
+ */
+struct hl_sw_memif_params {
+	const char *name;
+	const char *path;
+	bool client;
+	struct hl_bufpool *bp;  /* client: the bufpool the switch receives into */
+	uint32_t id;            /* the interface id the client asks for */
+	const char *secret;     /* NULL or "": none */
+	unsigned queues;        /* queue pairs offered; 0: 1 */
+	unsigned ring_size;     /* largest ring offered; 0: 1024 */
+	unsigned buffer_size;   /* 0: 2048 */
+};
+int hl_sw_port_memif_create(const struct hl_sw_memif_params *prm, struct hl_sw_port **out);
+/* The memif port behind a switch port (NULL for other kinds), for listing its peer. */
+const struct hl_memif_port *hl_sw_port_memif(const struct hl_sw_port *p);
 
 #ifdef __cplusplus
 }

@@ -148,34 +148,7 @@ static int fill_addr(struct sockaddr_un *a, const char *path)
 
 int hl_vu_listen(const char *path)
 {
-	struct sockaddr_un a;
-	struct stat st;
-	int rc = fill_addr(&a, path);
-
-	if (rc < 0)
-		return rc;
-	/* only a socket is replaced: never unlink a regular file by mistake */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return hl_error(-EEXIST, "vhost-user: %s exists and is not a socket", path);
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0) {
-			close(probe);
-			return hl_error(-EADDRINUSE, "vhost-user: %s is in use", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
-		rc = hl_error(-errno, "vhost-user: cannot listen on %s: %s", path, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	return fd;
+	return hl_unix_listen(path, SOCK_STREAM, "vhost-user");
 }
 
 int hl_vu_connect(const char *path)

@@ -8,7 +8,6 @@
  * assertion on the open-fd count).
  */
 #include <assert.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +16,8 @@
 
 #include <hugelink/vhost_dev.h>
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
+#include "fuzz_fds.h"
+
 
 static uint16_t stop_cb(struct hl_vhost_dev *d, unsigned q)
 {

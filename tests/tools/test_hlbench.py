@@ -27,7 +27,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    t = Tap(8)
+    t = Tap(9)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -127,6 +127,15 @@ def main():
           and out[0]["log_cost_min"] <= out[0]["log_cost"] <= out[0]["log_cost_max"]
           and out[0]["log_words"] > 0 and out[0]["log_dropped"] == 0)
     if not t.check(ok, "hlbench dirtylog measures the enqueue with and without dirty logging"):
+        t.diag("\n".join((err + str(out)).splitlines()[-10:]))
+    # testpmd circling frames through hugelinkd's memif ports, then through a testpmd of its own
+    rc, out, err = lines([hlbench, "memif", "--size", "64", "--seconds", "1", "--rounds", "1", "--no-shm"], 120)
+    need = {"bench", "size", "mpps", "dpdk_mpps", "vs_dpdk", "vs_dpdk_min", "vs_dpdk_max", "rounds", "zero_copy"}
+    ok = (rc == 0 and len(out) == 1 and need <= set(out[0]) and out[0]["bench"] == "memif"
+          and out[0]["size"] == 64 and out[0]["rounds"] == 1 and out[0]["mpps"] > 0 and out[0]["dpdk_mpps"] > 0
+          and abs(out[0]["vs_dpdk"] - out[0]["mpps"] / out[0]["dpdk_mpps"]) <= 0.02 * out[0]["vs_dpdk"] + 0.01
+          and "shm_mpps" not in out[0])
+    if not t.check(ok, "hlbench memif runs hugelinkd's and DPDK's memif and prints its JSON line"):
         t.diag("\n".join((err + str(out)).splitlines()[-10:]))
     return t.exit_code()
 

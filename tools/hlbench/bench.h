@@ -4,6 +4,7 @@
 #define HLBENCH_BENCH_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -11,6 +12,7 @@ int bench_xlate(int argc, char **argv);
 int bench_vhost(int argc, char **argv);
 int bench_switch(int argc, char **argv);
 int bench_shm(int argc, char **argv);
+int bench_memif(int argc, char **argv);
 int bench_plot(int argc, char **argv);
 int bench_dirtylog(int argc, char **argv);
 
@@ -44,5 +46,18 @@ size_t bench_spread_json(char *buf, size_t size, const char *key, const double *
 
 /* The rounds a comparison takes unless told: fewer cannot show a spread worth the name. */
 #define BENCH_ROUNDS 6
+
+/* ---- child processes (proc.c) ---- */
+
+/* Start argv[0] (PATH searched) with output appended to log, pinned to cpu (-1: any); SIGTERM if we die. */
+pid_t bench_spawn(char *const argv[], const char *log, int cpu);
+/* SIGTERM (and SIGCONT), grace_ms, then SIGKILL; always reaps; *pid becomes 0. */
+void bench_reap(pid_t *pid, int grace_ms);
+bool bench_exited(pid_t pid);
+/* The last lines of log on stderr, headed "hlbench <tag>:". */
+void bench_tail_log(const char *tag, const char *log, unsigned lines);
+/* Whether a line of log holds text. */
+bool bench_log_has(const char *log, const char *text);
+void bench_sleep_ms(unsigned ms);
 
 #endif

@@ -113,51 +113,6 @@ static int fail(struct result *r, const char *fmt, ...)
 	return -1;
 }
 
-/* Start argv[0] (PATH searched) with output to log, pinned to cpu (-1: any); it gets SIGTERM if we die. */
-static pid_t spawn(char *const argv[], const char *log, int cpu)
-{
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	bench_set_cpu(0, cpu);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	if (nul >= 0)
-		dup2(nul, 0);
-	execvp(argv[0], argv);
-	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
-/* SIGTERM, a grace period, then SIGKILL; always reaps. */
-static void reap(pid_t *pid, int grace_ms)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGTERM);
-	kill(*pid, SIGCONT); /* a frozen process acts on nothing but SIGKILL */
-	for (int t = 0; t < grace_ms; t += 20) {
-		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-			*pid = 0;
-			return;
-		}
-		usleep(20000);
-	}
-	kill(*pid, SIGKILL);
-	waitpid(*pid, NULL, 0);
-	*pid = 0;
-}
-
-static bool exited(pid_t pid)
-{
-	return pid > 0 && waitpid(pid, NULL, WNOHANG) == pid;
-}
-
 /* A shell command, output appended to log; its exit status (-1 if it could not run). */
 static int sh(const char *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -178,46 +133,6 @@ static int sh(const char *log, const char *fmt, ...)
 	snprintf(full, sizeof(full), "{ %s; } >> '%s' 2>&1", cmd, log);
 	int rc = system(full);
 	return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
-}
-
-/* The last lines of a log, on stderr, so a failure says why. */
-static void tail_log(const char *log, unsigned lines)
-{
-	FILE *f = fopen(log, "r");
-	char *ring[32] = {0}, line[512];
-	unsigned n = 0;
-	if (f == NULL)
-		return;
-	if (lines > 32)
-		lines = 32;
-	while (fgets(line, sizeof(line), f)) {
-		free(ring[n % lines]);
-		ring[n % lines] = strdup(line);
-		n++;
-	}
-	fclose(f);
-	fprintf(stderr, "hlbench switch: --- last lines of %s ---\n", log);
-	for (unsigned i = n > lines ? n - lines : 0; i < n; i++)
-		fputs(ring[i % lines] ? ring[i % lines] : "", stderr);
-	for (unsigned i = 0; i < lines; i++)
-		free(ring[i]);
-}
-
-static bool log_has(const char *log, const char *text)
-{
-	FILE *f = fopen(log, "r");
-	char line[512];
-	bool found = false;
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, text) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	usleep(ms * 1000u);
 }
 
 /* ---- the traffic: virtio-user devices, two per switch, one thread --------- */
@@ -351,7 +266,7 @@ struct target {
 static bool target_alive(struct target *tg)
 {
 	for (unsigned i = 0; i < 2; i++)
-		if (tg->watch[i] != NULL && (*tg->watch[i] <= 0 || exited(*tg->watch[i]))) {
+		if (tg->watch[i] != NULL && (*tg->watch[i] <= 0 || bench_exited(*tg->watch[i]))) {
 			if (*tg->watch[i] > 0)
 				*tg->watch[i] = 0;
 			return false;
@@ -539,26 +454,26 @@ static int hld_start(struct hld *h, const char *top, const char *hugelinkd, int 
 	char *argv[] = {(char *)hugelinkd, "--foreground", "--ctl", ctl, "--run-dir", h->dir, "--pool-mb", "128",
 			"--name", pool, "--workers", "1", "--cpu", cpu, "--config", cfg,
 			idle_us ? "--idle-us" : NULL, idle, NULL};
-	h->pid = spawn(argv, h->log, gen_cpu);
+	h->pid = bench_spawn(argv, h->log, gen_cpu);
 	if (h->pid < 0) {
 		h->pid = 0;
 		return fail(r, "fork: %s", strerror(errno));
 	}
-	for (int i = 0; !log_has(h->log, "ready"); i++) {
-		if (exited(h->pid) || i > 200 || stop) {
-			if (exited(h->pid))
+	for (int i = 0; !bench_log_has(h->log, "ready"); i++) {
+		if (bench_exited(h->pid) || i > 200 || stop) {
+			if (bench_exited(h->pid))
 				h->pid = 0;
-			tail_log(h->log, 10);
+			bench_tail_log("switch", h->log, 10);
 			return fail(r, "hugelinkd did not start (log %s above)", h->log);
 		}
-		sleep_ms(50);
+		bench_sleep_ms(50);
 	}
 	return 0;
 }
 
 static void hld_stop(struct hld *h)
 {
-	reap(&h->pid, 5000);
+	bench_reap(&h->pid, 5000);
 	/* after a SIGKILL the pool's hugepage file would stay: its record says where it is */
 	if (h->record[0] != '\0' && access(h->record, F_OK) == 0)
 		hl_pool_clean(h->record);
@@ -608,17 +523,17 @@ static const char *ovs_missing(char *hugedir, size_t n)
 static void ovs_stop(struct ovs *o)
 {
 	/* the documented way first, so ports and DPDK are closed in order */
-	if (o->vswitchd > 0 && !exited(o->vswitchd)) {
+	if (o->vswitchd > 0 && !bench_exited(o->vswitchd)) {
 		sh(o->log, "for c in '%s'/run/ovs-vswitchd*.ctl; do [ -S \"$c\" ] && "
 			   "timeout 10 ovs-appctl -t \"$c\" exit --cleanup; done; true",
 		   o->dir);
-		for (int i = 0; i < 100 && !exited(o->vswitchd); i++)
-			sleep_ms(50);
+		for (int i = 0; i < 100 && !bench_exited(o->vswitchd); i++)
+			bench_sleep_ms(50);
 	}
-	if (o->vswitchd > 0 && exited(o->vswitchd))
+	if (o->vswitchd > 0 && bench_exited(o->vswitchd))
 		o->vswitchd = 0;
-	reap(&o->vswitchd, 3000);
-	reap(&o->dbserver, 3000);
+	bench_reap(&o->vswitchd, 3000);
+	bench_reap(&o->dbserver, 3000);
 	/* --huge-unlink leaves no hugepage file; a crash before DPDK unlinked could */
 	if (o->prefix[0] != '\0') {
 		sh(o->log, "rm -rf '/var/run/dpdk/%s'; rm -f '%s/%s'map_* '%s/%s'seg* 2>/dev/null; true", o->prefix,
@@ -653,7 +568,7 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 	setenv("OVS_LOGDIR", path, 1);
 
 	if (sh(o->log, "ovsdb-tool create '%s' " OVS_SCHEMA, o->db) != 0) {
-		tail_log(o->log, 5);
+		bench_tail_log("switch", o->log, 5);
 		return fail(r, "ovsdb-tool create failed");
 	}
 	char remote[500], pidf[500], logf[500];
@@ -662,14 +577,14 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 	snprintf(logf, sizeof(logf), "--log-file=%s/log/ovsdb-server.log", o->dir);
 	char *dbargv[] = {"ovsdb-server", o->db, remote, pidf, logf, NULL};
 	snprintf(path, sizeof(path), "%s/log/console.log", o->dir);
-	o->dbserver = spawn(dbargv, path, gen_cpu);
+	o->dbserver = bench_spawn(dbargv, path, gen_cpu);
 	snprintf(path, sizeof(path), "%s/run/db.sock", o->dir);
 	for (int i = 0; access(path, F_OK) != 0; i++) {
-		if (i > 200 || exited(o->dbserver) || stop) {
-			tail_log(o->log, 5);
+		if (i > 200 || bench_exited(o->dbserver) || stop) {
+			bench_tail_log("switch", o->log, 5);
 			return fail(r, "ovsdb-server did not start");
 		}
-		sleep_ms(50);
+		bench_sleep_ms(50);
 	}
 	if (sh(o->log, VSCTL "--no-wait init", o->dir) != 0 ||
 	    sh(o->log,
@@ -679,7 +594,7 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 		     "'other_config:dpdk-extra=--file-prefix=%s --no-pci --huge-unlink' "
 		     "other_config:userspace-tso-enable=%s",
 	       o->dir, 1u << gen_cpu, 1u << sw_cpu, o->hugedir, o->prefix, tso ? "true" : "false") != 0) {
-		tail_log(o->log, 5);
+		bench_tail_log("switch", o->log, 5);
 		return fail(r, "ovs-vsctl could not configure the database");
 	}
 	snprintf(pidf, sizeof(pidf), "--pidfile=%s/run/ovs-vswitchd.pid", o->dir);
@@ -687,7 +602,7 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 	snprintf(remote, sizeof(remote), "unix:%s/run/db.sock", o->dir);
 	char *swargv[] = {OVS_VSWITCHD, remote, pidf, logf, NULL};
 	snprintf(path, sizeof(path), "%s/log/console.log", o->dir);
-	o->vswitchd = spawn(swargv, path, -1);
+	o->vswitchd = bench_spawn(swargv, path, -1);
 	/* dpdk-init=true: a DPDK that cannot start takes ovs-vswitchd down with it */
 	for (int i = 0;; i++) {
 		char cmd[600], out[64] = "";
@@ -700,13 +615,13 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 		}
 		if (strncmp(out, "true", 4) == 0)
 			break;
-		if (i > 600 || exited(o->vswitchd) || stop) {
-			if (exited(o->vswitchd))
+		if (i > 600 || bench_exited(o->vswitchd) || stop) {
+			if (bench_exited(o->vswitchd))
 				o->vswitchd = 0;
-			tail_log(vlog, 12);
+			bench_tail_log("switch", vlog, 12);
 			return fail(r, "ovs-vswitchd-dpdk did not initialise DPDK (log %s above)", vlog);
 		}
-		sleep_ms(100);
+		bench_sleep_ms(100);
 	}
 	if (sh(o->log, VSCTL "add-br br0 -- set bridge br0 datapath_type=netdev", o->dir) != 0 ||
 	    sh(o->log,
@@ -720,8 +635,8 @@ static int ovs_start(struct ovs *o, const char *top, int sw_cpu, int gen_cpu, co
 	    sh(o->log, "ovs-ofctl del-flows 'unix:%s/run/br0.mgmt'", o->dir) != 0 ||
 	    sh(o->log, "ovs-ofctl add-flow 'unix:%s/run/br0.mgmt' in_port=1,actions=output:2", o->dir) != 0 ||
 	    sh(o->log, "ovs-ofctl add-flow 'unix:%s/run/br0.mgmt' in_port=2,actions=output:1", o->dir) != 0) {
-		tail_log(o->log, 8);
-		tail_log(vlog, 8);
+		bench_tail_log("switch", o->log, 8);
+		bench_tail_log("switch", vlog, 8);
 		return fail(r, "could not set up the OVS bridge and its vhost-user ports");
 	}
 	return 0;

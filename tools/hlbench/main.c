@@ -122,6 +122,8 @@ static void usage(FILE *f)
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--idle-us N]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
+		   "       hlbench memif --size B[,B...] [--seconds S] [--rounds N] [--zero-copy] [--no-shm]\n"
+		   "  frames through two memif ports: hugelinkd against testpmd's own memif, and shm ports\n"
 		   "       hlbench shm --size B[,B...] [--seconds S] [--rounds N] [--cpu N] [--room B]\n"
 		   "  frames between two shm peers through the switch, in this process\n"
 		   "       hlbench dirtylog [--size B] [--rounds N] [--bursts K]\n"
@@ -147,6 +149,8 @@ int main(int argc, char **argv)
 		return bench_switch(argc - 1, argv + 1);
 	if (strcmp(argv[1], "shm") == 0)
 		return bench_shm(argc - 1, argv + 1);
+	if (strcmp(argv[1], "memif") == 0)
+		return bench_memif(argc - 1, argv + 1);
 	if (strcmp(argv[1], "plot") == 0)
 		return bench_plot(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dirtylog") == 0)

@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"  port add shm NAME [--isolated]\n"
 	"  port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]\n"
 	"  port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]\n"
+	"  port add memif NAME --socket PATH [--role server|client] [--id N] [--secret S] [--rings N]\n"
+	"                 [--ring-size N] [--buffer-size N]\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -170,11 +172,23 @@ static int port_add_uplink(const struct hlctl *h, const char *kind, const char *
 	return run(h, &w, false, NULL);
 }
 
+/* Which of memif's numeric options o is (--id, --rings, --ring-size, --buffer-size), or -1. */
+static int memif_number(const char *o)
+{
+	static const char *const opts[] = {"--id", "--rings", "--ring-size", "--buffer-size"};
+	for (int k = 0; k < (int)HL_ARRAY_SIZE(opts); k++)
+		if (strcmp(o, opts[k]) == 0)
+			return k;
+	return -1;
+}
+
 static int port_add(const struct hlctl *h, int argc, char **argv)
 {
 	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
 	bool isolated = false;
 	struct hl_jw w;
+	static const char *const memif_key[] = {"id", "rings", "ring_size", "buffer_size"};
+	const char *memif_val[4] = {NULL, NULL, NULL, NULL}, *secret = NULL;
 
 	if (argc < 2)
 		return usage("port add: KIND and NAME are required");
@@ -182,8 +196,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	name = argv[1];
 	if (hlctl_uplink_kind(kind) && name[0] != '\0' && name[0] != '-')
 		return port_add_uplink(h, kind, name, argc - 2, argv + 2);
-	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0)
-		return usage("port add: unknown port kind '%s' (vhost, tap, shm, vxlan or afxdp)", kind);
+	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0 &&
+	    strcmp(kind, "memif") != 0)
+		return usage("port add: unknown port kind '%s' (vhost, tap, shm, memif, vxlan or afxdp)", kind);
+	bool memif = strcmp(kind, "memif") == 0;
 	if (name[0] == '\0' || name[0] == '-')
 		return usage("port add %s: a port NAME is required", kind);
 	for (int i = 2; i < argc; i++) {
@@ -212,10 +228,24 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			ifname = argv[++i];
 		} else if (strcmp(kind, "shm") == 0 && strcmp(o, "--isolated") == 0) {
 			isolated = true;
+		} else if (memif && (strcmp(o, "--socket") == 0 || strcmp(o, "--role") == 0 ||
+				     strcmp(o, "--secret") == 0)) {
+			if (!has_arg)
+				return usage("port add memif: %s needs a value", o);
+			const char **dst = strcmp(o, "--socket") == 0 ? &path : strcmp(o, "--role") == 0 ? &mode : &secret;
+			*dst = argv[++i];
+		} else if (memif && memif_number(o) >= 0) {
+			char *end;
+			if (!has_arg || (strtoull(argv[i + 1], &end, 10), *end != '\0') || argv[i + 1][0] == '\0' ||
+			    argv[i + 1][0] == '-')
+				return usage("port add memif: %s needs a whole number", o);
+			memif_val[memif_number(o)] = argv[++i];
 		} else {
 			return usage("port add %s: unexpected argument '%s'", kind, o);
 		}
 	}
+	if (memif && path == NULL)
+		return usage("port add memif: --socket PATH is required");
 	if (strcmp(kind, "vhost") == 0 && mode == NULL)
 		return usage("port add vhost: one of --server PATH or --client PATH is required");
 	if (path != NULL && path[0] == '\0')
@@ -232,6 +262,15 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	} else if (strcmp(kind, "tap") == 0) {
 		if (ifname != NULL)
 			hl_jw_kv_str(&w, "ifname", ifname);
+	} else if (memif) {
+		hl_jw_kv_str(&w, "socket", path);
+		if (mode != NULL)
+			hl_jw_kv_str(&w, "role", mode);
+		if (secret != NULL)
+			hl_jw_kv_str(&w, "secret", secret);
+		for (unsigned k = 0; k < HL_ARRAY_SIZE(memif_key); k++)
+			if (memif_val[k] != NULL)
+				hl_jw_kv_u64(&w, memif_key[k], strtoull(memif_val[k], NULL, 10));
 	} else {
 		hl_jw_kv_bool(&w, "isolated", isolated);
 	}

@@ -113,8 +113,8 @@ void hlctl_show_ports(const struct hl_json *reply)
 		const struct hl_json *p = hl_json_at(ports, i);
 		char det[480] = "";
 		size_t off = 0;
-		static const char *const keys[] = {"mode", "path", "ifname", "zcopy", "remote", "local", "vni", "dstport", "mtu",
-						   "queues", "zerocopy"};
+		static const char *const keys[] = {"mode", "path", "ifname", "zcopy", "role", "socket", "peer", "version",
+						   "copy", "remote", "local", "vni", "dstport", "mtu", "queues", "zerocopy"};
 
 		for (size_t k = 0; k < HL_ARRAY_SIZE(keys); k++) {
 			const struct hl_json *j = hl_json_get(p, keys[k]);
@@ -126,6 +126,17 @@ void hlctl_show_ports(const struct hl_json *reply)
 				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%s",
 							off ? " " : "", keys[k], v);
 		}
+		static const char *const nums[] = {"id", "queues", "regions"};
+		for (size_t k = 0; k < HL_ARRAY_SIZE(nums); k++) {
+			uint64_t v;
+			if (hl_json_u64(hl_json_get(p, nums[k]), &v) && off < sizeof(det))
+				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%llu", off ? " " : "",
+							nums[k], (unsigned long long)v);
+		}
+		int pzc = hl_json_bool(hl_json_get(p, "peer_zero_copy"));
+		if (pzc >= 0 && off < sizeof(det))
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%speer %s", off ? " " : "",
+						pzc ? "zero-copy" : "copies");
 		int shared = hl_json_bool(hl_json_get(p, "shared"));
 		if (shared >= 0 && off < sizeof(det))
 			snprintf(det + off, sizeof(det) - off, "%s%s", off ? " " : "",

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <hugelink/memif_port.h>
 #include <hugelink/pool.h>
 #include <hugelink/shm_port.h>
 #include <hugelink/sw_ports.h>
@@ -51,6 +52,42 @@ static const char *need_str(const struct hl_json *req, const char *key, size_t m
 	return s;
 }
 
+/*
+ * A memif port and its peer (memif_port.h). As a server the switch copies
+ * every frame; whether the client copies too shows in its regions: one
+ * that lays out buffers of its own (DPDK's default) has them in the one
+ * region with its rings, a zero-copy client exports its packet memory as
+ * further regions. As a client the switch lends its own buffers (region 1
+ * is its pool) and the server copies.
+ */
+static void list_memif(struct hl_jw *r, const struct port_conf *c, const struct hl_memif_port *mp)
+{
+	hl_jw_kv_str(r, "socket", c->path);
+	hl_jw_kv_str(r, "role", c->client ? "client" : "server");
+	hl_jw_kv_u64(r, "id", c->memif.id);
+	hl_jw_kv_u64(r, "rings", c->memif.rings);
+	hl_jw_kv_u64(r, "ring_size", c->memif.ring_size);
+	if (mp == NULL)
+		return;
+	bool up = hl_memif_port_up(mp);
+	hl_jw_kv_str(r, "peer", up ? mp->ctl.peer_name : "");
+	hl_jw_kv_str(r, "peer_if", up ? mp->ctl.peer_if_name : "");
+	char ver[16];
+	snprintf(ver, sizeof(ver), "%u.%u", mp->ctl.peer_version >> 8, mp->ctl.peer_version & 0xff);
+	hl_jw_kv_str(r, "version", up ? ver : "");
+	hl_jw_kv_u64(r, "queues", up ? mp->nq : 0);
+	hl_jw_kv_u64(r, "regions", up ? mp->ctl.nregions : 0);
+	hl_jw_kv_str(r, "copy", c->client ? "switch zero-copy" : "switch copies");
+	hl_jw_kv_bool(r, "peer_zero_copy", up && !c->client && mp->ctl.nregions > 1);
+	if (c->client)
+		hl_jw_kv_u64(r, "connect_fails", mp->connect_fails);
+	hl_jw_kv_u64(r, "connects", mp->ctl.stats.connects);
+	hl_jw_kv_u64(r, "bad_msgs", mp->ctl.stats.bad_msgs);
+	hl_jw_kv_u64(r, "faults", mp->faults);
+	hl_jw_kv_u64(r, "rejected", mp->rejected);
+	hl_jw_kv_str(r, "last_reason", mp->ctl.reason);
+}
+
 static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 {
 	hld_ok_begin(r);
@@ -82,6 +119,8 @@ static void cmd_port_list(struct daemon *d, struct hl_jw *r)
 			hl_jw_kv_bool(r, "isolated", iso);
 			if (rec != NULL)
 				hl_jw_kv_str(r, "record", rec);
+		} else if (strcmp(c->kind, "memif") == 0) {
+			list_memif(r, c, hl_sw_port_memif(p));
 		} else {
 			hld_uplink_json(c, r);
 		}
@@ -120,6 +159,33 @@ static void json_log(struct hl_jw *r)
 	hl_jw_kv_str(r, "target", hl_log_target());
 	hl_jw_kv_u64(r, "suppressed", ls.suppressed);
 	hl_jw_kv_u64(r, "unsent", ls.unsent);
+}
+
+/* A memif port's own counters, all queues added up: chains, broken rings, kicks, the handshake. */
+static void json_memif(struct hl_jw *r, const struct hl_memif_port *mp)
+{
+	struct hl_memif_q_stats rx = {0}, tx = {0};
+	for (unsigned i = 0; i < HL_MEMIF_MAX_QUEUES; i++) {
+		const struct hl_memif_q_stats *a = &mp->rx[i].stats, *b = &mp->tx[i].stats;
+		rx.chained += __atomic_load_n(&a->chained, __ATOMIC_RELAXED);
+		rx.bad_desc += __atomic_load_n(&a->bad_desc, __ATOMIC_RELAXED);
+		rx.bad_ring += __atomic_load_n(&a->bad_ring, __ATOMIC_RELAXED);
+		tx.chained += __atomic_load_n(&b->chained, __ATOMIC_RELAXED);
+		tx.bad_desc += __atomic_load_n(&b->bad_desc, __ATOMIC_RELAXED);
+		tx.bad_ring += __atomic_load_n(&b->bad_ring, __ATOMIC_RELAXED);
+		tx.kicks += __atomic_load_n(&b->kicks, __ATOMIC_RELAXED);
+	}
+	hl_jw_key(r, "memif");
+	hl_jw_obj_begin(r);
+	hl_jw_kv_u64(r, "rx_chained", rx.chained);
+	hl_jw_kv_u64(r, "tx_chained", tx.chained);
+	hl_jw_kv_u64(r, "bad_desc", rx.bad_desc + tx.bad_desc);
+	hl_jw_kv_u64(r, "bad_ring", rx.bad_ring + tx.bad_ring);
+	hl_jw_kv_u64(r, "tx_kicks", tx.kicks);
+	hl_jw_kv_u64(r, "bad_msgs", __atomic_load_n(&mp->ctl.stats.bad_msgs, __ATOMIC_RELAXED));
+	hl_jw_kv_u64(r, "connects", __atomic_load_n(&mp->ctl.stats.connects, __ATOMIC_RELAXED));
+	hl_jw_kv_u64(r, "faults", __atomic_load_n(&mp->faults, __ATOMIC_RELAXED));
+	hl_jw_obj_end(r);
 }
 
 static void cmd_stats(struct daemon *d, struct hl_jw *r)
@@ -200,6 +266,9 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 		hl_jw_kv_u64(r, "rarps", st.rarps);
 		json_offload(r, &st.ol);
 		hld_uplink_stats_json(p, r);
+		const struct hl_memif_port *mp = hl_sw_port_memif(p);
+		if (mp != NULL)
+			json_memif(r, mp);
 		const struct hl_shm_port *sp = hl_sw_port_shm(p);
 		if (sp != NULL) {
 			uint32_t f = hl_shm_port_features(sp);
@@ -378,7 +447,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 static bool path_in_use(struct daemon *d, const char *path)
 {
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++)
-		if (d->conf[i].used && strcmp(d->conf[i].kind, "vhost") == 0 && strcmp(d->conf[i].path, path) == 0)
+		if (d->conf[i].used && (strcmp(d->conf[i].kind, "vhost") == 0 || strcmp(d->conf[i].kind, "memif") == 0) &&
+		    strcmp(d->conf[i].path, path) == 0)
 			return true;
 	return false;
 }
@@ -394,6 +464,59 @@ static int offload_field(const struct hl_json *spec, const char *name, struct po
 	return 0;
 }
 
+/* An optional whole number field: *out keeps its default when the field is absent or null. */
+static int uint_field(const struct hl_json *spec, const char *key, const char *name, uint64_t max, unsigned *out)
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	if (j == NULL || hl_json_is_null(j))
+		return 0;
+	uint64_t v;
+	if (!hl_json_u64(j, &v) || v > max)
+		return hl_error(-EINVAL, "memif port %s: \"%s\" must be a whole number up to %llu", name, key,
+				(unsigned long long)max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * "socket" (absolute path), "role" ("server" or "client"), "id", "secret", "rings"
+ * (queue pairs), "ring_size" (a power of two), "buffer_size"; the memif
+ * port checks the ranges again when it opens.
+ */
+static int memif_fields(struct daemon *d, const struct hl_json *spec, const char *name, struct port_conf *c)
+{
+	const char *path = hl_json_str(hl_json_get(spec, "socket"));
+	const struct hl_json *jrole = hl_json_get(spec, "role"), *jsec = hl_json_get(spec, "secret");
+	const char *role = hl_json_str(jrole), *secret = hl_json_str(jsec);
+	unsigned id = 0;
+	int rc;
+	if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return hl_error(-EINVAL, "memif port %s: \"socket\" must be an absolute socket path under %zu bytes",
+				name, sizeof(((struct sockaddr_un *)0)->sun_path));
+	if (jrole != NULL && !hl_json_is_null(jrole) &&
+	    (role == NULL || (strcmp(role, "server") != 0 && strcmp(role, "client") != 0)))
+		return hl_error(-EINVAL, "memif port %s: \"role\" must be \"server\" or \"client\"", name);
+	if (jsec != NULL && !hl_json_is_null(jsec) && (secret == NULL || strlen(secret) > HL_MEMIF_SECRET_SZ))
+		return hl_error(-EINVAL, "memif port %s: \"secret\" must be a string of at most %d bytes", name,
+				HL_MEMIF_SECRET_SZ);
+	if (path_in_use(d, path))
+		return hl_error(-EADDRINUSE, "memif port %s: socket %s is used by another port", name, path);
+	c->memif.rings = 1;
+	c->memif.ring_size = 1024;
+	c->memif.buffer_size = 2048;
+	if ((rc = uint_field(spec, "id", name, UINT32_MAX, &id)) < 0 ||
+	    (rc = uint_field(spec, "rings", name, HL_MEMIF_MAX_QUEUES, &c->memif.rings)) < 0 ||
+	    (rc = uint_field(spec, "ring_size", name, 1u << HL_MEMIF_MAX_LOG2_RING, &c->memif.ring_size)) < 0 ||
+	    (rc = uint_field(spec, "buffer_size", name, 65536, &c->memif.buffer_size)) < 0)
+		return rc;
+	c->memif.id = id;
+	c->client = role != NULL && strcmp(role, "client") == 0;
+	snprintf(c->kind, sizeof(c->kind), "memif");
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	snprintf(c->memif.secret, sizeof(c->memif.secret), "%s", secret ? secret : "");
+	return 0;
+}
+
 int hld_port_add(struct daemon *d, const struct hl_json *spec)
 {
 	const char *kind = hl_json_str(hl_json_get(spec, "kind"));
@@ -403,7 +526,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	int rc;
 
 	if (kind == NULL)
-		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm, vxlan or afxdp)");
+		return hl_error(-EINVAL, "missing \"kind\" (vhost, tap, shm, memif, vxlan or afxdp)");
 	if (name == NULL || name[0] == '\0' || strlen(name) >= HL_SW_NAME_LEN)
 		return hl_error(-EINVAL, "\"name\" must be a string of 1..%d characters", HL_SW_NAME_LEN - 1);
 	for (const char *s = name; *s; s++)
@@ -457,10 +580,18 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		snprintf(c.kind, sizeof(c.kind), "shm");
 		c.isolated = iso == 1;
 		rc = hl_sw_port_shm_create(d->pool, d->bp, name, c.isolated, &p);
+	} else if (strcmp(kind, "memif") == 0) {
+		if ((rc = memif_fields(d, spec, name, &c)) < 0)
+			return rc;
+		struct hl_sw_memif_params mp = {.name = name, .path = c.path, .client = c.client, .bp = d->bp,
+						.id = c.memif.id,
+						.secret = c.memif.secret, .queues = c.memif.rings,
+						.ring_size = c.memif.ring_size, .buffer_size = c.memif.buffer_size};
+		rc = hl_sw_port_memif_create(&mp, &p);
 	} else if (hld_uplink_kind(kind)) {
 		rc = hld_uplink_create(d, kind, spec, &c, &p);
 	} else {
-		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm, vxlan or afxdp)", kind);
+		return hl_error(-EINVAL, "unknown port kind \"%s\" (vhost, tap, shm, memif, vxlan or afxdp)", kind);
 	}
 	if (rc < 0)
 		return rc;

@@ -37,13 +37,18 @@ struct daemon {
 		bool used;
 		char name[HL_SW_NAME_LEN];
 		char kind[8];
-		char path[108];   /* vhost socket */
+		char path[108];   /* vhost and memif socket */
 		bool client;
 		char zcopy[8];    /* "auto", "on", "off" */
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */
+		struct {          /* memif: path is its socket, client its role */
+			uint32_t id;
+			char secret[25];
+			unsigned rings, ring_size, buffer_size;
+		} memif;
 	} conf[HL_SW_MAX_PORTS];
 };
 

@@ -83,6 +83,15 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_str(&w, "offload", c->offload);
 		} else if (strcmp(c->kind, "shm") == 0) {
 			hl_jw_kv_bool(&w, "isolated", c->isolated);
+		} else if (strcmp(c->kind, "memif") == 0) {
+			hl_jw_kv_str(&w, "socket", c->path);
+			hl_jw_kv_str(&w, "role", c->client ? "client" : "server");
+			hl_jw_kv_u64(&w, "id", c->memif.id);
+			if (c->memif.secret[0] != '\0')
+				hl_jw_kv_str(&w, "secret", c->memif.secret);
+			hl_jw_kv_u64(&w, "rings", c->memif.rings);
+			hl_jw_kv_u64(&w, "ring_size", c->memif.ring_size);
+			hl_jw_kv_u64(&w, "buffer_size", c->memif.buffer_size);
 		} else {
 			hld_uplink_json(c, &w);
 		}
