@@ -146,7 +146,6 @@ int hl_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 const char *hl_last_error(void);
 void hl_clear_error(void);
 
-/* CRC32C (Castagnoli), as used by the metadata record. */
 /*
  * Bind and listen on a UNIX socket at path (type: SOCK_STREAM or
  * SOCK_SEQPACKET, with SOCK_NONBLOCK if wanted), replacing a socket file
@@ -155,6 +154,7 @@ void hl_clear_error(void);
  */
 int hl_unix_listen(const char *path, int type, const char *what);
 
+/* CRC32C (Castagnoli), as used by the metadata record. */
 uint32_t hl_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* Monotonic clock in nanoseconds. */

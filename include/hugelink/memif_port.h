@@ -135,6 +135,7 @@ enum hl_memif_action {
 	HL_MEMIF_A_UP,      /* client: CONNECTED taken: start the queues */
 };
 
+/* A control engine with nothing agreed yet, for one interface as cfg says. */
 void hl_memif_ctl_init(struct hl_memif_ctl *c, const struct hl_memif_cfg *cfg);
 /* A new peer on the socket: the HELLO to send it. */
 void hl_memif_ctl_hello(struct hl_memif_ctl *c, struct hl_memif_msg *reply);
