@@ -64,6 +64,7 @@ def ports_state(build, ctl):
 
 def main():
     src, build, tap, logs = start(__doc__, CASES, "guest-migrate-test")
+    os.environ["HL_LOG"] = "info"  # a check reads the daemon's own lines on the dirty log (INFO)
     run = tempfile.mkdtemp(prefix="hlmig.")  # short: socket paths max 107 bytes
     ctl = os.path.join(run, "hugelinkd.sock")
     dlog = os.path.join(logs, "hugelinkd.log")
