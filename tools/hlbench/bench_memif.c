@@ -139,7 +139,8 @@ static pid_t start_middle(struct rig *g, enum middle m)
 	char lcores[16], main_lc[8];
 	snprintf(lcores, sizeof(lcores), "%d,%d", g->sw_cpu, g->gen_cpu);
 	snprintf(main_lc, sizeof(main_lc), "%d", g->gen_cpu);
-	char *argv[] = {TESTPMD, "-l", lcores, "--main-lcore", main_lc, "--no-pci", "--file-prefix", prefix, "--vdev", v1,
+	/* stdbuf: testpmd's statistics reach its log as they are printed, not when its stdio buffer fills */
+	char *argv[] = {"stdbuf", "-oL", TESTPMD, "-l", lcores, "--main-lcore", main_lc, "--no-pci", "--file-prefix", prefix, "--vdev", v1,
 			"--vdev", v2, "--", "--nb-cores=1", "--forward-mode=io", "--stats-period", "5",
 			"--no-lsc-interrupt", "--disable-link-check", "--total-num-mbufs=16384", NULL};
 	pid_t pid = bench_spawn(argv, g->log, -1);
@@ -159,7 +160,7 @@ static pid_t start_generator(struct rig *g, unsigned size)
 	snprintf(txpkts, sizeof(txpkts), "--txpkts=%u", size);
 	snprintf(lcores, sizeof(lcores), "%d,%d", g->sw_cpu, g->gen_cpu);
 	snprintf(main_lc, sizeof(main_lc), "%d", g->sw_cpu);
-	char *argv[] = {TESTPMD, "-l", lcores, "--main-lcore", main_lc, "--no-pci", "--file-prefix", prefix,
+	char *argv[] = {"stdbuf", "-oL", TESTPMD, "-l", lcores, "--main-lcore", main_lc, "--no-pci", "--file-prefix", prefix,
 			g->zero_copy ? "--single-file-segments" : "--no-telemetry", "--vdev", v1, "--vdev", v2, "--",
 			"--nb-cores=1", "--forward-mode=io", "--tx-first", "--burst=256", txpkts,
 			"--eth-peer=0,02:00:00:00:6d:02", "--eth-peer=1,02:00:00:00:6d:01", "--stats-period", "1",
@@ -183,7 +184,12 @@ static double run_memif(struct rig *g, enum middle m, unsigned size, unsigned se
 		long from = log_size(g->glog);
 		for (unsigned t = 0; t < seconds && !stop; t++)
 			bench_sleep_ms(1000);
-		unsigned n = rx_samples(g->glog, from, s, seconds < MAX_SAMPLES ? seconds : MAX_SAMPLES);
+		unsigned want = seconds < MAX_SAMPLES ? seconds : MAX_SAMPLES, n = rx_samples(g->glog, from, s, want);
+		/* testpmd prints a second's statistics a little after it ends: wait for the last ones */
+		for (unsigned t = 0; n < want && t < 30 && !stop; t++) {
+			bench_sleep_ms(50);
+			n = rx_samples(g->glog, from, s, want);
+		}
 		mpps = n > 0 ? bench_median(s, n) / 1e6 : 0;
 		if (mpps <= 0) {
 			fprintf(stderr, "hlbench memif: no frame went round through %s (%u samples)\n", middle_name[m], n);
