@@ -218,7 +218,9 @@ def man_pages(t, dest, dirs):
         text = re.sub(r".\x08", "", r.stdout)
         helptext = run([dest + prog, "--help"]).stdout + run([dest + prog, "--help"]).stderr
         if page == "hlctl.8":
-            want = sorted({l.split()[0] for l in helptext.splitlines()[1:] if l.startswith("  ")})
+            # commands: the first word of each usage line (not a line that goes on with a command's options)
+            want = sorted({l.split()[0] for l in helptext.splitlines()[1:]
+                           if l.startswith("  ") and not l.split()[0].startswith(("[", "-"))})
         else:
             want = sorted(set(re.findall(r"--[a-z][a-z-]+", helptext)))
         flat = text.replace("\u2010", "-").replace("\u2212", "-")
