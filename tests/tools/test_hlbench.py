@@ -112,9 +112,10 @@ def main():
     ours = [o for o in out if o.get("backend") == "hugelink"]
     o = ours[0] if ours else {}
     rr = o.get("ratio_rounds", [])
-    ok = (rc == 0 and len(ours) == 1 and o.get("rounds") == 2 and len(rr) == 2 and min(rr) > 0
+    # a round where either side measured nothing (1-second rounds on a busy host) has no ratio
+    ok = (rc == 0 and len(ours) == 1 and o.get("rounds") == 2 and 1 <= len(rr) <= 2 and min(rr) > 0
           and o["ratio_min"] == min(rr) and o["ratio_max"] == max(rr)
-          and abs(o["ratio"] - sum(rr) / 2) < 0.002
+          and abs(o["ratio"] - sum(rr) / len(rr)) < 0.002
           and len(o.get("probe_ms_rounds", [])) == 2 and min(o["probe_ms_rounds"]) > 0
           and o["probe_ms_min"] <= o["probe_ms"] <= o["probe_ms_max"])
     if not t.check(ok, "hlbench vhost --vs-dpdk reports per-round ratios, their spread and the host probe"):
