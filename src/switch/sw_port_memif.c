@@ -87,6 +87,21 @@ static int mi_set_wakeup(struct hl_sw_port *p, int epfd, uint64_t data)
 	return hl_memif_port_set_wakeup(&of(p)->mp, epfd, data);
 }
 
+/*
+ * A memif descriptor has no room for offload metadata: a peer takes every
+ * frame as it is on the wire. So checksums a sender left to the device
+ * are completed, and TSO frames cut for a standard 1500-byte MTU, by the
+ * switch before they enter a ring (hl_ol_prepare); a frame without such
+ * requests goes as it is, in chained descriptors when it is larger than
+ * one buffer.
+ */
+static void mi_offloads(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame)
+{
+	(void)p;
+	*caps = 0;
+	*max_frame = 1514;
+}
+
 static void mi_ctrl(struct hl_sw_port *p)
 {
 	hl_memif_port_poll_ctrl(&of(p)->mp);
@@ -139,6 +154,7 @@ static const struct hl_sw_port_ops memif_ops = {
 	.disarm = mi_disarm,
 	.set_wakeup = mi_set_wakeup,
 	.ctrl = mi_ctrl,
+	.offloads = mi_offloads,
 	.stats = mi_stats,
 	.state = mi_state,
 	.close = mi_close,
