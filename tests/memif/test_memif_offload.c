@@ -48,11 +48,9 @@ struct rig {
 /* The control thread: the switch's sockets and the peer's handshake. */
 static void *ctrl_main(void *arg)
 {
-	struct rig *g = arg;
-	while (!g->stop) {
+	for (struct rig *g = arg; !g->stop; usleep(500)) {
 		hl_switch_ctrl(g->sw);
 		hl_memif_port_poll_ctrl(&g->mc);
-		usleep(500);
 	}
 	return NULL;
 }
@@ -119,22 +117,41 @@ static void rig_close(struct rig *g)
 	hl_pool_destroy(g->sw_pool);
 }
 
-/*
- * The guest sends `count` copies of a frame with `payload` bytes (TSO at
- * mss, or a partial checksum only with mss 0); the memif peer checks what
- * it gets. *biggest: the longest frame it got.
- */
-static void guest_to_memif(struct rig *g, unsigned count, uint32_t payload, uint16_t mss, unsigned *got,
-			   unsigned *bad, uint32_t *seen, uint32_t *biggest)
+/* What the memif peer got: frames, those that were no good segment, payload seen, the longest. */
+struct tally {
+	unsigned got, bad;
+	uint32_t seen, biggest;
+};
+
+/* One burst at the memif peer, each frame checked as a segment of g_frame. */
+static uint16_t peer_take(struct rig *g, uint32_t payload, struct tally *t)
 {
 	struct hl_buf *rx[32];
+	uint16_t m = hl_memif_client_rx_burst(&g->mc, rx, 32);
+	for (uint16_t i = 0; i < m; i++) {
+		uint32_t len = 0;
+		uint8_t *flat = flatten(rx[i], &len);
+		t->bad += flat == NULL || !segment_of(flat, len, g_frame, payload, SEQ0, &t->seen);
+		t->biggest = len > t->biggest ? len : t->biggest;
+		t->got++;
+		free(flat);
+	}
+	hl_buf_free_bulk(rx, m);
+	return m;
+}
+
+/*
+ * The guest sends `count` copies of a frame with `payload` bytes (TSO at
+ * mss, or a partial checksum only with mss 0); the memif peer checks them.
+ */
+static struct tally guest_to_memif(struct rig *g, unsigned count, uint32_t payload, uint16_t mss)
+{
+	struct tally t = {0};
 	unsigned sent = 0;
 
-	*got = *bad = 0;
-	*seen = *biggest = 0;
 	frame_bytes(g_frame, payload, SEQ0);
-	for (int spin = 0; spin < 200000 && *seen < count * payload; spin++) {
-		if (sent < count && sent * payload < *seen + 2 * payload) {
+	for (int spin = 0; spin < 200000 && t.seen < count * payload; spin++) {
+		if (sent < count && sent * payload < t.seen + 2 * payload) {
 			struct hl_buf *b = tso_chain(g->fe_bp, g_frame, HDRS + payload, mss);
 			if (b != NULL && hl_vuser_tx_burst(&g->u, &b, 1) == 1)
 				sent++;
@@ -142,62 +159,48 @@ static void guest_to_memif(struct rig *g, unsigned count, uint32_t payload, uint
 				hl_buf_free(b);
 		}
 		hl_vuser_tx_reclaim(&g->u);
-		uint16_t m = hl_memif_client_rx_burst(&g->mc, rx, 32);
-		for (uint16_t i = 0; i < m; i++) {
-			uint32_t len;
-			uint8_t *flat = flatten(rx[i], &len);
-			if (flat == NULL || !segment_of(flat, len, g_frame, payload, SEQ0, seen))
-				(*bad)++;
-			*biggest = len > *biggest ? len : *biggest;
-			free(flat);
-			(*got)++;
-			hl_buf_free(rx[i]);
-		}
-		if (m == 0)
+		if (peer_take(g, payload, &t) == 0)
 			usleep(50);
 	}
+	return t;
 }
 
 HL_TEST(guest_tso_frame_reaches_a_memif_peer_as_checked_segments)
 {
 	struct rig g;
-	unsigned got, bad;
-	uint32_t seen, biggest;
+	struct hl_sw_port_stats ss;
+	uint32_t caps = 1, max_frame = 0;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g));
-	uint32_t caps = 1, max_frame = 0;
 	g.smi->ops->offloads(g.smi, &caps, &max_frame);
 	CHECK_EQ(caps, 0);
 	CHECK_EQ(max_frame, 1514);
-	guest_to_memif(&g, 4, PAYLOAD, MSS, &got, &bad, &seen, &biggest);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(seen, 4 * PAYLOAD);
-	CHECK_EQ(got, 4 * ((PAYLOAD + MSS - 1) / MSS));
-	CHECK(biggest <= 1514);
-	struct hl_sw_port_stats ss;
+	struct tally t = guest_to_memif(&g, 4, PAYLOAD, MSS);
 	hl_switch_port_stats(g.sw, g.smi, &ss);
+	CHECK_EQ(t.bad, 0);
+	CHECK_EQ(t.seen, 4 * PAYLOAD);
+	CHECK_EQ(t.got, 4 * ((PAYLOAD + MSS - 1) / MSS));
+	CHECK(t.biggest <= 1514);
 	CHECK_EQ(ss.ol.gso_frames, 4);
-	CHECK_EQ(ss.ol.gso_segments, got);
-	CHECK_EQ(ss.tx_packets, got);
+	CHECK_EQ(ss.ol.gso_segments, t.got);
+	CHECK_EQ(ss.tx_packets, t.got);
 	rig_close(&g);
 }
 
 HL_TEST(guest_partial_checksum_is_completed_before_memif)
 {
 	struct rig g;
-	unsigned got, bad;
-	uint32_t seen, biggest;
+	struct hl_sw_port_stats ss;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g));
-	guest_to_memif(&g, 16, 1000, 0, &got, &bad, &seen, &biggest);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(got, 16);
-	CHECK_EQ(seen, 16 * 1000);
-	CHECK_EQ(biggest, HDRS + 1000);
-	struct hl_sw_port_stats ss;
+	struct tally t = guest_to_memif(&g, 16, 1000, 0);
 	hl_switch_port_stats(g.sw, g.smi, &ss);
+	CHECK_EQ(t.bad, 0);
+	CHECK_EQ(t.got, 16);
+	CHECK_EQ(t.seen, 16 * 1000);
+	CHECK_EQ(t.biggest, HDRS + 1000);
 	CHECK_EQ(ss.ol.gso_frames, 0);
 	CHECK(ss.ol.csum_done >= 16);
 	rig_close(&g);
