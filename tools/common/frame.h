@@ -36,7 +36,14 @@ static inline uint8_t hl_frame_tcp_byte(uint32_t q)
 {
 	return (uint8_t)(q ^ (q >> 8) ^ (q >> 16));
 }
-/* The headers of a TCP test frame with `payload` bytes from stream position seq. */
+/*
+ * The headers of a TCP test frame with `payload` bytes from stream position
+ * seq and IPv4 id ip_id, both checksums 0, for a writer that sums them its
+ * own way (the offload tests sum with a reference of their own).
+ */
+void hl_frame_tcp_fields(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint16_t ip_id, uint32_t seq,
+			 uint32_t payload);
+/* The headers of a TCP test frame with `payload` bytes from stream position seq, checksummed. */
 void hl_frame_tcp_header(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint32_t seq, uint32_t payload);
 /* n payload bytes from stream position q, at d. */
 void hl_frame_tcp_payload(uint8_t *d, uint32_t q, uint32_t n);
