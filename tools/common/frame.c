@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hugelink/buf.h>
 #include <hugelink/offload.h>
 
 #include "frame.h"
@@ -24,12 +25,33 @@ int hl_frame_parse_mac(const char *s, uint8_t m[6])
 	return 0;
 }
 
+void hl_frame_eth(uint8_t *d, const uint8_t *dst, const uint8_t src[6], uint16_t type)
+{
+	if (dst != NULL)
+		memcpy(d, dst, 6);
+	else
+		memset(d, 0xff, 6);
+	memcpy(d + 6, src, 6);
+	d[12] = (uint8_t)(type >> 8);
+	d[13] = (uint8_t)type;
+}
+
+struct hl_buf *hl_frame_buf(struct hl_bufpool *bp, const uint8_t *dst, const uint8_t src[6], uint16_t type,
+			    unsigned len)
+{
+	struct hl_buf *b = hl_buf_alloc(bp);
+	if (b == NULL)
+		return NULL;
+	uint8_t *d = hl_buf_data(b);
+	memset(d, 0, len);
+	hl_frame_eth(d, dst, src, type);
+	b->data_len = b->pkt_len = len;
+	return b;
+}
+
 void hl_frame_fill(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size)
 {
-	memcpy(d, dst, 6);
-	memcpy(d + 6, src, 6);
-	d[12] = HL_FRAME_ETHERTYPE >> 8;
-	d[13] = HL_FRAME_ETHERTYPE & 0xff;
+	hl_frame_eth(d, dst, src, HL_FRAME_ETHERTYPE);
 	memcpy(d + SEQ_OFF, &seq, 8);
 	if (size > HL_FRAME_MIN)
 		hl_frame_fill_part(d + HL_FRAME_MIN, seq, HL_FRAME_MIN, size - HL_FRAME_MIN);
@@ -77,9 +99,7 @@ void hl_frame_tcp_fields(uint8_t *d, const uint8_t dst[6], const uint8_t src[6],
 	static const uint8_t a[4] = {10, 9, 0, 1}, b[4] = {10, 9, 0, 2};
 	uint8_t *ip = d + 14, *tcp = ip + 20;
 
-	memcpy(d, dst, 6);
-	memcpy(d + 6, src, 6);
-	put16(d + 12, 0x0800);
+	hl_frame_eth(d, dst, src, 0x0800);
 	memset(ip, 0, 40);
 	ip[0] = 0x45;
 	put16(ip + 2, (uint16_t)(40 + payload));
