@@ -178,41 +178,6 @@ static struct got shm_to_guest(struct rig *g, unsigned count, bool whole)
 	return r;
 }
 
-HL_TEST(shm_tso_frame_reaches_a_tso_guest_whole)
-{
-	struct rig g;
-
-	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
-	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
-	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_ALL);
-	struct got r = shm_to_guest(&g, 8, true);
-	check_got(&r, 8, true);
-	struct hl_sw_port_stats ss;
-	hl_switch_port_stats(g.sw, g.ssh, &ss);
-	CHECK_EQ(ss.rx_packets, 8);
-	CHECK_EQ(ss.ol.accepted, 8); /* the peer's entries, checked against the frames */
-	hl_switch_port_stats(g.sw, g.svh, &ss);
-	CHECK_EQ(ss.tx_packets, 8);
-	CHECK_EQ(ss.ol.gso_frames, 0); /* nothing cut on the way */
-	CHECK_EQ(g.u.stats.rx_bad, 0);
-	rig_close(&g);
-}
-
-HL_TEST(shm_tso_frame_is_segmented_for_a_guest_without_tso)
-{
-	struct rig g;
-
-	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
-	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F));
-	struct got r = shm_to_guest(&g, 4, false);
-	check_got(&r, 4, false);
-	struct hl_sw_port_stats ss;
-	hl_switch_port_stats(g.sw, g.svh, &ss);
-	CHECK_EQ(ss.ol.gso_frames, 4);
-	CHECK_EQ(ss.ol.gso_segments, r.frames);
-	rig_close(&g);
-}
-
 /* The guest sends `count` TSO frames; what the shm peer gets, checked, frames or segments. */
 static struct got guest_to_shm(struct rig *g, unsigned count, bool whole)
 {
@@ -253,6 +218,41 @@ static struct got guest_to_shm(struct rig *g, unsigned count, bool whole)
 			usleep(50);
 	}
 	return r;
+}
+
+HL_TEST(shm_tso_frame_reaches_a_tso_guest_whole)
+{
+	struct rig g;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
+	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
+	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_ALL);
+	struct got r = shm_to_guest(&g, 8, true);
+	check_got(&r, 8, true);
+	struct hl_sw_port_stats ss;
+	hl_switch_port_stats(g.sw, g.ssh, &ss);
+	CHECK_EQ(ss.rx_packets, 8);
+	CHECK_EQ(ss.ol.accepted, 8); /* the peer's entries, checked against the frames */
+	hl_switch_port_stats(g.sw, g.svh, &ss);
+	CHECK_EQ(ss.tx_packets, 8);
+	CHECK_EQ(ss.ol.gso_frames, 0); /* nothing cut on the way */
+	CHECK_EQ(g.u.stats.rx_bad, 0);
+	rig_close(&g);
+}
+
+HL_TEST(shm_tso_frame_is_segmented_for_a_guest_without_tso)
+{
+	struct rig g;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
+	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F));
+	struct got r = shm_to_guest(&g, 4, false);
+	check_got(&r, 4, false);
+	struct hl_sw_port_stats ss;
+	hl_switch_port_stats(g.sw, g.svh, &ss);
+	CHECK_EQ(ss.ol.gso_frames, 4);
+	CHECK_EQ(ss.ol.gso_segments, r.frames);
+	rig_close(&g);
 }
 
 HL_TEST(guest_tso_frame_reaches_a_chain_and_offload_peer_whole)
