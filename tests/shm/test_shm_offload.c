@@ -104,9 +104,7 @@ static void rig_close(struct rig *g)
 	CHECK_EQ(hl_shm_port_peer_held(sp), SW_RING / 2);
 	CHECK_EQ(hl_bufpool_in_use(g->e.bp), SW_RING / 2);
 	hl_switch_destroy(g->sw);
-	CHECK_EQ(hl_bufpool_in_use(g->fe_bp), 0);
-	hl_bufpool_free(g->fe_bp);
-	hl_pool_destroy(g->fe_pool);
+	pool_release(g->fe_pool, g->fe_bp);
 	env_close(&g->e);
 }
 

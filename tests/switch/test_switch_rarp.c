@@ -197,10 +197,6 @@ HL_TEST(send_rarp_moves_the_mac_and_floods_a_rarp)
 	__atomic_store_n(&stop_ctrl, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	hl_switch_destroy(sw);
-	CHECK_EQ(hl_bufpool_in_use(sbp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fbp), 0);
-	hl_bufpool_free(sbp);
-	hl_bufpool_free(fbp);
-	hl_pool_destroy(sp);
-	hl_pool_destroy(fp);
+	pool_release(sp, sbp);
+	pool_release(fp, fbp);
 }
