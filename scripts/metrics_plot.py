@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,12 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
+from hlproc import free_port, stop  # noqa: E402
+
 MAC = ["02:00:00:00:6d:01", "02:00:00:00:6d:02"]
 COLORS = {"a": "#1f77b4", "b": "#ff7f0e", "busy": "#2ca02c", "bufs": "#9467bd"}
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(pred, secs):
@@ -119,12 +114,7 @@ class Run:
 
     def stop(self):
         for p in reversed(self.procs):
-            p.terminate()
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
 
 
 def human(v):

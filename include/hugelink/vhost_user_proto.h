@@ -87,13 +87,11 @@ struct hl_vu_hdr {
 	uint32_t flags;
 	uint32_t size; /* payload bytes */
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_hdr) == 12, "vhost-user header ABI");
 
 struct hl_vu_vring_state {
 	uint32_t index;
 	uint32_t num;
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_vring_state) == 8, "vring state ABI");
 
 struct hl_vu_vring_addr {
 	uint32_t index;
@@ -103,7 +101,6 @@ struct hl_vu_vring_addr {
 	uint64_t avail_user_addr;
 	uint64_t log_guest_addr;
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_vring_addr) == 40, "vring addr ABI");
 
 struct hl_vu_mem_region {
 	uint64_t guest_phys_addr;
@@ -111,27 +108,23 @@ struct hl_vu_mem_region {
 	uint64_t userspace_addr; /* in the front-end's address space */
 	uint64_t mmap_offset;    /* into the fd passed with the message */
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_mem_region) == 32, "memory region ABI");
 
 struct hl_vu_mem_table {
 	uint32_t nregions;
 	uint32_t padding;
 	struct hl_vu_mem_region regions[HL_VU_MEM_TABLE_MAX];
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_mem_table) == 264, "memory table ABI");
 
 /* SET_LOG_BASE payload; the log's fd comes with it */
 struct hl_vu_log {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_log) == 16, "log base ABI");
 
 struct hl_vu_mem_single {
 	uint64_t padding;
 	struct hl_vu_mem_region region;
 } __attribute__((packed));
-_Static_assert(sizeof(struct hl_vu_mem_single) == 40, "single region ABI");
 
 struct hl_vu_msg {
 	struct hl_vu_hdr hdr;
@@ -145,6 +138,16 @@ struct hl_vu_msg {
 		uint8_t raw[HL_VU_MAX_PAYLOAD];
 	} payload;
 } __attribute__((packed));
+
+/* the sizes the vhost-user specification gives: the wire format cannot drift */
+_Static_assert(sizeof(struct hl_vu_hdr) == 12, "the vhost-user header is 12 bytes");
+_Static_assert(sizeof(struct hl_vu_vring_state) == 8, "SET_VRING_NUM/BASE payloads are 8 bytes");
+_Static_assert(sizeof(struct hl_vu_vring_addr) == 40, "SET_VRING_ADDR payloads are 40 bytes");
+_Static_assert(sizeof(struct hl_vu_mem_region) == 32, "a vhost-user memory region is 32 bytes");
+_Static_assert(sizeof(struct hl_vu_mem_table) == 264, "SET_MEM_TABLE payloads are 264 bytes");
+_Static_assert(sizeof(struct hl_vu_log) == 16, "SET_LOG_BASE payloads are 16 bytes");
+_Static_assert(sizeof(struct hl_vu_mem_single) == 40, "ADD/REM_MEM_REG payloads are 40 bytes");
+_Static_assert(sizeof(struct hl_vu_msg) == 12 + HL_VU_MAX_PAYLOAD, "a message is its header and the largest payload");
 
 /*
  * Check a received message's shape: version, size against the request's

@@ -124,6 +124,12 @@ class Ovs:
                 return f"{tool} not found (openvswitch-switch)"
         return None
 
+    @staticmethod
+    def hugepages():
+        """(the hugetlbfs mount OVS-DPDK gets, None), or (None, why Open vSwitch cannot run here)."""
+        hp = hugepage_dir(128 + 32)
+        return hp, Ovs.missing() or (None if hp else "no hugetlbfs with 160 free 2 MiB pages (DPDK needs 128)")
+
     def _vsctl(self, *args, check=True):
         r = subprocess.run(["ovs-vsctl", "--timeout=60", f"--db=unix:{self.dir}/run/db.sock", *args],
                            env=self.env, capture_output=True, text=True, timeout=90)
@@ -239,6 +245,14 @@ def spread(values):
     return (statistics.median(values), min(values), max(values)) if values else (None, None, None)
 
 
+def print_result(line, error=None):
+    """A benchmark's JSON result line, with `error` (short, no double quotes) when there is one: 1 if so, else 0."""
+    if error:
+        line["error"] = error.replace('"', "'")[:300]
+    print(json.dumps(line, separators=(",", ":")), flush=True)
+    return 1 if error else 0
+
+
 def r2(x, nd=2):
     return None if x is None else round(x, nd)
 
@@ -278,8 +292,7 @@ def main():
     switches = [Hugelinkd(build, logs, False, a.hugelinkd_arg), Hugelinkd(build, logs, True, a.hugelinkd_arg)]
     ovs_error = None
     if not a.no_ovs:
-        hp = hugepage_dir(128 + 32)
-        ovs_error = Ovs.missing() or (None if hp else "no hugetlbfs with 160 free 2 MiB pages (DPDK needs 128)")
+        hp, ovs_error = Ovs.hugepages()
         if ovs_error is None:
             switches.append(Ovs(logs, hp))
         else:
@@ -350,10 +363,7 @@ def main():
                 why = errors.get(name, "no round completed")
             elif not theirs:
                 why = errors.get(ovs) or ovs_error or "Open vSwitch: no round completed"
-            if why:
-                line["error"] = why.replace('"', "'")[:300]
-                bad += 1
-            print(json.dumps(line, separators=(",", ":")), flush=True)
+            bad += print_result(line, why)
     say(f"done in {time.monotonic() - t0:.0f} s")
     return 1 if bad else 0
 

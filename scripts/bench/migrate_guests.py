@@ -33,9 +33,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "guest"))
-from iperf_guests import Hugelinkd, Ovs, SwitchError, spread  # noqa: E402
+from iperf_guests import Hugelinkd, Ovs, SwitchError, print_result, spread  # noqa: E402
 from migrate_guest import Migration, wait_for  # noqa: E402
-from guest_test import bench_start, hlctl, hugepage_dir  # noqa: E402
+from guest_test import bench_start, hlctl  # noqa: E402
 
 
 def say(*a):
@@ -117,8 +117,7 @@ def main():
     switches = [MigHugelinkd(build, logs, False)]
     errors = {}
     if not a.no_ovs:
-        hp = hugepage_dir(128 + 32)
-        why = Ovs.missing() or (None if hp else "no hugetlbfs with 160 free 2 MiB pages (DPDK needs 128)")
+        hp, why = Ovs.hugepages()
         if why is None:
             switches.append(MigOvs(logs, hp))
         else:
@@ -146,10 +145,7 @@ def main():
         for k in ("lost", "gap_ms", "downtime_ms", "total_ms"):
             med, lo, hi = spread([r[k] for r in rs if r[k] is not None])
             line.update({k: med, f"{k}_min": lo, f"{k}_max": hi})
-        if len(rs) < a.rounds:
-            line["error"] = errors.get(name, "not every round completed").replace('"', "'")[:300]
-            bad += 1
-        print(json.dumps(line, separators=(",", ":")), flush=True)
+        bad += print_result(line, errors.get(name, "not every round completed") if len(rs) < a.rounds else None)
     say(f"done in {time.monotonic() - t0:.0f} s")
     return 1 if bad else 0
 

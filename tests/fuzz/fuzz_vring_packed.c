@@ -19,30 +19,27 @@
 
 #include "fuzz_guest.h"
 
-#define NUM 64
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < FUZZ_HDR)
-		return 0;
 	struct fuzz_guest *g = fuzz_guest(data, size);
+	if (g == NULL)
+		return 0;
 	uint8_t *r0 = g->r0;
-	uint64_t features = ((uint64_t)data[0] << 28) | HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED);
-	unsigned num = 1 + data[3] % NUM; /* any size, not only powers of two */
+	uint64_t features = g->features | HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED);
+	unsigned num = 1 + data[3] % FUZZ_NUM; /* any size, not only powers of two */
 	struct hl_vring_packed vr;
-	if (hl_vring_packed_init(&vr, num, r0, r0 + 16 * NUM, r0 + 16 * NUM + 4, features) < 0)
+	if (hl_vring_packed_init(&vr, num, r0, r0 + 16 * FUZZ_NUM, r0 + 16 * FUZZ_NUM + 4, features) < 0)
 		abort();
-	uint16_t base;
-	memcpy(&base, data + 1, 2);
+	uint16_t base = g->start;
 	if (hl_vring_packed_set_base(&vr, (uint16_t)((base & 0x8000u) | ((base & 0x7fffu) % num))) < 0)
 		abort();
 	bool reverse = data[4] & 1;
 	struct hl_iov iov[16];
-	struct hl_chain ch[2 * NUM];
-	int rc[2 * NUM];
+	struct hl_chain ch[2 * FUZZ_NUM];
+	int rc[2 * FUZZ_NUM];
 	unsigned n = 0;
-	while (n < 2 * NUM) {
+	while (n < 2 * FUZZ_NUM) {
 		rc[n] = hl_vring_packed_walk(&vr, &g->mem, iov, 16, &ch[n]);
 		if (rc[n] == -EAGAIN || rc[n] == -EIO)
 			break;

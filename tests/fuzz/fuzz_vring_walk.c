@@ -16,23 +16,17 @@
 
 #include "fuzz_guest.h"
 
-#define NUM 64
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < FUZZ_HDR)
-		return 0;
 	struct fuzz_guest *g = fuzz_guest(data, size);
-	uint8_t *r0 = g->r0;
-	uint64_t features = (uint64_t)data[0] << 28; /* INDIRECT / EVENT_IDX from the input */
-	struct hl_vring vr;
-	void *desc = r0, *avail = r0 + 16 * NUM, *used = r0 + 4096;
-	if (hl_vring_init(&vr, NUM, desc, avail, used, features) < 0)
+	if (g == NULL)
 		return 0;
-	uint16_t start;
-	memcpy(&start, data + 1, 2);
-	hl_vring_set_base(&vr, start, start);
+	struct hl_vring vr;
+	void *desc = g->r0, *avail = g->r0 + 16 * FUZZ_NUM, *used = g->r0 + 4096;
+	if (hl_vring_init(&vr, FUZZ_NUM, desc, avail, used, g->features) < 0)
+		return 0;
+	hl_vring_set_base(&vr, g->start, g->start);
 	unsigned n = hl_vring_avail_count(&vr);
 	struct hl_iov iov[16];
 	struct hl_chain ch;
@@ -52,6 +46,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	hl_vring_flush_used(&vr);
 	assert(walked + refused == n);
-	assert(n <= NUM);
+	assert(n <= FUZZ_NUM);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""What the guest tests share: TAP output (hltap.Cases), the guest build, hugelinkd and hlctl.
+"""What the guest tests share: TAP output (hltap.Cases), the guest build, hugelinkd and hlctl,
+and pieces of the script a guest runs (sh_*).
 
 Imported by the tests/guest/test_*.py scripts; nothing here runs on its own.
 """
@@ -156,6 +157,27 @@ def start_daemon(build, run, ctl, log, name, *extra):
     return None
 
 
+def switch_dirs(logs, prefix):
+    """(run dir, control socket, log) for a test's hugelinkd: the run dir new and short (socket paths
+    have 107 bytes at most), the log among the test's logs."""
+    import tempfile
+    run = tempfile.mkdtemp(prefix=prefix)
+    return run, os.path.join(run, "hugelinkd.sock"), os.path.join(logs, "hugelinkd.log")
+
+
+def switch_with_ports(build, run, ctl, log, name, socks, tap, case=1):
+    """hugelinkd (pool `name`, 4096 buffers) with a vhost-user server port per {port: socket}, reported as
+    TAP case `case`: (the daemon or None, whether all of it went); when not, the rest of the cases fail."""
+    daemon = start_daemon(build, run, ctl, log, name, "--buffers", "4096")
+    ok = daemon is not None
+    for port, sock in socks.items():
+        ok = ok and hlctl(build, ctl, "port", "add", "vhost", port, "--server", sock)[0] == 0
+    tap.result(case, ok, "", tail(log))
+    if not ok:
+        tap.fail_rest("not run: hugelinkd did not start")
+    return daemon, ok
+
+
 def stop_daemon(p):
     """SIGTERM, then wait: True when it exited 0 in time."""
     if p is None:
@@ -207,3 +229,41 @@ def guest_ready(src, guest_dir, logs, tap):
         tap.fail_rest(f"not run: MISSING PREREQUISITE: {e}")
         return False
     return True
+
+
+# ---- pieces of a guest's /guest.sh ---------------------------------------------------
+# Two guests on 10.0.0.0/24 wait until they can ping each other; the one that
+# is done first says "done" on TCP port DONE_PORT to the other, which waits
+# for it before it powers off.
+DONE_PORT = 7777
+
+
+def sh_eth0(who, ip):
+    """eth0 up at ip/24, said on the console with its MAC."""
+    return ("ip link set eth0 up\n"
+            f"ip addr add {ip}/24 dev eth0\n"
+            f'echo "{who}: eth0 $(cat /sys/class/net/eth0/address) is {ip}"\n')
+
+
+def sh_wait_for_ping(who, ip, tries, or_else):
+    """Ping ip until it answers; after `tries` misses, say so and run or_else ("exit 1", "break")."""
+    return ("i=0\n"
+            f"until ping -c 1 -W 1 {ip} >/dev/null 2>&1; do\n"
+            "\ti=$((i + 1))\n"
+            f'\t[ $i -lt {tries} ] || {{ echo "{who}: no reply from {ip} in $i attempts"; {or_else}; }}\n'
+            "done\n")
+
+
+def sh_say_done(ip):
+    """Tell the guest at ip that this one is done (a few tries: it may be gone already)."""
+    return ("i=0\n"
+            f"until echo done | nc -w 3 {ip} {DONE_PORT}; do\n"
+            "\ti=$((i + 1)); [ $i -lt 5 ] || break; sleep 1\n"
+            "done\n")
+
+
+def sh_wait_done(who):
+    """Wait for the other guest's "done" into $msg, and say what came. A template: its %(wait)d is
+    the seconds to wait at most."""
+    return (f"msg=$(timeout %(wait)d nc -l -p {DONE_PORT} </dev/null)\n"
+            f"echo \"{who}: guest1 said '$msg'\"\n")

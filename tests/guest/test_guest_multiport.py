@@ -22,13 +22,13 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_guest import Guest  # noqa: E402
-from guest_test import guest_ready, hlctl, hugepage_dir, ports_up, start, start_daemon, stop_daemon, tail  # noqa: E402
+from guest_test import (guest_ready, hlctl, hugepage_dir, ports_up, start, stop_daemon, switch_dirs,  # noqa: E402
+                        switch_with_ports, tail)
 
 GUEST_MEM_MB = 256
 GUEST_TIMEOUT = 300
@@ -87,9 +87,7 @@ def pinger(build, run, sock, mac, my_ip, ip):
 def main():
     src, build, tap, logs = start(__doc__, CASES, "guest-multiport-test")
     guest_dir = os.path.join(build, "guest")
-    run = tempfile.mkdtemp(prefix="hlmp.")  # short: socket paths max 107 bytes
-    ctl = os.path.join(run, "hugelinkd.sock")
-    dlog = os.path.join(logs, "hugelinkd.log")
+    run, ctl, dlog = switch_dirs(logs, "hlmp.")
     names = ["a", "b", "p1", "p2"]
     socks = {n: os.path.join(run, f"{n}.sock") for n in names}
     daemon = None
@@ -98,13 +96,8 @@ def main():
         if not guest_ready(src, guest_dir, logs, tap):
             return 1
 
-        daemon = start_daemon(build, run, ctl, dlog, f"ops-mp-{os.getpid()}", "--buffers", "4096")
-        ok = daemon is not None
-        for n in names:
-            ok = ok and hlctl(build, ctl, "port", "add", "vhost", n, "--server", socks[n])[0] == 0
-        tap.result(1, ok, "", tail(dlog))
+        daemon, ok = switch_with_ports(build, run, ctl, dlog, f"ops-mp-{os.getpid()}", socks, tap)
         if not ok:
-            tap.fail_rest("not run: hugelinkd did not start")
             return 1
 
         hp = hugepage_dir(GUEST_MEM_MB // 2 + 16)

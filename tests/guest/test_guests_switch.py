@@ -19,13 +19,13 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_guest import Guest  # noqa: E402
-from guest_test import guest_ready, hlctl, hugepage_dir, nothing_left, ports_up, start, start_daemon, tail  # noqa: E402
+from guest_test import (guest_ready, hlctl, hugepage_dir, nothing_left, ports_up, sh_eth0, sh_say_done,  # noqa: E402
+                        sh_wait_done, sh_wait_for_ping, start, start_daemon, switch_dirs, switch_with_ports, tail)
 
 GUEST_MEM_MB = 256
 GUEST_TIMEOUT = 240
@@ -46,15 +46,7 @@ CASES = [
     "hugelinkd stopped cleanly; no QEMU or hugelinkd left running",
 ]
 
-GUEST1_SH = """\
-ip link set eth0 up
-ip addr add 10.0.0.1/24 dev eth0
-echo "guest1: eth0 is 10.0.0.1"
-i=0
-until ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 90 ] || { echo "guest1: no reply from 10.0.0.2"; exit 1; }
-done
+GUEST1_SH = sh_eth0("guest1", "10.0.0.1") + sh_wait_for_ping("guest1", "10.0.0.2", 90, "exit 1") + """\
 i=0; fails=0; after=0
 while [ $i -lt 600 ]; do
 	if ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1; then
@@ -70,21 +62,9 @@ while [ $i -lt 600 ]; do
 done
 rc=1
 [ $after -ge 5 ] && rc=0
-i=0
-until echo done | nc -w 3 10.0.0.2 7777; do
-	i=$((i + 1)); [ $i -lt 5 ] || break; sleep 1
-done
-exit $rc
-"""
+""" + sh_say_done("10.0.0.2") + "exit $rc\n"
 
-GUEST2_SH = """\
-ip link set eth0 up
-ip addr add 10.0.0.2/24 dev eth0
-echo "guest2: eth0 is 10.0.0.2"
-msg=$(timeout %(wait)d nc -l -p 7777 </dev/null)
-echo "guest2: guest1 said '$msg'"
-[ "$msg" = done ]
-"""
+GUEST2_SH = sh_eth0("guest2", "10.0.0.2") + sh_wait_done("guest2") + '[ "$msg" = done ]\n'
 
 
 def wait_console(g, pattern, timeout, after=0):
@@ -103,9 +83,7 @@ def wait_console(g, pattern, timeout, after=0):
 def main():
     src, build, tap, logs = start(__doc__, CASES, "guest-switch-test")
     guest_dir = os.path.join(build, "guest")
-    run = tempfile.mkdtemp(prefix="hlgs.")  # short: socket paths max 107 bytes
-    ctl = os.path.join(run, "hugelinkd.sock")
-    dlog = os.path.join(logs, "hugelinkd.log")
+    run, ctl, dlog = switch_dirs(logs, "hlgs.")
     socks = [os.path.join(run, "vm1.sock"), os.path.join(run, "vm2.sock")]
     daemon = None
     guests = []
@@ -113,13 +91,9 @@ def main():
         if not guest_ready(src, guest_dir, logs, tap):
             return 1
 
-        daemon = start_daemon(build, run, ctl, dlog, f"hlgs-{os.getpid()}", "--buffers", "4096")
-        ok = daemon is not None
-        for name, s in zip(("vm1", "vm2"), socks):
-            ok = ok and hlctl(build, ctl, "port", "add", "vhost", name, "--server", s)[0] == 0
-        tap.result(1, ok, "", tail(dlog))
+        daemon, ok = switch_with_ports(build, run, ctl, dlog, f"hlgs-{os.getpid()}", dict(zip(("vm1", "vm2"), socks)),
+                                       tap)
         if not ok:
-            tap.fail_rest("not run: hugelinkd did not start")
             return 1
         rc, out, _ = hlctl(build, ctl, "qemu-args", "vm1")
         print(f"# hlctl qemu-args vm1: {out.strip()}", flush=True)

@@ -29,7 +29,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu_guest  # noqa: E402
 from qemu_guest import Guest, MissingPrerequisite, spawn, stop  # noqa: E402
-from guest_test import build_guest, hugepage_dir, our_processes, start, tail  # noqa: E402
+from guest_test import (build_guest, hugepage_dir, our_processes, sh_eth0, sh_say_done, sh_wait_done,  # noqa: E402
+                        sh_wait_for_ping, start, tail)
 
 TESTPMD = "dpdk-testpmd"
 GUEST_MEM_MB = 256
@@ -51,38 +52,20 @@ CASES = [
     "no QEMU or testpmd process left running",
 ]
 
-GUEST1_SH = """\
-ip link set eth0 up
-ip addr add 10.0.0.1/24 dev eth0
-echo "guest1: eth0 $(cat /sys/class/net/eth0/address) is 10.0.0.1"
+GUEST1_SH = sh_eth0("guest1", "10.0.0.1") + """\
 # wait until guest 2 is up and answers
-i=0
-until ping -c 1 -W 1 10.0.0.2 >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 60 ] || { echo "guest1: no reply from 10.0.0.2 in $i attempts"; break; }
-done
+""" + sh_wait_for_ping("guest1", "10.0.0.2", 60, "break") + """\
 ping -c 3 -W 5 10.0.0.2
 rc=$?
 # tell guest 2 it can power off
-i=0
-until echo done | nc -w 3 10.0.0.2 7777; do
-	i=$((i + 1))
-	[ $i -lt 5 ] || break
-	sleep 1
-done
-exit $rc
-"""
+""" + sh_say_done("10.0.0.2") + "exit $rc\n"
 
-GUEST2_SH = """\
-ip link set eth0 up
-ip addr add 10.0.0.2/24 dev eth0
-echo "guest2: eth0 $(cat /sys/class/net/eth0/address) is 10.0.0.2"
+GUEST2_SH = sh_eth0("guest2", "10.0.0.2") + """\
 rc=0
 if [ -x /bin/ivshmem_probe ]; then
 	ivshmem_probe "%(reply)s" || { echo "guest2: ivshmem_probe failed"; rc=1; }
 fi
-msg=$(timeout %(wait)d nc -l -p 7777 </dev/null)
-echo "guest2: guest1 said '$msg'"
+""" + sh_wait_done("guest2") + """\
 echo "guest2: ICMP echo requests received: $(awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) col[$i] = i; h = 1 } else print $col["InEchos"] }' /proc/net/snmp)"
 exit $rc
 """

@@ -22,6 +22,7 @@
 #include <hugelink/buf.h>
 #include <hugelink/virtio_ring.h>
 
+#include "frame.h"
 #include "net_bytes.h"
 
 #define HDRS 54u /* Ethernet, IPv4, TCP without options */
@@ -37,35 +38,16 @@
 	(HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_CSUM) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO4) |      \
 	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_TSO6))
 
-/* A TCP/IPv4 frame's bytes, flat: Ethernet, IPv4 (checksummed), TCP (sum left to the device). */
+/*
+ * A TCP/IPv4 frame's bytes, flat: the headers of the tools' TCP test frames
+ * (tools/common/frame.h), IPv4 checksummed, TCP's sum left to the device.
+ */
 static inline void frame_bytes(uint8_t *f, uint32_t payload, uint32_t seq)
 {
 	static const uint8_t dst[6] = {2, 0, 0, 0, 0, 2}, src[6] = {2, 0, 0, 0, 0, 1};
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	put16(f + 12, 0x0800);
-	uint8_t *ip = f + 14;
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + 20 + (payload > 65495 ? 65495 : payload)));
-	put16(ip + 4, 0x1234);
-	ip[8] = 64;
-	ip[9] = 6;
-	uint8_t a[4] = {10, 9, 0, 1}, b[4] = {10, 9, 0, 2};
-	memcpy(ip + 12, a, 4);
-	memcpy(ip + 16, b, 4);
+	uint8_t *ip = f + 14, *tcp = ip + 20;
+	hl_frame_tcp_fields(f, dst, src, 0x1234, seq, payload > 65495 ? 65495 : payload);
 	put16(ip + 10, (uint16_t)~ref_fold(ref_add(0, ip, 20)));
-	uint8_t *tcp = ip + 20;
-	memset(tcp, 0, 20);
-	put16(tcp, 40000);
-	put16(tcp + 2, 5201);
-	tcp[4] = (uint8_t)(seq >> 24);
-	tcp[5] = (uint8_t)(seq >> 16);
-	tcp[6] = (uint8_t)(seq >> 8);
-	tcp[7] = (uint8_t)seq;
-	tcp[12] = 5 << 4;
-	tcp[13] = 0x18; /* PSH, ACK */
-	put16(tcp + 14, 65535);
 	for (uint32_t i = 0; i < payload; i++)
 		tcp[20 + i] = (uint8_t)(i * 13 + seq);
 	/* a partial checksum holds the pseudo-header's sum, as a TSO sender leaves it */
@@ -90,7 +72,7 @@ static inline bool segment_of(const uint8_t *f, uint32_t len, const uint8_t *ori
 	uint32_t ps = ref_add(0, ip + 12, 8) + 6 + 20 + pl;
 	if (ref_fold(ref_add(ps, tcp, 20 + pl)) != 0xffff)
 		return false;
-	uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+	uint32_t seq = get32(tcp + 4);
 	uint32_t off = seq - seq0;
 	if (off + pl > payload || memcmp(tcp + 20, orig + HDRS + off, pl) != 0)
 		return false;

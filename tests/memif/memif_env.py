@@ -5,6 +5,7 @@ testpmd runs with its own --file-prefix (the test's pid), a small mbuf pool,
 and `--stats-period` so it needs no terminal; it is stopped with SIGINT and
 its closing "Accumulated forward statistics" are read back.
 """
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,8 @@ from test_hugelinkd import Daemon, endpoint, result, settle  # noqa: E402,F401
 from hltap import Tap, bail  # noqa: E402
 
 TESTPMD = "/usr/bin/dpdk-testpmd"
+# what testpmd prints once it forwards
+FORWARDING = r"Start automatic packet forwarding|Press enter"
 
 
 class Testpmd:
@@ -94,6 +97,29 @@ def memif_vdev(index, sock, mac, role="client", extra=""):
     return f"net_memif{index},role={role},socket={sock},socket-abstract=no,id=0,mac={mac}{extra}"
 
 
+def hlshm(build, record, me, peer, size, secs):
+    """An hlshm peer on shm port s sending `size`-byte frames to `peer` for `secs` and checking what comes back."""
+    return subprocess.Popen([os.path.join(build, "tools/hlshm"), "--record", record, "--port", "s", "--mac", me,
+                             "--peer", peer, "--seconds", str(secs), "--size", str(size)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def shm_result(p):
+    """(exit status, its JSON summary, stderr) of an hlshm peer."""
+    out, err = p.communicate(timeout=60)
+    m = re.search(r'\{"shm-peer".*\}', out)
+    return p.returncode, (json.loads(m[0]) if m else {}), err
+
+
+def flowed(r, least):
+    """A sender's result: it exited 0, more than `least` frames came back, and every byte of them checked."""
+    return r[0] == 0 and r[1].get("rx_packets", 0) > least and r[1].get("rx_bad", 1) == 0
+
+
+def stats(d, name):
+    return {p["name"]: p for p in d.json("stats")["ports"]}.get(name, {})
+
+
 def port_state(d, name):
     for p in d.json("port", "list")["ports"]:
         if p["name"] == name:
@@ -112,28 +138,64 @@ def wait_state(d, name, state, secs=15.0):
 
 
 class Run:
-    """One test's work dir and daemon, with a vhost port v and an shm port s beside the memif port under test."""
+    """One test's work dir and daemon, with a vhost port v and an shm port s beside the memif port under test.
 
-    def __init__(self, argv, planned, prefix):
+    Frames go from an hltraffic endpoint on v (VHOST_MAC) or an hlshm peer on s (SHM_MAC) to testpmd
+    (PMD_MAC), which sends them back with the MACs swapped."""
+
+    VHOST_MAC, PMD_MAC, SHM_MAC = "02:00:00:00:0a:01", "02:00:00:00:0b:01", "02:00:00:00:0c:01"
+
+    def __init__(self, argv, planned, prefix, msock):
         self.build = os.path.abspath(argv[1])
         if not os.access(TESTPMD, os.X_OK):
             bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
         self.t = Tap(planned)
         self.work = tempfile.mkdtemp(prefix=prefix)
         self.vsock = os.path.join(self.work, "v.sock")
+        self.msock = os.path.join(self.work, msock)
         self.d = Daemon(self.build, self.work)
+        self.pmd = None
 
-    def start(self, *memif_add):
-        """Start the daemon and add `port add memif ...memif_add`, v and s; True when all went."""
+    def testpmd(self, tag, port, role="client", vdev_extra="", **kw):
+        """A testpmd with one net_memif vdev of `role` on the memif socket, waited for until memif port `port`
+        is up and testpmd forwards. (testpmd, the port's state); finish() stops it if the test does not."""
+        vdev = memif_vdev(0, self.msock, self.PMD_MAC, role=role, extra=vdev_extra)
+        self.pmd = Testpmd(self.work, tag, [vdev], **kw).start()
+        p = wait_state(self.d, port, "up")
+        self.pmd.wait_for(FORWARDING, 10)
+        return self.pmd, p
+
+    def frames(self, secs, size):
+        """Checked `size`-byte frames from the hltraffic endpoint on v to testpmd for `secs`: its result."""
+        return result(endpoint(self.build, self.work, self.vsock, self.VHOST_MAC, self.PMD_MAC, secs, size))
+
+    def shm_frames(self, secs, size):
+        """The same from an hlshm peer on s, in the daemon's pool."""
+        record = os.path.join(self.work, f"hld-test-{os.getpid()}.meta")
+        return shm_result(hlshm(self.build, record, self.SHM_MAC, self.PMD_MAC, size, secs))
+
+    def start(self, name, *memif_add):
+        """Start the daemon and add `port add memif NAME --socket MSOCK ...memif_add`, v and s; True when all went."""
         d = self.d
-        return d.start() and d.hlctl("port", "add", "memif", *memif_add)[0] == 0 \
+        return d.start() and d.hlctl("port", "add", "memif", name, "--socket", self.msock, *memif_add)[0] == 0 \
             and d.hlctl("port", "add", "vhost", "v", "--server", self.vsock, "--zcopy", "off")[0] == 0 \
             and d.hlctl("port", "add", "shm", "s")[0] == 0
 
-    def finish(self, pmd):
+    @classmethod
+    def main(cls, body, planned, prefix, msock):
+        """body(run, tap, daemon) on a new Run with memif socket `msock`, cleaned up whatever happened.
+        The exit code."""
+        run = cls(sys.argv, planned, prefix, msock)
+        try:
+            body(run, run.t, run.d)
+        finally:
+            code = run.finish()
+        return code
+
+    def finish(self):
         """Whatever happened: testpmd and the daemon killed, the work dir gone. The exit code."""
-        if pmd is not None:
-            pmd.stop(signal.SIGKILL)
+        if self.pmd is not None:
+            self.pmd.stop(signal.SIGKILL)
         return finish(self.d, self.work, self.t)
 
 

@@ -288,16 +288,21 @@ def main():
         wait_state(d, "m1", "listening")
 
         # ---- the data path broken: the ring the peer sends on
-        def data_case(text, breaker, key):
+        def broken(breaker, **peer):
+            """A client of m1 that connects, then breaker(client), and is hung up on.
+            (handshake done, hung up, m1's stats before and after, m1's state once it listens again)."""
             before = memif_stats(d, "m1")
-            p = mp.Peer(s1, queues=2)
+            p = mp.Peer(s1, queues=2, **peer)
             peers.append(p)
             okh = p.handshake()
             breaker(p)
             hung = p.closed(5)
             p.close()
             st = wait_state(d, "m1", "listening")
-            after = memif_stats(d, "m1")
+            return okh, hung, before, memif_stats(d, "m1"), st
+
+        def data_case(text, breaker, key):
+            okh, hung, before, after, st = broken(breaker)
             t.check(okh and hung and after.get(key, 0) > before.get(key, 0) and after["faults"] == before["faults"] + 1
                     and st.get("state") == "listening" and d.alive(),
                     f"{text}: counted ({key}), hung up, the port listens again", f"{okh} {hung} {before} {after}")
@@ -329,15 +334,7 @@ def main():
         data_case("an S2M descriptor of 4 GiB", huge_length, "bad_desc")
 
         # the peer shrinks its region's file under the switch's mapping: SIGBUS on the next poll, caught
-        before = memif_stats(d, "m1")
-        p = mp.Peer(s1, queues=2, seal=False)
-        peers.append(p)
-        okh = p.handshake()
-        os.ftruncate(p.mfd, 0)
-        hung = p.closed(5)
-        p.close()
-        st = wait_state(d, "m1", "listening")
-        after = memif_stats(d, "m1")
+        okh, hung, before, after, st = broken(lambda p: os.ftruncate(p.mfd, 0), seal=False)
         t.check(okh and hung and d.alive() and after["faults"] == before["faults"] + 1 and st.get("state") == "listening"
                 and "shrank" in st.get("last_reason", ""),
                 "a region truncated under the switch's mapping: the SIGBUS is caught, the port listens again",
@@ -350,18 +347,13 @@ def main():
                 str(wait_state(d, "m2", "up")))
 
         def m2s_case(text, breaker, key):
-            before = memif_stats(d, "m1")
-            p = mp.Peer(s1, queues=2)
-            peers.append(p)
-            okh = p.handshake()
-            breaker(p)
-            for i in range(8):
-                sender.send_frame(frame(BCAST, MAC2, i, 64))
-                time.sleep(0.02)
-            hung = p.closed(5)
-            p.close()
-            st = wait_state(d, "m1", "listening")
-            after = memif_stats(d, "m1")
+            def break_and_flood(p):
+                breaker(p)
+                for i in range(8):
+                    sender.send_frame(frame(BCAST, MAC2, i, 64))
+                    time.sleep(0.02)
+
+            okh, hung, before, after, st = broken(break_and_flood)
             sender.recv_frames()
             t.check(okh and hung and after.get(key, 0) > before.get(key, 0) and st.get("state") == "listening",
                     f"{text}: counted ({key}), hung up, the port listens again", f"{okh} {hung} {before} {after}")

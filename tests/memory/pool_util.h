@@ -12,6 +12,8 @@
 #include <hugelink/buf.h>
 #include <hugelink/pool.h>
 
+#include "hl_test.h"
+
 /*
  * A pool name that carries the pid of the process that first asked (a child
  * forked after that keeps its parent's), so a run that died cannot collide
@@ -98,6 +100,14 @@ static inline int pool_with_bufs(const char *dir, const char *tag, uint64_t size
 	if (rc < 0)
 		return rc;
 	return hl_bufpool_create(*p, tag, nbufs, 2048, 0, bp);
+}
+
+/* The end of a pool and its bufpool: every buffer back, then both gone (each a check). */
+static inline void pool_release(struct hl_pool *p, struct hl_bufpool *bp)
+{
+	CHECK_EQ(hl_bufpool_in_use(bp), 0);
+	hl_bufpool_free(bp);
+	CHECK_EQ(hl_pool_destroy(p), 0);
 }
 
 #endif

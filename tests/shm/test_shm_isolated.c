@@ -713,9 +713,7 @@ static void crash_run(enum hl_shm_ring_id ring, enum hl_shm_step step, unsigned 
 	hl_switch_destroy(sw);
 	CHECK(!exists(iso_record));
 	CHECK(!exists(ii.file_path));
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	CHECK_EQ(hl_pool_destroy(pool), 0);
+	pool_release(pool, bp);
 }
 
 HL_TEST(isolated_port_survives_a_switch_killed_under_traffic)

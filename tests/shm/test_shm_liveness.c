@@ -59,9 +59,7 @@ static void teardown(void)
 	pthread_join(ctrl_th, NULL);
 	hl_switch_destroy(sw);
 	sw = NULL;
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	hl_pool_destroy(pool);
+	pool_release(pool, bp);
 }
 
 static struct hl_shm_port *add_shm(const char *name, bool isolated)

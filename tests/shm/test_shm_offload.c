@@ -104,9 +104,7 @@ static void rig_close(struct rig *g)
 	CHECK_EQ(hl_shm_port_peer_held(sp), SW_RING / 2);
 	CHECK_EQ(hl_bufpool_in_use(g->e.bp), SW_RING / 2);
 	hl_switch_destroy(g->sw);
-	CHECK_EQ(hl_bufpool_in_use(g->fe_bp), 0);
-	hl_bufpool_free(g->fe_bp);
-	hl_pool_destroy(g->fe_pool);
+	pool_release(g->fe_pool, g->fe_bp);
 	env_close(&g->e);
 }
 
@@ -124,17 +122,33 @@ static void give_back(struct rig *g, const struct hl_shm_pkt *pk, unsigned n)
 	}
 }
 
-/* Send `count` TSO frames from the shm peer; what the guest gets, checked. */
-static void shm_to_guest(struct rig *g, unsigned count, bool whole, unsigned *got, unsigned *bad, uint32_t *payload)
+/* What a receiver got: frames (or segments), those that failed their checks, payload bytes of good ones. */
+struct got {
+	unsigned frames, bad;
+	uint32_t payload;
+};
+
+/*
+ * All of `count` frames of PAYLOAD bytes arrived, whole or each cut into
+ * its MSS-sized segments, none bad.
+ */
+static void check_got(const struct got *r, unsigned count, bool whole)
+{
+	CHECK_EQ(r->frames, whole ? count : count * ((PAYLOAD + MSS - 1) / MSS));
+	CHECK_EQ(r->bad, 0);
+	CHECK_EQ(r->payload, count * PAYLOAD);
+}
+
+/* Send `count` TSO frames from the shm peer; what the guest gets, checked, frames or segments. */
+static struct got shm_to_guest(struct rig *g, unsigned count, bool whole)
 {
 	struct hl_shm_pkt pk[64];
 	struct hl_buf *rx[32];
+	struct got r = {0, 0, 0};
 	unsigned sent = 0;
 
-	*got = *bad = 0;
-	*payload = 0;
-	for (int spin = 0; spin < 200000 && *payload < count * PAYLOAD; spin++) {
-		if (sent < count && sent - (whole ? *got : *got / 45) < 2) {
+	for (int spin = 0; spin < 200000 && r.payload < count * PAYLOAD; spin++) {
+		if (sent < count && sent - (whole ? r.frames : r.frames / 45) < 2) {
 			unsigned n = shm_chain_fill(g->peer, pk, g_frame, HDRS + PAYLOAD, &tso_entry);
 			if (n > 0 && hl_shm_tx_burst(g->peer, pk, n) == n)
 				sent++;
@@ -147,74 +161,31 @@ static void shm_to_guest(struct rig *g, unsigned count, bool whole, unsigned *go
 			uint8_t *flat = flatten(rx[i], &len);
 			if (whole) {
 				bool ok = tso_whole(rx[i], flat, len, g_frame, HDRS + PAYLOAD, MSS);
-				*bad += !ok;
-				*payload += ok ? PAYLOAD : 0;
-			} else if (!segment_of(flat, len, g_frame, PAYLOAD, SEQ0, payload)) {
-				(*bad)++;
+				r.bad += !ok;
+				r.payload += ok ? PAYLOAD : 0;
+			} else if (!segment_of(flat, len, g_frame, PAYLOAD, SEQ0, &r.payload)) {
+				r.bad++;
 			}
 			free(flat);
-			(*got)++;
+			r.frames++;
 			hl_buf_free(rx[i]);
 		}
 		if (m == 0)
 			usleep(50);
 	}
-}
-
-HL_TEST(shm_tso_frame_reaches_a_tso_guest_whole)
-{
-	struct rig g;
-	unsigned got, bad;
-	uint32_t payload;
-
-	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
-	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
-	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_ALL);
-	shm_to_guest(&g, 8, true, &got, &bad, &payload);
-	CHECK_EQ(got, 8);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(payload, 8 * PAYLOAD);
-	struct hl_sw_port_stats ss;
-	hl_switch_port_stats(g.sw, g.ssh, &ss);
-	CHECK_EQ(ss.rx_packets, 8);
-	CHECK_EQ(ss.ol.accepted, 8); /* the peer's entries, checked against the frames */
-	hl_switch_port_stats(g.sw, g.svh, &ss);
-	CHECK_EQ(ss.tx_packets, 8);
-	CHECK_EQ(ss.ol.gso_frames, 0); /* nothing cut on the way */
-	CHECK_EQ(g.u.stats.rx_bad, 0);
-	rig_close(&g);
-}
-
-HL_TEST(shm_tso_frame_is_segmented_for_a_guest_without_tso)
-{
-	struct rig g;
-	unsigned got, bad;
-	uint32_t payload;
-
-	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
-	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F));
-	shm_to_guest(&g, 4, false, &got, &bad, &payload);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(payload, 4 * PAYLOAD);
-	CHECK_EQ(got, 4 * ((PAYLOAD + MSS - 1) / MSS));
-	struct hl_sw_port_stats ss;
-	hl_switch_port_stats(g.sw, g.svh, &ss);
-	CHECK_EQ(ss.ol.gso_frames, 4);
-	CHECK_EQ(ss.ol.gso_segments, got);
-	rig_close(&g);
+	return r;
 }
 
 /* The guest sends `count` TSO frames; what the shm peer gets, checked, frames or segments. */
-static void guest_to_shm(struct rig *g, unsigned count, bool whole, unsigned *got, unsigned *bad, uint32_t *payload)
+static struct got guest_to_shm(struct rig *g, unsigned count, bool whole)
 {
 	static struct hl_shm_pkt pk[ENTRIES];
 	static uint8_t flat[HDRS + PAYLOAD];
+	struct got r = {0, 0, 0};
 	unsigned sent = 0;
 
-	*got = *bad = 0;
-	*payload = 0;
-	for (int spin = 0; spin < 200000 && *payload < count * PAYLOAD; spin++) {
-		if (sent < count && sent * PAYLOAD < *payload + 2 * PAYLOAD) {
+	for (int spin = 0; spin < 200000 && r.payload < count * PAYLOAD; spin++) {
+		if (sent < count && sent * PAYLOAD < r.payload + 2 * PAYLOAD) {
 			struct hl_buf *b = tso_chain(g->fe_bp, g_frame, HDRS + PAYLOAD, MSS);
 			if (b != NULL && hl_vuser_tx_burst(&g->u, &b, 1) == 1)
 				sent++;
@@ -232,32 +203,64 @@ static void guest_to_shm(struct rig *g, unsigned count, bool whole, unsigned *go
 					  pk[i].ol.gso_size == MSS && pk[i].ol.csum_start == 34 &&
 					  pk[i].ol.csum_offset == 16 && pk[i].ol.hdr_len == HDRS &&
 					  (pk[i].ol.flags & HL_SHM_OL_F_CSUM_PARTIAL);
-				*bad += !ok;
-				*payload += ok ? PAYLOAD : 0;
+				r.bad += !ok;
+				r.payload += ok ? PAYLOAD : 0;
 			} else if (pk[i].nsegs != 1 || (pk[i].flags & HL_SHM_PKT_OL) ||
-				   !segment_of(flat, len, g_frame, PAYLOAD, SEQ0, payload)) {
-				(*bad)++;
+				   !segment_of(flat, len, g_frame, PAYLOAD, SEQ0, &r.payload)) {
+				r.bad++;
 			}
-			(*got)++;
+			r.frames++;
 		}
 		give_back(g, pk, m);
 		if (m == 0)
 			usleep(50);
 	}
+	return r;
+}
+
+HL_TEST(shm_tso_frame_reaches_a_tso_guest_whole)
+{
+	struct rig g;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
+	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
+	CHECK_EQ(hl_shm_peer_features(g.peer), HL_SHM_F_ALL);
+	struct got r = shm_to_guest(&g, 8, true);
+	check_got(&r, 8, true);
+	struct hl_sw_port_stats ss;
+	hl_switch_port_stats(g.sw, g.ssh, &ss);
+	CHECK_EQ(ss.rx_packets, 8);
+	CHECK_EQ(ss.ol.accepted, 8); /* the peer's entries, checked against the frames */
+	hl_switch_port_stats(g.sw, g.svh, &ss);
+	CHECK_EQ(ss.tx_packets, 8);
+	CHECK_EQ(ss.ol.gso_frames, 0); /* nothing cut on the way */
+	CHECK_EQ(g.u.stats.rx_bad, 0);
+	rig_close(&g);
+}
+
+HL_TEST(shm_tso_frame_is_segmented_for_a_guest_without_tso)
+{
+	struct rig g;
+
+	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
+	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F));
+	struct got r = shm_to_guest(&g, 4, false);
+	check_got(&r, 4, false);
+	struct hl_sw_port_stats ss;
+	hl_switch_port_stats(g.sw, g.svh, &ss);
+	CHECK_EQ(ss.ol.gso_frames, 4);
+	CHECK_EQ(ss.ol.gso_segments, r.frames);
+	rig_close(&g);
 }
 
 HL_TEST(guest_tso_frame_reaches_a_chain_and_offload_peer_whole)
 {
 	struct rig g;
-	unsigned got, bad;
-	uint32_t payload;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, HL_SHM_F_ALL, BASE_F | HOST_F | GUEST_F));
-	guest_to_shm(&g, 8, true, &got, &bad, &payload);
-	CHECK_EQ(got, 8);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(payload, 8 * PAYLOAD);
+	struct got r = guest_to_shm(&g, 8, true);
+	check_got(&r, 8, true);
 	struct hl_shm_port_stats ps;
 	hl_shm_port_stats(hl_sw_port_shm(g.ssh), &ps);
 	CHECK_EQ(ps.c.rx_packets, 8);
@@ -268,8 +271,6 @@ HL_TEST(guest_tso_frame_reaches_a_chain_and_offload_peer_whole)
 HL_TEST(guest_tso_frame_is_segmented_for_a_plain_peer)
 {
 	struct rig g;
-	unsigned got, bad;
-	uint32_t payload;
 
 	HL_TEST_NEED(free_hugepages_2m() >= 48, "48 free 2 MiB hugepages");
 	REQUIRE_OK(rig_open(&g, 0, BASE_F | HOST_F | GUEST_F));
@@ -278,9 +279,7 @@ HL_TEST(guest_tso_frame_is_segmented_for_a_plain_peer)
 	g.ssh->ops->offloads(g.ssh, &caps, &max_frame);
 	CHECK_EQ(caps, 0);
 	CHECK_EQ(max_frame, SHM_ROOM - HL_BUF_HEADROOM);
-	guest_to_shm(&g, 4, false, &got, &bad, &payload);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ(payload, 4 * PAYLOAD);
-	CHECK_EQ(got, 4 * ((PAYLOAD + MSS - 1) / MSS));
+	struct got r = guest_to_shm(&g, 4, false);
+	check_got(&r, 4, false);
 	rig_close(&g);
 }

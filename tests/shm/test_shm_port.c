@@ -38,6 +38,19 @@ static unsigned peer_held_total(struct env *e)
 	return q;
 }
 
+/*
+ * Nothing leaked, nothing used twice: the buffers in use are exactly those
+ * the peers of the n ports hold, by the ports' count and by the owner table.
+ */
+static void check_held_by_peers(struct env *e, struct hl_shm_port *const *ports, unsigned n)
+{
+	unsigned held = 0;
+	for (unsigned i = 0; i < n; i++)
+		held += hl_shm_port_peer_held(ports[i]);
+	CHECK_EQ(hl_bufpool_in_use(e->bp), held);
+	CHECK_EQ(peer_held_total(e), held);
+}
+
 HL_TEST(port_layout_and_attach_checks)
 {
 	struct env e;
@@ -506,9 +519,7 @@ HL_TEST(hostile_peer_is_refused_and_counted)
 
 	/* nothing leaked, nothing used twice */
 	hl_buf_free(free_one);
-	unsigned held = hl_shm_port_peer_held(ph) + hl_shm_port_peer_held(pg);
-	CHECK_EQ(hl_bufpool_in_use(e.bp), held);
-	CHECK_EQ(peer_held_total(&e), held);
+	check_held_by_peers(&e, (struct hl_shm_port *[]){ph, pg}, 2);
 	hl_shm_detach(h);
 	hl_shm_detach(g);
 	hl_shm_port_destroy(ph);
@@ -1026,9 +1037,7 @@ HL_TEST(hostile_chains_and_offload_entries_cost_their_frame)
 	CHECK_EQ(st.c.ring_broken, 0);
 	CHECK_EQ(hl_shm_peer_ctrl(pe)->counters.bad_ol, st.c.bad_ol);
 	hl_buf_free(sw_own);
-	unsigned held = hl_shm_port_peer_held(p) + hl_shm_port_peer_held(o) + hl_shm_port_peer_held(n);
-	CHECK_EQ(hl_bufpool_in_use(e.bp), held);
-	CHECK_EQ(peer_held_total(&e), held);
+	check_held_by_peers(&e, (struct hl_shm_port *[]){p, o, n}, 3);
 	hl_shm_detach(pe);
 	hl_shm_detach(other);
 	hl_shm_detach(plain);

@@ -422,9 +422,7 @@ HL_TEST(recover_drops_a_port_of_another_format)
 	CHECK_EQ(hl_pool_zone_lookup(pool, "shm:p", &off, &len), -ENOENT);
 	CHECK_EQ(hl_bufpool_in_use(bp), RING / 2);
 	hl_shm_port_destroy(q);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	CHECK_EQ(hl_pool_destroy(pool), 0);
+	pool_release(pool, bp);
 }
 
 /* ---- hl_bufpool_adopt on its own ---------------------------------------------------- */
@@ -599,7 +597,5 @@ HL_TEST(peer_keeps_running_across_a_switch_crash)
 	CHECK_EQ(hl_shm_port_peer_held(p), RING / 2);
 	hl_shm_detach(pe);
 	hl_shm_port_destroy(p);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	CHECK_EQ(hl_pool_destroy(pool), 0);
+	pool_release(pool, bp);
 }

@@ -20,6 +20,7 @@
 #include <hugelink/vhost_sock.h>
 #include <hugelink/virtio_user.h>
 
+#include "frame.h"
 #include "hl_test.h"
 #include "../memory/pool_util.h"
 
@@ -56,17 +57,7 @@ static const uint8_t MAC_G[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x11}; /* the mig
 /* A frame from the guest on its old port, so the switch learns where it was. */
 static struct hl_buf *hello(struct hl_bufpool *bp)
 {
-	struct hl_buf *b = hl_buf_alloc(bp);
-	if (b == NULL)
-		return NULL;
-	uint8_t *f = hl_buf_data(b);
-	memset(f, 0, 60);
-	memset(f, 0xff, 6);
-	memcpy(f + 6, MAC_G, 6);
-	f[12] = 0x08;
-	f[13] = 0x06;
-	b->data_len = b->pkt_len = 60;
-	return b;
+	return hl_frame_buf(bp, NULL, MAC_G, 0x0806, 60);
 }
 
 /* Frames u receives within ~2 s whose ethertype is `type`; the last one in *last (60 bytes). */
@@ -206,10 +197,6 @@ HL_TEST(send_rarp_moves_the_mac_and_floods_a_rarp)
 	__atomic_store_n(&stop_ctrl, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	hl_switch_destroy(sw);
-	CHECK_EQ(hl_bufpool_in_use(sbp), 0);
-	CHECK_EQ(hl_bufpool_in_use(fbp), 0);
-	hl_bufpool_free(sbp);
-	hl_bufpool_free(fbp);
-	hl_pool_destroy(sp);
-	hl_pool_destroy(fp);
+	pool_release(sp, sbp);
+	pool_release(fp, fbp);
 }

@@ -1,13 +1,23 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A hugelinkd for the tools tests: started on a private socket and run
 directory, driven with hlctl or raw requests, stopped by its pid file;
-and hltraffic endpoints to put traffic through it."""
+and hltraffic endpoints to put traffic through it; build_dir() reads a
+test's one argument."""
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+
+
+def build_dir(doc):
+    """The build directory, a test's one argument; without it, the test's usage (doc) and exit status 2."""
+    if len(sys.argv) != 2:
+        print(doc, file=sys.stderr)
+        sys.exit(2)
+    return os.path.abspath(sys.argv[1])
 
 
 class Daemon:

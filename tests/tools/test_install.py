@@ -31,6 +31,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hlproc import stop  # noqa: E402
 from hltap import Tap  # noqa: E402
 
 TAG = f"ops-inst-{os.getpid()}"
@@ -135,13 +136,7 @@ def installed_daemon(t, dest, dirs, work, exe, env):
         got = recv_until(ns, "STOPPING=1", 5)
         t.check(rc == 0 and any("STOPPING=1" in g for g in got), "STOPPING=1 when it stops", f"{rc} {got}")
     finally:
-        if d.poll() is None:
-            d.send_signal(signal.SIGTERM)  # a clean stop leaves no pool file behind
-            try:
-                d.wait(15)
-            except subprocess.TimeoutExpired:
-                d.kill()
-                d.wait()
+        stop(d)  # a clean stop leaves no pool file behind
         ns.close()
         out.close()
 
@@ -168,12 +163,7 @@ def default_config(t, dest, dirs, work):
                 f"with no --config it reads {etc}/hugelink/hugelinkd.json (and --help says so)",
                 ports + r.stderr + open(os.path.join(work, "c.out")).read()[-300:])
     finally:
-        d.send_signal(signal.SIGTERM)
-        try:
-            d.wait(30)
-        except subprocess.TimeoutExpired:
-            d.kill()
-            d.wait()
+        stop(d, secs=30)
         out.close()
     with open("/proc/self/mounts") as f:
         t.check(TAG not in f.read(), "the host's mounts are as they were (the config lived in the namespace)")

@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltap import Tap  # noqa: E402
-from hldaemon import Daemon, request  # noqa: E402
+from hldaemon import Daemon, build_dir, request  # noqa: E402
 
 TAG = f"ops-log-{os.getpid()}"
 BURST, WINDOW_S = 5, 2
@@ -192,10 +192,7 @@ def targets(t, build, work):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    build = os.path.abspath(sys.argv[1])
+    build = build_dir(__doc__)
     # the level the daemons start at is part of what is tested, whatever the runner's $HL_LOG
     os.environ["HL_LOG"] = "info"
     t = Tap(19)

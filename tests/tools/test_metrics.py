@@ -29,8 +29,9 @@ import urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hlproc import free_port, stop  # noqa: E402
 from hltap import Tap  # noqa: E402
-from hldaemon import Daemon, endpoint, result  # noqa: E402
+from hldaemon import Daemon, build_dir, endpoint, result  # noqa: E402
 
 TAG = f"ops-met-{os.getpid()}"
 MAC = ["02:00:00:00:0a:01", "02:00:00:00:0a:02"]
@@ -40,14 +41,6 @@ FAMILIES = ["hugelink_port_rx_packets_total", "hugelink_port_rx_bytes_total", "h
             "hugelink_port_up", "hugelink_restarts_total", "hugelink_mac_table_entries",
             "hugelink_port_connects_total", "hugelink_log_suppressed_lines_total", "hugelink_queue_packets_total",
             "hugelink_queue_drops_total"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def promtool(text):
@@ -195,20 +188,12 @@ def prometheus(t, d, work, port, socks):
         t.check(rate is not None and rate > 100, "a rate() over the scraped counter shows the traffic",
                 f"{rate} packets/s")
     finally:
-        prom.terminate()
-        try:
-            prom.wait(15)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait()
+        stop(prom)
         log.close()
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    build = os.path.abspath(sys.argv[1])
+    build = build_dir(__doc__)
     t = Tap(16)
     for tool in ("promtool", "prometheus"):
         if shutil.which(tool) is None:

@@ -28,7 +28,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltap import Tap  # noqa: E402
-from hldaemon import Daemon  # noqa: E402
+from hldaemon import Daemon, build_dir  # noqa: E402
 
 TAG = f"ops-vm-{os.getpid()}"
 MAC_A = "02:00:00:00:5a:0a"
@@ -55,10 +55,7 @@ def validate(work, name, xml):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    build = os.path.abspath(sys.argv[1])
+    build = build_dir(__doc__)
     t = Tap(12)
     with tempfile.TemporaryDirectory(prefix=f"{TAG}-") as work:
         d = Daemon(build, work, "v", TAG)

@@ -26,6 +26,7 @@ static volatile int stop_thread;
 static volatile int mode; /* 0: receive from the guest side, 1: send to it */
 static uint64_t rx_ok, rx_bad, tx_sent;
 static uint64_t tx_goal;
+static char backend_sock[256]; /* where setup() put our back-end */
 
 static uint16_t csum16(const uint8_t *p, unsigned len)
 {
@@ -86,8 +87,21 @@ static void *backend_thread(void *arg)
 	return NULL;
 }
 
-static int setup(const char *sock, pthread_t *th)
+static const char *sock_path(const char *n)
 {
+	static char p[256];
+	snprintf(p, sizeof(p), "%s/%s", hl_test_tmpdir(), n);
+	return p;
+}
+
+/*
+ * Our back-end on socket `sock_name` of the test's directory, its thread in
+ * mode m with nothing to send yet: 0, or the first error.
+ */
+static int setup(const char *sock_name, int m, pthread_t *th)
+{
+	const char *sock = sock_path(sock_name);
+	snprintf(backend_sock, sizeof(backend_sock), "%s", sock);
 	char name[32];
 	snprintf(name, sizeof(name), "t-interop-%d", (int)getpid());
 	struct hl_pool_params pp = {.name = name, .size = 64 << 20, .run_dir = hl_test_tmpdir(),
@@ -99,7 +113,8 @@ static int setup(const char *sock, pthread_t *th)
 	if (rc == 0)
 		rc = hl_vhost_port_open(&port, &vp);
 	stop_thread = 0;
-	rx_ok = rx_bad = tx_sent = 0;
+	mode = m;
+	rx_ok = rx_bad = tx_sent = tx_goal = 0;
 	if (rc == 0 && pthread_create(th, NULL, backend_thread, NULL) != 0)
 		rc = -EAGAIN;
 	return rc;
@@ -115,25 +130,22 @@ static void teardown(pthread_t th)
 	hl_pool_destroy(pool);
 }
 
-static const char *sock_path(const char *n)
+/* testpmd's virtio_user device on our back-end's socket. */
+static const char *virtio_user_vdev(void)
 {
-	static char p[256];
-	snprintf(p, sizeof(p), "%s/%s", hl_test_tmpdir(), n);
-	return p;
+	static char vdev[300];
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", backend_sock);
+	return vdev;
 }
 
 HL_TEST(testpmd_virtio_user_transmits_to_our_backend)
 {
 	struct testpmd t;
 	pthread_t th;
-	char vdev[300];
 
 	HL_TEST_NEED(testpmd_available(), "dpdk-testpmd (Debian dpdk-dev)");
-	const char *sock = sock_path("g2h.sock");
-	mode = 0;
-	REQUIRE_OK(setup(sock, &th));
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
-	REQUIRE_OK(testpmd_start(&t, "g2h", vdev, "txonly", "--txpkts=64"));
+	REQUIRE_OK(setup("g2h.sock", 0, &th));
+	REQUIRE_OK(testpmd_start(&t, "g2h", virtio_user_vdev(), "txonly", "--txpkts=64"));
 	CHECK(testpmd_wait_log(&t, "Tx-pps", 20000));
 	sleep(2);
 	CHECK_EQ(testpmd_stop(&t), 0);
@@ -155,15 +167,10 @@ HL_TEST(our_backend_delivers_to_testpmd_virtio_user)
 {
 	struct testpmd t;
 	pthread_t th;
-	char vdev[300];
 
 	HL_TEST_NEED(testpmd_available(), "dpdk-testpmd (Debian dpdk-dev)");
-	const char *sock = sock_path("h2g.sock");
-	mode = 1;
-	tx_goal = 0;
-	REQUIRE_OK(setup(sock, &th));
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
-	REQUIRE_OK(testpmd_start(&t, "h2g", vdev, "rxonly", NULL));
+	REQUIRE_OK(setup("h2g.sock", 1, &th));
+	REQUIRE_OK(testpmd_start(&t, "h2g", virtio_user_vdev(), "rxonly", NULL));
 	/* testpmd clears its counters when forwarding starts: send only after that */
 	CHECK(testpmd_wait_log(&t, "Rx-pps", 20000));
 	tx_goal = 200000;

@@ -448,6 +448,22 @@ static void expect_refused(struct fix *f, uint16_t head, const uint64_t *counter
 #define N HL_VRING_DESC_F_NEXT
 #define I HL_VRING_DESC_F_INDIRECT
 
+/*
+ * The same two broken chains in a table of n descriptors (the ring's own,
+ * or an indirect one reached from the chain at head): entry 0's next
+ * outside the table, then entries 0 and 1 pointing at each other. Each is
+ * refused and counted as what it is.
+ */
+static void next_outside_and_loop(struct fix *f, struct hl_vring_desc *t, uint16_t n, uint16_t head,
+				  const char *next_what, const char *loop_what)
+{
+	setd(t, 0, GPA_C, 10, N, n);
+	expect_refused(f, head, &f->dev.stats.bad_desc_index, next_what);
+	setd(t, 0, GPA_C, 10, N, 1);
+	setd(t, 1, GPA_C, 10, N, 0);
+	expect_refused(f, head, &f->dev.stats.loop, loop_what);
+}
+
 HL_TEST(hostile_chains_refused)
 {
 	struct fix f;
@@ -460,11 +476,7 @@ HL_TEST(hostile_chains_refused)
 
 	expect_refused(&f, 16, &s->bad_desc_index, "head == num");
 	expect_refused(&f, 0xffff, &s->bad_desc_index, "head 0xffff");
-	setd(d, 0, GPA_C, 10, N, 16);
-	expect_refused(&f, 0, &s->bad_desc_index, "next out of range");
-	setd(d, 0, GPA_C, 10, N, 1);
-	setd(d, 1, GPA_C, 10, N, 0);
-	expect_refused(&f, 0, &s->loop, "loop a->b->a");
+	next_outside_and_loop(&f, d, 16, 0, "next out of range", "loop a->b->a");
 	for (unsigned i = 0; i < 16; i++)
 		setd(d, i, GPA_C, 10, N, (uint16_t)((i + 1) % 16));
 	expect_refused(&f, 3, &s->loop, "chain through every descriptor and round again");
@@ -494,11 +506,7 @@ HL_TEST(hostile_chains_refused)
 	setd(ind, 0, GPA_C, 10, N, 1);
 	setd(ind, 1, ind_gpa, 32, I, 0);
 	expect_refused(&f, 0, &s->bad_indirect, "nested indirect");
-	setd(ind, 0, GPA_C, 10, N, 2);
-	expect_refused(&f, 0, &s->bad_desc_index, "next outside the indirect table");
-	setd(ind, 0, GPA_C, 10, N, 1);
-	setd(ind, 1, GPA_C, 10, N, 0);
-	expect_refused(&f, 0, &s->loop, "loop inside the indirect table");
+	next_outside_and_loop(&f, ind, 2, 0, "next outside the indirect table", "loop inside the indirect table");
 	setd(ind, 0, 0x300000, 10, 0, 0);
 	expect_refused(&f, 0, &s->bad_addr, "indirect entry in a hole");
 	/* indirect table that itself straddles A and B (read entry by entry) is fine */

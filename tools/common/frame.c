@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hugelink/buf.h>
 #include <hugelink/offload.h>
 
 #include "frame.h"
@@ -24,12 +25,33 @@ int hl_frame_parse_mac(const char *s, uint8_t m[6])
 	return 0;
 }
 
+void hl_frame_eth(uint8_t *d, const uint8_t *dst, const uint8_t src[6], uint16_t type)
+{
+	if (dst != NULL)
+		memcpy(d, dst, 6);
+	else
+		memset(d, 0xff, 6);
+	memcpy(d + 6, src, 6);
+	d[12] = (uint8_t)(type >> 8);
+	d[13] = (uint8_t)type;
+}
+
+struct hl_buf *hl_frame_buf(struct hl_bufpool *bp, const uint8_t *dst, const uint8_t src[6], uint16_t type,
+			    unsigned len)
+{
+	struct hl_buf *b = hl_buf_alloc(bp);
+	if (b == NULL)
+		return NULL;
+	uint8_t *d = hl_buf_data(b);
+	memset(d, 0, len);
+	hl_frame_eth(d, dst, src, type);
+	b->data_len = b->pkt_len = len;
+	return b;
+}
+
 void hl_frame_fill(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size)
 {
-	memcpy(d, dst, 6);
-	memcpy(d + 6, src, 6);
-	d[12] = HL_FRAME_ETHERTYPE >> 8;
-	d[13] = HL_FRAME_ETHERTYPE & 0xff;
+	hl_frame_eth(d, dst, src, HL_FRAME_ETHERTYPE);
 	memcpy(d + SEQ_OFF, &seq, 8);
 	if (size > HL_FRAME_MIN)
 		hl_frame_fill_part(d + HL_FRAME_MIN, seq, HL_FRAME_MIN, size - HL_FRAME_MIN);
@@ -47,9 +69,20 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
 static uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
 /* The TCP pseudo-header's sum for an IPv4 header and an L4 length. */
@@ -60,33 +93,36 @@ static uint16_t pseudo_sum(const uint8_t *ip, uint32_t l4_len)
 	return hl_csum_add(hl_csum_add(0, ip + 12, 8), b, sizeof(b));
 }
 
-void hl_frame_tcp_header(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint32_t seq, uint32_t payload)
+void hl_frame_tcp_fields(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint16_t ip_id, uint32_t seq,
+			 uint32_t payload)
 {
 	static const uint8_t a[4] = {10, 9, 0, 1}, b[4] = {10, 9, 0, 2};
 	uint8_t *ip = d + 14, *tcp = ip + 20;
 
-	memcpy(d, dst, 6);
-	memcpy(d + 6, src, 6);
-	put16(d + 12, 0x0800);
+	hl_frame_eth(d, dst, src, 0x0800);
 	memset(ip, 0, 40);
 	ip[0] = 0x45;
 	put16(ip + 2, (uint16_t)(40 + payload));
-	put16(ip + 4, (uint16_t)seq);
+	put16(ip + 4, ip_id);
 	ip[8] = 64;
 	ip[9] = 6;
 	memcpy(ip + 12, a, 4);
 	memcpy(ip + 16, b, 4);
-	uint16_t s = (uint16_t)~hl_csum_add(0, ip, 20);
-	memcpy(ip + 10, &s, 2);
 	put16(tcp, 40000);
 	put16(tcp + 2, 5201);
-	tcp[4] = (uint8_t)(seq >> 24);
-	tcp[5] = (uint8_t)(seq >> 16);
-	tcp[6] = (uint8_t)(seq >> 8);
-	tcp[7] = (uint8_t)seq;
+	put32(tcp + 4, seq);
 	tcp[12] = 5 << 4;
 	tcp[13] = 0x18; /* PSH, ACK */
 	put16(tcp + 14, 65535);
+}
+
+void hl_frame_tcp_header(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint32_t seq, uint32_t payload)
+{
+	uint8_t *ip = d + 14, *tcp = ip + 20;
+
+	hl_frame_tcp_fields(d, dst, src, (uint16_t)seq, seq, payload);
+	uint16_t s = (uint16_t)~hl_csum_add(0, ip, 20);
+	memcpy(ip + 10, &s, 2);
 	s = pseudo_sum(ip, 20 + payload);
 	memcpy(tcp + 16, &s, 2);
 }
@@ -121,7 +157,7 @@ void hl_frame_tcp_check(const uint8_t *d, uint32_t len, bool partial, const uint
 	/* a partial checksum holds the pseudo-header's sum until someone completes it */
 	if (ok && !partial)
 		ok = hl_csum_add(pseudo_sum(ip, 20 + pl), tcp, 20 + pl) == 0xffff;
-	uint32_t q = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+	uint32_t q = get32(tcp + 4);
 	for (uint32_t i = 0; ok && i < pl; i++)
 		ok = tcp[20 + i] == hl_frame_tcp_byte(q + i);
 	c->rx_bad += !ok;

@@ -27,7 +27,18 @@ struct hl_frame_counters {
 	uint64_t rx_offload; /* frames that came with offload metadata (TSO, partial checksum) */
 };
 
+struct hl_buf;
+struct hl_bufpool;
+
 int hl_frame_parse_mac(const char *s, uint8_t m[6]);
+/* An Ethernet header at d: to dst (NULL: broadcast) from src, of ethertype type. */
+void hl_frame_eth(uint8_t *d, const uint8_t *dst, const uint8_t src[6], uint16_t type);
+/*
+ * A new buffer of bp holding a len-byte frame with that Ethernet header and
+ * zeroes after it (the caller writes the rest); NULL when bp has none free.
+ */
+struct hl_buf *hl_frame_buf(struct hl_bufpool *bp, const uint8_t *dst, const uint8_t src[6], uint16_t type,
+			    unsigned len);
 void hl_frame_fill(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint64_t seq, unsigned size);
 /* Bytes [from, from + n) of the payload of test frame seq (from >= HL_FRAME_MIN), at d. */
 void hl_frame_fill_part(uint8_t *d, uint64_t seq, unsigned from, unsigned n);
@@ -36,7 +47,14 @@ static inline uint8_t hl_frame_tcp_byte(uint32_t q)
 {
 	return (uint8_t)(q ^ (q >> 8) ^ (q >> 16));
 }
-/* The headers of a TCP test frame with `payload` bytes from stream position seq. */
+/*
+ * The headers of a TCP test frame with `payload` bytes from stream position
+ * seq and IPv4 id ip_id, both checksums 0, for a writer that sums them its
+ * own way (the offload tests sum with a reference of their own).
+ */
+void hl_frame_tcp_fields(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint16_t ip_id, uint32_t seq,
+			 uint32_t payload);
+/* The headers of a TCP test frame with `payload` bytes from stream position seq, checksummed. */
 void hl_frame_tcp_header(uint8_t *d, const uint8_t dst[6], const uint8_t src[6], uint32_t seq, uint32_t payload);
 /* n payload bytes from stream position q, at d. */
 void hl_frame_tcp_payload(uint8_t *d, uint32_t q, uint32_t n);

@@ -25,6 +25,20 @@ int bench_uplink(int argc, char **argv);
 /* Pin thread tid (0: the caller) to cpu, or let it run anywhere (cpu -1). */
 void bench_set_cpu(pid_t tid, int cpu);
 
+/*
+ * The CPU for the traffic side of a benchmark whose switch runs on sw_cpu
+ * (0, or 1 when the switch has 0), or -1, said on stderr as "hlbench <tag>:
+ * needs two CPUs (switch on .., <other> on ..)", on a machine without both.
+ */
+int bench_other_cpu(const char *tag, int sw_cpu, const char *other);
+
+/*
+ * Append the sizes of a --size list "B[,B...]" to sizes[*n..max), each in
+ * lo..hi: 0, or -1 said on stderr ("hlbench <tag>: --size takes ...").
+ */
+int bench_sizes(const char *tag, const char *list, unsigned *sizes, unsigned *n, unsigned max, unsigned lo,
+		unsigned hi);
+
 /* Median of n values; v is left as it is. */
 double bench_median(const double *v, unsigned n);
 /* Largest, smallest of n values (0 for none). */

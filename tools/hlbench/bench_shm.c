@@ -471,16 +471,8 @@ int bench_shm(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "s:t:c:r:n:vh", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
-			for (char *s = optarg, *end; *s != '\0'; s = *end == ',' ? end + 1 : end) {
-				unsigned long v = strtoul(s, &end, 10);
-				if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < 60 ||
-				    v > MAX_FRAME) {
-					fprintf(stderr, "hlbench shm: --size takes up to %d sizes of 60..%u\n",
-						MAX_SIZES, MAX_FRAME);
-					return 2;
-				}
-				sizes[nsizes++] = (unsigned)v;
-			}
+			if (bench_sizes("shm", optarg, sizes, &nsizes, MAX_SIZES, 60, MAX_FRAME) < 0)
+				return 2;
 			break;
 		case 't': seconds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'c': sw_cpu = atoi(optarg); break;
@@ -500,13 +492,9 @@ int bench_shm(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int gen_cpu = sw_cpu == 0 ? 1 : 0;
-	if (ncpu < 2 || sw_cpu >= ncpu) {
-		fprintf(stderr, "hlbench shm: needs two CPUs (switch on %d, peers on %d); %ld online\n", sw_cpu,
-			gen_cpu, ncpu);
+	int gen_cpu = bench_other_cpu("shm", sw_cpu, "peers");
+	if (gen_cpu < 0)
 		return 1;
-	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

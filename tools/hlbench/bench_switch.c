@@ -779,25 +779,15 @@ int bench_switch(int argc, char **argv)
 	unsigned lo = tso ? TSO_HDRS + 1 : 60, hi = tso ? 65535 + 14 : 1518;
 	if (size_arg == NULL && tso)
 		size_arg = "65000";
-	for (char *s = size_arg, *end; s != NULL && *s != '\0'; s = *end == ',' ? end + 1 : end) {
-		unsigned long v = strtoul(s, &end, 10);
-		if (end == s || (*end != ',' && *end != '\0') || nsizes == MAX_SIZES || v < lo || v > hi) {
-			fprintf(stderr, "hlbench switch: --size takes up to %d sizes of %u..%u\n", MAX_SIZES, lo, hi);
-			return 2;
-		}
-		sizes[nsizes++] = (unsigned)v;
-	}
+	if (size_arg != NULL && bench_sizes("switch", size_arg, sizes, &nsizes, MAX_SIZES, lo, hi) < 0)
+		return 2;
 	if (optind < argc || nsizes == 0 || seconds == 0 || seconds > MAX_SAMPLES || sw_cpu < 0 || sw_cpu > 31) {
 		usage(stderr);
 		return 2;
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int gen_cpu = sw_cpu == 0 ? 1 : 0;
-	if (ncpu < 2 || sw_cpu >= ncpu) {
-		fprintf(stderr, "hlbench switch: needs two CPUs (switch on %d, traffic on %d); %ld online\n", sw_cpu,
-			gen_cpu, ncpu);
+	int gen_cpu = bench_other_cpu("switch", sw_cpu, "traffic");
+	if (gen_cpu < 0)
 		return 1;
-	}
 	char hugelinkd[600], hugedir[256] = "";
 	if (exe_dir(hugelinkd, sizeof(hugelinkd) - 16) < 0) {
 		fprintf(stderr, "hlbench switch: cannot find my own directory\n");

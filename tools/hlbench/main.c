@@ -113,6 +113,34 @@ void bench_set_cpu(pid_t tid, int cpu)
 	sched_setaffinity(tid, sizeof(s), &s);
 }
 
+int bench_other_cpu(const char *tag, int sw_cpu, const char *other)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int cpu = sw_cpu == 0 ? 1 : 0;
+	if (ncpu < 2 || sw_cpu >= ncpu) {
+		fprintf(stderr, "hlbench %s: needs two CPUs (switch on %d, %s on %d); %ld online\n", tag, sw_cpu, other,
+			cpu, ncpu);
+		return -1;
+	}
+	return cpu;
+}
+
+int bench_sizes(const char *tag, const char *list, unsigned *sizes, unsigned *n, unsigned max, unsigned lo,
+		unsigned hi)
+{
+	for (const char *s = list; *s != '\0';) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+		if (end == s || (*end != ',' && *end != '\0') || *n == max || v < lo || v > hi) {
+			fprintf(stderr, "hlbench %s: --size takes up to %u sizes of %u..%u\n", tag, max, lo, hi);
+			return -1;
+		}
+		sizes[(*n)++] = (unsigned)v;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"

@@ -58,36 +58,26 @@ static uint16_t ip_csum(const uint8_t *p, unsigned len)
 
 static struct hl_buf *arp_request(struct hl_bufpool *bp, const uint8_t me[6], uint32_t my_ip, uint32_t ip)
 {
-	struct hl_buf *b = hl_buf_alloc(bp);
+	struct hl_buf *b = hl_frame_buf(bp, NULL, me, 0x0806 /* ARP */, 60);
 	if (b == NULL)
 		return NULL;
 	uint8_t *d = hl_buf_data(b);
-	memset(d, 0, 60);
-	memset(d, 0xff, 6);
-	memcpy(d + 6, me, 6);
-	d[12] = 0x08, d[13] = 0x06;                  /* ARP */
 	d[14] = 0, d[15] = 1, d[16] = 8, d[17] = 0;  /* Ethernet, IPv4 */
 	d[18] = 6, d[19] = 4, d[20] = 0, d[21] = 1;  /* request */
 	memcpy(d + 22, me, 6);
 	memcpy(d + 28, &my_ip, 4);
 	memcpy(d + 38, &ip, 4);
-	b->data_len = b->pkt_len = 60;
 	return b;
 }
 
 static struct hl_buf *echo_request(struct hl_bufpool *bp, const uint8_t me[6], const uint8_t dst[6], uint32_t my_ip,
 				   uint32_t ip, uint16_t seq)
 {
-	struct hl_buf *b = hl_buf_alloc(bp);
+	const unsigned len = 14 + 20 + 8 + 32;
+	struct hl_buf *b = hl_frame_buf(bp, dst, me, 0x0800, len);
 	if (b == NULL)
 		return NULL;
-	uint8_t *d = hl_buf_data(b);
-	const unsigned len = 14 + 20 + 8 + 32;
-	memset(d, 0, len);
-	memcpy(d, dst, 6);
-	memcpy(d + 6, me, 6);
-	d[12] = 0x08, d[13] = 0x00;
-	uint8_t *ip4 = d + 14;
+	uint8_t *ip4 = (uint8_t *)hl_buf_data(b) + 14;
 	ip4[0] = 0x45;
 	ip4[2] = (20 + 8 + 32) >> 8, ip4[3] = (20 + 8 + 32) & 0xff;
 	ip4[8] = 64, ip4[9] = 1; /* TTL, ICMP */
@@ -103,7 +93,6 @@ static struct hl_buf *echo_request(struct hl_bufpool *bp, const uint8_t me[6], c
 		icmp[8 + i] = (uint8_t)(seq + i);
 	c = ip_csum(icmp, 8 + 32);
 	icmp[2] = c >> 8, icmp[3] = c & 0xff;
-	b->data_len = b->pkt_len = len;
 	return b;
 }
 

@@ -88,45 +88,61 @@ static void list_memif(struct hl_jw *r, const struct port_conf *c, const struct 
 	hl_jw_kv_str(r, "last_reason", mp->ctl.reason);
 }
 
-static void cmd_port_list(struct daemon *d, struct hl_jw *r)
+/*
+ * "ports": an object a port, in slot order, opening with its name, kind
+ * and state; fields() adds the rest.
+ */
+static void json_ports(struct daemon *d, struct hl_jw *r,
+		       void (*fields)(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r))
 {
-	hld_ok_begin(r);
 	hl_jw_key(r, "ports");
 	hl_jw_arr_begin(r);
 	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
 		struct hl_sw_port *p = hl_switch_port_at(d->sw, i);
 		if (p == NULL)
 			continue;
-		const struct port_conf *c = &d->conf[p->id];
 		hl_jw_obj_begin(r);
 		hl_jw_kv_str(r, "name", p->name);
 		hl_jw_kv_str(r, "kind", p->ops->kind);
 		hl_jw_kv_str(r, "state", p->ops->state(p));
-		if (strcmp(c->kind, "vhost") == 0) {
-			hl_jw_kv_str(r, "path", c->path);
-			hl_jw_kv_str(r, "mode", c->client ? "client" : "server");
-			hl_jw_kv_str(r, "zcopy", c->zcopy);
-			hl_jw_kv_str(r, "offload", c->offload);
-		} else if (strcmp(c->kind, "tap") == 0) {
-			hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
-			hl_jw_kv_str(r, "offload", c->offload);
-		} else if (strcmp(c->kind, "shm") == 0) {
-			/* a shared port's peer maps the whole pool: it is trusted with every buffer
-			 * in it; an isolated port's peer maps its own pool (the record) alone */
-			bool iso = hl_sw_port_shm_isolated(p);
-			const char *rec = hl_sw_port_shm_record(p);
-			hl_jw_kv_bool(r, "shared", !iso);
-			hl_jw_kv_bool(r, "isolated", iso);
-			if (rec != NULL)
-				hl_jw_kv_str(r, "record", rec);
-		} else if (strcmp(c->kind, "memif") == 0) {
-			list_memif(r, c, hl_sw_port_memif(p));
-		} else {
-			hld_uplink_json(c, r);
-		}
+		fields(d, p, r);
 		hl_jw_obj_end(r);
 	}
 	hl_jw_arr_end(r);
+}
+
+/* A port as it was configured. */
+static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
+{
+	const struct port_conf *c = &d->conf[p->id];
+	if (strcmp(c->kind, "vhost") == 0) {
+		hl_jw_kv_str(r, "path", c->path);
+		hl_jw_kv_str(r, "mode", c->client ? "client" : "server");
+		hl_jw_kv_str(r, "zcopy", c->zcopy);
+		hl_jw_kv_str(r, "offload", c->offload);
+	} else if (strcmp(c->kind, "tap") == 0) {
+		hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
+		hl_jw_kv_str(r, "offload", c->offload);
+	} else if (strcmp(c->kind, "shm") == 0) {
+		/* a shared port's peer maps the whole pool: it is trusted with every buffer
+		 * in it; an isolated port's peer maps its own pool (the record) alone */
+		bool iso = hl_sw_port_shm_isolated(p);
+		const char *rec = hl_sw_port_shm_record(p);
+		hl_jw_kv_bool(r, "shared", !iso);
+		hl_jw_kv_bool(r, "isolated", iso);
+		if (rec != NULL)
+			hl_jw_kv_str(r, "record", rec);
+	} else if (strcmp(c->kind, "memif") == 0) {
+		list_memif(r, c, hl_sw_port_memif(p));
+	} else {
+		hld_uplink_json(c, r);
+	}
+}
+
+static void cmd_port_list(struct daemon *d, struct hl_jw *r)
+{
+	hld_ok_begin(r);
+	json_ports(d, r, list_port);
 	hl_jw_obj_end(r);
 }
 
@@ -188,6 +204,47 @@ static void json_memif(struct hl_jw *r, const struct hl_memif_port *mp)
 	hl_jw_obj_end(r);
 }
 
+/* A port's counters. */
+static void stats_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
+{
+	struct hl_sw_port_stats st;
+	hl_switch_port_stats(d->sw, p, &st);
+	hl_jw_kv_u64(r, "rx_packets", st.rx_packets);
+	hl_jw_kv_u64(r, "rx_bytes", st.rx_bytes);
+	hl_jw_kv_u64(r, "tx_packets", st.tx_packets);
+	hl_jw_kv_u64(r, "tx_bytes", st.tx_bytes);
+	hl_jw_key(r, "drops");
+	hl_jw_obj_begin(r);
+	for (unsigned k = 0; k < HL_SW_DROP_MAX; k++)
+		hl_jw_kv_u64(r, hl_sw_drop_names[k], st.drops[k]);
+	hl_jw_obj_end(r);
+	hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
+	hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
+	hl_jw_kv_u64(r, "errors", st.errors);
+	hl_jw_kv_u64(r, "dirty_log_words", st.dirty_log_words);
+	hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
+	hl_jw_kv_u64(r, "rarps", st.rarps);
+	json_offload(r, &st.ol);
+	hld_uplink_stats_json(p, r);
+	const struct hl_memif_port *mp = hl_sw_port_memif(p);
+	if (mp != NULL)
+		json_memif(r, mp);
+	const struct hl_shm_port *sp = hl_sw_port_shm(p);
+	if (sp != NULL) {
+		uint32_t f = hl_shm_port_features(sp);
+		struct hl_shm_port_stats ss;
+		hl_shm_port_stats(sp, &ss);
+		hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
+		/* resets: the peer died or left (or port-reset), and its buffers came back */
+		hl_jw_kv_u64(r, "resets", ss.c.resets);
+		hl_jw_kv_u64(r, "reclaimed", ss.c.reclaimed);
+		hl_jw_kv_u64(r, "ring_broken", ss.c.ring_broken);
+		/* what the peer took of the shm format's features */
+		hl_jw_kv_bool(r, "peer_chains", f & HL_SHM_F_CHAIN);
+		hl_jw_kv_bool(r, "peer_offloads", f & HL_SHM_F_OFFLOAD);
+	}
+}
+
 static void cmd_stats(struct daemon *d, struct hl_jw *r)
 {
 	uint64_t now = hl_now_ns();
@@ -237,55 +294,7 @@ static void cmd_stats(struct daemon *d, struct hl_jw *r)
 	hl_jw_obj_begin(r);
 	json_log(r);
 	hl_jw_obj_end(r);
-	hl_jw_key(r, "ports");
-	hl_jw_arr_begin(r);
-	for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
-		struct hl_sw_port *p = hl_switch_port_at(d->sw, i);
-		if (p == NULL)
-			continue;
-		struct hl_sw_port_stats st;
-		hl_switch_port_stats(d->sw, p, &st);
-		hl_jw_obj_begin(r);
-		hl_jw_kv_str(r, "name", p->name);
-		hl_jw_kv_str(r, "kind", p->ops->kind);
-		hl_jw_kv_str(r, "state", p->ops->state(p));
-		hl_jw_kv_u64(r, "rx_packets", st.rx_packets);
-		hl_jw_kv_u64(r, "rx_bytes", st.rx_bytes);
-		hl_jw_kv_u64(r, "tx_packets", st.tx_packets);
-		hl_jw_kv_u64(r, "tx_bytes", st.tx_bytes);
-		hl_jw_key(r, "drops");
-		hl_jw_obj_begin(r);
-		for (unsigned k = 0; k < HL_SW_DROP_MAX; k++)
-			hl_jw_kv_u64(r, hl_sw_drop_names[k], st.drops[k]);
-		hl_jw_obj_end(r);
-		hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
-		hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
-		hl_jw_kv_u64(r, "errors", st.errors);
-		hl_jw_kv_u64(r, "dirty_log_words", st.dirty_log_words);
-		hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
-		hl_jw_kv_u64(r, "rarps", st.rarps);
-		json_offload(r, &st.ol);
-		hld_uplink_stats_json(p, r);
-		const struct hl_memif_port *mp = hl_sw_port_memif(p);
-		if (mp != NULL)
-			json_memif(r, mp);
-		const struct hl_shm_port *sp = hl_sw_port_shm(p);
-		if (sp != NULL) {
-			uint32_t f = hl_shm_port_features(sp);
-			struct hl_shm_port_stats ss;
-			hl_shm_port_stats(sp, &ss);
-			hl_jw_kv_u64(r, "peer_held", hl_shm_port_peer_held(sp));
-			/* resets: the peer died or left (or port-reset), and its buffers came back */
-			hl_jw_kv_u64(r, "resets", ss.c.resets);
-			hl_jw_kv_u64(r, "reclaimed", ss.c.reclaimed);
-			hl_jw_kv_u64(r, "ring_broken", ss.c.ring_broken);
-			/* what the peer took of the shm format's features */
-			hl_jw_kv_bool(r, "peer_chains", f & HL_SHM_F_CHAIN);
-			hl_jw_kv_bool(r, "peer_offloads", f & HL_SHM_F_OFFLOAD);
-		}
-		hl_jw_obj_end(r);
-	}
-	hl_jw_arr_end(r);
+	json_ports(d, r, stats_port);
 	hl_jw_obj_end(r);
 }
 
@@ -361,13 +370,20 @@ static void cmd_mac(struct daemon *d, struct hl_jw *r)
 	hl_jw_obj_end(r);
 }
 
-static void cmd_port_add(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+/* The answer to a command on a port: its error, or ok (and the port list saved when `save`). */
+static void port_done(struct daemon *d, struct hl_jw *r, int rc, bool save)
 {
-	if (hld_port_add(d, req) < 0)
+	if (rc < 0)
 		return hld_fail(r, "%s", hl_last_error());
 	hld_ok_begin(r);
 	hl_jw_obj_end(r);
-	hld_state_save(d);
+	if (save)
+		hld_state_save(d);
+}
+
+static void cmd_port_add(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	port_done(d, r, hld_port_add(d, req), true);
 }
 
 /* A port back to a fresh state without removing it: an shm port whose ring its peer broke. */
@@ -376,12 +392,7 @@ static void cmd_port_reset(struct daemon *d, const struct hl_json *req, struct h
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
 	if (name == NULL)
 		return;
-	if (hl_switch_reset_port(d->sw, name, "asked for") < 0) {
-		hld_fail(r, "%s", hl_last_error());
-		return;
-	}
-	hld_ok_begin(r);
-	hl_jw_obj_end(r);
+	port_done(d, r, hl_switch_reset_port(d->sw, name, "asked for"), false);
 }
 
 static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
@@ -389,11 +400,7 @@ static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
 	if (name == NULL)
 		return;
-	if (hld_port_del(d, name) < 0)
-		return hld_fail(r, "%s", hl_last_error());
-	hld_ok_begin(r);
-	hl_jw_obj_end(r);
-	hld_state_save(d);
+	port_done(d, r, hld_port_del(d, name), true);
 }
 
 void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
