@@ -203,12 +203,7 @@ _Static_assert(sizeof(struct hl_virtio_net_hdr) == 10, "virtio_net_hdr is 10 byt
 
 /* With VERSION_1 or MRG_RXBUF: num_buffers says how many chains one packet used (rx). */
 struct hl_virtio_net_hdr_v1 {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
+	struct hl_virtio_net_hdr hdr;
 	uint16_t num_buffers;
 };
 _Static_assert(sizeof(struct hl_virtio_net_hdr_v1) == 12, "virtio_net_hdr_v1 is 12 bytes");

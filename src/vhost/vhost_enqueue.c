@@ -75,7 +75,7 @@ static void log_written(struct hl_vhost_vq *vq, const struct hl_iov *iov, unsign
  */
 static void ol_header(struct hl_vhost_vq *vq, const struct hl_buf *b, struct hl_virtio_net_hdr_v1 *h)
 {
-	if (hl_unlikely(hl_ol_to_vnet(b, vq->ol_caps, (struct hl_virtio_net_hdr *)h) < 0))
+	if (hl_unlikely(hl_ol_to_vnet(b, vq->ol_caps, &h->hdr) < 0))
 		vq->stats.ol.refused[HL_OL_R_BAD_META]++;
 }
 

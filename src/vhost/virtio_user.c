@@ -185,7 +185,7 @@ uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 			s->data_len = l2;
 			hl_buf_chain(b, s);
 		}
-		if (bad || (u->ol_rx != 0 && hl_ol_from_vnet(b, (const struct hl_virtio_net_hdr *)&hdr,
+		if (bad || (u->ol_rx != 0 && hl_ol_from_vnet(b, &hdr.hdr,
 							  u->ol_rx | HL_OL_CAP_TRUST_VALID, HL_OL_IP_MAX, &u->stats.ol) < 0)) {
 			u->stats.rx_bad++;
 			hl_buf_free(b);
