@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The L2 switch's MAC learning table: source MAC -> port it was last seen
- * on, with aging.
+ * The L2 switch's MAC learning table: (VLAN, source MAC) -> port it was last
+ * seen on, with aging.
  *
  * Threads:
  *   - any number of data-path threads call hl_mac_learn() and
@@ -11,17 +11,28 @@
  *     concurrently with the data path.
  *   create/destroy run while no other thread uses the table.
  *
+ * Keys: a MAC is learned per VLAN (0..HL_MAC_VLAN_MAX; 0 is what ports
+ * without VLANs use), so one MAC on two VLANs is two entries, each with its
+ * own port and age, and a lookup names the VLAN it asks in.
+ *
  * Layout: open addressing with linear probing over 2 * capacity slots (so
- * the load stays at or under one half), each slot 16 bytes: one atomic word
- * packing MAC (48 bits) | port + 1 (16 bits), 0 for empty and all-ones for a
- * tombstone, and next to it the last-seen time. A lookup therefore reads a
- * MAC and its port in one atomic load and can never pair a MAC with a port
- * it was not learned on. Inserts claim a slot by CAS (the first tombstone or
- * empty slot of the probe chain), a move is a CAS of the word from the old
- * port to the new, and learning a known MAC on its own port writes the
- * timestamp only when it has moved on by the refresh interval (1 ms, or an
- * eighth of the aging time if smaller), so busy MACs do not bounce the cache
- * line between cores.
+ * the load stays at or under one half), each slot 24 bytes: a 64-bit key
+ * word holding the VLAN + 1 (12 bits) and the MAC (48 bits) under a 4-bit
+ * generation, a 32-bit port word (generation | port + 1), and the last-seen
+ * time. Empty and deleted slots are key values no entry can have (a zero
+ * VLAN field, resp. the broadcast MAC under VLAN field 0xfff) and keep the
+ * slot's generation. Every insert into a slot bumps its generation; the
+ * insert that claimed the slot by CAS on the key then publishes the port
+ * word with the same generation, and a lookup takes a port only from a port
+ * word whose generation matches the key it found: an insert not yet
+ * finished reads as a miss, and a slot emptied and filled again between the
+ * lookup's two loads shows another generation, so a lookup never pairs a
+ * VLAN and MAC with a port it was not learned on unless one slot is reused
+ * 16 times within those two loads. A move is a CAS of the port word, within
+ * its generation, from the old port to the new; learning a known MAC on its
+ * own port writes the timestamp only when it has moved on by the refresh
+ * interval (1 ms, or an eighth of the aging time if smaller), so busy MACs
+ * do not bounce the cache line between cores.
  *
  * Deletion (aging, flush) is the control thread's alone: it turns a slot into
  * a tombstone, which keeps probe chains intact and is reused by later
@@ -29,14 +40,17 @@
  * tombstones that end a chain (followed by an empty slot) back into empty
  * slots, so unknown-MAC lookups stay short.
  *
- * Races the design accepts, each healed by the next hl_mac_age():
+ * Races the design accepts, each healed by the next hl_mac_age() or frame:
  *   - an entry refreshed in the instant it expires may still be dropped; the
  *     next frame from that MAC learns it again;
  *   - an insert racing with a deletion can leave a MAC in two slots, or in a
  *     slot a lookup cannot reach; lookups then see the first copy (a port the
  *     MAC was learned on) or miss (the frame is flooded). hl_mac_age() drops
- *     such copies.
- * Lookups never block and never return a port the MAC was not learned on.
+ *     such copies;
+ *   - hl_mac_flush_port() racing with a move of the same MAC off that port
+ *     may forget it on its new port; its next frame learns it again.
+ * Lookups never block and never return a port the MAC was not learned on
+ * in that VLAN (within the 16-reuse bound above).
  *
  * Learning happens per packet, so refusals there (multicast source, table
  * full) are counted, never logged.
@@ -53,6 +67,7 @@ extern "C" {
 #endif
 
 #define HL_MAC_PORT_MAX 0xFFFEu          /* ports 0..HL_MAC_PORT_MAX can be learned */
+#define HL_MAC_VLAN_MAX 4094u            /* VLANs 0..HL_MAC_VLAN_MAX (802.1Q ids; 0: untagged ports) */
 #define HL_MAC_TABLE_MAX_CAPACITY (1u << 22)
 
 struct hl_mac_table;
@@ -60,6 +75,7 @@ struct hl_mac_table;
 struct hl_mac_entry {
 	uint8_t mac[6];
 	uint16_t port;
+	uint16_t vlan;
 	uint64_t age_ns; /* now - last seen */
 };
 
@@ -68,6 +84,7 @@ struct hl_mac_stats {
 	uint64_t moved;    /* known MACs seen on another port */
 	uint8_t last_move_mac[6]; /* the latest of those moves ... */
 	int last_move_port;       /* ... and where to; -1: none yet */
+	uint16_t last_move_vlan;  /* ... in which VLAN (kept apart: may be of a move at the same instant) */
 	uint64_t full;     /* new MACs refused for lack of room */
 	uint64_t expired;  /* entries dropped by hl_mac_age() for their age */
 	unsigned entries;  /* entries now in the table */
@@ -92,12 +109,17 @@ void hl_mac_table_destroy(struct hl_mac_table *t);
  * before moves there (stats.moved, and stats.last_move_* name the latest).
  */
 int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, uint64_t now_ns);
+/* The same in VLAN `vlan`; -EINVAL also for a VLAN above HL_MAC_VLAN_MAX. hl_mac_learn() is VLAN 0. */
+int hl_mac_learn_vlan(struct hl_mac_table *t, uint16_t vlan, const uint8_t mac[6], uint16_t port,
+		      uint64_t now_ns);
 
 /*
  * The port `mac` was last seen on, or -1 if it is unknown, multicast, or was
  * last seen more than the aging time before now_ns.
  */
 int hl_mac_lookup(const struct hl_mac_table *t, const uint8_t mac[6], uint64_t now_ns);
+/* The same in VLAN `vlan` (-1 also for a VLAN above HL_MAC_VLAN_MAX). hl_mac_lookup() is VLAN 0. */
+int hl_mac_lookup_vlan(const struct hl_mac_table *t, uint16_t vlan, const uint8_t mac[6], uint64_t now_ns);
 
 /* Control thread: drop entries older than the aging time; returns how many. */
 unsigned hl_mac_age(struct hl_mac_table *t, uint64_t now_ns);

@@ -342,6 +342,30 @@ static inline int hl_ol_prepare(struct hl_buf *pkt, uint32_t caps, uint32_t max_
  */
 struct hl_buf *hl_ol_copy(const struct hl_buf *pkt, struct hl_bufpool *bp);
 
+/* ---- VLAN tags ---------------------------------------------------------------- */
+
+/*
+ * Put an 802.1Q tag (TPID 0x8100, then tci: priority and VLAN id) between
+ * the MAC addresses and the EtherType of frame pkt, whose head must hold
+ * the first 14 bytes. In place when pkt is private pool memory with 4 bytes
+ * of headroom (only the MACs move); else in a copy of the segments up to
+ * the tag from bp, the rest shared. With HL_BUF_F_OFFLOAD, l2_len,
+ * csum_start and hdr_len grow by 4, so segmentation and checksums still
+ * find their headers. Ownership as hl_ol_prepare(): 0 and *out (pkt itself
+ * or the copy, the caller's reference on pkt consumed), or a negative errno
+ * with pkt unchanged and still the caller's: -ENOBUFS (bp ran out or is
+ * NULL), -EINVAL (a head too short), -EMSGSIZE (bp's buffers too small).
+ */
+int hl_ol_vlan_push(struct hl_buf *pkt, uint16_t tci, struct hl_bufpool *bp, struct hl_buf **out);
+
+/*
+ * Take out the 4-byte tag that follows the MAC addresses of frame pkt
+ * (the caller has checked it is one; the head must hold 18 bytes), the
+ * same way: in place when pkt's head is private pool memory, else in a
+ * copy; offload metadata shrinks by 4. Returns as hl_ol_vlan_push().
+ */
+int hl_ol_vlan_pop(struct hl_buf *pkt, struct hl_bufpool *bp, struct hl_buf **out);
+
 #ifdef __cplusplus
 }
 #endif

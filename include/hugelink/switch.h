@@ -28,6 +28,17 @@
  * but the one it came from (one reference per copy; ports copy or write the
  * bytes, never modify them). Nothing goes back out of its ingress port.
  *
+ * VLANs (802.1Q): a port is untagged (VLAN 0, the default: its frames are
+ * switched as they are, tags or not, among the other VLAN 0 ports), an
+ * access port of one VLAN (frames enter and leave untagged; a tagged one
+ * arriving is dropped) or a trunk (frames carry a tag; only the VLANs it
+ * carries pass, and untagged or malformed ones are dropped). Learning,
+ * lookups and flooding are per VLAN, so no frame crosses from one VLAN to
+ * another. The tag is pushed or popped at egress, per output port, where an
+ * access port's frame leaves by a trunk or the other way round
+ * (hl_ol_vlan_push/pop: in place when the buffer is the switch's alone,
+ * else in a copy of the head).
+ *
  * An idle worker backs off: after `idle_us` without a packet it arms every
  * port it polls (asks the guest to kick) and sleeps in epoll on the kick
  * fds, with a bound so port changes are noticed.
@@ -66,6 +77,9 @@ enum hl_sw_drop {
 	HL_SW_DROP_BAD,       /* malformed: refused descriptor chain, runt frame */
 	HL_SW_DROP_TOO_BIG,   /* larger than the output port's buffers */
 	HL_SW_DROP_NO_PORT,   /* learned port is gone, or nowhere else to send */
+	HL_SW_DROP_VLAN_TAGGED,   /* a tagged frame arriving on an access port */
+	HL_SW_DROP_VLAN_FILTERED, /* on a trunk: untagged, or of a VLAN it does not carry */
+	HL_SW_DROP_VLAN_BAD,      /* on a trunk: double tag (802.1ad, QinQ), VLAN id 0 or 4095, cut short */
 	HL_SW_DROP_MAX
 };
 extern const char *const hl_sw_drop_names[HL_SW_DROP_MAX];
@@ -86,6 +100,27 @@ struct hl_sw_port_stats {
 };
 
 struct hl_sw_port;
+
+/* A port's VLAN membership (hl_sw_port_set_vlan). */
+#define HL_SW_VLAN_NONE   0u /* untagged: VLAN 0, as a switch without VLANs */
+#define HL_SW_VLAN_ACCESS 1u /* untagged frames of VLAN `vid` */
+#define HL_SW_VLAN_TRUNK  2u /* 802.1Q-tagged frames of the VLANs in `trunk` */
+#define HL_SW_VLAN_ID_MAX 4094u
+struct hl_sw_vlan {
+	uint16_t mode; /* HL_SW_VLAN_* */
+	uint16_t vid;  /* access: 1..HL_SW_VLAN_ID_MAX */
+	uint64_t trunk[64]; /* trunk: bit v % 64 of word v / 64 for VLAN v (1..HL_SW_VLAN_ID_MAX) */
+};
+
+/* Does a port with membership v carry VLAN vid (0: untagged ports)? */
+static inline bool hl_sw_vlan_carries(const struct hl_sw_vlan *v, uint16_t vid)
+{
+	if (v->mode == HL_SW_VLAN_NONE)
+		return vid == 0;
+	if (v->mode == HL_SW_VLAN_ACCESS)
+		return vid == v->vid;
+	return vid != 0 && vid <= HL_SW_VLAN_ID_MAX && (v->trunk[vid >> 6] >> (vid & 63) & 1);
+}
 
 /*
  * What a port kind provides. rx/tx/arm/disarm run on a worker; the rest on
@@ -151,7 +186,17 @@ struct hl_sw_port {
 	uint16_t id;      /* set by the switch: index in its port array */
 	uint16_t worker;  /* set by the switch: who polls rx */
 	int tx_lock;      /* taken around tx only when there are several workers */
+	/* set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a switch */
+	struct hl_sw_vlan vlan;
 };
+
+/*
+ * Control thread, before hl_switch_add_port (a port in a switch keeps its
+ * membership): make p an untagged, access or trunk port. -EINVAL for an
+ * unknown mode, an access VLAN or trunk VLAN outside 1..HL_SW_VLAN_ID_MAX,
+ * or a trunk that carries none.
+ */
+int hl_sw_port_set_vlan(struct hl_sw_port *p, const struct hl_sw_vlan *v);
 
 struct hl_switch;
 

@@ -4,16 +4,23 @@
  * flushing and dumping for one control thread (mac_table.h has the design).
  *
  * Invariants:
- *   - a slot's key is 0 (empty), HL_MAC_TOMB (deleted) or MAC << 16 | port+1,
- *     and changes only by CAS: empty/tombstone -> entry (data path insert),
- *     entry -> same MAC on another port (data path move), entry -> tombstone
- *     and tombstone -> empty (control thread only);
+ *   - a slot's key is gen << 60 | body, body being 0 (empty), HL_MAC_TOMB
+ *     (deleted) or (VLAN + 1) << 48 | MAC (an entry). The body changes only
+ *     by CAS: empty/tombstone -> entry with gen + 1 (data path insert),
+ *     entry -> tombstone and tombstone -> empty within the generation
+ *     (control thread only). An entry's key never changes: a move changes
+ *     the port word;
+ *   - the port word is gen << 16 | port + 1. Only the insert whose CAS
+ *     published a key writes it afterwards (release), with that key's
+ *     generation; moves CAS it within the generation. A reader takes the
+ *     port only where both generations agree;
  *   - `seen` is written before the CAS that publishes a key (release), so a
  *     reader that acquires the key sees a timestamp at least that recent;
  *   - `entries` counts keys that are entries; an insert reserves its place
  *     in it before the CAS, so the table never holds more than `capacity`.
- * The tombstone is the broadcast MAC with port 0xFFFF, which can never be
- * learned, and no lookup is made for a multicast MAC, so no MAC matches it.
+ * The tombstone's body is the broadcast MAC under VLAN field 0xfff, which
+ * can never be learned, and no lookup is made for a multicast MAC, so no
+ * MAC matches it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,13 +29,16 @@
 
 #include <hugelink/mac_table.h>
 
-#define HL_MAC_TOMB UINT64_MAX
+#define HL_MAC_BODY ((1ull << 60) - 1) /* the key's VLAN and MAC, below the generation */
+#define HL_MAC_TOMB HL_MAC_BODY
 #define HL_MAC_REFRESH_NS 1000000ull
 /* Learn gives up (-EAGAIN) after this many lost races for one slot. */
 #define HL_MAC_LEARN_TRIES 16
 
 struct hl_mac_slot {
-	uint64_t key;  /* atomic: 0, HL_MAC_TOMB, or MAC << 16 | port + 1 */
+	uint64_t key;  /* atomic: gen << 60 | 0, HL_MAC_TOMB, or (VLAN + 1) << 48 | MAC */
+	uint32_t port; /* atomic: gen << 16 | port + 1 */
+	uint32_t unused;
 	uint64_t seen; /* atomic: last time the MAC was seen (ns) */
 };
 
@@ -45,7 +55,8 @@ struct hl_mac_table {
 	unsigned entries hl_cache_aligned;
 	uint64_t learned;
 	uint64_t moved;
-	uint64_t last_move; /* key (MAC << 16 | port + 1) of the latest move */
+	uint64_t last_move; /* MAC << 16 | port + 1 of the latest move */
+	uint16_t last_move_vlan;
 	uint64_t full;
 	uint64_t invalid;
 
@@ -65,15 +76,36 @@ static inline bool mac_unicast(const uint8_t mac[6], uint64_t m)
 	return !(mac[0] & 1) && m != 0;
 }
 
-static inline uint32_t mac_home(const struct hl_mac_table *t, uint64_t m)
+/* The key body of (vlan, MAC m); vlan <= HL_MAC_VLAN_MAX. */
+static inline uint64_t key_body(uint16_t vlan, uint64_t m)
 {
-	/* Fibonacci hashing: one multiply spreads the OUI and NIC bytes alike */
-	return (uint32_t)((m * 0x9E3779B97F4A7C15ull) >> t->shift);
+	return (uint64_t)(vlan + 1u) << 48 | m;
+}
+
+static inline uint64_t body_of(uint64_t k)
+{
+	return k & HL_MAC_BODY;
+}
+
+static inline unsigned gen_of(uint64_t k)
+{
+	return (unsigned)(k >> 60);
+}
+
+static inline uint32_t mac_home(const struct hl_mac_table *t, uint64_t body)
+{
+	/* Fibonacci hashing: one multiply spreads the VLAN, OUI and NIC bytes alike */
+	return (uint32_t)((body * 0x9E3779B97F4A7C15ull) >> t->shift);
 }
 
 static inline bool key_is_entry(uint64_t k)
 {
-	return k != 0 && k != HL_MAC_TOMB;
+	return body_of(k) != 0 && body_of(k) != HL_MAC_TOMB;
+}
+
+static inline bool key_is_free(uint64_t k)
+{
+	return !key_is_entry(k);
 }
 
 static inline uint64_t load_key(const struct hl_mac_slot *s)
@@ -85,6 +117,15 @@ static inline bool cas_key(struct hl_mac_slot *s, uint64_t old, uint64_t new)
 {
 	return __atomic_compare_exchange_n(&s->key, &old, new, false, __ATOMIC_RELEASE,
 					   __ATOMIC_RELAXED);
+}
+
+/* The port the entry k in slot s holds, or -1 while its insert has not published one. */
+static inline int slot_port(const struct hl_mac_slot *s, uint64_t k)
+{
+	uint32_t p = __atomic_load_n(&s->port, __ATOMIC_ACQUIRE);
+	if ((p >> 16) != gen_of(k) || (p & 0xFFFF) == 0)
+		return -1;
+	return (int)(p & 0xFFFF) - 1;
 }
 
 static inline bool too_old(const struct hl_mac_table *t, uint64_t seen, uint64_t now)
@@ -143,19 +184,20 @@ void hl_mac_table_destroy(struct hl_mac_table *t)
 	free(t);
 }
 
-int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, uint64_t now_ns)
+int hl_mac_learn_vlan(struct hl_mac_table *t, uint16_t vlan, const uint8_t mac[6], uint16_t port,
+		      uint64_t now_ns)
 {
 	if (hl_unlikely(t == NULL || mac == NULL))
 		return -EINVAL;
 	uint64_t m = mac_u64(mac);
-	if (hl_unlikely(!mac_unicast(mac, m) || port > HL_MAC_PORT_MAX)) {
+	if (hl_unlikely(!mac_unicast(mac, m) || port > HL_MAC_PORT_MAX || vlan > HL_MAC_VLAN_MAX)) {
 		count(&t->invalid);
 		return -EINVAL;
 	}
-	const uint64_t want = m << 16 | (uint64_t)(port + 1);
+	const uint64_t want = key_body(vlan, m);
 
 	for (unsigned tries = 0; tries < HL_MAC_LEARN_TRIES; tries++) {
-		uint32_t i = mac_home(t, m);
+		uint32_t i = mac_home(t, want);
 		struct hl_mac_slot *free_slot = NULL;
 		uint64_t free_key = 0;
 		uint64_t k = 0;
@@ -164,27 +206,33 @@ int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, ui
 		for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
 			struct hl_mac_slot *s = &t->slots[i];
 			k = load_key(s);
-			if (k == 0 || k == HL_MAC_TOMB) {
+			if (key_is_free(k)) {
 				if (free_slot == NULL) {
 					free_slot = s;
 					free_key = k;
 				}
-				if (k == 0)
+				if (body_of(k) == 0)
 					break;
 				continue;
 			}
-			if ((k >> 16) != m)
+			if (body_of(k) != want)
 				continue;
-			if (hl_likely(k == want)) {
+			uint32_t pw = __atomic_load_n(&s->port, __ATOMIC_ACQUIRE);
+			uint32_t mine = (uint32_t)gen_of(k) << 16 | (uint32_t)(port + 1);
+			if ((pw >> 16) != gen_of(k))
+				return 0; /* another thread's insert of this MAC is publishing its port */
+			if (hl_likely(pw == mine)) {
 				uint64_t seen = __atomic_load_n(&s->seen, __ATOMIC_RELAXED);
 				if (now_ns > seen && now_ns - seen > t->refresh_ns)
 					__atomic_store_n(&s->seen, now_ns, __ATOMIC_RELAXED);
 				return 0;
 			}
 			__atomic_store_n(&s->seen, now_ns, __ATOMIC_RELAXED);
-			if (cas_key(s, k, want)) {
+			if (__atomic_compare_exchange_n(&s->port, &pw, mine, false, __ATOMIC_RELEASE,
+							__ATOMIC_RELAXED)) {
 				count(&t->moved);
-				__atomic_store_n(&t->last_move, want, __ATOMIC_RELAXED);
+				__atomic_store_n(&t->last_move, m << 16 | (uint64_t)(port + 1), __ATOMIC_RELAXED);
+				__atomic_store_n(&t->last_move_vlan, vlan, __ATOMIC_RELAXED);
 				return 0;
 			}
 			goto retry; /* moved or deleted under us: look again */
@@ -200,8 +248,12 @@ int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, ui
 			count(&t->full);
 			return -ENOSPC;
 		}
+		uint64_t gen = (uint64_t)((gen_of(free_key) + 1) & 0xF);
 		__atomic_store_n(&free_slot->seen, now_ns, __ATOMIC_RELAXED);
-		if (cas_key(free_slot, free_key, want)) {
+		if (cas_key(free_slot, free_key, gen << 60 | want)) {
+			/* the slot is this insert's alone now: its port word follows the key */
+			__atomic_store_n(&free_slot->port, (uint32_t)gen << 16 | (uint32_t)(port + 1),
+					 __ATOMIC_RELEASE);
 			count(&t->learned);
 			return 0;
 		}
@@ -211,27 +263,38 @@ retry:;
 	return -EAGAIN;
 }
 
-int hl_mac_lookup(const struct hl_mac_table *t, const uint8_t mac[6], uint64_t now_ns)
+int hl_mac_learn(struct hl_mac_table *t, const uint8_t mac[6], uint16_t port, uint64_t now_ns)
 {
-	if (hl_unlikely(t == NULL || mac == NULL))
+	return hl_mac_learn_vlan(t, 0, mac, port, now_ns);
+}
+
+int hl_mac_lookup_vlan(const struct hl_mac_table *t, uint16_t vlan, const uint8_t mac[6], uint64_t now_ns)
+{
+	if (hl_unlikely(t == NULL || mac == NULL || vlan > HL_MAC_VLAN_MAX))
 		return -1;
 	uint64_t m = mac_u64(mac);
 	if (!mac_unicast(mac, m))
 		return -1;
-	uint32_t i = mac_home(t, m);
+	const uint64_t want = key_body(vlan, m);
+	uint32_t i = mac_home(t, want);
 
 	for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
 		const struct hl_mac_slot *s = &t->slots[i];
 		uint64_t k = load_key(s);
-		if (k == 0)
+		if (body_of(k) == 0)
 			return -1;
-		if ((k >> 16) == m) {
+		if (body_of(k) == want) {
 			if (too_old(t, __atomic_load_n(&s->seen, __ATOMIC_RELAXED), now_ns))
 				return -1;
-			return (int)(k & 0xFFFF) - 1;
+			return slot_port(s, k);
 		}
 	}
 	return -1;
+}
+
+int hl_mac_lookup(const struct hl_mac_table *t, const uint8_t mac[6], uint64_t now_ns)
+{
+	return hl_mac_lookup_vlan(t, 0, mac, now_ns);
 }
 
 /*
@@ -240,11 +303,11 @@ int hl_mac_lookup(const struct hl_mac_table *t, const uint8_t mac[6], uint64_t n
  */
 static bool entry_reachable(const struct hl_mac_table *t, uint32_t at, uint64_t k)
 {
-	uint64_t m = k >> 16;
+	uint64_t b = body_of(k);
 
-	for (uint32_t i = mac_home(t, m); i != at; i = (i + 1) & t->mask) {
+	for (uint32_t i = mac_home(t, b); i != at; i = (i + 1) & t->mask) {
 		uint64_t o = load_key(&t->slots[i]);
-		if (o == 0 || (key_is_entry(o) && (o >> 16) == m))
+		if (body_of(o) == 0 || body_of(o) == b)
 			return false;
 	}
 	return true;
@@ -253,7 +316,7 @@ static bool entry_reachable(const struct hl_mac_table *t, uint32_t at, uint64_t 
 /* Delete the entry k in slot i (control thread); false if it changed meanwhile. */
 static bool entry_delete(struct hl_mac_table *t, uint32_t i, uint64_t k)
 {
-	if (!cas_key(&t->slots[i], k, HL_MAC_TOMB))
+	if (!cas_key(&t->slots[i], k, (k & ~HL_MAC_BODY) | HL_MAC_TOMB))
 		return false;
 	__atomic_fetch_sub(&t->entries, 1, __ATOMIC_RELAXED);
 	return true;
@@ -270,7 +333,7 @@ static void sweep_tombstones(struct hl_mac_table *t)
 {
 	uint32_t e = 0, n = 0;
 
-	while (n <= t->mask && load_key(&t->slots[e]) != 0) {
+	while (n <= t->mask && body_of(load_key(&t->slots[e])) != 0) {
 		e = (e + 1) & t->mask;
 		n++;
 	}
@@ -279,9 +342,9 @@ static void sweep_tombstones(struct hl_mac_table *t)
 	bool next_empty = true;
 	for (uint32_t i = (e - 1) & t->mask; i != e; i = (i - 1) & t->mask) {
 		uint64_t k = load_key(&t->slots[i]);
-		if (k == HL_MAC_TOMB && next_empty && cas_key(&t->slots[i], HL_MAC_TOMB, 0))
+		if (body_of(k) == HL_MAC_TOMB && next_empty && cas_key(&t->slots[i], k, k & ~HL_MAC_BODY))
 			continue;
-		next_empty = k == 0;
+		next_empty = body_of(k) == 0;
 	}
 }
 
@@ -314,7 +377,7 @@ unsigned hl_mac_flush_port(struct hl_mac_table *t, uint16_t port)
 		return 0;
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		uint64_t k = load_key(&t->slots[i]);
-		if (key_is_entry(k) && (k & 0xFFFF) == (uint64_t)port + 1 && entry_delete(t, i, k))
+		if (key_is_entry(k) && slot_port(&t->slots[i], k) == (int)port && entry_delete(t, i, k))
 			n++;
 	}
 	sweep_tombstones(t);
@@ -334,12 +397,14 @@ unsigned hl_mac_dump(const struct hl_mac_table *t, uint64_t now_ns, struct hl_ma
 		if (!key_is_entry(k))
 			continue;
 		uint64_t seen = __atomic_load_n(&s->seen, __ATOMIC_RELAXED);
-		if (too_old(t, seen, now_ns) || !entry_reachable(t, i, k))
+		int port = slot_port(s, k);
+		if (port < 0 || too_old(t, seen, now_ns) || !entry_reachable(t, i, k))
 			continue;
 		struct hl_mac_entry *e = &out[n++];
 		for (int b = 0; b < 6; b++)
-			e->mac[b] = (uint8_t)(k >> (56 - 8 * b));
-		e->port = (uint16_t)((k & 0xFFFF) - 1);
+			e->mac[b] = (uint8_t)(k >> (40 - 8 * b));
+		e->port = (uint16_t)port;
+		e->vlan = (uint16_t)(((body_of(k) >> 48) & 0xFFF) - 1);
 		e->age_ns = now_ns > seen ? now_ns - seen : 0;
 	}
 	return n;
@@ -358,6 +423,7 @@ void hl_mac_table_stats(const struct hl_mac_table *t, struct hl_mac_stats *st)
 	for (unsigned i = 0; i < 6; i++)
 		st->last_move_mac[i] = (uint8_t)(lm >> (16 + 8 * (5 - i)));
 	st->last_move_port = lm ? (int)(lm & 0xffff) - 1 : -1;
+	st->last_move_vlan = __atomic_load_n(&t->last_move_vlan, __ATOMIC_RELAXED);
 	st->full = __atomic_load_n(&t->full, __ATOMIC_RELAXED);
 	st->expired = t->expired;
 	st->entries = __atomic_load_n(&t->entries, __ATOMIC_RELAXED);

@@ -18,10 +18,13 @@
 #include <hugelink/switch.h>
 
 #include "../common/clock_pvt.h"
+#include "sw_vlan_pvt.h"
 
 const char *const hl_sw_drop_names[HL_SW_DROP_MAX] = {
 	[HL_SW_DROP_TX_FULL] = "tx_full", [HL_SW_DROP_NO_BUF] = "no_buf", [HL_SW_DROP_BAD] = "bad",
 	[HL_SW_DROP_TOO_BIG] = "too_big", [HL_SW_DROP_NO_PORT] = "no_port",
+	[HL_SW_DROP_VLAN_TAGGED] = "vlan_tagged", [HL_SW_DROP_VLAN_FILTERED] = "vlan_filtered",
+	[HL_SW_DROP_VLAN_BAD] = "vlan_bad",
 };
 
 #define WAKE_DATA 0xffffffffull   /* epoll data of a worker's own eventfd */
@@ -67,6 +70,7 @@ struct hl_switch {
 	struct forgotten {
 		uint8_t mac[6];
 		uint16_t from;
+		uint16_t vlan;
 		uint64_t at_ns;
 	} forgotten[HL_SW_FORGOTTEN];
 	unsigned nforgotten;
@@ -112,12 +116,14 @@ static inline void put_out(struct worker *w, unsigned o, struct hl_buf *b)
 	w->out[o][w->nout[o]++] = b;
 }
 
-static void flood(struct worker *w, struct hl_buf *b, unsigned in)
+/* To every port of VLAN vid but the ingress one. */
+static void flood(struct worker *w, struct hl_buf *b, unsigned in, uint16_t vid)
 {
 	struct hl_switch *sw = w->sw;
 	bool first = true;
 	for (unsigned j = 0; j < sw->nslots; j++) {
-		if (j == in || port_get(sw, j) == NULL)
+		struct hl_sw_port *p = port_get(sw, j);
+		if (j == in || p == NULL || !hl_sw_vlan_carries(&p->vlan, vid))
 			continue;
 		if (!first)
 			hl_buf_ref(b);
@@ -147,6 +153,9 @@ static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_bu
 
 	if (op->ops->offloads != NULL)
 		op->ops->offloads(op, &caps, &max_frame);
+	/* a trunk's frames carry a tag beyond what the port's MTU counts (802.1Q: 1518 for 1500) */
+	if (op->vlan.mode == HL_SW_VLAN_TRUNK)
+		max_frame += 4;
 	*given = 0;
 	for (uint16_t k = 0; k < c; k++) {
 		int n = hl_ol_prepare(pkts[k], caps, max_frame, w->sw->bp, segs, HL_OL_SEGS_MAX, &ost->ol);
@@ -191,7 +200,7 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 	 * packet's source or destination differs from the one before. A learn
 	 * may change any answer, so it forgets the remembered destination.
 	 */
-	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX;
+	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX; /* VLAN << 48 | MAC */
 	int last_o = -1;
 	ist->rx_packets += n;
 	for (unsigned k = 0; k < n; k++) {
@@ -205,25 +214,35 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 			continue;
 		}
 		const uint8_t *eth = hl_buf_data(b);
-		uint64_t dst = mac_key(eth), src = mac_key(eth + 6);
+		enum hl_sw_drop why;
+		int vid = sw_vlan_ingress(&in->vlan, b, &why);
+		if (hl_unlikely(vid < 0)) {
+			ist->drops[why]++;
+			hl_buf_free(b);
+			continue;
+		}
+		uint64_t vkey = (uint64_t)vid << 48;
+		uint64_t dst = mac_key(eth) | vkey, src = mac_key(eth + 6) | vkey;
 		b->port = in->id;
 		if (src != last_src) {
 			if (!is_multicast(eth + 6))
-				hl_mac_learn(sw->mac, eth + 6, in->id, now);
+				hl_mac_learn_vlan(sw->mac, (uint16_t)vid, eth + 6, in->id, now);
 			last_src = src;
 			last_dst = UINT64_MAX;
 		}
 		if (is_multicast(eth)) {
-			flood(w, b, in->id);
+			flood(w, b, in->id, (uint16_t)vid);
 			continue;
 		}
 		int o = last_o;
 		if (dst != last_dst) {
-			o = last_o = hl_mac_lookup(sw->mac, eth, now);
+			o = last_o = hl_mac_lookup_vlan(sw->mac, (uint16_t)vid, eth, now);
 			last_dst = dst;
 		}
-		if (o < 0 || (unsigned)o >= sw->nslots || port_get(sw, (unsigned)o) == NULL) {
-			flood(w, b, in->id);
+		struct hl_sw_port *to = o < 0 || (unsigned)o >= sw->nslots ? NULL : port_get(sw, (unsigned)o);
+		/* a port is learned only in VLANs it carries; checked again so nothing ever crosses */
+		if (to == NULL || !hl_sw_vlan_carries(&to->vlan, (uint16_t)vid)) {
+			flood(w, b, in->id, (uint16_t)vid);
 		} else if ((unsigned)o == in->id) {
 			/* the destination is behind the port it came from */
 			ist->drops[HL_SW_DROP_NO_PORT]++;
@@ -241,6 +260,9 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 		struct hl_sw_port *op = port_get(sw, j);
 		struct hl_sw_port_stats *ost = &w->st[j];
 		unsigned sent = 0, given = c;
+		/* an access port's frames leaving by a trunk get their tag, a trunk's leaving by an access port lose it */
+		if (hl_unlikely(op != NULL && op->vlan.mode != in->vlan.mode))
+			given = c = sw_vlan_retag(&in->vlan, &op->vlan, w->out[j], c, sw->bp, ost);
 		if (hl_likely(op != NULL)) {
 			/* the port takes over all c references, sent or not */
 			tx_lock(sw, op);
@@ -509,6 +531,8 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 	for (unsigned i = 1; i < sw->nworkers; i++)
 		if (sw->nassigned[i] < sw->nassigned[w])
 			w = i;
+	if (p->vlan.mode > HL_SW_VLAN_TRUNK)
+		return hl_error(-EINVAL, "port %s: VLAN mode %u unknown", p->name, p->vlan.mode);
 	p->id = (uint16_t)slot;
 	p->worker = (uint16_t)w;
 	p->tx_lock = 0;
@@ -603,6 +627,7 @@ static void forget_stopped(struct hl_switch *sw, struct hl_sw_port *p, uint64_t 
 			struct forgotten *f = &sw->forgotten[sw->nforgotten++ % HL_SW_FORGOTTEN];
 			memcpy(f->mac, e[i].mac, 6);
 			f->from = p->id;
+			f->vlan = e[i].vlan;
 			f->at_ns = now;
 		}
 		unsigned n = hl_mac_flush_port(sw->mac, p->id);
@@ -620,7 +645,7 @@ static void relearned(struct hl_switch *sw, uint64_t now)
 		struct forgotten *f = &sw->forgotten[i];
 		if (f->at_ns == 0)
 			continue;
-		int at = hl_mac_lookup(sw->mac, f->mac, now);
+		int at = hl_mac_lookup_vlan(sw->mac, f->vlan, f->mac, now);
 		if (at < 0 || at == f->from) {
 			if (now - f->at_ns > HL_SW_FORGOTTEN_NS)
 				f->at_ns = 0;
