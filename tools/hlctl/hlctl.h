@@ -49,6 +49,19 @@ int hlctl_top(const struct hlctl *h, double interval, unsigned long count);
 bool hlctl_uplink_kind(const char *kind);
 int hlctl_uplink_args(const char *kind, int argc, char **argv, struct hl_jw *w, char *err, size_t errlen);
 
+/*
+ * --vlan N and --trunk N,M-P,... of any `port add` (vlan_args.c): taken out
+ * of argv (*argc shrinks), checked for form; -1 with a usage message in err.
+ * hlctl_vlan_json() writes them as the request's "vlan" / "trunk".
+ */
+struct hlctl_vlan {
+	unsigned vlan;   /* 0: none */
+	bool trunk;
+	uint64_t set[64]; /* trunk: bit v for VLAN v */
+};
+int hlctl_vlan_args(int *argc, char **argv, struct hlctl_vlan *v, char *err, size_t errlen);
+void hlctl_vlan_json(struct hl_jw *w, const struct hlctl_vlan *v);
+
 /* numeric member or 0 */
 double hlctl_num(const struct hl_json *obj, const char *key);
 uint64_t hlctl_u64(const struct hl_json *obj, const char *key);

@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]\n"
 	"  port add memif NAME --socket PATH [--role server|client] [--id N] [--secret S] [--rings N]\n"
 	"                 [--ring-size N] [--buffer-size N]\n"
+	"                 [--vlan N | --trunk N,M-P,...]  on any port add: access port of VLAN N, or 802.1Q trunk\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -156,7 +157,8 @@ static int json_flag(int argc, char **argv, const char *cmd, bool *json)
 	return 0;
 }
 
-static int port_add_uplink(const struct hlctl *h, const char *kind, const char *name, int argc, char **argv)
+static int port_add_uplink(const struct hlctl *h, const char *kind, const char *name, int argc, char **argv,
+			   const struct hlctl_vlan *vl)
 {
 	struct hl_jw w;
 	char err[256];
@@ -168,6 +170,7 @@ static int port_add_uplink(const struct hlctl *h, const char *kind, const char *
 		hl_jw_free(&w);
 		return usage("%s", err);
 	}
+	hlctl_vlan_json(&w, vl);
 	hl_jw_obj_end(&w);
 	return run(h, &w, false, NULL);
 }
@@ -189,13 +192,17 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	struct hl_jw w;
 	static const char *const memif_key[] = {"id", "rings", "ring_size", "buffer_size"};
 	const char *memif_val[4] = {NULL, NULL, NULL, NULL}, *secret = NULL;
+	struct hlctl_vlan vl;
+	char err[256];
 
+	if (hlctl_vlan_args(&argc, argv, &vl, err, sizeof(err)) < 0)
+		return usage("%s", err);
 	if (argc < 2)
 		return usage("port add: KIND and NAME are required");
 	kind = argv[0];
 	name = argv[1];
 	if (hlctl_uplink_kind(kind) && name[0] != '\0' && name[0] != '-')
-		return port_add_uplink(h, kind, name, argc - 2, argv + 2);
+		return port_add_uplink(h, kind, name, argc - 2, argv + 2, &vl);
 	if (strcmp(kind, "vhost") != 0 && strcmp(kind, "tap") != 0 && strcmp(kind, "shm") != 0 &&
 	    strcmp(kind, "memif") != 0)
 		return usage("port add: unknown port kind '%s' (vhost, tap, shm, memif, vxlan or afxdp)", kind);
@@ -276,6 +283,7 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	}
 	if (offload != NULL)
 		hl_jw_kv_str(&w, "offload", offload);
+	hlctl_vlan_json(&w, &vl);
 	hl_jw_obj_end(&w);
 	return run(h, &w, false, NULL);
 }

@@ -139,8 +139,18 @@ void hlctl_show_ports(const struct hl_json *reply)
 						pzc ? "zero-copy" : "copies");
 		int shared = hl_json_bool(hl_json_get(p, "shared"));
 		if (shared >= 0 && off < sizeof(det))
-			snprintf(det + off, sizeof(det) - off, "%s%s", off ? " " : "",
-				 shared ? "shared" : "isolated");
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s", off ? " " : "",
+						shared ? "shared" : "isolated");
+		uint64_t vid;
+		if (hl_json_u64(hl_json_get(p, "vlan"), &vid) && vid != 0 && off < sizeof(det))
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%svlan=%" PRIu64, off ? " " : "", vid);
+		const struct hl_json *tr = hl_json_get(p, "trunk");
+		for (size_t k = 0; k < hl_json_len(tr) && off < sizeof(det); k++) {
+			uint64_t tv = 0;
+			hl_json_u64(hl_json_at(tr, k), &tv);
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%" PRIu64,
+						k ? "," : off ? " trunk=" : "trunk=", tv);
+		}
 		row(&t);
 		cell(&t, 0, "%s", str_or(p, "name", "-"));
 		cell(&t, 1, "%s", str_or(p, "kind", "-"));
@@ -267,17 +277,18 @@ void hlctl_show_stats(const struct hl_json *reply)
 
 void hlctl_show_mac(const struct hl_json *reply)
 {
-	static const char *const hdr[] = {"MAC", "PORT", "AGE"};
+	static const char *const hdr[] = {"MAC", "VLAN", "PORT", "AGE"};
 	const struct hl_json *es = hl_json_get(reply, "entries");
 	struct table t;
 
-	table_init(&t, 3, hdr);
+	table_init(&t, 4, hdr);
 	for (size_t i = 0; i < hl_json_len(es); i++) {
 		const struct hl_json *e = hl_json_at(es, i);
 		row(&t);
 		cell(&t, 0, "%s", str_or(e, "mac", "-"));
-		cell(&t, 1, "%s", str_or(e, "port", "-"));
-		cell(&t, 2, "%.1fs", hlctl_num(e, "age_s"));
+		cell(&t, 1, "%" PRIu64, hlctl_u64(e, "vlan"));
+		cell(&t, 2, "%s", str_or(e, "port", "-"));
+		cell(&t, 3, "%.1fs", hlctl_num(e, "age_s"));
 	}
 	table_print(&t);
 	printf("%zu entries, aging %.0f s\n", hl_json_len(es), hlctl_num(reply, "aging_s"));

@@ -137,6 +137,7 @@ static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 	} else {
 		hld_uplink_json(c, r);
 	}
+	hld_vlan_json(r, &p->vlan, true);
 }
 
 static void cmd_port_list(struct daemon *d, struct hl_jw *r)
@@ -363,6 +364,7 @@ static void cmd_mac(struct daemon *d, struct hl_jw *r)
 		hl_jw_obj_begin(r);
 		hl_jw_kv_str(r, "mac", mac);
 		hl_jw_kv_str(r, "port", p ? p->name : "?");
+		hl_jw_kv_u64(r, "vlan", e[i].vlan);
 		hl_jw_kv_dbl(r, "age_s", (double)e[i].age_ns / 1e9);
 		hl_jw_obj_end(r);
 	}
@@ -543,6 +545,8 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	if (hl_switch_find_port(d->sw, name) != NULL)
 		return hl_error(-EEXIST, "port %s already exists", name);
 	snprintf(c.name, sizeof(c.name), "%s", name);
+	if ((rc = hld_vlan_fields(spec, name, &c.vlan)) < 0)
+		return rc;
 
 	if (strcmp(kind, "vhost") == 0) {
 		const char *path = hl_json_str(hl_json_get(spec, "path"));
@@ -602,7 +606,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	}
 	if (rc < 0)
 		return rc;
-	if ((rc = hl_switch_add_port(d->sw, p)) < 0) {
+	if ((rc = hl_sw_port_set_vlan(p, &c.vlan)) < 0 || (rc = hl_switch_add_port(d->sw, p)) < 0) {
 		p->ops->close(p);
 		return rc;
 	}

@@ -44,6 +44,7 @@ struct daemon {
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */
+		struct hl_sw_vlan vlan; /* any kind: untagged, access or trunk */
 		struct {          /* memif: path is its socket, client its role */
 			uint32_t id;
 			char secret[25];
@@ -64,6 +65,11 @@ void hld_cmd_libvirt_xml(struct daemon *d, const struct hl_json *req, struct hl_
 /* Create a port from a JSON description (a request or a config entry). */
 int hld_port_add(struct daemon *d, const struct hl_json *spec);
 int hld_port_del(struct daemon *d, const char *name);
+
+/* A port's "vlan" / "trunk" fields (port_vlan.c): read them from spec (0 or -EINVAL) ... */
+int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_vlan *v);
+/* ... and write them: always (a listing: "vlan" 0 and "trunk" [] for none) or only those set. */
+void hld_vlan_json(struct hl_jw *w, const struct hl_sw_vlan *v, bool always);
 
 /*
  * Load {"ports":[...]} from a file and add each port; 0 or -errno. With

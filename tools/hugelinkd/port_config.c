@@ -95,6 +95,7 @@ void hld_state_save(struct daemon *d)
 		} else {
 			hld_uplink_json(c, &w);
 		}
+		hld_vlan_json(&w, &c->vlan, false);
 		hl_jw_obj_end(&w);
 	}
 	hl_jw_arr_end(&w);

@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""VLANs end to end: hugelinkd's TAP ports as access ports and a trunk, with
+the Linux kernel on the other side of each, in network namespaces.
+
+usage: test_vlan.py BUILD_DIR
+
+Eight namespaces made (and removed) by the test, each holding one TAP
+interface of the switch (IPv6 off, so the kernel sends nothing unasked).
+This kernel has no 802.1Q devices (CONFIG_VLAN_8021Q is off), so the far
+end of a trunk is vlan_peer.py on a packet socket:
+  - a1, a2: access ports of VLAN 10 (--vlan 10), 10.239.10.1 and .2;
+  - b: an access port of VLAN 20, 10.239.20.1;
+  - t: a trunk (--trunk 10,20) whose peer answers ARP and ping for
+    10.239.10.3 in VLAN 10 and 10.239.20.3 in VLAN 20, with one MAC;
+  - u: an untagged port (VLAN 0), 10.239.10.9, in VLAN 10's subnet;
+  - x1, x2: access ports of VLAN 30 and VLAN 40, 10.239.30.1 and .2, and
+    xb, a trunk of both with offloads off whose peer sends VLAN 30's frames
+    back as VLAN 40's and the other way: the only path between x1 and x2.
+Checked: the ports' VLAN fields in `port list` (JSON and text); a1 pings
+a2 and the trunk's VLAN 10 address, b the trunk's VLAN 20 address; b and
+the trunk's VLAN 20 see not one frame of VLAN 10's traffic, floods
+included, while the trunk gets them tagged 10; u cannot reach VLAN 10,
+with untagged or tagged frames; tagged frames on an access port,
+untagged or foreign-VLAN frames and hostile tags (VLAN id 0 and 4095,
+802.1ad, two tags, a tag cut short) on the trunk are counted by reason
+and dropped; one MAC in two VLANs is two entries of `hlctl mac`; TCP both
+ways between x1 and x2 through the trunk (the kernel's TSO frames cut by
+the switch into tagged 1518-byte segments, untagged again on the far
+side) with no checksum error; after kill -9 and a restart the VLAN
+configuration comes back from the saved port list and traffic resumes;
+and the switch's buffers are back to idle. Prints TAP, plan first.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from hlnet import Switch, csum_errors, iperf, netns, sh, test_main  # noqa: E402
+
+TAG = f"{os.getpid() % 100000}"
+NS = {k: f"vlan{TAG}{k}" for k in ("a1", "a2", "b", "t", "u", "x1", "x2", "xb")}
+IF = {k: f"vl{TAG}{k}" for k in NS}
+VLAN = {"a1": ["--vlan", "10"], "a2": ["--vlan", "10"], "b": ["--vlan", "20"], "t": ["--trunk", "10,20"], "u": [],
+        "x1": ["--vlan", "30"], "x2": ["--vlan", "40"], "xb": ["--trunk", "30-31,40", "--offload", "off"]}
+ADDR = {"a1": "10.239.10.1", "a2": "10.239.10.2", "b": "10.239.20.1", "u": "10.239.10.9",
+        "x1": "10.239.30.1", "x2": "10.239.30.2"}
+T10, T20 = "10.239.10.3", "10.239.20.3"
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vlan_peer.py")
+PLAN = 20
+
+# Frames put on an interface as they are, through a raw socket in its namespace.
+RAW_PROG = r"""
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for f in sys.argv[3:]:
+    for _ in range(int(sys.argv[2])):
+        s.send(bytes.fromhex(f))
+"""
+BCAST, SRC = "ffffffffffff", "027600000099"
+BODY = "0800" + "00" * 46
+
+
+def tagged(vid, inner="", tpid="8100"):
+    return BCAST + SRC + tpid + f"{vid:04x}" + inner + BODY
+
+
+HOSTILE_BAD = [tagged(0), tagged(0xfff), tagged(10, tpid="88a8"), tagged(10, "8100" + "0014"),
+               BCAST + SRC + "8100000a",  # a tag cut short: 16 bytes
+               BCAST + SRC + "88a8000a" + "8100000a" + BODY]  # 802.1ad outer, 802.1Q inner
+HOSTILE_FILTERED = [BCAST + SRC + BODY, tagged(30)]
+
+
+def raw(ns, ifname, n, frames):
+    return netns(ns, sys.executable, "-c", RAW_PROG, ifname, str(n), *frames, check=False)
+
+
+def ping(ns, dst, count=3):
+    r = netns(ns, "ping", "-c", str(count), "-i", "0.2", "-W", "1", dst, check=False, timeout=30)
+    m = re.search(r"(\d+) received", r.stdout)
+    return int(m.group(1)) if m else 0
+
+
+def rx(ns, ifname):
+    return int(netns(ns, "cat", f"/sys/class/net/{ifname}/statistics/rx_packets").stdout)
+
+
+def place(k):
+    """Move port k's TAP interface into its namespace, up, with its address (a trunk has none: its peer answers)."""
+    ns, i = NS[k], IF[k]
+    sh("ip", "link", "set", i, "netns", ns)
+    netns(ns, "ip", "link", "set", i, "up")
+    if k in ADDR:
+        netns(ns, "ip", "addr", "add", f"{ADDR[k]}/24", "dev", i)
+
+
+class Peer:
+    """vlan_peer.py on trunk k's interface: started, then stopped for its counts."""
+
+    def __init__(self, k, *args):
+        self.p = subprocess.Popen(["ip", "netns", "exec", NS[k], sys.executable, PEER, args[0], IF[k], *args[1:]],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+
+    def stop(self):
+        """{"rx": {VLAN: frames}, "sent": N}, or {} if it failed."""
+        self.p.send_signal(signal.SIGINT)
+        out, err = self.p.communicate(timeout=10)
+        try:
+            return json.loads(out.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            return {"error": err[-300:]}
+
+
+def responder():
+    return Peer("t", "respond", f"10={T10}", f"20={T20}")
+
+
+def add_ports(sw):
+    errs = []
+    for k in NS:
+        rc, _, err = sw.hlctl("port", "add", "tap", k, "--ifname", IF[k], *VLAN[k])
+        if rc != 0:
+            errs.append(err.strip())
+    for k in NS:
+        place(k)
+    return errs
+
+
+def vlan_fields(sw):
+    return {p["name"]: (p.get("vlan"), p.get("trunk")) for p in sw.json("port", "list").get("ports", [])}
+
+
+WANT = {"a1": (10, []), "a2": (10, []), "b": (20, []), "t": (0, [10, 20]), "u": (0, []), "x1": (30, []),
+        "x2": (40, []), "xb": (0, [30, 31, 40])}
+
+
+def drops(sw, name):
+    return sw.port(name).get("drops", {})
+
+
+def run(t, sw):
+    t.check(sw.start(), "hugelinkd starts", sw.log_tail())
+    base = sw.in_use()
+    errs = add_ports(sw)
+    t.check(not errs, "TAP ports added with --vlan 10, 10, 20, 30, 40, --trunk 10,20 and 30-31,40, and none", str(errs))
+    t.check(vlan_fields(sw) == WANT, "port list --json shows each port's \"vlan\" and \"trunk\"", str(vlan_fields(sw)))
+    rc, out, _ = sw.hlctl("port", "list")
+    t.check(rc == 0 and re.search(r"^a1 .*vlan=10", out, re.M) and re.search(r"^t .*trunk=10,20", out, re.M),
+            "hlctl port list says vlan=10 and trunk=10,20", out)
+
+    b0, u0 = rx(NS["b"], IF["b"]), rx(NS["u"], IF["u"])
+    peer = responder()
+    got_a2, got_t10 = ping(NS["a1"], ADDR["a2"]), ping(NS["a1"], T10)
+    seen = peer.stop()
+    t.check(got_a2 == 3 and got_t10 == 3, "VLAN 10: a1 pings a2 (access to access) and the trunk's VLAN 10 address",
+            f"{got_a2} {got_t10} {seen}")
+    db, du = rx(NS["b"], IF["b"]) - b0, rx(NS["u"], IF["u"]) - u0
+    t20 = seen.get("rx", {}).get("20", 0)
+    t.check(db == 0 and t20 == 0 and du == 0 and sw.port("b").get("tx_packets", -1) == 0,
+            "VLAN 20 (b, the trunk's VLAN 20) and the untagged port saw none of VLAN 10's frames, floods included",
+            f"b {db}, trunk's VLAN 20 {t20}, u {du}, port b {sw.port('b')}")
+    t10 = seen.get("rx", {}).get("10", 0)
+    t.check(t10 >= 5 and set(seen.get("rx", {})) == {"10"},  # two ARP floods, three echo requests
+            "the trunk got VLAN 10's frames (the ARP flood between a1 and a2 too) tagged 10, and nothing else", str(seen))
+    peer = responder()
+    got = ping(NS["b"], T20)
+    t.check(got == 3, "VLAN 20: b pings the trunk's VLAN 20 address", f"{got}")
+
+    # untagged and tagged frames of the untagged port reach no VLAN
+    tx0 = {k: sw.port(k).get("tx_packets", -1) for k in ("a1", "a2", "t")}
+    got = ping(NS["u"], ADDR["a1"], 2)
+    raw(NS["u"], IF["u"], 5, [tagged(10)])
+    time.sleep(0.3)
+    tx1 = {k: sw.port(k).get("tx_packets", -1) for k in ("a1", "a2", "t")}
+    t.check(got == 0 and tx1 == tx0, "the untagged port reaches nobody of VLAN 10, by untagged or tagged-10 frames",
+            f"ping {got}, tx {tx0} -> {tx1}")
+
+    d0 = drops(sw, "a1").get("vlan_tagged", -1)
+    r = raw(NS["a1"], IF["a1"], 5, [tagged(10), tagged(20)])
+    time.sleep(0.3)
+    d1 = drops(sw, "a1").get("vlan_tagged", -1)
+    t.check(r.returncode == 0 and d1 - d0 == 10, "tagged frames on an access port: dropped and counted (vlan_tagged)",
+            f"{d0} -> {d1} {r.stderr[-200:]}")
+
+    tx0 = {k: sw.port(k).get("tx_packets", -1) for k in NS}
+    d0 = drops(sw, "t")
+    r = raw(NS["t"], IF["t"], 3, HOSTILE_BAD + HOSTILE_FILTERED)
+    time.sleep(0.3)
+    d1 = drops(sw, "t")
+    tx1 = {k: sw.port(k).get("tx_packets", -1) for k in NS}
+    bad, flt = d1.get("vlan_bad", 0) - d0.get("vlan_bad", 0), d1.get("vlan_filtered", 0) - d0.get("vlan_filtered", 0)
+    t.check(r.returncode == 0 and bad == 3 * len(HOSTILE_BAD) and flt == 3 * len(HOSTILE_FILTERED) and tx1 == tx0,
+            "on the trunk: VLAN id 0 and 4095, 802.1ad, two tags and a tag cut short counted as vlan_bad, untagged and "
+            "VLAN 30 as vlan_filtered, none forwarded",
+            f"bad {bad} filtered {flt} tx {tx0} -> {tx1} {r.stderr[-200:]}")
+    got = ping(NS["a1"], T10, 2)
+    t.check(got == 2, "the trunk still carries VLAN 10 after them", f"{got}")
+
+    entries = sw.json("mac").get("entries", [])
+    tmac = netns(NS["t"], "cat", f"/sys/class/net/{IF['t']}/address").stdout.strip()  # the peer's too
+    a1mac = netns(NS["a1"], "cat", f"/sys/class/net/{IF['a1']}/address").stdout.strip()
+    tv = sorted(e.get("vlan") for e in entries if e["mac"] == tmac and e["port"] == "t")
+    t.check(tv == [10, 20] and any(e["mac"] == a1mac and e.get("vlan") == 10 and e["port"] == "a1" for e in entries),
+            "hlctl mac --json: the trunk's MAC is two entries, in VLAN 10 and VLAN 20; a1's is in VLAN 10",
+            str(entries))
+
+    peer.stop()
+
+    bridge = Peer("xb", "bridge", "30", "40")
+    got = ping(NS["x1"], ADDR["x2"])
+    e0 = (csum_errors(NS["x1"]), csum_errors(NS["x2"]))
+    ok1, mb1, d1 = iperf(NS["x1"], NS["x2"], ADDR["x2"], 2)
+    ok2, mb2, d2 = iperf(NS["x2"], NS["x1"], ADDR["x1"], 2)
+    e1 = (csum_errors(NS["x1"]), csum_errors(NS["x2"]))
+    carried = bridge.stop()
+    ol = sw.port("xb").get("offload", {})
+    t.check(got == 3 and ok1 and ok2 and e1 == e0 and carried.get("sent", 0) > 100 and ol.get("gso_segments", 0) > 0,
+            "TCP both ways between VLAN 30 and VLAN 40 through the trunk's peer: TSO frames cut into tagged segments "
+            "for the trunk, untagged again on the far side, no checksum error",
+            f"ping {got}, {mb1:.1f} {mb2:.1f} Mbit/s {d1} {d2} csum {e0} -> {e1} peer {carried} offload {ol}")
+
+    rc = sw.stop(signal.SIGKILL)
+    t.check(rc == -signal.SIGKILL and os.path.exists(os.path.join(sw.work, "hugelinkd.ports")),
+            "hugelinkd killed with SIGKILL leaves its port list", f"exit {rc}")
+    time.sleep(0.3)
+    t.check(sw.start(), "a new hugelinkd starts on the same run directory", sw.log_tail())
+    t.check(vlan_fields(sw) == WANT, "the VLAN configuration came back from the saved port list", str(vlan_fields(sw)))
+    for k in NS:  # the TAP interfaces went with the old process: the new ones go where the old ones were
+        place(k)
+    b0 = rx(NS["b"], IF["b"])
+    peer = responder()
+    got_a2, got_t10 = ping(NS["a1"], ADDR["a2"]), ping(NS["a1"], T10)
+    seen = peer.stop()
+    t.check(got_a2 == 3 and got_t10 == 3 and rx(NS["b"], IF["b"]) == b0 and "20" not in seen.get("rx", {}),
+            "after the restart VLAN 10 works again through the access ports and the trunk, and VLAN 20 sees none of it",
+            f"{got_a2} {got_t10} {seen}")
+
+    for k in NS:
+        sw.hlctl("port", "del", k)
+    time.sleep(0.3)
+    in_use = sw.in_use()
+    t.check(in_use == base, "the switch's buffers in use are back to idle after the ports are removed",
+            f"{in_use} vs {base}")
+    rc, _, err = sw.hlctl("port", "add", "tap", "x", "--vlan", "10", "--trunk", "20")
+    rc2, _, err2 = sw.hlctl("raw", '{"cmd":"port-add","kind":"shm","name":"y","trunk":[4095]}')
+    t.check(rc != 0 and rc2 != 0 and "trunk" in err2, "both --vlan and --trunk, or a trunk of VLAN 4095: refused",
+            f"{rc} {err.strip()} / {rc2} {err2.strip()}")
+
+
+def body(t, build, work, switches):
+    for ns in NS.values():
+        for key in ("all", "default"):
+            netns(ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+    sw = Switch(build, work, f"hl-vlan-{TAG}")
+    switches.append(sw)
+    run(t, sw)
+
+
+if __name__ == "__main__":
+    sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping"), tuple(NS.values()), body))

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * hlctl's VLAN options, taken by `port add` of every kind:
+ *   --vlan N           an access port of VLAN N (untagged frames, 1..4094)
+ *   --trunk N,M-P,...  a trunk: 802.1Q-tagged frames of these VLANs
+ * They are taken out of the argument list before the kind's own options
+ * are read, and become the request's "vlan" / "trunk" fields; hugelinkd
+ * checks them again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hlctl.h"
+
+/* A VLAN id 1..4094 at *s, which moves past it. */
+static bool vid_at(const char **s, unsigned *v)
+{
+	char *end;
+	if (**s < '0' || **s > '9')
+		return false;
+	unsigned long n = strtoul(*s, &end, 10);
+	if (n < 1 || n > 4094)
+		return false;
+	*v = (unsigned)n;
+	*s = end;
+	return true;
+}
+
+static bool trunk_list(const char *s, uint64_t set[64])
+{
+	memset(set, 0, 64 * sizeof(uint64_t));
+	do {
+		unsigned lo, hi;
+		if (!vid_at(&s, &lo))
+			return false;
+		hi = lo;
+		if (*s == '-' && (s++, !vid_at(&s, &hi) || hi < lo))
+			return false;
+		for (unsigned v = lo; v <= hi; v++)
+			set[v / 64] |= 1ull << (v % 64);
+	} while (*s == ',' && *++s != '\0');
+	return *s == '\0';
+}
+
+int hlctl_vlan_args(int *argc, char **argv, struct hlctl_vlan *v, char *err, size_t errlen)
+{
+	int out = 0;
+
+	memset(v, 0, sizeof(*v));
+	for (int i = 0; i < *argc; i++) {
+		bool vlan = strcmp(argv[i], "--vlan") == 0, trunk = strcmp(argv[i], "--trunk") == 0;
+		if (!vlan && !trunk) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (v->vlan != 0 || v->trunk) {
+			snprintf(err, errlen, "port add: give one of --vlan or --trunk, once");
+			return -1;
+		}
+		const char *a = i + 1 < *argc ? argv[++i] : "";
+		if (vlan && !vid_at(&a, &v->vlan)) {
+			snprintf(err, errlen, "port add: --vlan takes a VLAN id in 1..4094, not '%s'", a);
+			return -1;
+		}
+		if (vlan && *a != '\0') {
+			snprintf(err, errlen, "port add: --vlan takes one VLAN id in 1..4094, not '%s'", argv[i]);
+			return -1;
+		}
+		if (trunk && !trunk_list(a, v->set)) {
+			snprintf(err, errlen, "port add: --trunk takes VLAN ids 1..4094 as N,M or N-M, not '%s'", a);
+			return -1;
+		}
+		v->trunk = trunk;
+	}
+	*argc = out;
+	return 0;
+}
+
+void hlctl_vlan_json(struct hl_jw *w, const struct hlctl_vlan *v)
+{
+	if (v->vlan != 0)
+		hl_jw_kv_u64(w, "vlan", v->vlan);
+	if (!v->trunk)
+		return;
+	hl_jw_key(w, "trunk");
+	hl_jw_arr_begin(w);
+	for (unsigned id = 1; id <= 4094; id++)
+		if (v->set[id / 64] >> (id % 64) & 1)
+			hl_jw_u64(w, id);
+	hl_jw_arr_end(w);
+}
