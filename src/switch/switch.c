@@ -153,8 +153,12 @@ static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_bu
 
 	if (op->ops->offloads != NULL)
 		op->ops->offloads(op, &caps, &max_frame);
-	/* a trunk's frames carry a tag beyond what the port's MTU counts (802.1Q: 1518 for 1500) */
-	if (op->vlan.mode == HL_SW_VLAN_TRUNK)
+	/*
+	 * A trunk's frames carry a tag beyond what an Ethernet MTU counts
+	 * (802.1Q: 1518 bytes for 1500). Only a limit of that kind (1514 or
+	 * less) grows: a larger one is the port's buffers', with no room to spare.
+	 */
+	if (op->vlan.mode == HL_SW_VLAN_TRUNK && max_frame <= 1514)
 		max_frame += 4;
 	*given = 0;
 	for (uint16_t k = 0; k < c; k++) {

@@ -359,6 +359,9 @@ struct raw {
 		uint32_t len;
 	} pend[64], got[RMAX];
 	unsigned npend, at, ngot;
+	struct hl_buf *inject;      /* a frame rx hands over as it is (with its offload metadata) */
+	const uint8_t *tso_of;      /* check every frame sent as a tagged segment of this TSO frame */
+	uint32_t tso_payload, tso_seen, tso_bad, tso_max;
 };
 
 static uint16_t raw_rx(struct hl_sw_port *p, struct hl_bufpool *from, struct hl_buf **pkts, uint16_t n)
@@ -366,6 +369,10 @@ static uint16_t raw_rx(struct hl_sw_port *p, struct hl_bufpool *from, struct hl_
 	struct raw *r = (struct raw *)p;
 	uint16_t k = 0;
 	pthread_mutex_lock(&r->lock);
+	if (r->inject != NULL && n > 0) {
+		pkts[k++] = r->inject;
+		r->inject = NULL;
+	}
 	while (k < n && r->at < r->npend) {
 		struct hl_buf *b = hl_buf_alloc(from);
 		if (b == NULL)
@@ -389,11 +396,31 @@ static uint16_t raw_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, u
 			g->len = pkts[k]->pkt_len;
 			memcpy(g->d, hl_buf_data(pkts[k]), pkts[k]->data_len < FMAX ? pkts[k]->data_len : FMAX);
 		}
+		if (r->tso_of != NULL) {
+			uint32_t sl;
+			uint8_t *f = flatten(pkts[k], &sl);
+			r->tso_max = sl > r->tso_max ? sl : r->tso_max;
+			if (f == NULL || sl < 18 || get16(f + 12) != 0x8100 || (get16(f + 14) & 0xfff) != 10) {
+				r->tso_bad++;
+			} else {
+				memmove(f + 12, f + 16, sl - 16);
+				r->tso_bad += !segment_of(f, sl - 4, r->tso_of, r->tso_payload, 5000, &r->tso_seen);
+			}
+			free(f);
+		}
 		*bytes += pkts[k]->pkt_len;
 		hl_buf_free(pkts[k]);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return n;
+}
+
+/* What a port with an Ethernet MTU of 1500 and no offloads takes. */
+static void raw_offloads(const struct hl_sw_port *p, uint32_t *caps, uint32_t *max_frame)
+{
+	(void)p;
+	*caps = 0;
+	*max_frame = 1514;
 }
 
 static void raw_close(struct hl_sw_port *p)
@@ -408,7 +435,8 @@ static const char *raw_state(const struct hl_sw_port *p)
 }
 
 static const struct hl_sw_port_ops raw_ops = {
-	.kind = "raw", .rx = raw_rx, .tx = raw_tx, .close = raw_close, .state = raw_state, .max_sleep_ms = 1};
+	.kind = "raw", .rx = raw_rx, .tx = raw_tx, .close = raw_close, .state = raw_state, .max_sleep_ms = 1,
+	.offloads = raw_offloads};
 
 enum { A10, B10, C20, TRUNK, PLAIN, NRAW };
 static struct raw raws[NRAW];
@@ -622,6 +650,47 @@ HL_TEST(switch_vlan_hostile_frames)
 	settle_raw(s);
 	CHECK_EQ(got(A10), 1);
 	CHECK_EQ(got(B10), 1);
+	vlan_switch_end(s);
+}
+
+/* A guest's TSO frame from an access port out of a trunk of MTU 1500: tagged segments of 1518 bytes at most. */
+HL_TEST(switch_tso_frame_out_of_trunk)
+{
+	vlan_switch();
+	if (hl_test_failed())
+		return;
+	struct hl_switch *s = vsw;
+	const uint32_t payload = 30000, len = HDRS + payload;
+	uint8_t *f = malloc(len);
+	REQUIRE(f != NULL);
+	frame_bytes(f, payload, 5000);
+	/* the trunk learns the destination first, so the frame goes to it alone */
+	static const uint8_t dst[6] = {2, 0, 0, 0, 0, 2};
+	queue(&raws[TRUNK], BCAST, dst, 10, 0x0806, 64);
+	settle_raw(s);
+	struct hl_buf *b = tso_chain(bp, f, len, 1460);
+	REQUIRE(b != NULL);
+	pthread_mutex_lock(&raws[TRUNK].lock);
+	raws[TRUNK].tso_of = f;
+	raws[TRUNK].tso_payload = payload;
+	pthread_mutex_unlock(&raws[TRUNK].lock);
+	pthread_mutex_lock(&raws[A10].lock);
+	raws[A10].inject = b;
+	pthread_mutex_unlock(&raws[A10].lock);
+	settle_raw(s);
+	pthread_mutex_lock(&raws[TRUNK].lock);
+	struct raw r = raws[TRUNK];
+	pthread_mutex_unlock(&raws[TRUNK].lock);
+	CHECK_EQ(r.tso_bad, 0);
+	CHECK_EQ(r.tso_seen, payload);
+	CHECK_EQ(r.tso_max, 1518);
+	CHECK_EQ(r.ngot, (payload + 1459) / 1460);
+	CHECK_EQ(got(B10), 1); /* the trunk's broadcast alone */
+	CHECK_EQ(got(C20), 0);
+	struct hl_sw_port_stats st;
+	hl_switch_port_stats(s, &raws[TRUNK].base, &st);
+	CHECK_EQ(st.ol.gso_frames, 1);
+	free(f);
 	vlan_switch_end(s);
 }
 
