@@ -6,10 +6,13 @@
  * Whatever hl_ol_from_vnet() accepts must then go through hl_ol_prepare()
  * for any port: segments it makes must carry valid IPv4 header and TCP
  * checksums, guest memory must be left as it was, and every buffer must
- * come back to the bufpool.
+ * come back to the bufpool. On the way, as the switch does between an
+ * access port and a trunk, an 802.1Q tag may be pushed (and popped again):
+ * the metadata must still describe the frame, and the segments still sum.
  *
  * Input: the header (10 bytes), the port's offloads (1), its MTU (2, big
- * endian), the egress port's offloads (1) and largest frame (2), how many
+ * endian), the egress port's offloads (low 4 bits; 0x10: push a tag, 0x20:
+ * and pop it, 0x40: with the frame shared) and largest frame (2), how many
  * bytes of the frame are in the private head (1), then the frame. The seeds
  * (seeds/fuzz_offload) are TCP over IPv4 and IPv6 to be segmented and to
  * have their checksum completed, each accepted by the checks.
@@ -132,6 +135,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(!(p->ol.flags & HL_OL_F_CSUM_PARTIAL) ||
 		       (uint32_t)p->ol.csum_start + p->ol.csum_offset + 2 <= p->pkt_len);
 		uint8_t gso = p->ol.gso_type;
+		if (data[13] & 0x10) {
+			struct hl_buf *t;
+			if (data[13] & 0x40)
+				hl_buf_ref(p); /* flooded: a private head, p unchanged */
+			int vr = hl_ol_vlan_push(p, (uint16_t)(data[16] | 1), bp, &t);
+			if (vr == 0 && (data[13] & 0x20)) {
+				struct hl_buf *u;
+				if (hl_ol_vlan_pop(t, bp, &u) == 0)
+					t = u;
+			}
+			if (data[13] & 0x40)
+				hl_buf_free(p);
+			if (vr < 0) {
+				hl_buf_free(p);
+				goto done;
+			}
+			p = t;
+			assert(p->ol.hdr_len <= p->pkt_len);
+			assert(!(p->ol.flags & HL_OL_F_CSUM_PARTIAL) ||
+			       (uint32_t)p->ol.csum_start + p->ol.csum_offset + 2 <= p->pkt_len);
+		}
 		int n = hl_ol_prepare(p, ecaps, max_frame, bp, out, MAX_OUT, &st);
 		if (n < 0) {
 			hl_buf_free(p);
@@ -143,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		hl_buf_free(p);
 	}
+done:
 	if (guest != NULL) {
 		assert(memcmp(guest, frame + head, len - head) == 0);
 		free(guest);

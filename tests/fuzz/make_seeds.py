@@ -109,9 +109,24 @@ for name, lines in {
                        '{"cmd":"port-add","kind":"tap","name":"t0","ifname":"hlt0","offload":"on"}',
                        '{"cmd":"qemu-args","name":"v0"}', '{"cmd":"port-list"}',
                        '{"cmd":"port-add","kind":"vhost","name":"v2","path":"/run/hl/v0.sock","mode":"server"}'],
+    "seed-vlan-ports": ['{"cmd":"port-add","kind":"shm","name":"a","vlan":10}',
+                        '{"cmd":"port-add","kind":"shm","name":"t","trunk":[10,20,4094]}',
+                        '{"cmd":"port-add","kind":"shm","name":"x","vlan":10,"trunk":[10]}',
+                        '{"cmd":"port-add","kind":"shm","name":"y","vlan":4095}',
+                        '{"cmd":"port-add","kind":"shm","name":"z","trunk":[]}',
+                        '{"cmd":"port-add","kind":"shm","name":"w","trunk":[0,"10"]}',
+                        '{"cmd":"port-list"}', '{"cmd":"mac"}', '{"cmd":"port-del","name":"t"}'],
     "seed-refused": ['{"cmd":"nope"}', '{"cmd":1}', '[1,2]', '{"cmd":"port-del"}', '{"cmd":"port-add","kind":"x"}',
                      '{"cmd":"port-add","kind":"shm","name":"bad/name"}', '{"cmd":"qemu-args","name":"none"}',
                      'not json'],
 }.items():
     write("fuzz_ctl_request", name, "\n".join(lines).encode())
 write("fuzz_ctl_request", "seed-starting", b"\xff\n" + b'{"cmd":"ping"}')
+
+# ---- fuzz_offload: the found seeds again with an 802.1Q tag pushed (byte 13: 0x10), pushed and popped
+# (0x30), pushed into a shared frame (0x50) on the way to the egress port -----------------------------
+for src, flags in (("seed-v4", 0x10), ("seed-v6", 0x30), ("seed-csum-v4", 0x50)):
+    with open(os.path.join(OUT, "fuzz_offload", src), "rb") as f:
+        b = bytearray(f.read())
+    b[13] = (b[13] & 0x0f) | flags
+    write("fuzz_offload", f"{src}-vlan-{flags:02x}", bytes(b))
