@@ -250,8 +250,10 @@ def run(t, sw):
             f"{in_use} vs {base}")
     rc, _, err = sw.hlctl("port", "add", "tap", "x", "--vlan", "10", "--trunk", "20")
     rc2, _, err2 = sw.hlctl("raw", '{"cmd":"port-add","kind":"shm","name":"y","trunk":[4095]}')
-    t.check(rc != 0 and rc2 != 0 and "trunk" in err2, "both --vlan and --trunk, or a trunk of VLAN 4095: refused",
-            f"{rc} {err.strip()} / {rc2} {err2.strip()}")
+    rc3, _, err3 = sw.hlctl("raw", '{"cmd":"port-add","kind":"shm","name":"z","vlan":0,"trunk":[]}')
+    t.check(rc != 0 and rc2 != 0 and "trunk" in err2 and rc3 == 0 and vlan_fields(sw) == {"z": (0, [])},
+            "both --vlan and --trunk, or a trunk of VLAN 4095: refused; \"vlan\": 0 and \"trunk\": [] (as port "
+            "list shows them) make an untagged port", f"{rc} {err.strip()} / {rc2} {err2.strip()} / {rc3} {err3}")
 
 
 def body(t, build, work, switches):

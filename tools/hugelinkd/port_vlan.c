@@ -2,7 +2,8 @@
 /*
  * A port's VLAN membership in hugelinkd's JSON, for every port kind alike:
  * "vlan": N (an access port of VLAN N, 1..4094) or "trunk": [N, M, ...]
- * (802.1Q-tagged VLANs the port carries), neither for an untagged port. The
+ * (802.1Q-tagged VLANs the port carries), neither (or "vlan": 0, "trunk":
+ * []) for an untagged port. The
  * same fields come in a port-add request, a config file and the saved port
  * list, and go out in `port list`.
  */
@@ -23,7 +24,10 @@ static int vid_of(const struct hl_json *j, const char *name, const char *key, ui
 int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_vlan *v)
 {
 	const struct hl_json *jv = hl_json_get(spec, "vlan"), *jt = hl_json_get(spec, "trunk");
-	bool access = jv != NULL && !hl_json_is_null(jv), trunk = jt != NULL && !hl_json_is_null(jt);
+	uint64_t zero;
+	/* "vlan": 0 and "trunk": [] are what `port list` shows for an untagged port: so they mean */
+	bool access = jv != NULL && !hl_json_is_null(jv) && !(hl_json_u64(jv, &zero) && zero == 0);
+	bool trunk = jt != NULL && !hl_json_is_null(jt) && !(hl_json_type(jt) == HL_JSON_ARR && hl_json_len(jt) == 0);
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -34,7 +38,7 @@ int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_v
 			return rc;
 		v->mode = HL_SW_VLAN_ACCESS;
 	} else if (trunk) {
-		if (hl_json_type(jt) != HL_JSON_ARR || hl_json_len(jt) == 0)
+		if (hl_json_type(jt) != HL_JSON_ARR)
 			return hl_error(-EINVAL, "port %s: \"trunk\" must be a list of VLAN ids", name);
 		for (size_t i = 0; i < hl_json_len(jt); i++) {
 			uint16_t vid = 0;
