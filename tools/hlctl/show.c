@@ -146,10 +146,18 @@ void hlctl_show_ports(const struct hl_json *reply)
 			off += (size_t)snprintf(det + off, sizeof(det) - off, "%svlan=%" PRIu64, off ? " " : "", vid);
 		const struct hl_json *tr = hl_json_get(p, "trunk");
 		for (size_t k = 0; k < hl_json_len(tr) && off < sizeof(det); k++) {
+			/* a VLAN id, or a run of them as "N-M" */
+			const struct hl_json *it = hl_json_at(tr, k);
 			uint64_t tv = 0;
-			hl_json_u64(hl_json_at(tr, k), &tv);
-			off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%" PRIu64,
-						k ? "," : off ? " trunk=" : "trunk=", tv);
+			char num[24];
+			const char *item = hl_json_str(it);
+			if (item == NULL) {
+				hl_json_u64(it, &tv);
+				snprintf(num, sizeof(num), "%" PRIu64, tv);
+				item = num;
+			}
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s", k ? "," : off ? " trunk=" : "trunk=",
+						item);
 		}
 		row(&t);
 		cell(&t, 0, "%s", str_or(p, "name", "-"));

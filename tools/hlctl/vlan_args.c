@@ -12,30 +12,14 @@
 #include <string.h>
 
 #include "hlctl.h"
-
-/* A VLAN id 1..4094 at *s, which moves past it. */
-static bool vid_at(const char **s, unsigned *v)
-{
-	char *end;
-	if (**s < '0' || **s > '9')
-		return false;
-	unsigned long n = strtoul(*s, &end, 10);
-	if (n < 1 || n > 4094)
-		return false;
-	*v = (unsigned)n;
-	*s = end;
-	return true;
-}
+#include "../common/vlan_list.h"
 
 static bool trunk_list(const char *s, uint64_t set[64])
 {
 	memset(set, 0, 64 * sizeof(uint64_t));
 	do {
 		unsigned lo, hi;
-		if (!vid_at(&s, &lo))
-			return false;
-		hi = lo;
-		if (*s == '-' && (s++, !vid_at(&s, &hi) || hi < lo))
+		if (!hl_tool_vlan_range(s, &lo, &hi, &s))
 			return false;
 		for (unsigned v = lo; v <= hi; v++)
 			set[v / 64] |= 1ull << (v % 64);
@@ -58,13 +42,10 @@ int hlctl_vlan_args(int *argc, char **argv, struct hlctl_vlan *v, char *err, siz
 			snprintf(err, errlen, "port add: give one of --vlan or --trunk, once");
 			return -1;
 		}
-		const char *a = i + 1 < *argc ? argv[++i] : "";
-		if (vlan && !vid_at(&a, &v->vlan)) {
-			snprintf(err, errlen, "port add: --vlan takes a VLAN id in 1..4094, not '%s'", a);
-			return -1;
-		}
-		if (vlan && *a != '\0') {
-			snprintf(err, errlen, "port add: --vlan takes one VLAN id in 1..4094, not '%s'", argv[i]);
+		const char *a = i + 1 < *argc ? argv[++i] : "", *end;
+		unsigned hi;
+		if (vlan && (!hl_tool_vlan_range(a, &v->vlan, &hi, &end) || hi != v->vlan || *end != '\0')) {
+			snprintf(err, errlen, "port add: --vlan takes one VLAN id in 1..4094, not '%s'", a);
 			return -1;
 		}
 		if (trunk && !trunk_list(a, v->set)) {
@@ -84,9 +65,5 @@ void hlctl_vlan_json(struct hl_jw *w, const struct hlctl_vlan *v)
 	if (!v->trunk)
 		return;
 	hl_jw_key(w, "trunk");
-	hl_jw_arr_begin(w);
-	for (unsigned id = 1; id <= 4094; id++)
-		if (v->set[id / 64] >> (id % 64) & 1)
-			hl_jw_u64(w, id);
-	hl_jw_arr_end(w);
+	hl_tool_vlan_list_json(w, v->set);
 }

@@ -11,15 +11,7 @@
 #include <string.h>
 
 #include "hugelinkd.h"
-
-static int vid_of(const struct hl_json *j, const char *name, const char *key, uint16_t *vid)
-{
-	uint64_t v;
-	if (!hl_json_u64(j, &v) || v < 1 || v > HL_SW_VLAN_ID_MAX)
-		return hl_error(-EINVAL, "port %s: \"%s\" takes VLAN ids 1..%u", name, key, HL_SW_VLAN_ID_MAX);
-	*vid = (uint16_t)v;
-	return 0;
-}
+#include "../common/vlan_list.h"
 
 int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_vlan *v)
 {
@@ -28,23 +20,25 @@ int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_v
 	/* "vlan": 0 and "trunk": [] are what `port list` shows for an untagged port: so they mean */
 	bool access = jv != NULL && !hl_json_is_null(jv) && !(hl_json_u64(jv, &zero) && zero == 0);
 	bool trunk = jt != NULL && !hl_json_is_null(jt) && !(hl_json_type(jt) == HL_JSON_ARR && hl_json_len(jt) == 0);
-	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if (access && trunk)
 		return hl_error(-EINVAL, "port %s: an access port (\"vlan\") or a trunk (\"trunk\"), not both", name);
+	unsigned lo, hi;
 	if (access) {
-		if ((rc = vid_of(jv, name, "vlan", &v->vid)) < 0)
-			return rc;
+		if (hl_json_str(jv) != NULL || !hl_tool_vlan_item(jv, &lo, &hi))
+			return hl_error(-EINVAL, "port %s: \"vlan\" takes a VLAN id in 1..%u", name, HL_SW_VLAN_ID_MAX);
+		v->vid = (uint16_t)lo;
 		v->mode = HL_SW_VLAN_ACCESS;
 	} else if (trunk) {
 		if (hl_json_type(jt) != HL_JSON_ARR)
 			return hl_error(-EINVAL, "port %s: \"trunk\" must be a list of VLAN ids", name);
 		for (size_t i = 0; i < hl_json_len(jt); i++) {
-			uint16_t vid = 0;
-			if ((rc = vid_of(hl_json_at(jt, i), name, "trunk", &vid)) < 0)
-				return rc;
-			v->trunk[vid / 64] |= 1ull << (vid % 64);
+			if (!hl_tool_vlan_item(hl_json_at(jt, i), &lo, &hi))
+				return hl_error(-EINVAL, "port %s: \"trunk\" takes VLAN ids 1..%u, or \"N-M\" runs of them",
+						name, HL_SW_VLAN_ID_MAX);
+			for (unsigned id = lo; id <= hi; id++)
+				v->trunk[id / 64] |= 1ull << (id % 64);
 		}
 		v->mode = HL_SW_VLAN_TRUNK;
 	}
@@ -57,10 +51,7 @@ void hld_vlan_json(struct hl_jw *w, const struct hl_sw_vlan *v, bool always)
 		hl_jw_kv_u64(w, "vlan", v->mode == HL_SW_VLAN_ACCESS ? v->vid : 0);
 	if (!always && v->mode != HL_SW_VLAN_TRUNK)
 		return;
+	static const uint64_t none[64];
 	hl_jw_key(w, "trunk");
-	hl_jw_arr_begin(w);
-	for (unsigned vid = 1; v->mode == HL_SW_VLAN_TRUNK && vid <= HL_SW_VLAN_ID_MAX; vid++)
-		if (hl_sw_vlan_carries(v, (uint16_t)vid))
-			hl_jw_u64(w, vid);
-	hl_jw_arr_end(w);
+	hl_tool_vlan_list_json(w, v->mode == HL_SW_VLAN_TRUNK ? v->trunk : none);
 }
