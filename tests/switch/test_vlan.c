@@ -5,8 +5,9 @@
  * of another VLAN), 802.1Q tags pushed and popped with offload metadata
  * that still segments right, and the switch against raw-frame stub ports:
  * access ports of one VLAN talk, another VLAN sees nothing of theirs, a
- * trunk gets their frames tagged, hostile tags are counted and dropped,
- * and no pool buffer is left in use.
+ * trunk gets their frames tagged, a guest's TSO frame leaves a trunk of
+ * MTU 1500 as tagged 1518-byte segments, hostile tags are counted and
+ * dropped, and no pool buffer is left in use.
  */
 #include <errno.h>
 #include <pthread.h>
