@@ -48,7 +48,10 @@
  *     MAC was learned on) or miss (the frame is flooded). hl_mac_age() drops
  *     such copies;
  *   - hl_mac_flush_port() racing with a move of the same MAC off that port
- *     may forget it on its new port; its next frame learns it again.
+ *     may forget it on its new port; its next frame learns it again;
+ *   - an insert that loses its port word's CAS 16 times in a row (to stale
+ *     movers of the slot's last entry) leaves an entry that reads as a miss
+ *     (its frames flood) until it ages out.
  * Lookups never block and never return a port the MAC was not learned on
  * in that VLAN (within the 16-reuse bound above).
  *

@@ -10,10 +10,11 @@
  *     entry -> tombstone and tombstone -> empty within the generation
  *     (control thread only). An entry's key never changes: a move changes
  *     the port word;
- *   - the port word is gen << 16 | port + 1. Only the insert whose CAS
- *     published a key writes it afterwards (release), with that key's
+ *   - the port word is gen << 16 | port + 1. The insert whose CAS
+ *     published a key sets it afterwards (publish_port), with that key's
  *     generation; moves CAS it within the generation. A reader takes the
- *     port only where both generations agree;
+ *     port only where both generations agree, and a learn that finds its
+ *     key with the other generation's word leaves it to that insert;
  *   - `seen` is written before the CAS that publishes a key (release), so a
  *     reader that acquires the key sees a timestamp at least that recent;
  *   - `entries` counts keys that are entries; an insert reserves its place
@@ -126,6 +127,25 @@ static inline int slot_port(const struct hl_mac_slot *s, uint64_t k)
 	if ((p >> 16) != gen_of(k) || (p & 0xFFFF) == 0)
 		return -1;
 	return (int)(p & 0xFFFF) - 1;
+}
+
+/*
+ * The insert that published key k in slot s sets the port word to pw. By
+ * CAS from what it read, while k is still there: a mover of the slot's
+ * previous entry can only fail such a CAS (it needs that entry's
+ * generation), and a later insert into the slot, after k was deleted, has
+ * written its own word, which must not be overwritten. Bounded like a
+ * learn: an entry whose word never came stays a miss until it ages out.
+ */
+static void publish_port(struct hl_mac_slot *s, uint64_t k, uint32_t pw)
+{
+	for (unsigned tries = 0; tries < HL_MAC_LEARN_TRIES; tries++) {
+		uint32_t old = __atomic_load_n(&s->port, __ATOMIC_RELAXED);
+		if (load_key(s) != k)
+			return; /* deleted meanwhile: the word is not this insert's to write */
+		if (__atomic_compare_exchange_n(&s->port, &old, pw, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			return;
+	}
 }
 
 static inline bool too_old(const struct hl_mac_table *t, uint64_t seen, uint64_t now)
@@ -251,9 +271,7 @@ int hl_mac_learn_vlan(struct hl_mac_table *t, uint16_t vlan, const uint8_t mac[6
 		uint64_t gen = (uint64_t)((gen_of(free_key) + 1) & 0xF);
 		__atomic_store_n(&free_slot->seen, now_ns, __ATOMIC_RELAXED);
 		if (cas_key(free_slot, free_key, gen << 60 | want)) {
-			/* the slot is this insert's alone now: its port word follows the key */
-			__atomic_store_n(&free_slot->port, (uint32_t)gen << 16 | (uint32_t)(port + 1),
-					 __ATOMIC_RELEASE);
+			publish_port(free_slot, gen << 60 | want, (uint32_t)gen << 16 | (uint32_t)(port + 1));
 			count(&t->learned);
 			return 0;
 		}
