@@ -27,7 +27,9 @@ untagged or foreign-VLAN frames and hostile tags (VLAN id 0 and 4095,
 and dropped; one MAC in two VLANs is two entries of `hlctl mac`; TCP both
 ways between x1 and x2 through the trunk (the kernel's TSO frames cut by
 the switch into tagged 1518-byte segments, untagged again on the far
-side) with no checksum error; after kill -9 and a restart the VLAN
+side) with no checksum error; hltraffic endpoints on vhost ports, two of
+VLAN 10 (one zero-copy) exchanging checked frames while one of VLAN 20
+hears nothing; after kill -9 and a restart the VLAN
 configuration comes back from the saved port list and traffic resumes;
 and the switch's buffers are back to idle. Prints TAP, plan first.
 """
@@ -52,7 +54,8 @@ ADDR = {"a1": "10.239.10.1", "a2": "10.239.10.2", "b": "10.239.20.1", "u": "10.2
         "x1": "10.239.30.1", "x2": "10.239.30.2"}
 T10, T20 = "10.239.10.3", "10.239.20.3"
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vlan_peer.py")
-PLAN = 20
+PLAN = 21
+MACV = {"v1": "02:76:00:00:01:01", "v2": "02:76:00:00:01:02", "v3": "02:76:00:00:01:03"}
 
 # Frames put on an interface as they are, through a raw socket in its namespace.
 RAW_PROG = r"""
@@ -146,6 +149,35 @@ def drops(sw, name):
     return sw.port(name).get("drops", {})
 
 
+def vhost_endpoints(t, sw):
+    """hltraffic endpoints on vhost ports: two of VLAN 10 (one zero-copy), one of VLAN 20 that only listens."""
+    socks = {k: os.path.join(sw.work, f"{k}.sock") for k in MACV}
+    opts = {"v1": ["--vlan", "10", "--zcopy", "on"], "v2": ["--vlan", "10"], "v3": ["--vlan", "20"]}
+    rcs = [sw.hlctl("port", "add", "vhost", k, "--server", socks[k], *opts[k])[0] for k in MACV]
+    peer = responder()
+    eps = ["--endpoint", f"{socks['v1']},{MACV['v1']},{MACV['v2']}", "--endpoint",
+           f"{socks['v2']},{MACV['v2']},{MACV['v1']}", "--endpoint", f"{socks['v3']},{MACV['v3']}"]
+    p = subprocess.run([os.path.join(sw.build, "tools/hltraffic"), *eps, "--seconds", "2", "--size", "256",
+                        "--run-dir", sw.work, "--pool-mb", "32"], capture_output=True, text=True, timeout=60)
+    seen = peer.stop()
+    got = {}
+    for line in p.stdout.splitlines():
+        if '"endpoint"' in line:
+            r = json.loads(line)
+            got[next(k for k in socks if socks[k] == r["endpoint"])] = r
+    v1, v2, v3 = (got.get(k, {}) for k in ("v1", "v2", "v3"))
+    ok = all(rc == 0 for rc in rcs) and p.returncode == 0 and v1.get("tx_packets", 0) > 0 and v2.get("tx_packets", 0) > 0
+    ok = ok and v1.get("rx_bad", 1) == 0 and v2.get("rx_bad", 1) == 0
+    ok = ok and v2.get("rx_packets", 0) >= 0.5 * v1["tx_packets"] and v1.get("rx_packets", 0) >= 0.5 * v2["tx_packets"]
+    quiet = v3.get("rx_packets", 1) + v3.get("rx_other", 1) == 0 and sw.port("v3").get("tx_packets", 1) == 0
+    t.check(ok and quiet and seen.get("rx", {}).get("10", 0) > 0 and "20" not in seen.get("rx", {}),
+            "vhost endpoints: two of VLAN 10 (one zero-copy) exchange checked frames, the trunk gets their floods "
+            "tagged 10, the VLAN 20 endpoint and the trunk's VLAN 20 get nothing",
+            f"{rcs} {p.returncode} {got} trunk {seen} {p.stderr[-300:]}")
+    for k in MACV:
+        sw.hlctl("port", "del", k)
+
+
 def run(t, sw):
     t.check(sw.start(), "hugelinkd starts", sw.log_tail())
     base = sw.in_use()
@@ -230,6 +262,8 @@ def run(t, sw):
             "TCP both ways between VLAN 30 and VLAN 40 through the trunk's peer: TSO frames cut into tagged segments "
             "for the trunk, untagged again on the far side, no checksum error",
             f"ping {got}, {mb1:.1f} {mb2:.1f} Mbit/s {d1} {d2} csum {e0} -> {e1} peer {carried} offload {ol}")
+
+    vhost_endpoints(t, sw)
 
     rc = sw.stop(signal.SIGKILL)
     t.check(rc == -signal.SIGKILL and os.path.exists(os.path.join(sw.work, "hugelinkd.ports")),
