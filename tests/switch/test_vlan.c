@@ -720,3 +720,13 @@ HL_TEST(port_vlan_membership_checked)
 	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &bad), -EINVAL);
 	CHECK_EQ(r.base.vlan.mode, HL_SW_VLAN_TRUNK);
 }
+
+/* last: nothing of the pool may be left */
+HL_TEST(pool_released)
+{
+	REQUIRE(pool != NULL);
+	CHECK_EQ(hl_bufpool_in_use(bp), 0);
+	hl_bufpool_free(bp);
+	hl_pool_destroy(pool);
+	pool = NULL;
+}
