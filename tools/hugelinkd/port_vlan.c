@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A port's VLAN membership in hugelinkd's JSON, for every port kind alike:
- * "vlan": N (an access port of VLAN N, 1..4094) or "trunk": [N, M, ...]
- * (802.1Q-tagged VLANs the port carries), neither (or "vlan": 0, "trunk":
- * []) for an untagged port. The
- * same fields come in a port-add request, a config file and the saved port
- * list, and go out in `port list`.
+ * "vlan": N (an access port of VLAN N, 1..4094) or "trunk": [N, "P-Q", ...]
+ * (the 802.1Q-tagged VLANs the port carries, tools/common/vlan_list.h),
+ * neither (or "vlan": 0 and "trunk": []) for an untagged port. The same
+ * fields come in a port-add request, a config file and the saved port list,
+ * and go out in `port list`.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,7 +17,7 @@ int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_v
 {
 	const struct hl_json *jv = hl_json_get(spec, "vlan"), *jt = hl_json_get(spec, "trunk");
 	uint64_t zero;
-	/* "vlan": 0 and "trunk": [] are what `port list` shows for an untagged port: so they mean */
+	/* "vlan": 0 and "trunk": [] are how `port list` shows an untagged port, so a listing reads back */
 	bool access = jv != NULL && !hl_json_is_null(jv) && !(hl_json_u64(jv, &zero) && zero == 0);
 	bool trunk = jt != NULL && !hl_json_is_null(jt) && !(hl_json_type(jt) == HL_JSON_ARR && hl_json_len(jt) == 0);
 
