@@ -183,11 +183,11 @@ struct hl_sw_port_ops {
 struct hl_sw_port {
 	const struct hl_sw_port_ops *ops;
 	char name[HL_SW_NAME_LEN];
+	/* set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a switch */
+	struct hl_sw_vlan vlan;
 	uint16_t id;      /* set by the switch: index in its port array */
 	uint16_t worker;  /* set by the switch: who polls rx */
 	int tx_lock;      /* taken around tx only when there are several workers */
-	/* set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a switch */
-	struct hl_sw_vlan vlan;
 };
 
 /*

@@ -524,6 +524,8 @@ struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i)
 
 int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 {
+	if (p->vlan.mode > HL_SW_VLAN_TRUNK)
+		return hl_error(-EINVAL, "port %s: VLAN mode %u unknown", p->name, p->vlan.mode);
 	if (hl_switch_find_port(sw, p->name) != NULL)
 		return hl_error(-EEXIST, "port %s exists", p->name);
 	unsigned slot = 0;
@@ -535,8 +537,6 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 	for (unsigned i = 1; i < sw->nworkers; i++)
 		if (sw->nassigned[i] < sw->nassigned[w])
 			w = i;
-	if (p->vlan.mode > HL_SW_VLAN_TRUNK)
-		return hl_error(-EINVAL, "port %s: VLAN mode %u unknown", p->name, p->vlan.mode);
 	p->id = (uint16_t)slot;
 	p->worker = (uint16_t)w;
 	p->tx_lock = 0;

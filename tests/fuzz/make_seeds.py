@@ -109,6 +109,9 @@ for name, lines in {
                        '{"cmd":"port-add","kind":"tap","name":"t0","ifname":"hlt0","offload":"on"}',
                        '{"cmd":"qemu-args","name":"v0"}', '{"cmd":"port-list"}',
                        '{"cmd":"port-add","kind":"vhost","name":"v2","path":"/run/hl/v0.sock","mode":"server"}'],
+    "seed-refused": ['{"cmd":"nope"}', '{"cmd":1}', '[1,2]', '{"cmd":"port-del"}', '{"cmd":"port-add","kind":"x"}',
+                     '{"cmd":"port-add","kind":"shm","name":"bad/name"}', '{"cmd":"qemu-args","name":"none"}',
+                     'not json'],
     "seed-vlan-ports": ['{"cmd":"port-add","kind":"shm","name":"a","vlan":10}',
                         '{"cmd":"port-add","kind":"shm","name":"t","trunk":[10,20,4094]}',
                         '{"cmd":"port-add","kind":"shm","name":"x","vlan":10,"trunk":[10]}',
@@ -116,9 +119,6 @@ for name, lines in {
                         '{"cmd":"port-add","kind":"shm","name":"z","trunk":[]}',
                         '{"cmd":"port-add","kind":"shm","name":"w","trunk":[0,"10"]}',
                         '{"cmd":"port-list"}', '{"cmd":"mac"}', '{"cmd":"port-del","name":"t"}'],
-    "seed-refused": ['{"cmd":"nope"}', '{"cmd":1}', '[1,2]', '{"cmd":"port-del"}', '{"cmd":"port-add","kind":"x"}',
-                     '{"cmd":"port-add","kind":"shm","name":"bad/name"}', '{"cmd":"qemu-args","name":"none"}',
-                     'not json'],
 }.items():
     write("fuzz_ctl_request", name, "\n".join(lines).encode())
 write("fuzz_ctl_request", "seed-starting", b"\xff\n" + b'{"cmd":"ping"}')
