@@ -181,10 +181,14 @@ struct hl_sw_port_ops {
 
 /* A port as the switch sees it; kinds (sw_ports.h) embed it and set ops and name. */
 struct hl_sw_port {
+	/*
+	 * Set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a
+	 * switch. First, so that its 512-byte trunk map does not sit between
+	 * ops and worker, which every poll reads; it is read once a burst.
+	 */
+	struct hl_sw_vlan vlan;
 	const struct hl_sw_port_ops *ops;
 	char name[HL_SW_NAME_LEN];
-	/* set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a switch */
-	struct hl_sw_vlan vlan;
 	uint16_t id;      /* set by the switch: index in its port array */
 	uint16_t worker;  /* set by the switch: who polls rx */
 	int tx_lock;      /* taken around tx only when there are several workers */
