@@ -168,8 +168,7 @@ void hl_vhost_port_queue_stats(const struct hl_vhost_port *p, unsigned q, struct
 /*
  * Guest -> host: take up to n packets the guest transmitted on queue q (odd),
  * copied into buffers from bp. Returns how many; the caller owns them.
- * Split or packed ring, as the front-end negotiated (zero-copy on split
- * rings only: a packed queue copies).
+ * Split or packed ring, as the front-end negotiated; zero-copy on either.
  */
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,
 				struct hl_buf **pkts, uint16_t n);

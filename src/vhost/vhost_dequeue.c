@@ -168,11 +168,13 @@ idle:
 }
 
 /*
- * The same on a packed ring, copy only. The chains a burst may take are
- * bounded first by the descriptors available in a row (each chain is at
- * least one), so the buffers come in one bulk allocation as on a split
- * ring; each chain goes back used (length 0) as soon as it is copied or
- * refused, and the burst's used descriptors are published together.
+ * The same on a packed ring. The chains a burst may take are bounded first
+ * by the descriptors available in a row (each chain is at least one), so
+ * the buffers come in one bulk allocation as on a split ring; each chain
+ * goes back used (length 0) as soon as it is copied or refused, and the
+ * burst's used descriptors are published together. With zero-copy on, a
+ * pinned chain goes back when its buffers are freed, its used descriptor
+ * skipping the slots it took (vhost_zcopy.c).
  */
 uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
@@ -180,13 +182,18 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 	struct hl_iov iov[HL_VHOST_MAX_IOV];
 	struct hl_virtio_net_hdr vh[HL_VHOST_BURST];
 	struct hl_chain ch;
-	uint32_t asks = 0;
-	unsigned got = 0;
-	bool ol = vq->ol_caps != 0;
+	uint32_t asks = 0, zc_from = UINT32_MAX;
+	unsigned got = 0, pins = 0;
+	bool ol = vq->ol_caps != 0, drained = vq->zc != NULL && hl_vhost_zc_begin(vq, &zc_from);
 
 	unsigned ahead = hl_vring_packed_avail_slots(vr, n < HL_VHOST_BURST ? n : HL_VHOST_BURST);
-	if (ahead == 0)
+	if (ahead == 0) {
+		if (drained) { /* completions went on the ring */
+			hl_vhost_vq_flush(vq);
+			hl_vhost_vq_notify(vq);
+		}
 		return 0;
+	}
 	hl_vring_packed_prefetch(vr, ahead);
 	if (hl_buf_alloc_bulk(bp, pkts, ahead) < 0) {
 		vq->stats.drop_no_buf++;
@@ -205,6 +212,20 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 		uint32_t len = ch.out_len - vq->hdr_len;
 		struct hl_buf *b = pkts[got];
 		bool asked = ol && hl_vhost_read_vnet_hdr(iov, ch.nr_out, &vh[got]);
+		if (len >= zc_from) {
+			int r = hl_vhost_zc_pin(vq, bp, b, ch.head, iov, ch.nr_out, len);
+			if (r >= 0) {
+				hl_vhost_zc_pinned_slots(vq->zc, ch.head, ch.ndesc);
+				if (r == 1)
+					memcpy(hl_buf_data(b), (const uint8_t *)iov[0].base + vq->hdr_len, HL_VHOST_ZC_COPY);
+				if (asked)
+					asks |= 1u << got;
+				vq->stats.bytes += len;
+				got++;
+				pins++;
+				continue; /* used once its buffers are freed */
+			}
+		}
 		int crc = hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp);
 		hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
 		if (hl_unlikely(crc < 0)) {
@@ -219,9 +240,11 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 	/* spares (chains refused, or fewer chains than slots) */
 	if (got < ahead)
 		hl_buf_free_bulk(pkts + got, ahead - got);
-	vq->stats.copied += got;
+	vq->stats.copied += got - pins;
 	if (asks != 0)
 		got = check_offloads(vq, pkts, got, vh, asks);
+	if (vq->zc != NULL)
+		hl_vhost_zc_end(vq);
 	vq->stats.packets += got;
 	hl_vhost_vq_flush(vq);
 	hl_vhost_vq_notify(vq);

@@ -78,9 +78,7 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	if (orc < 0)
 		HL_LOG_WARN("vhost-user %s: queue %u: %s", p->be.path, q, hl_last_error());
 	vq->zc = NULL;
-	if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF && vq->packed)
-		HL_LOG_INFO("vhost-user %s: queue %u: packed ring, copied (zero-copy needs a split ring)", p->be.path, q);
-	else if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF) {
+	if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF) {
 		vq->zc_min_len = p->zc_mode == HL_VHOST_ZC_ON ? 0 : p->zc_min_len ? p->zc_min_len
 										 : hl_vhost_zc_min_len_default();
 		vq->zc_max_pinned = p->zc_max_pinned ? p->zc_max_pinned : v->num / 2;

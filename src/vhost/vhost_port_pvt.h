@@ -123,6 +123,15 @@ uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, u
 void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq);
 void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq);
 
+/* A chain back to the guest, `len` bytes written, on either ring layout (slots: packed only). */
+static inline void hl_vhost_vq_put_used(struct hl_vhost_vq *vq, uint16_t id, uint32_t len, uint16_t slots)
+{
+	if (vq->packed)
+		hl_vring_packed_put_used(&vq->pvr, id, len, slots);
+	else
+		hl_vring_put_used(&vq->vr, id, len);
+}
+
 /* Packed: publish the used descriptors, then log the slots they took (their flags were the last write). */
 void hl_vhost_vq_flush_packed_logged(struct hl_vhost_vq *vq);
 

@@ -35,8 +35,8 @@
  * whichever side set the rate.
  *
  * --ring packed has the front-end (and DPDK's back-end, which follows it)
- * use packed virtqueues (virtio-user packed_vq=1) instead of split ones;
- * our back-end copies on them (zero-copy is for split rings).
+ * use packed virtqueues (virtio-user packed_vq=1) instead of split ones,
+ * in every mode.
  *
  * --dirty-log measures each of our modes a second time in every round with
  * dirty logging on, as during a live migration (a log over the front-end's
@@ -452,11 +452,6 @@ int bench_vhost(int argc, char **argv)
 		return 2;
 	}
 	ring_packed = strcmp(ring, "packed") == 0;
-	for (int i = 0; i < nmodes && ring_packed; i++)
-		if (modes[i] != HL_VHOST_ZC_OFF) {
-			fprintf(stderr, "hlbench vhost: zero-copy is on split rings; --ring packed copies\n");
-			return 2;
-		}
 	if (nmodes < 1) {
 		fprintf(stderr, "hlbench vhost: --mode takes copy, zcopy and auto, comma-separated\n");
 		return 2;
