@@ -9,7 +9,7 @@ virtio-user device goes back with the MACs swapped. A checked-frame
 sender (hltraffic, on a second vhost port with split rings) addresses
 testpmd's MAC, so every frame crosses the switch into the packed port's
 receive queue (mergeable buffers, event suppression) and out of its
-transmit queue again: both directions, counted and content-checked, at
+transmit queue again (zero-copy on): both directions, counted and content-checked, at
 64 and 1518 B. Then testpmd is killed with -9 and a new one reconnects
 (the rings start again from their base with the wrap counters), a port
 created with packed off makes the same testpmd fall back to split
@@ -42,13 +42,13 @@ def main():
     build = os.path.abspath(sys.argv[1])
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(13)
+    t = Tap(14)
     work = tempfile.mkdtemp(prefix="packed-testpmd.")
     psock, vsock = os.path.join(work, "p.sock"), os.path.join(work, "v.sock")
     d = Daemon(build, work)
     pmd = None
     try:
-        ok = d.start() and d.hlctl("port", "add", "vhost", "p", "--server", psock)[0] == 0 \
+        ok = d.start() and d.hlctl("port", "add", "vhost", "p", "--server", psock, "--zcopy", "on")[0] == 0 \
             and d.hlctl("port", "add", "vhost", "v", "--server", vsock, "--zcopy", "off")[0] == 0
         t.check(ok, "hugelinkd runs with a vhost port for testpmd and one for the sender", d.log_tail())
 
@@ -67,6 +67,9 @@ def main():
         sent, back = pp["tx_packets"] - before["tx_packets"], pp["rx_packets"] - before["rx_packets"]
         t.check(sent >= r64[1].get("rx_packets", 1) and back >= r64[1].get("rx_packets", 1) and back <= sent,
                 "the packed port counts the frames it gave testpmd and the ones it got back", f"{before} {pp}")
+        t.check(pp["zcopy_packets"] - before["zcopy_packets"] > 100 and pp["copy_packets"] - before["copy_packets"] > 100,
+                "with --zcopy on, 1518 B frames stay in testpmd's buffers on packed rings; 64 B ones are copied",
+                f"{before} {pp}")
         pmd.stop()
         rx, tx = pmd.totals()
         t.check(rx >= back and tx >= back and rx > 0, "testpmd's own counters cover what crossed the port",
