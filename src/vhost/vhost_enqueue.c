@@ -296,7 +296,8 @@ uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, u
 			int rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
 			if (rc == -EAGAIN || rc == -EIO) {
 				ok = false;
-				vq->stats.drop_no_buf++;
+				if (nt > 0) /* ran out half-way; an empty ring is the switch's to count */
+					vq->stats.drop_no_buf++;
 				break;
 			}
 			if (rc < 0 || ch.nr_in == 0 || (nbufs == 0 && ch.in_len < vq->hdr_len)) {
