@@ -477,6 +477,30 @@ HL_TEST(base_keeps_the_wrap_counter_across_a_restart)
 	close_env();
 }
 
+/*
+ * A front-end whose used position lags its avail one (QEMU sends both):
+ * the chains in between were taken by a back-end before us and never
+ * returned; they are still available in the ring and are taken again.
+ */
+HL_TEST(base_with_chains_in_flight_takes_them_again)
+{
+	REQUIRE_OK(open_env(64, FEATURES));
+	struct hl_vu_msg r;
+	CHECK(msg_state(HL_VU_GET_VRING_BASE, 1, 0, &r) > 0);
+	CHECK_EQ(r.payload.state.num, 0x80008000u);
+	/* ten frames offered; a back-end "took" six of them (avail 6) and returned none (used 0) */
+	CHECK_EQ(guest_send(0, 10, false), 10);
+	CHECK_EQ(msg_state(HL_VU_SET_VRING_BASE, 1, 0x8000u << 16 | 0x8000u | 6, NULL), 0);
+	CHECK_EQ(msg_u64(HL_VU_SET_VRING_KICK, 1 | HL_VU_VRING_NOFD), 0);
+	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
+	uint32_t seq = 0;
+	unsigned got = 0;
+	CHECK_EQ(switch_take(&seq, &got), 0); /* all ten, from frame 0, in order */
+	CHECK_EQ(got, 10);
+	CHECK_EQ(guest_reap_tx(), 10);
+	close_env();
+}
+
 /* ---- a hostile guest writes the transmit ring by hand ---- */
 
 static struct hl_vring_packed_desc *txd(unsigned i) { return (struct hl_vring_packed_desc *)(g + TXRING) + i; }
