@@ -632,6 +632,51 @@ HL_TEST(hostile_indirect_tables)
 	close_env();
 }
 
+/* Receive buffers a guest lies about: refused, counted and given back; the frame goes into the next good one. */
+HL_TEST(hostile_receive_buffers)
+{
+	REQUIRE_OK(open_env(16, FEATURES));
+	struct hl_vring_packed_desc *rd = (struct hl_vring_packed_desc *)(g + RXRING);
+	uint64_t buf = gpa(RXBUF);
+	static const struct {
+		uint64_t addr;
+		uint32_t len;
+		uint16_t id, flags;
+	} d[] = {
+		{0, 100, 0, 0},                                 /* device-readable: nothing to write into */
+		{0, 6, 1, HL_VRING_DESC_F_WRITE},               /* shorter than the virtio-net header */
+		{0, 2048, 4000, HL_VRING_DESC_F_WRITE},         /* id out of range */
+		{MEM, 2048, 3, HL_VRING_DESC_F_WRITE},          /* outside guest memory */
+		{0, 2048, 4, HL_VRING_DESC_F_WRITE},            /* a good one */
+	};
+	for (unsigned i = 0; i < 5; i++) {
+		rd[i].addr = (d[i].addr == MEM ? gpa(MEM) : buf) + 2048ull * i;
+		rd[i].len = d[i].len;
+		rd[i].id = d[i].id;
+		__atomic_store_n(&rd[i].flags, d[i].flags | HL_VRING_PACKED_DESC_F_AVAIL, __ATOMIC_RELEASE);
+	}
+	struct hl_buf *pk = hl_buf_alloc(bp);
+	REQUIRE(pk != NULL);
+	make_frame(hl_buf_data(pk), 5, 300);
+	pk->data_len = pk->pkt_len = 300;
+	CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL), 1);
+	hl_buf_free(pk);
+	for (unsigned i = 0; i < 5; i++) {
+		uint16_t f = __atomic_load_n(&rd[i].flags, __ATOMIC_ACQUIRE);
+		CHECK((f & HL_VRING_PACKED_DESC_F_AVAIL) && (f & HL_VRING_PACKED_DESC_F_USED)); /* all back */
+		CHECK_EQ(rd[i].len, i < 4 ? 0 : HDR + 300);
+	}
+	CHECK_EQ(rd[4].id, 4);
+	CHECK(frame_is(g + RXBUF + 4 * 2048 + HDR, 5, 300));
+	struct hl_vhost_vq_stats st;
+	hl_vhost_port_queue_stats(&port, 0, &st, NULL);
+	CHECK_EQ(st.drop_bad_chain, 4);
+	CHECK_EQ(st.packets, 1);
+	CHECK_EQ(port.vq[0].pvr.stats.bad_desc_index, 1);
+	CHECK_EQ(port.vq[0].pvr.stats.bad_addr, 1);
+	close_env();
+}
+
 static bool page_dirty(const uint8_t *log, uint64_t gpa_)
 {
 	uint64_t p = gpa_ >> 12;
