@@ -33,6 +33,7 @@ struct hl_sw_vhost_params {
 	uint64_t features;  /* 0: default */
 	enum hl_vhost_zc_mode zcopy;
 	bool no_offload;    /* offer the guest no offloads (checksum, TSO) */
+	bool no_packed;     /* offer split virtqueues only (no VIRTIO_F_RING_PACKED) */
 };
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
 /* The socket path and role of a vhost port (for listing and qemu-args). */
@@ -42,6 +43,7 @@ struct hl_sw_vhost_info {
 	uint64_t connects;    /* front-ends that connected (a guest's QEMU, again after each reconnect) */
 	uint64_t disconnects;
 	uint64_t pinned;      /* guest transmit chains held in place by zero-copy now */
+	bool packed;          /* the guest's queues are packed rings (as last negotiated) */
 	/* per virtqueue: [0] the guest's receive queue (the switch sends), [1] its transmit queue */
 	struct hl_sw_vhost_queue {
 		uint64_t packets, bytes;

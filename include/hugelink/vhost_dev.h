@@ -29,6 +29,7 @@
 #include <hugelink/guest_mem.h>
 #include <hugelink/vhost_log.h>
 #include <hugelink/vhost_user_proto.h>
+#include <hugelink/virtio_ring.h>
 #include <hugelink/xlate.h>
 
 #ifdef __cplusplus
@@ -67,13 +68,13 @@ struct hl_vu_region {
 
 struct hl_vu_vring {
 	uint32_t num;
-	uint16_t base;       /* SET_VRING_BASE: next avail index to read */
+	uint16_t base;       /* SET_VRING_BASE: next avail index to read (packed: position | wrap << 15) */
 	bool addr_set;
 	bool enabled;        /* SET_VRING_ENABLE, or implied without PROTOCOL_FEATURES */
 	bool kick_set;       /* SET_VRING_KICK seen (fd, or no fd: poll) */
 	bool started;        /* the data path may run it */
 	struct hl_vu_vring_addr addr;
-	void *desc, *avail, *used; /* host addresses, valid while started */
+	void *desc, *avail, *used; /* host addresses, valid while started (packed: ring, driver and device events) */
 	int kick_fd, call_fd, err_fd;
 };
 
@@ -145,6 +146,16 @@ static inline struct hl_vhost_log hl_vhost_dev_log_state(const struct hl_vhost_d
 	if ((d->features & (1ull << HL_VU_F_LOG_ALL)) && d->log.log.bits != NULL)
 		return d->log.log;
 	return (struct hl_vhost_log){0};
+}
+
+/*
+ * Are the queues packed (VIRTIO_F_RING_PACKED acked)? Then a queue's three
+ * addresses are its descriptor ring, the driver and the device event areas
+ * (desc, avail, used below), and its base carries wrap counters.
+ */
+static inline bool hl_vhost_dev_packed(const struct hl_vhost_dev *d)
+{
+	return d->features & HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED);
 }
 
 /* Guest-physical to host address; NULL unless [gpa, gpa+len) is mapped whole. */

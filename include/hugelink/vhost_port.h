@@ -32,11 +32,15 @@ extern "C" {
 #define HL_VHOST_MAX_IOV 64
 #define HL_VHOST_MAX_SEGS_TX 64 /* segments of one packet a virtio-user device sends */
 
-/* Features a vhost port offers unless told otherwise. */
+/*
+ * Features a vhost port offers unless told otherwise. Packed rings are
+ * offered: a front-end uses them only when it is configured to (QEMU
+ * packed=on, DPDK packed_vq=1), and gets split rings otherwise.
+ */
 #define HL_VHOST_DEFAULT_FEATURES                                                              \
 	(HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |      \
 	 HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) | HL_VIRTIO_BIT(HL_VIRTIO_RING_F_INDIRECT_DESC) | \
-	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_ANNOUNCE))
+	 HL_VIRTIO_BIT(HL_VIRTIO_NET_F_GUEST_ANNOUNCE) | HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED))
 
 /*
  * The offloads a port offers with offload on (the default): the guest may
@@ -93,6 +97,7 @@ struct hl_vhost_port_params {
 	bool client;
 	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES, with the offloads unless no_offload */
 	bool no_offload;   /* offer no offloads (HL_VHOST_OFFLOAD_FEATURES) */
+	bool no_packed;    /* offer split rings only (no VIRTIO_F_RING_PACKED) */
 	unsigned nqueues;  /* 0: 2 (one receive and one transmit queue) */
 	enum hl_vhost_zc_mode zc_mode;
 	uint32_t zc_min_len;     /* AUTO threshold; 0: hl_vhost_zc_min_len_default() */
@@ -163,6 +168,7 @@ void hl_vhost_port_queue_stats(const struct hl_vhost_port *p, unsigned q, struct
 /*
  * Guest -> host: take up to n packets the guest transmitted on queue q (odd),
  * copied into buffers from bp. Returns how many; the caller owns them.
+ * Split or packed ring, as the front-end negotiated; zero-copy on either.
  */
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,
 				struct hl_buf **pkts, uint16_t n);

@@ -121,6 +121,30 @@ static inline bool hl_vring_packed_avail(const struct hl_vring_packed *vr)
 }
 
 /*
+ * How many descriptors in a row, from our position, are available (at most
+ * max): an upper bound on the chains a burst can take, each at least one
+ * slot. A hint like hl_vring_packed_avail(): the walk decides.
+ */
+static inline unsigned hl_vring_packed_avail_slots(const struct hl_vring_packed *vr, unsigned max)
+{
+	unsigned i = vr->avail_idx, k;
+	bool wrap = vr->avail_wrap;
+
+	if (vr->broken)
+		return 0;
+	for (k = 0; k < max; k++) {
+		uint16_t f = __atomic_load_n(&vr->desc[i].flags, __ATOMIC_ACQUIRE);
+		if (!!(f & HL_VRING_PACKED_DESC_F_AVAIL) != wrap || !!(f & HL_VRING_PACKED_DESC_F_USED) == wrap)
+			break;
+		if (++i == vr->num) {
+			i = 0;
+			wrap = !wrap;
+		}
+	}
+	return k;
+}
+
+/*
  * Start loading the next `count` descriptors (four to a cache line), so
  * their misses overlap instead of coming one chain at a time.
  */

@@ -162,7 +162,7 @@ int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_p
 	strcpy(v->sw.name, prm->name);
 	struct hl_vhost_port_params vp = {
 		.path = prm->path, .client = prm->client, .features = prm->features, .zc_mode = prm->zcopy,
-		.no_offload = prm->no_offload};
+		.no_offload = prm->no_offload, .no_packed = prm->no_packed};
 	int rc = hl_vhost_port_open(&v->vp, &vp);
 	if (rc < 0) {
 		free(v);
@@ -190,6 +190,7 @@ int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *i
 	info->connects = __atomic_load_n(&v->vp.be.connects, __ATOMIC_RELAXED);
 	info->disconnects = __atomic_load_n(&v->vp.be.disconnects, __ATOMIC_RELAXED);
 	info->pinned = __atomic_load_n(&v->vp.vq[1].stats.zc_pinned, __ATOMIC_RELAXED);
+	info->packed = __atomic_load_n(&v->vp.vq[1].packed, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < 2; i++) {
 		const struct hl_vhost_vq_stats *vs = &v->vp.vq[i].stats;
 		struct hl_sw_vhost_queue *q = &info->q[i];

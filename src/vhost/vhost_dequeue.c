@@ -18,6 +18,7 @@
  * when the switch frees their buffers. Everything else is copied exactly
  * as in copy mode.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <hugelink/vhost_port.h>
@@ -25,6 +26,28 @@
 #include "vhost_port_pvt.h"
 
 #include "vhost_zcopy_pvt.h"
+
+/*
+ * Packets whose virtio-net header (bit k of asks: packet k's asks for
+ * something) the frame contradicts are freed, counted; the rest close up.
+ * Returns how many are kept.
+ */
+static unsigned check_offloads(struct hl_vhost_vq *vq, struct hl_buf **pkts, unsigned got,
+			       const struct hl_virtio_net_hdr *vh, uint32_t asks)
+{
+	unsigned kept = 0;
+	for (unsigned k = 0; k < got; k++) {
+		if (!(asks & (1u << k)) ||
+		    hl_likely(hl_ol_from_vnet(pkts[k], &vh[k], vq->ol_caps, HL_VHOST_OL_MTU, &vq->stats.ol) == 0)) {
+			pkts[kept++] = pkts[k];
+			continue;
+		}
+		vq->stats.drop_bad_offload++;
+		vq->stats.bytes -= pkts[k]->pkt_len;
+		hl_buf_free(pkts[k]);
+	}
+	return kept;
+}
 
 uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_bufpool *bp,
 				struct hl_buf **pkts, uint16_t n)
@@ -39,6 +62,11 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
+	if (vq->packed) {
+		got = hl_vhost_dequeue_packed(vq, bp, pkts, n);
+		hl_vhost_vq_leave(vq);
+		return got;
+	}
 	if (vq->zc != NULL)
 		flush = hl_vhost_zc_begin(vq, &zc_from);
 	unsigned avail = hl_vring_avail_count(&vq->vr);
@@ -121,21 +149,8 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 			memcpy(hl_buf_data(pkts[k]), pend[k].src, pend[k].len);
 	unsigned taken = got;
 	vq->stats.copied += got - pins;
-	if (asks != 0) {
-		/* packets whose header the frame contradicts go; the rest close up */
-		unsigned kept = 0;
-		for (unsigned k = 0; k < got; k++) {
-			if (!(asks & (1u << k)) ||
-			    hl_likely(hl_ol_from_vnet(pkts[k], &vh[k], vq->ol_caps, HL_VHOST_OL_MTU, &vq->stats.ol) == 0)) {
-				pkts[kept++] = pkts[k];
-				continue;
-			}
-			vq->stats.drop_bad_offload++;
-			vq->stats.bytes -= pkts[k]->pkt_len;
-			hl_buf_free(pkts[k]);
-		}
-		got = kept;
-	}
+	if (asks != 0)
+		got = (uint16_t)check_offloads(vq, pkts, got, vh, asks);
 	if (vq->zc != NULL)
 		hl_vhost_zc_end(vq);
 	/* spares (chains refused, or no buffers) still sit after what the loop took */
@@ -150,4 +165,124 @@ idle:
 	}
 	hl_vhost_vq_leave(vq);
 	return got;
+}
+
+/*
+ * The same on a packed ring. The chains a burst may take are bounded first
+ * by the descriptors available in a row (each chain is at least one), so
+ * the buffers come in one bulk allocation as on a split ring; each chain
+ * goes back used (length 0) as soon as it is copied or refused, and the
+ * burst's used descriptors are published together. With zero-copy on, a
+ * pinned chain goes back when its buffers are freed, its used descriptor
+ * skipping the slots it took (vhost_zcopy.c).
+ */
+uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
+{
+	struct hl_vring_packed *vr = &vq->pvr;
+	struct hl_iov iov[HL_VHOST_MAX_IOV];
+	struct hl_virtio_net_hdr vh[HL_VHOST_BURST];
+	struct hl_chain ch;
+	uint32_t asks = 0, zc_from = UINT32_MAX;
+	unsigned got = 0, pins = 0, np = 0;
+	/*
+	 * Single-piece frames (and pinned frames' first bytes) are copied in a
+	 * second pass, as on split rings, so their cache misses overlap; their
+	 * chains go back used after that copy (slots 0: a pin, not yet).
+	 */
+	struct {
+		const uint8_t *src;
+		struct hl_buf *dst;
+		uint32_t len;
+		uint16_t id, slots;
+	} pend[HL_VHOST_BURST];
+	bool ol = vq->ol_caps != 0, drained = vq->zc != NULL && hl_vhost_zc_begin(vq, &zc_from);
+
+	unsigned ahead = hl_vring_packed_avail_slots(vr, n < HL_VHOST_BURST ? n : HL_VHOST_BURST);
+	if (ahead == 0) {
+		if (drained) { /* completions went on the ring */
+			hl_vhost_vq_flush(vq);
+			hl_vhost_vq_notify(vq);
+		}
+		return 0;
+	}
+	hl_vring_packed_prefetch(vr, ahead);
+	if (hl_buf_alloc_bulk(bp, pkts, ahead) < 0) {
+		vq->stats.drop_no_buf++;
+		return 0; /* the chains wait: the guest loses nothing */
+	}
+	/* at most `ahead` walks: a guest refilling bad chains as fast as we refuse them cannot hold us */
+	for (unsigned k = 0; k < ahead; k++) {
+		int rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
+		if (rc == -EAGAIN || rc == -EIO)
+			break;
+		if (hl_unlikely(rc < 0 || ch.out_len < vq->hdr_len)) {
+			vq->stats.drop_bad_chain++;
+			hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
+			continue;
+		}
+		uint32_t len = ch.out_len - vq->hdr_len;
+		struct hl_buf *b = pkts[got];
+		bool asked = ol && hl_vhost_read_vnet_hdr(iov, ch.nr_out, &vh[got]);
+		if (len >= zc_from) {
+			int r = hl_vhost_zc_pin(vq, bp, b, ch.head, iov, ch.nr_out, len);
+			if (r >= 0) {
+				hl_vhost_zc_pinned_slots(vq->zc, ch.head, ch.ndesc);
+				if (r == 1) {
+					const uint8_t *src = (const uint8_t *)iov[0].base + vq->hdr_len;
+					__builtin_prefetch(src);
+					__builtin_prefetch(src + HL_VHOST_ZC_COPY - 1);
+					pend[np].src = src;
+					pend[np].dst = b;
+					pend[np].len = HL_VHOST_ZC_COPY;
+					pend[np++].slots = 0;
+				}
+				if (asked)
+					asks |= 1u << got;
+				vq->stats.bytes += len;
+				got++;
+				pins++;
+				continue; /* used once its buffers are freed */
+			}
+		}
+		if (hl_likely(ch.nr_out == 1 && len <= hl_buf_tailroom(b))) {
+			const uint8_t *src = (const uint8_t *)iov[0].base + vq->hdr_len;
+			__builtin_prefetch(src);
+			if (len > 64)
+				__builtin_prefetch(src + 64);
+			b->data_len = b->pkt_len = len;
+			pend[np].src = src;
+			pend[np].dst = b;
+			pend[np].len = len;
+			pend[np].id = ch.head;
+			pend[np++].slots = ch.ndesc;
+		} else {
+			int crc = hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp);
+			hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
+			if (hl_unlikely(crc < 0)) {
+				vq->stats.drop_no_buf++; /* b is empty again, for the next chain */
+				continue;
+			}
+		}
+		if (asked)
+			asks |= 1u << got;
+		vq->stats.bytes += len;
+		got++;
+	}
+	for (unsigned k = 0; k < np; k++) {
+		memcpy(hl_buf_data(pend[k].dst), pend[k].src, pend[k].len);
+		if (pend[k].slots != 0)
+			hl_vring_packed_put_used(vr, pend[k].id, 0, pend[k].slots);
+	}
+	/* spares (chains refused, or fewer chains than slots) */
+	if (got < ahead)
+		hl_buf_free_bulk(pkts + got, ahead - got);
+	vq->stats.copied += got - pins;
+	if (asks != 0)
+		got = check_offloads(vq, pkts, got, vh, asks);
+	if (vq->zc != NULL)
+		hl_vhost_zc_end(vq);
+	vq->stats.packets += got;
+	hl_vhost_vq_flush(vq);
+	hl_vhost_vq_notify(vq);
+	return (uint16_t)got;
 }

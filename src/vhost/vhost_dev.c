@@ -103,6 +103,17 @@ static int translate_rings(struct hl_vhost_dev *d, unsigned q)
 	struct hl_vu_vring *v = &d->vq[q];
 	uint64_t n = v->num;
 
+	if (hl_vhost_dev_packed(d)) {
+		/* one descriptor ring, then the driver's and the device's event words (4 bytes each) */
+		v->desc = ring_part(d, v->addr.desc_user_addr, 16 * n, 16);
+		v->avail = ring_part(d, v->addr.avail_user_addr, 4, 4);
+		v->used = ring_part(d, v->addr.used_user_addr, 4, 4);
+		if (v->desc == NULL || v->avail == NULL || v->used == NULL)
+			return hl_error(-EFAULT, "vhost-user queue %u (packed): %s not inside guest memory (or misaligned)",
+					q, v->desc == NULL ? "descriptor ring" : v->avail == NULL ? "driver event area"
+												  : "device event area");
+		return 0;
+	}
 	v->desc = ring_part(d, v->addr.desc_user_addr, 16 * n, 16);
 	v->avail = ring_part(d, v->addr.avail_user_addr, 6 + 2 * n, 2);
 	v->used = ring_part(d, v->addr.used_user_addr, 6 + 8 * n, 4);
@@ -334,6 +345,28 @@ static bool has_reply(uint32_t req)
 	}
 }
 
+/*
+ * SET_VRING_BASE on a packed ring: the next descriptor to take in bits
+ * 0-14 and its wrap counter in bit 15; QEMU adds the next used position
+ * and its wrap counter in bits 16-31 (DPDK's front-end leaves them 0).
+ * Where the two differ, chains between them were taken by a back-end
+ * before us and never returned: they are still marked available in the
+ * ring, so this one resumes from the used position and takes them again
+ * (a transmit frame may go out twice; the guest loses no buffer).
+ */
+static int set_packed_base(struct hl_vhost_dev *d, unsigned q, uint32_t num)
+{
+	uint16_t avail = (uint16_t)num, used = (uint16_t)(num >> 16);
+	uint16_t base = used != 0 ? used : avail;
+	if ((base & 0x7fffu) >= (d->vq[q].num ? d->vq[q].num : HL_VHOST_MAX_RING))
+		return hl_error(-EINVAL, "vhost-user SET_VRING_BASE: packed position %u is not below the queue size %u",
+				base & 0x7fffu, d->vq[q].num);
+	if (used != 0 && used != avail)
+		HL_LOG_INFO("vhost-user queue %u: chains in flight (avail 0x%x, used 0x%x): taken again", q, avail, used);
+	d->vq[q].base = base;
+	return 0;
+}
+
 static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds, unsigned nfds,
 		    struct hl_vu_msg *r)
 {
@@ -393,9 +426,10 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		uint32_t n = m->payload.state.num;
 		if ((q = queue_index(d, m->payload.state.index, "SET_VRING_NUM")) < 0)
 			return q;
-		if (n == 0 || n > HL_VHOST_MAX_RING || !HL_IS_POW2(n))
-			return hl_error(-EINVAL, "vhost-user SET_VRING_NUM: %u is not a power of two in 1..%d",
-					n, HL_VHOST_MAX_RING);
+		/* packed rings may have any size; split ones are powers of two */
+		if (n == 0 || n > HL_VHOST_MAX_RING || (!HL_IS_POW2(n) && !hl_vhost_dev_packed(d)))
+			return hl_error(-EINVAL, "vhost-user SET_VRING_NUM: %u is not %s in 1..%d", n,
+					hl_vhost_dev_packed(d) ? "a size" : "a power of two", HL_VHOST_MAX_RING);
 		if (d->vq[q].started)
 			return hl_error(-EBUSY, "vhost-user SET_VRING_NUM: queue %d is running", q);
 		d->vq[q].num = n;
@@ -424,6 +458,8 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 			return q;
 		if (d->vq[q].started)
 			return hl_error(-EBUSY, "vhost-user SET_VRING_BASE: queue %d is running", q);
+		if (hl_vhost_dev_packed(d))
+			return set_packed_base(d, (unsigned)q, m->payload.state.num);
 		if (m->payload.state.num > 0xffff)
 			return hl_error(-EINVAL, "vhost-user SET_VRING_BASE: %u is not a 16-bit index",
 					m->payload.state.num);
@@ -439,7 +475,9 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		r->hdr = (struct hl_vu_hdr){.request = m->hdr.request,
 					    .flags = HL_VU_VERSION | HL_VU_FLAG_REPLY,
 					    .size = sizeof(struct hl_vu_vring_state)};
-		r->payload.state = (struct hl_vu_vring_state){.index = (uint32_t)q, .num = base};
+		/* packed: the used position and its wrap counter equal the avail one's (nothing in flight) */
+		uint32_t num = hl_vhost_dev_packed(d) ? (uint32_t)base << 16 | base : base;
+		r->payload.state = (struct hl_vu_vring_state){.index = (uint32_t)q, .num = num};
 		return (int)(sizeof(r->hdr) + sizeof(r->payload.state));
 	}
 	case HL_VU_SET_VRING_KICK:

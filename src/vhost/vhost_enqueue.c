@@ -14,6 +14,7 @@
  * (header included), a rolled-back chain too: its memory changed all the
  * same. The bits go out with the used index (hl_vhost_vq_flush).
  */
+#include <errno.h>
 #include <string.h>
 
 #include <hugelink/vhost_port.h>
@@ -68,6 +69,27 @@ static void log_written(struct hl_vhost_vq *vq, const struct hl_iov *iov, unsign
 }
 
 /*
+ * Fill the writable part of a walked chain with the next bytes of the
+ * packet, after room for the header in its first chain (nbufs 0, whose
+ * writable pieces are kept in first[] for the header). Returns the bytes
+ * the chain now holds (header included), logged while a migration runs.
+ */
+static uint32_t fill_chain(struct hl_vhost_vq *vq, struct src *s, const struct hl_iov *iov, const struct hl_chain *ch,
+			   unsigned nbufs, struct hl_iov *first, unsigned *nfirst, uint32_t *left)
+{
+	const struct hl_iov *w = iov + ch->nr_out;
+	uint32_t at = nbufs == 0 ? vq->hdr_len : 0;
+	if (nbufs == 0) {
+		*nfirst = ch->nr_in;
+		memcpy(first, w, ch->nr_in * sizeof(*w));
+	}
+	uint32_t wrote = fill(s, w, ch->nr_in, at, left);
+	if (hl_unlikely(vq->log.bits != NULL))
+		log_written(vq, w, ch->nr_in, at + wrote); /* the header's bytes are in there */
+	return at + wrote;
+}
+
+/*
  * The offload fields a receiver that negotiated caps gets for b. The switch
  * made every frame fit this port before it came here (hl_ol_prepare), so a
  * frame that still asks for more is a bug elsewhere: it goes out with a
@@ -113,6 +135,17 @@ static inline void put_header_one(uint8_t *dst, uint16_t hdr_len)
 		memcpy(dst + 8, &hi10, sizeof(hi10)); /* the 10-byte header has no num_buffers */
 }
 
+/* A burst's end, either ring layout: counted, published, and the guest told if it asked. */
+static void finish_burst(struct hl_vhost_vq *vq, uint16_t sent, uint64_t sent_bytes, uint64_t *bytes)
+{
+	vq->stats.packets += sent;
+	vq->stats.bytes += sent_bytes;
+	if (bytes != NULL)
+		*bytes += sent_bytes;
+	hl_vhost_vq_flush(vq);
+	hl_vhost_vq_notify(vq);
+}
+
 uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n,
 				uint64_t *bytes)
 {
@@ -124,6 +157,11 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 	if (!hl_vhost_vq_enter(vq))
 		return 0;
+	if (vq->packed) {
+		sent = hl_vhost_enqueue_packed(vq, pkts, n, bytes);
+		hl_vhost_vq_leave(vq);
+		return sent;
+	}
 	const bool logging = vq->log.bits != NULL;
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	hl_vring_prefetch_avail(&vq->vr, avail < n ? avail : n);
@@ -190,17 +228,9 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				}
 				continue;
 			}
-			const struct hl_iov *w = iov + ch.nr_out;
-			uint32_t at = nbufs == 0 ? vq->hdr_len : 0;
-			if (nbufs == 0) {
-				nfirst = ch.nr_in;
-				memcpy(first, w, nfirst * sizeof(*w));
-			}
-			uint32_t wrote = fill(&s, w, ch.nr_in, at, &left);
-			if (hl_unlikely(logging))
-				log_written(vq, w, ch.nr_in, at + wrote); /* the header's bytes are in there */
+			uint32_t wrote = fill_chain(vq, &s, iov, &ch, nbufs, first, &nfirst, &left);
 			nbufs++;
-			hl_vring_put_used(&vq->vr, head, at + wrote);
+			hl_vring_put_used(&vq->vr, head, wrote);
 			if (left > 0 && !vq->mrg_rxbuf) {
 				ok = false;
 				too_big = true;
@@ -221,12 +251,98 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		sent_bytes += b->pkt_len;
 		sent++;
 	}
-	vq->stats.packets += sent;
-	vq->stats.bytes += sent_bytes;
-	if (bytes != NULL)
-		*bytes += sent_bytes;
-	hl_vhost_vq_flush(vq);
-	hl_vhost_vq_notify(vq);
+	finish_burst(vq, sent, sent_bytes, bytes);
 	hl_vhost_vq_leave(vq);
+	return sent;
+}
+
+/* The chains one packet took on a packed ring, returned once it is all in. */
+#define PACKED_MAX_CHAINS 64
+
+struct taken {
+	uint16_t id, slots;
+	uint32_t len;
+};
+
+/*
+ * The same on a packed ring. A used descriptor overwrites the ring slot of
+ * the chain it returns, so a packet's chains go back used only once the
+ * packet is all in: one that does not fit rolls back our position (and
+ * nothing in the ring changed but the guest's buffers), and the chains are
+ * offered again. A chain refused before the packet found its first buffer
+ * goes back at once, empty.
+ */
+uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, uint16_t n, uint64_t *bytes)
+{
+	struct hl_vring_packed *vr = &vq->pvr;
+	struct hl_iov iov[HL_VHOST_MAX_IOV], first[HL_VHOST_MAX_IOV];
+	struct taken t[PACKED_MAX_CHAINS];
+	struct hl_chain ch;
+	uint16_t sent = 0;
+	uint64_t sent_bytes = 0;
+	const unsigned max_chains = vq->mrg_rxbuf ? PACKED_MAX_CHAINS : 1;
+
+	hl_vring_packed_prefetch(vr, n < HL_VHOST_BURST ? n : HL_VHOST_BURST);
+	for (uint16_t k = 0; k < n; k++) {
+		struct hl_buf *b = pkts[k];
+		uint16_t save_idx = vr->avail_idx, save_flight = vr->in_flight;
+		bool save_wrap = vr->avail_wrap;
+		uint32_t left = b->pkt_len;
+		struct src s = {.seg = b, .off = 0};
+		unsigned nbufs = 0, nt = 0, nfirst = 0;
+		bool ok = true, too_big = false;
+
+		do {
+			int rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
+			if (rc == -EAGAIN || rc == -EIO) {
+				ok = false;
+				if (nt > 0) /* ran out half-way; an empty ring is the switch's to count */
+					vq->stats.drop_no_buf++;
+				break;
+			}
+			if (rc < 0 || ch.nr_in == 0 || (nbufs == 0 && ch.in_len < vq->hdr_len)) {
+				vq->stats.drop_bad_chain++;
+				if (nbufs == 0) {
+					/* nothing of this packet in it yet: back now, and the packet starts after it */
+					hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
+					save_idx = vr->avail_idx;
+					save_wrap = vr->avail_wrap;
+					save_flight = vr->in_flight;
+				} else {
+					t[nt++] = (struct taken){ch.head, ch.ndesc, 0};
+				}
+				if (nt == PACKED_MAX_CHAINS) {
+					ok = false;
+					break;
+				}
+				continue;
+			}
+			t[nt].len = fill_chain(vq, &s, iov, &ch, nbufs, first, &nfirst, &left);
+			t[nt].id = ch.head;
+			t[nt++].slots = ch.ndesc;
+			nbufs++;
+			if (left > 0 && (nbufs == max_chains || nt == PACKED_MAX_CHAINS)) {
+				ok = false;
+				too_big = true;
+				vq->stats.drop_too_big++;
+			}
+		} while (ok && left > 0);
+
+		if (!ok) {
+			/* undo: the chains this packet took are offered again */
+			vr->avail_idx = save_idx;
+			vr->avail_wrap = save_wrap;
+			vr->in_flight = save_flight;
+			if (too_big)
+				continue; /* the next packet may be smaller */
+			break;
+		}
+		put_header(vq, b, first, nfirst, vq->hdr_len, (uint16_t)nbufs);
+		for (unsigned i = 0; i < nt; i++)
+			hl_vring_packed_put_used(vr, t[i].id, t[i].len, t[i].slots);
+		sent_bytes += b->pkt_len;
+		sent++;
+	}
+	finish_burst(vq, sent, sent_bytes, bytes);
 	return sent;
 }

@@ -27,13 +27,27 @@ static void take_log(struct hl_vhost_dev *d, struct hl_vhost_vq *vq, unsigned q)
 	vq->log_cache.n = 0;
 }
 
-/* used->flags and avail_event, which asking for kicks (or not) writes */
+/* used->flags and avail_event (packed: the device event area), which asking for kicks (or not) writes */
 static void log_used_flags(struct hl_vhost_vq *vq)
 {
 	if (!vq->log_used)
 		return;
+	if (vq->packed) {
+		hl_vhost_vq_log_hva(vq, vq->pvr.device_event, sizeof(*vq->pvr.device_event));
+		vq->stats.log_words += vq->log_cache.n;
+		hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
+		return;
+	}
 	hl_vhost_log_write(&vq->log, vq->log_used_gpa, 2, &vq->stats.log_dropped);
 	hl_vhost_log_write(&vq->log, vq->log_used_gpa + 4 + 8ull * vq->vr.num, 2, &vq->stats.log_dropped);
+}
+
+static void set_notify(struct hl_vhost_vq *vq, bool enable)
+{
+	if (vq->packed)
+		hl_vring_packed_set_notify(&vq->pvr, enable);
+	else
+		hl_vring_set_notify(&vq->vr, enable);
 }
 
 static void queue_start(struct hl_vhost_dev *d, unsigned q)
@@ -42,12 +56,19 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	struct hl_vhost_vq *vq = &p->vq[q];
 	const struct hl_vu_vring *v = &d->vq[q];
 
-	if (hl_vring_init(&vq->vr, v->num, v->desc, v->avail, v->used, d->features) < 0) {
+	vq->packed = hl_vhost_dev_packed(d);
+	int rc = vq->packed ? hl_vring_packed_init(&vq->pvr, v->num, v->desc, v->avail, v->used, d->features)
+			    : hl_vring_init(&vq->vr, v->num, v->desc, v->avail, v->used, d->features);
+	/* every buffer before base was completed (nothing is in flight across a stop) */
+	if (rc == 0 && vq->packed)
+		rc = hl_vring_packed_set_base(&vq->pvr, v->base);
+	else if (rc == 0)
+		hl_vring_set_base(&vq->vr, v->base, v->base);
+	if (rc < 0) {
 		HL_LOG_WARN("vhost-user %s: queue %u: %s", p->be.path, q, hl_last_error());
 		return;
 	}
-	/* every buffer before base was completed (nothing is in flight across a stop) */
-	hl_vring_set_base(&vq->vr, v->base, v->base);
+	vq->log_used_total = vq->pvr.used_total;
 	vq->mem = &d->mem;
 	vq->call_fd = v->call_fd;
 	vq->mrg_rxbuf = d->features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
@@ -68,7 +89,7 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	}
 	take_log(d, vq, q);
 	/* poll mode: the guest need not kick */
-	hl_vring_set_notify(&vq->vr, false);
+	set_notify(vq, false);
 	log_used_flags(vq);
 	if ((q & 1) && p->wake_epfd >= 0 && v->kick_fd >= 0) {
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = p->wake_data};
@@ -77,7 +98,8 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 				    strerror(errno));
 	}
 	__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
-	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries)", p->be.path, q, v->num);
+	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries, %s)", p->be.path, q, v->num,
+		    vq->packed ? "packed" : "split");
 }
 
 static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
@@ -100,8 +122,10 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 	/* before the engine closes the fd, or a stale registration would linger */
 	if ((q & 1) && p->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
 		epoll_ctl(p->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);
-	HL_LOG_INFO("vhost-user %s: queue %u stopped at %u", p->be.path, q, vq->vr.last_avail_idx);
-	return vq->vr.last_avail_idx;
+	uint16_t base = vq->packed ? hl_vring_packed_get_base(&vq->pvr) : vq->vr.last_avail_idx;
+	HL_LOG_INFO("vhost-user %s: queue %u stopped at %s%u", p->be.path, q,
+		    vq->packed ? (base & 0x8000u ? "wrap 1, " : "wrap 0, ") : "", base & (vq->packed ? 0x7fffu : 0xffffu));
+	return base;
 }
 
 /*
@@ -123,9 +147,15 @@ static void log_change(struct hl_vhost_dev *d)
 		take_log(d, vq, q);
 		if (ran) {
 			/* what the ring holds now may be copied already: the used ring is dirty as a whole */
-			if (vq->log_used)
+			if (vq->log_used && vq->packed) {
+				/* packed: the descriptor ring is where used descriptors go */
+				hl_vhost_vq_log_hva(vq, vq->pvr.desc, hl_vring_packed_desc_bytes(vq->pvr.num));
+				hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
+				vq->log_used_total = vq->pvr.used_total;
+			} else if (vq->log_used) {
 				hl_vhost_log_write(&vq->log, vq->log_used_gpa, hl_vring_used_bytes(vq->vr.num),
 						   &vq->stats.log_dropped);
+			}
 			__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
 		}
 	}
@@ -184,7 +214,8 @@ int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_param
 		.path = prm->path,
 		.client = prm->client,
 		.features = prm->features ? prm->features
-					  : HL_VHOST_DEFAULT_FEATURES | (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES),
+					  : (HL_VHOST_DEFAULT_FEATURES | (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES)) &
+						    ~(prm->no_packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED) : 0),
 		.nqueues = prm->nqueues ? prm->nqueues : 2,
 		.ops = &port_ops,
 		.opaque = p,
@@ -263,7 +294,8 @@ int hl_vhost_port_poll_ctrl(struct hl_vhost_port *p, int timeout_ms)
 
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq)
 {
-	if (hl_vring_need_notify(&vq->vr) && vq->call_fd >= 0) {
+	bool need = vq->packed ? hl_vring_packed_need_notify(&vq->pvr) : hl_vring_need_notify(&vq->vr);
+	if (need && vq->call_fd >= 0) {
 		eventfd_write(vq->call_fd, 1);
 		vq->stats.calls++;
 	}
@@ -282,6 +314,25 @@ void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq)
 		hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring + 8ull * from, 8ull * first, &vq->stats.log_dropped);
 		if (first < k)
 			hl_vhost_log_cache_add(&vq->log_cache, &vq->log, ring, 8ull * (k - first), &vq->stats.log_dropped);
+	}
+	vq->stats.log_words += vq->log_cache.n;
+	hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
+}
+
+void hl_vhost_vq_flush_packed_logged(struct hl_vhost_vq *vq)
+{
+	struct hl_vring_packed *vr = &vq->pvr;
+	hl_vring_packed_flush_used(vr);
+	uint32_t n = vr->used_total - vq->log_used_total;
+	vq->log_used_total = vr->used_total;
+	if (vq->log_used && n != 0) {
+		/* the slots used since the last flush end at used_idx: one or two runs around the ring */
+		uint32_t k = n > vr->num ? vr->num : n;
+		uint32_t from = (vr->used_idx + vr->num - k) % vr->num;
+		uint32_t first = from + k > vr->num ? vr->num - from : k;
+		hl_vhost_vq_log_hva(vq, &vr->desc[from], 16ull * first);
+		if (first < k)
+			hl_vhost_vq_log_hva(vq, &vr->desc[0], 16ull * (k - first));
 	}
 	vq->stats.log_words += vq->log_cache.n;
 	hl_vhost_log_cache_flush(&vq->log_cache, &vq->log, &vq->stats.log_dropped);
@@ -370,10 +421,10 @@ bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q)
 	struct hl_vhost_vq *vq = &p->vq[q];
 	if (!hl_vhost_vq_enter(vq))
 		return true; /* not running: its start will wake nobody, but sleeping is bounded */
-	hl_vring_set_notify(&vq->vr, true);
+	set_notify(vq, true);
 	if (hl_unlikely(vq->log.bits != NULL))
 		log_used_flags(vq);
-	bool empty = hl_vring_avail_count(&vq->vr) == 0;
+	bool empty = vq->packed ? !hl_vring_packed_avail(&vq->pvr) : hl_vring_avail_count(&vq->vr) == 0;
 	hl_vhost_vq_leave(vq);
 	return empty;
 }
@@ -383,7 +434,7 @@ void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q)
 	struct hl_vhost_vq *vq = &p->vq[q];
 	if (!hl_vhost_vq_enter(vq))
 		return;
-	hl_vring_set_notify(&vq->vr, false);
+	set_notify(vq, false);
 	if (hl_unlikely(vq->log.bits != NULL))
 		log_used_flags(vq);
 	hl_vhost_vq_leave(vq);

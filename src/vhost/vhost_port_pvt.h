@@ -19,11 +19,14 @@
 
 #include <hugelink/vhost_log.h>
 #include <hugelink/vhost_port.h>
+#include <hugelink/vring_packed.h>
 
 struct hl_vhost_zc;
 
 struct hl_vhost_vq {
-	struct hl_vring vr;
+	struct hl_vring vr;          /* split queues */
+	struct hl_vring_packed pvr;  /* packed queues (VIRTIO_F_RING_PACKED) */
+	bool packed;                 /* which of the two; fixed while running */
 	const struct hl_guest_mem *mem;
 	int call_fd;
 	uint16_t hdr_len; /* virtio-net header: 12 with VERSION_1 or MRG_RXBUF, else 10 */
@@ -48,6 +51,7 @@ struct hl_vhost_vq {
 	bool log_used;                  /* also log the used ring (VHOST_VRING_F_LOG) ... */
 	uint64_t log_used_gpa;          /* ... which sits at this guest-physical address */
 	struct hl_vhost_log_cache log_cache; /* this burst's bits; empty between bursts */
+	uint32_t log_used_total;        /* packed: pvr.used_total when the used slots were last logged */
 	int running;      /* control thread writes; data path reads */
 	int busy;         /* data path writes; control thread waits on it */
 	struct hl_vhost_vq_stats stats; /* data-path thread only */
@@ -111,9 +115,25 @@ bool hl_vhost_port_take_rarp(struct hl_vhost_port *p, struct hl_buf *b);
 /* Tell the guest about used buffers if it asked to be told. */
 void hl_vhost_vq_notify(struct hl_vhost_vq *vq);
 
+/* The copy data path on packed rings (same contract as the public bursts), queue entered. */
+uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n);
+uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, uint16_t n, uint64_t *bytes);
+
 /* Dirty logging: the burst's bits and the used elements, before the used index goes out. */
 void hl_vhost_vq_log_flush(struct hl_vhost_vq *vq);
 void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq);
+
+/* A chain back to the guest, `len` bytes written, on either ring layout (slots: packed only). */
+static inline void hl_vhost_vq_put_used(struct hl_vhost_vq *vq, uint16_t id, uint32_t len, uint16_t slots)
+{
+	if (vq->packed)
+		hl_vring_packed_put_used(&vq->pvr, id, len, slots);
+	else
+		hl_vring_put_used(&vq->vr, id, len);
+}
+
+/* Packed: publish the used descriptors, then log the slots they took (their flags were the last write). */
+void hl_vhost_vq_flush_packed_logged(struct hl_vhost_vq *vq);
 
 /*
  * Publish the used elements of this burst (hl_vring_flush_used), with the
@@ -122,6 +142,13 @@ void hl_vhost_vq_log_used_idx(struct hl_vhost_vq *vq);
  */
 static inline void hl_vhost_vq_flush(struct hl_vhost_vq *vq)
 {
+	if (vq->packed) {
+		if (hl_unlikely(vq->log.bits != NULL))
+			hl_vhost_vq_flush_packed_logged(vq);
+		else
+			hl_vring_packed_flush_used(&vq->pvr);
+		return;
+	}
 	if (hl_unlikely(vq->log.bits != NULL)) {
 		hl_vhost_vq_log_flush(vq);
 		hl_vring_flush_used(&vq->vr);

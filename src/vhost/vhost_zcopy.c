@@ -14,8 +14,10 @@
  *    slot done, one plain store, and touches nothing of the context
  *    afterwards; the dequeue thread finds done slots by walking its pins in
  *    order, and puts them on the used ring. Completions come out of order
- *    (split rings allow that): a done slot behind one still pinned is found
- *    by a walk over every pin, made every few bursts.
+ *    (split rings allow that, and so do packed ones: a used descriptor names
+ *    its buffer id and skips the slots of that chain alone): a done slot
+ *    behind one still pinned is found by a walk over every pin, made every
+ *    few bursts.
  *  - Slot states: FREE -> PINNED (dequeue thread) -> DONE (last free) ->
  *    FREE (dequeue thread, on the used ring). Only the last free writes
  *    DONE, and only the queue's owner writes the rest.
@@ -110,6 +112,9 @@ static void zc_seg_free(void *va, void *opaque);
 
 struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned num)
 {
+	/* a packed ring's size need not be a power of two; its buffer ids are below it */
+	while (!HL_IS_POW2(num))
+		num++;
 	struct hl_vhost_zc *zc = calloc(1, sizeof(*zc));
 	if (zc == NULL || (zc->fifo = calloc(num, sizeof(*zc->fifo))) == NULL ||
 	    (zc->slots = aligned_alloc(HL_CACHE_LINE, num * sizeof(*zc->slots))) == NULL) {
@@ -119,7 +124,7 @@ struct hl_vhost_zc *hl_vhost_zc_create(const struct hl_vhost_dev *d, unsigned nu
 		return NULL;
 	}
 	memset(zc->slots, 0, num * sizeof(*zc->slots));
-	zc->num = (uint16_t)(num - 1); /* kept as a mask: num is a power of two */
+	zc->num = (uint16_t)(num - 1); /* kept as a mask */
 	zc->iova = &d->hva2iova;
 	for (unsigned i = 0; i < d->nregions; i++) {
 		if (d->regions[i].map == NULL)
@@ -166,7 +171,7 @@ static inline bool zc_complete(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, s
 		return false;
 	__atomic_store_n(&s->st, HL_ZC_FREE, __ATOMIC_RELAXED);
 	zc->pinned--;
-	hl_vring_put_used(&vq->vr, s->head, 0);
+	hl_vhost_vq_put_used(vq, s->head, 0, s->slots);
 	return true;
 }
 
@@ -229,7 +234,7 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 			vq->stats.zc_reclaimed++;
 		}
 		zc->pinned--;
-		hl_vring_put_used(&vq->vr, s->head, 0);
+		hl_vhost_vq_put_used(vq, s->head, 0, s->slots);
 	}
 	vq->stats.zc_pinned = 0;
 	hl_vhost_vq_flush(vq);

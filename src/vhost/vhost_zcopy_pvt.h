@@ -32,13 +32,14 @@ struct hl_zc_slot {
 	uint32_t segs;  /* atomic: external segments of this chain still referenced */
 	uint32_t seq;   /* the pin's place in fifo */
 	uint16_t head;
+	uint16_t slots; /* packed rings: the ring slots its chain took (what its used descriptor skips) */
 	uint8_t orphan; /* control thread: returned at a stop while still out */
 	uint64_t t_pin;
 };
 
 struct hl_vhost_zc {
 	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
-	uint16_t num;                    /* ring size - 1: a mask */
+	uint16_t num;                    /* ring size (packed: rounded up to a power of two) - 1: a mask */
 	unsigned pinned;                 /* owner of the queue only: slots not FREE */
 	uint32_t fifo_first, fifo_next;  /* pins in order; entries whose slot moved on are skipped */
 	uint16_t *fifo;                  /* num entries: heads */
@@ -136,6 +137,12 @@ static inline int hl_vhost_zc_pin(struct hl_vhost_vq *vq, struct hl_bufpool *bp,
 fallback:
 	vq->stats.zc_fallback++;
 	return -1;
+}
+
+/* Packed rings: the chain pinned under buffer id `head` took `slots` ring slots. */
+static inline void hl_vhost_zc_pinned_slots(struct hl_vhost_zc *zc, uint16_t head, uint16_t slots)
+{
+	zc->slots[head & zc->num].slots = slots;
 }
 
 static inline void hl_vhost_zc_end(struct hl_vhost_vq *vq)

@@ -63,6 +63,7 @@ int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
 				    : HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) |
 					      HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |
 					      HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX);
+	want &= ~HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED); /* its rings are split rings */
 	int timeout = p->timeout_ms ? p->timeout_ms : 5000;
 	int rc;
 

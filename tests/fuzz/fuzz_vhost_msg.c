@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int baseline = open_fds();
 
 	hl_log_set_level(HL_LOG_OFF);
-	hl_vhost_dev_init(&dev, 1ull << 32, 2, &ops, NULL);
+	/* VERSION_1 and RING_PACKED: both ring layouts' addresses and bases are reachable */
+	hl_vhost_dev_init(&dev, 1ull << 32 | 1ull << 34, 2, &ops, NULL);
 	while (size >= 3) {
 		size_t len = (size_t)data[0] | (size_t)data[1] << 8;
 		unsigned nfds = data[2] % 4;

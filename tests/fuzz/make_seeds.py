@@ -42,6 +42,14 @@ for q in (0, 1):
               + vu(9, struct.pack("<IIQQQQ", q, 0, UA, UA + 2048, UA + 1024, 0))
               + vu(12, u64(q), nfds=1) + vu(13, u64(q), nfds=1) + vu(18, state(q, 1)))
 write("fuzz_vhost_msg", "seed-bring-up", setup + queue + vu(11, state(0, 0)) + vu(11, state(1, 0)))
+# packed rings: a size that is not a power of two, bases with wrap counters (and a used half), event areas
+packed = (vu(1) + vu(15) + vu(16, u64((1 << 3) | (1 << 0))) + vu(2, u64((1 << 32) | (1 << 34) | (1 << 30))) + vu(3)
+          + vu(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 4096, UA, 0), nfds=1))
+for q, base in ((0, 0x8000), (1, 0x80058007)):
+    packed += (vu(8, state(q, 200)) + vu(10, state(q, base))
+               + vu(9, struct.pack("<IIQQQQ", q, 0, UA, UA + 3204, UA + 3200, 0))
+               + vu(12, u64(q), nfds=1) + vu(13, u64(q), nfds=1) + vu(18, state(q, 1)))
+write("fuzz_vhost_msg", "seed-packed-bring-up", packed + vu(11, state(0, 0)) + vu(11, state(1, 0)))
 write("fuzz_vhost_msg", "seed-mem-slots",
       vu(15) + vu(16, u64(1 << 15)) + vu(36)
       + vu(37, u64(0) + struct.pack("<QQQQ", 0x100000, 8192, UA, 0), nfds=2)

@@ -165,7 +165,7 @@ class Guest:
 
     def __init__(self, name, workdir, kernel, initramfs, script_text, extra_files=(),
                  vhost_sockets=(), ivshmem_file=None, mem_mb=256, hugepage_dir=None,
-                 kernel_args="", ivshmem_size=None, memfd=False, qemu_args=None):
+                 kernel_args="", ivshmem_size=None, memfd=False, qemu_args=None, packed=False):
         self.name = name
         self.workdir = workdir
         self.kernel = kernel
@@ -178,6 +178,7 @@ class Guest:
         self.mem_mb = mem_mb
         self.hugepage_dir = hugepage_dir
         self.memfd = memfd
+        self.packed = packed  # virtio-net devices with packed=on (packed virtqueues)
         self.kernel_args = kernel_args
         # options that bring their own -m, memory backend and network devices (hlctl qemu-args)
         self.qemu_args = list(qemu_args) if qemu_args is not None else None
@@ -230,7 +231,7 @@ class Guest:
                 chardev += f",reconnect={int(reconnect)}"
             cmd += ["-chardev", chardev,
                     "-netdev", f"vhost-user,id=net{i},chardev=chr{i}",
-                    "-device", f"virtio-net-pci,netdev=net{i},mac={mac},vectors=0"]
+                    "-device", f"virtio-net-pci,netdev=net{i},mac={mac},vectors=0" + (",packed=on" if self.packed else "")]
         if self.ivshmem_file:
             if not os.path.exists(self.ivshmem_file):
                 raise MissingPrerequisite(f"ivshmem file {self.ivshmem_file} not found")

@@ -27,7 +27,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    t = Tap(9)
+    t = Tap(10)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -44,6 +44,14 @@ def main():
           and 0 < out[0]["ns_pkt"] <= 1.5 * 1000 / out[0]["mpps"])
     if not t.check(ok, "hlbench vhost moves packets and prints its JSON line"):
         t.diag("\n".join((err + str(out)).splitlines()[-10:]))
+    # the same front-end on packed rings, zero-copy included; a layout it does not know is refused
+    rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "1518", "--seconds", "1", "--rounds", "1",
+                          "--ring", "packed", "--mode", "copy,zcopy"], 120)
+    rc2, _, err2 = lines([hlbench, "vhost", "--ring", "ring"], 20)
+    ok = (rc == 0 and len(out) == 2 and all(o.get("ring") == "packed" and o["mpps"] > 0 for o in out)
+          and {o["mode"] for o in out} == {"copy", "zcopy"} and rc2 == 2 and "split or packed" in err2)
+    if not t.check(ok, "hlbench vhost --ring packed runs copy and zero-copy on packed rings and says so"):
+        t.diag("\n".join((err + err2 + str(out)).splitlines()[-10:]))
     # hugelinkd next to hlbench switches A -> B; no OVS here (that is the benchmark's job)
     rc, out, err = lines([hlbench, "switch", "--size", "64", "--seconds", "2", "--idle-us", "300"], 120)
     need = {"bench", "switch", "size", "mpps", "gbps", "tx_mpps", "samples"}

@@ -3,6 +3,7 @@
  * hugelink against a real peer, DPDK 22.11's dpdk-testpmd:
  *   - testpmd's virtio-user front-end transmits into hugelink's back-end;
  *   - hugelink's back-end delivers into testpmd's virtio-user front-end;
+ *     both on split rings and on packed ones (packed_vq=1);
  *   - hugelink's virtio-user front-end talks to testpmd's vhost back-end,
  *     which loops packets back.
  * Packets are checked (lengths, headers, payloads where we chose them) and
@@ -130,23 +131,25 @@ static void teardown(pthread_t th)
 	hl_pool_destroy(pool);
 }
 
-/* testpmd's virtio_user device on our back-end's socket. */
-static const char *virtio_user_vdev(void)
+/* testpmd's virtio_user device on our back-end's socket, on split or packed rings. */
+static const char *virtio_user_vdev(bool packed)
 {
 	static char vdev[300];
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", backend_sock);
+	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1%s", backend_sock,
+		 packed ? ",packed_vq=1" : "");
 	return vdev;
 }
 
-HL_TEST(testpmd_virtio_user_transmits_to_our_backend)
+static void transmits_to_our_backend(bool packed)
 {
 	struct testpmd t;
 	pthread_t th;
 
 	HL_TEST_NEED(testpmd_available(), "dpdk-testpmd (Debian dpdk-dev)");
-	REQUIRE_OK(setup("g2h.sock", 0, &th));
-	REQUIRE_OK(testpmd_start(&t, "g2h", virtio_user_vdev(), "txonly", "--txpkts=64"));
+	REQUIRE_OK(setup(packed ? "g2h-packed.sock" : "g2h.sock", 0, &th));
+	REQUIRE_OK(testpmd_start(&t, packed ? "g2hp" : "g2h", virtio_user_vdev(packed), "txonly", "--txpkts=64"));
 	CHECK(testpmd_wait_log(&t, "Tx-pps", 20000));
+	CHECK_EQ(port.vq[1].packed, packed); /* the layout testpmd asked for */
 	sleep(2);
 	CHECK_EQ(testpmd_stop(&t), 0);
 	usleep(200000); /* our thread drains what was already on the ring */
@@ -163,16 +166,27 @@ HL_TEST(testpmd_virtio_user_transmits_to_our_backend)
 	teardown(th);
 }
 
-HL_TEST(our_backend_delivers_to_testpmd_virtio_user)
+HL_TEST(testpmd_virtio_user_transmits_to_our_backend)
+{
+	transmits_to_our_backend(false);
+}
+
+HL_TEST(testpmd_virtio_user_transmits_to_our_backend_packed)
+{
+	transmits_to_our_backend(true);
+}
+
+static void delivers_to_testpmd(bool packed)
 {
 	struct testpmd t;
 	pthread_t th;
 
 	HL_TEST_NEED(testpmd_available(), "dpdk-testpmd (Debian dpdk-dev)");
-	REQUIRE_OK(setup("h2g.sock", 1, &th));
-	REQUIRE_OK(testpmd_start(&t, "h2g", virtio_user_vdev(), "rxonly", NULL));
+	REQUIRE_OK(setup(packed ? "h2g-packed.sock" : "h2g.sock", 1, &th));
+	REQUIRE_OK(testpmd_start(&t, packed ? "h2gp" : "h2g", virtio_user_vdev(packed), "rxonly", NULL));
 	/* testpmd clears its counters when forwarding starts: send only after that */
 	CHECK(testpmd_wait_log(&t, "Rx-pps", 20000));
+	CHECK_EQ(port.vq[0].packed, packed);
 	tx_goal = 200000;
 	for (int i = 0; i < 300 && tx_sent < tx_goal; i++)
 		usleep(20000);
@@ -183,6 +197,16 @@ HL_TEST(our_backend_delivers_to_testpmd_virtio_user)
 	CHECK_EQ(tx_sent, tx_goal);
 	CHECK_EQ((uint64_t)theirs, tx_sent);
 	teardown(th);
+}
+
+HL_TEST(our_backend_delivers_to_testpmd_virtio_user)
+{
+	delivers_to_testpmd(false);
+}
+
+HL_TEST(our_backend_delivers_to_testpmd_virtio_user_packed)
+{
+	delivers_to_testpmd(true);
 }
 
 HL_TEST(our_virtio_user_through_testpmd_vhost)

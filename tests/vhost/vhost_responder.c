@@ -27,6 +27,7 @@ static void on_signal(int s)
 
 struct counters {
 	unsigned long long rx, tx, arp_replies, icmp_replies, ignored;
+	unsigned long long packed_rx; /* frames taken from a packed ring (the guest negotiated packed=on) */
 };
 
 /* Turn a request into its reply in place; false if it is not for us. */
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 			}
 		}
 		c.rx += n;
+		if (port.vq[1].packed)
+			c.packed_rx += n;
 		if (k)
 			c.tx += hl_vhost_enqueue_burst(&port, 0, out, k, NULL);
 		hl_buf_free_bulk(out, k);
@@ -134,8 +137,8 @@ int main(int argc, char **argv)
 	hl_vhost_port_close(&port);
 	unsigned in_use = hl_bufpool_in_use(bp);
 	printf("{\"rx\":%llu,\"tx\":%llu,\"arp_replies\":%llu,\"icmp_replies\":%llu,\"ignored\":%llu,"
-	       "\"bad_chains\":%llu,\"in_use\":%u}\n",
-	       c.rx, c.tx, c.arp_replies, c.icmp_replies, c.ignored,
+	       "\"packed_rx\":%llu,\"bad_chains\":%llu,\"in_use\":%u}\n",
+	       c.rx, c.tx, c.arp_replies, c.icmp_replies, c.ignored, c.packed_rx,
 	       (unsigned long long)(port.vq[0].stats.drop_bad_chain + port.vq[1].stats.drop_bad_chain), in_use);
 	hl_bufpool_free(bp);
 	hl_pool_destroy(pool);

@@ -34,6 +34,10 @@
  * ours, median over rounds: how much faster our back-end is than DPDK's
  * whichever side set the rate.
  *
+ * --ring packed has the front-end (and DPDK's back-end, which follows it)
+ * use packed virtqueues (virtio-user packed_vq=1) instead of split ones,
+ * in every mode.
+ *
  * --dirty-log measures each of our modes a second time in every round with
  * dirty logging on, as during a live migration (a log over the front-end's
  * whole memory, the used ring logged too), and prints that line with
@@ -160,6 +164,13 @@ static const char *const mode_names[] = {[HL_VHOST_ZC_OFF] = "copy", [HL_VHOST_Z
 					   [HL_VHOST_ZC_AUTO] = "auto"};
 
 static uint32_t auto_min_len; /* AUTO's threshold as the last calibration chose it */
+static bool ring_packed;      /* --ring packed: the front-end asks for packed virtqueues */
+
+/* The front-end's device: testpmd's virtio-user on sock, with the ring layout asked for. */
+static void frontend_vdev(char *out, size_t len, const char *sock)
+{
+	snprintf(out, len, "net_virtio_user0,path=%s,queues=1%s", sock, ring_packed ? ",packed_vq=1" : "");
+}
 
 /*
  * Our back-end on core 0 for `seconds`; returns the median rate (pps), *peak
@@ -205,7 +216,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode};
 	if (hl_vhost_port_create(&vp, &port) < 0)
 		return -1;
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
+	frontend_vdev(vdev, sizeof(vdev), sock);
 	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
 	/* on core 0 for the run only: testpmd instances forked later must not inherit it */
 	bench_set_cpu(0, 0);
@@ -349,7 +360,7 @@ static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned second
 	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size, " --record-core-cycles");
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(50000);
-	snprintf(vdev, sizeof(vdev), "net_virtio_user0,path=%s,queues=1", sock);
+	frontend_vdev(vdev, sizeof(vdev), sock);
 	peer_start(&fe, dir, g2h ? "fe-tx2" : "fe-rx2", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
 	wait_log(g2h ? &be : &fe, "pps", 30000);
 	sleep(seconds + 2);
@@ -406,9 +417,10 @@ int bench_vhost(int argc, char **argv)
 					     {"rounds", required_argument, 0, 'r'},
 					     {"plot", required_argument, 0, 'p'},
 					     {"dirty-log", no_argument, 0, 'l'},
+					     {"ring", required_argument, 0, 'R'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	const char *dirs = "g2h", *plot = NULL;
+	const char *dirs = "g2h", *plot = NULL, *ring = "split";
 	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = BENCH_ROUNDS;
 	enum hl_vhost_zc_mode modes[3] = {HL_VHOST_ZC_OFF};
 	int nsizes = 1, nmodes = 1;
@@ -425,14 +437,21 @@ int bench_vhost(int argc, char **argv)
 		case 'r': rounds = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'p': plot = optarg; break;
 		case 'l': dirty_log = true; break;
+		case 'R': ring = optarg; break;
 		case 'h':
 			printf("usage: hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]]\n"
-			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log]\n");
+			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log]\n"
+			       "                     [--ring split|packed]\n");
 			return 0;
 		default: return 2;
 		}
 	}
 	bool g2h = strcmp(dirs, "h2g") != 0;
+	if (strcmp(ring, "split") != 0 && strcmp(ring, "packed") != 0) {
+		fprintf(stderr, "hlbench vhost: --ring is split or packed\n");
+		return 2;
+	}
+	ring_packed = strcmp(ring, "packed") == 0;
 	if (nmodes < 1) {
 		fprintf(stderr, "hlbench vhost: --mode takes copy, zcopy and auto, comma-separated\n");
 		return 2;
@@ -572,9 +591,9 @@ int bench_vhost(int argc, char **argv)
 			/* the host's speed before each round: a slow round shows as a long probe */
 			bench_spread_json(ratio + at, sizeof(ratio) - at, "probe_ms", probe, rounds, "%.2f");
 			printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
-			       "\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
+			       "\"ring\":\"%s\",\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
 			       "\"ns_pkt\":%.1f,\"seconds\":%u,\"rounds\":%u%s%s}\n",
-			       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], ours, peak_ours[mi],
+			       g2h ? "g2h" : "h2g", ring, size, mode_names[modes[mi]], ours, peak_ours[mi],
 			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, rounds, ratio,
 			       mi == ai ? vs_best : "");
 			if (dirty_log) {
@@ -604,10 +623,10 @@ int bench_vhost(int argc, char **argv)
 				rc = 1;
 		}
 		if (vs) {
-			printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"size\":%u,"
-			       "\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"ns_pkt\":%.1f,"
+			printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"ring\":\"%s\","
+			       "\"size\":%u,\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"ns_pkt\":%.1f,"
 			       "\"seconds\":%u}\n",
-			       g2h ? "g2h" : "h2g", size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, dpdk_ns, seconds);
+			       g2h ? "g2h" : "h2g", ring, size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, dpdk_ns, seconds);
 			ser[3].x[ser[3].n] = size;
 			ser[3].y[ser[3].n++] = dpdk * size * 8 / 1000;
 		}

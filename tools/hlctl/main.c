@@ -27,6 +27,7 @@
 static const char usage_text[] =
 	"usage: hlctl [--ctl SOCK] [--timeout MS] COMMAND\n"
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
+	"                 [--packed on|off]\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]\n"
@@ -188,6 +189,7 @@ static int memif_number(const char *o)
 static int port_add(const struct hlctl *h, int argc, char **argv)
 {
 	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
+	const char *packed = NULL;
 	bool isolated = false;
 	struct hl_jw w;
 	static const char *const memif_key[] = {"id", "rings", "ring_size", "buffer_size"};
@@ -229,6 +231,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			if (!has_arg || (strcmp(argv[i + 1], "on") != 0 && strcmp(argv[i + 1], "off") != 0))
 				return usage("port add %s: --offload is on or off", kind);
 			offload = argv[++i];
+		} else if (strcmp(kind, "vhost") == 0 && strcmp(o, "--packed") == 0) {
+			if (!has_arg || (strcmp(argv[i + 1], "on") != 0 && strcmp(argv[i + 1], "off") != 0))
+				return usage("port add vhost: --packed is on or off");
+			packed = argv[++i];
 		} else if (strcmp(kind, "tap") == 0 && strcmp(o, "--ifname") == 0) {
 			if (!has_arg)
 				return usage("port add tap: --ifname needs an interface name");
@@ -283,6 +289,8 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	}
 	if (offload != NULL)
 		hl_jw_kv_str(&w, "offload", offload);
+	if (packed != NULL)
+		hl_jw_kv_str(&w, "packed", packed);
 	hlctl_vlan_json(&w, &vl);
 	hl_jw_obj_end(&w);
 	return run(h, &w, false, NULL);

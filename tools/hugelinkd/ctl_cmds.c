@@ -120,6 +120,10 @@ static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 		hl_jw_kv_str(r, "mode", c->client ? "client" : "server");
 		hl_jw_kv_str(r, "zcopy", c->zcopy);
 		hl_jw_kv_str(r, "offload", c->offload);
+		hl_jw_kv_str(r, "packed", c->packed);
+		struct hl_sw_vhost_info vi;
+		if (strcmp(p->ops->state(p), "up") == 0 && hl_sw_port_vhost_info(p, &vi) == 0)
+			hl_jw_kv_str(r, "ring", vi.packed ? "packed" : "split");
 	} else if (strcmp(c->kind, "tap") == 0) {
 		hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
 		hl_jw_kv_str(r, "offload", c->offload);
@@ -462,15 +466,21 @@ static bool path_in_use(struct daemon *d, const char *path)
 	return false;
 }
 
+/* An optional "on" (the default) or "off" field, into out (4 bytes). */
+static int on_off_field(const struct hl_json *spec, const char *key, const char *name, char *out)
+{
+	const struct hl_json *j = hl_json_get(spec, key);
+	const char *v = hl_json_str(j);
+	if (j != NULL && !hl_json_is_null(j) && (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)))
+		return hl_error(-EINVAL, "port %s: \"%s\" must be \"on\" or \"off\"", name, key);
+	snprintf(out, 4, "%s", v ? v : "on");
+	return 0;
+}
+
 /* "offload": "on" (the default) or "off". */
 static int offload_field(const struct hl_json *spec, const char *name, struct port_conf *c)
 {
-	const struct hl_json *j = hl_json_get(spec, "offload");
-	const char *v = hl_json_str(j);
-	if (j != NULL && !hl_json_is_null(j) && (v == NULL || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)))
-		return hl_error(-EINVAL, "port %s: \"offload\" must be \"on\" or \"off\"", name);
-	snprintf(c->offload, sizeof(c->offload), "%s", v ? v : "on");
-	return 0;
+	return on_off_field(spec, "offload", name, c->offload);
 }
 
 /* An optional whole number field: *out keeps its default when the field is absent or null. */
@@ -552,7 +562,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		const char *path = hl_json_str(hl_json_get(spec, "path"));
 		const char *mode = hl_json_str(hl_json_get(spec, "mode"));
 		const char *zc = hl_json_str(hl_json_get(spec, "zcopy"));
-		if ((rc = offload_field(spec, name, &c)) < 0)
+		if ((rc = offload_field(spec, name, &c)) < 0 || (rc = on_off_field(spec, "packed", name, c.packed)) < 0)
 			return rc;
 		if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 			return hl_error(-EINVAL, "vhost port %s: \"path\" must be an absolute socket path under %zu bytes",
@@ -569,6 +579,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		snprintf(c.zcopy, sizeof(c.zcopy), "%s", zc ? zc : "auto");
 		struct hl_sw_vhost_params vp = {
 			.name = name, .path = path, .client = c.client, .no_offload = strcmp(c.offload, "off") == 0,
+			.no_packed = strcmp(c.packed, "off") == 0,
 			.zcopy = strcmp(c.zcopy, "on") == 0	 ? HL_VHOST_ZC_ON
 				 : strcmp(c.zcopy, "off") == 0 ? HL_VHOST_ZC_OFF
 							       : HL_VHOST_ZC_AUTO};
