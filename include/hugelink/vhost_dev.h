@@ -35,7 +35,9 @@
 extern "C" {
 #endif
 
-#define HL_VHOST_MAX_QUEUES 8
+/* virtqueues of a device: 16 queue pairs of virtio-net (receive 2k, transmit 2k+1) */
+#define HL_VHOST_MAX_QUEUE_PAIRS 16
+#define HL_VHOST_MAX_QUEUES (2 * HL_VHOST_MAX_QUEUE_PAIRS)
 #define HL_VHOST_MAX_MEM_SLOTS 509
 #define HL_VHOST_MAX_RING 32768
 
@@ -111,7 +113,7 @@ struct hl_vhost_dev {
 	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
 	bool owner;
 	uint8_t status;
-	unsigned nqueues;           /* GET_QUEUE_NUM answer */
+	unsigned nqueues;           /* virtqueues; GET_QUEUE_NUM answers the queue pairs they make */
 	unsigned nregions;
 	struct hl_vu_region regions[HL_VHOST_MAX_MEM_SLOTS];
 	struct hl_guest_mem mem;    /* GPA -> host, what descriptors use */

@@ -24,7 +24,7 @@ struct hl_vhost_frontend {
 	int listen_fd;           /* server mode: where the back-end connects */
 	uint64_t features;       /* negotiated virtio features */
 	uint64_t protocol;       /* negotiated protocol features */
-	uint32_t backend_queues; /* GET_QUEUE_NUM, when MQ was offered */
+	uint32_t backend_queues; /* GET_QUEUE_NUM (queue pairs), when MQ was offered */
 };
 
 /* Connect to a back-end listening on `path`, retrying for up to timeout_ms. */

@@ -369,7 +369,8 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		hl_vhost_dev_reset(d);
 		return 0;
 	case HL_VU_GET_QUEUE_NUM:
-		return reply_u64(m, r, d->nqueues);
+		/* queue pairs, as QEMU and DPDK read it (each compares it with its queues=) */
+		return reply_u64(m, r, (d->nqueues + 1) / 2);
 	case HL_VU_GET_MAX_MEM_SLOTS:
 		return reply_u64(m, r, HL_VHOST_MAX_MEM_SLOTS);
 	case HL_VU_SET_STATUS:

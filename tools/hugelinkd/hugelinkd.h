@@ -41,6 +41,7 @@ struct daemon {
 		bool client;
 		char zcopy[8];    /* "auto", "on", "off" */
 		char offload[4];  /* vhost, tap: "on", "off" */
+		unsigned queues;  /* vhost: queue pairs offered */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */

@@ -141,7 +141,10 @@ static void ports(struct daemon *d, struct hld_text *t)
 		}
 }
 
-/* Per virtqueue of each vhost port: queue 0 is the guest's receive queue, 1 its transmit queue. */
+/*
+ * Per direction of each vhost port, every queue pair added up: queue 0 is
+ * the guest's receive queues, 1 its transmit queues.
+ */
 static void queues(struct daemon *d, struct hld_text *t)
 {
 	static const char *const dir[2] = {"to_guest", "from_guest"};
