@@ -44,6 +44,12 @@ int hl_vhost_frontend_start_queue(struct hl_vhost_frontend *fe, unsigned q, unsi
 				  const void *desc, const void *avail, const void *used,
 				  uint16_t base, int kick_fd, int call_fd);
 
+/*
+ * SET_VRING_ENABLE: a started queue on or off, as a guest that changes its
+ * number of queue pairs does; -EOPNOTSUPP without PROTOCOL_FEATURES.
+ */
+int hl_vhost_frontend_enable_queue(struct hl_vhost_frontend *fe, unsigned q, bool on);
+
 /* GET_VRING_BASE: stop a queue; *base gets where the back-end stopped. */
 int hl_vhost_frontend_stop_queue(struct hl_vhost_frontend *fe, unsigned q, uint16_t *base);
 
