@@ -111,7 +111,7 @@ def stats(d, name):
 
 
 def queues(d):
-    return stats(d, "mq").get("queues", [])
+    return queues_of(d, "mq")
 
 
 def wait_enabled(d, n, secs=20.0):
@@ -133,13 +133,39 @@ def streams(text):
     return out
 
 
+def config(t, build, work):
+    """--config with "queues": taken, and refused out of range."""
+    for n, good in ((3, True), (17, False)):
+        cfg = os.path.join(work, f"cfg{n}.json")
+        with open(cfg, "w") as f:
+            json.dump({"ports": [{"kind": "vhost", "name": "c", "path": os.path.join(work, f"c{n}.sock"),
+                                  "mode": "server", "queues": n}]}, f)
+        d = Daemon(build, os.path.join(work, f"d{n}"), "--config", cfg, "--name", f"mq-cfg-{os.getpid()}")
+        os.makedirs(d.work, exist_ok=True)
+        ok = d.start()
+        if good:
+            q = queues_of(d, "c")
+            t.check(ok and len(q) == 3 and not any(x["enabled"] for x in q),
+                    "a --config port with \"queues\": 3 has three pairs, none enabled yet", f"{q} {d.log_tail(3)}")
+            d.stop()
+        else:
+            t.check(not ok and "queues" in d.log_tail(5), "and \"queues\": 17 is refused, saying why",
+                    d.log_tail(5))
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop()
+
+
+def queues_of(d, name):
+    return {p["name"]: p for p in d.json("stats")["ports"]}.get(name, {}).get("queues", [])
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     if os.geteuid() != 0:
         bail("needs root (a TAP interface)")
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(19)
+    t = Tap(23)
     work = tempfile.mkdtemp(prefix="mq-testpmd.")
     sock = os.path.join(work, "mq.sock")
     ifname = f"mq{os.getpid() % 100000}"
@@ -156,6 +182,9 @@ def main():
         lst = {p["name"]: p for p in d.json("port", "list")["ports"]}
         t.check(lst.get("mq", {}).get("queues") == PAIRS and lst.get("t", {}).get("kind") == "tap",
                 "port list shows the port's queue pairs", str(lst.get("mq")))
+        with open(os.path.join(work, "hugelinkd.ports")) as f:
+            saved = {p["name"]: p for p in json.load(f)["ports"]}
+        t.check(saved.get("mq", {}).get("queues") == PAIRS, "the saved port list keeps \"queues\"", str(saved))
         rc, qa, err = d.hlctl("qemu-args", "mq")
         t.check(rc == 0 and f"queues={PAIRS}" in qa and f"mq=on,vectors={2 * PAIRS + 2}" in qa,
                 "qemu-args asks QEMU for 4 queue pairs, mq=on and 2N+2 vectors", qa + err)
@@ -173,6 +202,8 @@ def main():
         t.check(len(q) == PAIRS and all(x.get("enabled") for x in q) and st.get("state") == "up",
                 "testpmd connects and enables all four queue pairs", f"{q} {st.get('state')} {pmd.tail()}")
         pmd.wait_for(r"Press enter|Start automatic packet forwarding", 10)
+        t.check([x.get("worker") for x in q] == [0, 1, 0, 1],
+                "the four pairs are polled by the two workers in turn", str(q))
 
         # 64 flows through the TAP into testpmd and back
         q0 = queues(d)  # (what the kernel sent when the TAP came up, before testpmd was there, is not ours)
@@ -236,6 +267,7 @@ def main():
         wire = None
         rc = d.stop()
         t.check(rc == 0 and not os.path.exists(sock), "hugelinkd stops cleanly", f"rc {rc}")
+        config(t, build, work)
     finally:
         if wire is not None:
             wire.close()
