@@ -65,6 +65,12 @@ struct hl_vu_region {
 	uint64_t page_size;  /* of the file behind it: 4 KiB, or the hugepage size */
 	uint64_t *page_pa;   /* physical address of each page of the mapping; NULL: unknown */
 	int fd;
+	/*
+	 * ADD_MEM_REG of this very region again: QEMU 7.2 sends one per queue
+	 * pair of a multiqueue device. Each is taken (nothing mapped twice) and
+	 * undone by a REM_MEM_REG before the region goes.
+	 */
+	uint32_t dups;
 };
 
 struct hl_vu_vring {
