@@ -359,7 +359,7 @@ struct rx_loop {
 	unsigned cur;
 };
 
-/* Forward a burst of n that p (queue q, or -1: rx) just gave into w->in[l->cur]. */
+/* p just gave n frames into w->in[l->cur]: forward what was held, then these (or hold them). */
 static inline void took(struct worker *w, struct rx_loop *l, struct hl_sw_port *p, uint16_t n, uint64_t t0)
 {
 	if (l->nheld > 0) {

@@ -126,7 +126,7 @@ void hlctl_show_ports(const struct hl_json *reply)
 				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%s",
 							off ? " " : "", keys[k], v);
 		}
-		static const char *const nums[] = {"id", "queues", "regions"};
+		static const char *const nums[] = {"id", "regions"}; /* "queues" is among the keys */
 		for (size_t k = 0; k < HL_ARRAY_SIZE(nums); k++) {
 			uint64_t v;
 			if (hl_json_u64(hl_json_get(p, nums[k]), &v) && off < sizeof(det))
