@@ -165,7 +165,7 @@ def main():
         bail("needs root (a TAP interface)")
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(23)
+    t = Tap(24)
     work = tempfile.mkdtemp(prefix="mq-testpmd.")
     sock = os.path.join(work, "mq.sock")
     ifname = f"mq{os.getpid() % 100000}"
@@ -222,6 +222,10 @@ def main():
                 str(txq))
         t.check(sum(1 for n in rxq if n > 0) >= 2, "and received from more than one of its transmit queues",
                 str(rxq))
+        rc, text, _ = d.hlctl("stats")
+        t.check(rc == 0 and all(f"queues mq: pair {k} enabled worker {k % 2} rx={rxq[k]} " in text
+                                for k in range(PAIRS)),
+                "hlctl stats has a line per queue pair", text)
         t.check(all(x["rx_drops"] == y["rx_drops"] and x["tx_drops"] == y["tx_drops"] for x, y in zip(q, q0)),
                 "no queue pair dropped a frame", f"{q0} {q}")
         st = settle(d, ["mq", "t"])

@@ -263,6 +263,19 @@ void hlctl_show_stats(const struct hl_json *reply)
 		}
 		printf("\n");
 	}
+	/* multiqueue vhost ports: one line per queue pair */
+	for (size_t i = 0; i < hl_json_len(ports); i++) {
+		const struct hl_json *p = hl_json_at(ports, i), *qs = hl_json_get(p, "queues");
+		for (size_t k = 0; hl_json_len(qs) > 1 && k < hl_json_len(qs); k++) {
+			const struct hl_json *q = hl_json_at(qs, k);
+			int on = hl_json_bool(hl_json_get(q, "enabled"));
+			printf("queues %s: pair %" PRIu64 " %s worker %" PRIu64 " rx=%" PRIu64 " tx=%" PRIu64
+			       " rx_drops=%" PRIu64 " tx_drops=%" PRIu64 "\n",
+			       str_or(p, "name", "-"), hlctl_u64(q, "pair"), on == 1 ? "enabled" : "disabled",
+			       hlctl_u64(q, "worker"), hlctl_u64(q, "rx_packets"), hlctl_u64(q, "tx_packets"),
+			       hlctl_u64(q, "rx_drops"), hlctl_u64(q, "tx_drops"));
+		}
+	}
 	/* shm ports whose peer died, left or broke a ring: what the resets took back */
 	for (size_t i = 0; i < hl_json_len(ports); i++) {
 		const struct hl_json *p = hl_json_at(ports, i);
