@@ -165,7 +165,7 @@ def main():
         bail("needs root (a TAP interface)")
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(24)
+    t = Tap(25)
     work = tempfile.mkdtemp(prefix="mq-testpmd.")
     sock = os.path.join(work, "mq.sock")
     ifname = f"mq{os.getpid() % 100000}"
@@ -226,6 +226,10 @@ def main():
         t.check(rc == 0 and all(f"queues mq: pair {k} enabled worker {k % 2} rx={rxq[k]} " in text
                                 for k in range(PAIRS)),
                 "hlctl stats has a line per queue pair", text)
+        rc, prom, _ = d.hlctl("stats", "--prometheus")
+        t.check(rc == 0 and all(f'hugelink_queue_pair_packets_total{{port="mq",pair="{k}",direction="to_guest"}} '
+                                f'{txq[k]}\n' in prom for k in range(PAIRS)),
+                "the metrics count each pair too", prom[-800:])
         t.check(all(x["rx_drops"] == y["rx_drops"] and x["tx_drops"] == y["tx_drops"] for x, y in zip(q, q0)),
                 "no queue pair dropped a frame", f"{q0} {q}")
         st = settle(d, ["mq", "t"])
