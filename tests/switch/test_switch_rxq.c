@@ -178,7 +178,5 @@ HL_TEST(queues_spread_over_workers)
 	CHECK(hl_switch_find_port(sw, "bad") == NULL && hl_switch_find_port(sw, "huge") == NULL);
 
 	hl_switch_destroy(sw);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	REQUIRE_OK(hl_pool_destroy(pool));
+	pool_release(pool, bp);
 }

@@ -396,11 +396,8 @@ HL_TEST(four_queue_pairs)
 	stop_ctrl = 1;
 	pthread_join(th, NULL);
 	port->ops->close(port);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	hl_bufpool_free(g.bp);
-	REQUIRE_OK(hl_pool_destroy(g.pool));
-	hl_bufpool_free(sw_bp);
-	REQUIRE_OK(hl_pool_destroy(sw_pool));
+	pool_release(g.pool, g.bp);
+	pool_release(sw_pool, sw_bp);
 }
 
 /* The flow hash: same flow, same value; what it reads is bounded by the frame. */
@@ -431,7 +428,5 @@ HL_TEST(flow_hash)
 	hl_buf_free(a);
 	hl_buf_free(b);
 	hl_buf_free(c);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_bufpool_free(bp);
-	REQUIRE_OK(hl_pool_destroy(pool));
+	pool_release(pool, bp);
 }
