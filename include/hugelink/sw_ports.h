@@ -34,6 +34,7 @@ struct hl_sw_vhost_params {
 	enum hl_vhost_zc_mode zcopy;
 	bool no_offload;    /* offer the guest no offloads (checksum, TSO) */
 	bool no_packed;     /* offer split virtqueues only (no VIRTIO_F_RING_PACKED) */
+	unsigned queues;    /* queue pairs offered, 1..HL_VHOST_MAX_QUEUE_PAIRS (multiqueue); 0: 1 */
 };
 int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_port **out);
 /* The socket path and role of a vhost port (for listing and qemu-args). */
@@ -44,12 +45,19 @@ struct hl_sw_vhost_info {
 	uint64_t disconnects;
 	uint64_t pinned;      /* guest transmit chains held in place by zero-copy now */
 	bool packed;          /* the guest's queues are packed rings (as last negotiated) */
-	/* per virtqueue: [0] the guest's receive queue (the switch sends), [1] its transmit queue */
+	/*
+	 * Per direction, every queue pair's added up: [0] the guest's receive
+	 * queues (the switch sends), [1] its transmit queues.
+	 */
 	struct hl_sw_vhost_queue {
 		uint64_t packets, bytes;
 		uint64_t drop_no_buf, drop_bad_chain, drop_too_big, drop_bad_offload;
-		uint64_t calls; /* interrupts sent to the guest */
+		uint64_t calls;    /* interrupts sent to the guest */
+		uint64_t short_tx; /* receive queues: frames the switch offered that it did not take */
 	} q[2];
+	unsigned pairs;       /* queue pairs offered */
+	uint32_t running;     /* bit q: virtqueue q runs now (the guest enabled it) */
+	struct hl_sw_vhost_queue pair[HL_VHOST_MAX_QUEUE_PAIRS][2]; /* the same per pair */
 };
 int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *info);
 

@@ -10,7 +10,9 @@
  *     worker has passed a quiescent point (or sleeps) before the port may be
  *     closed, so a worker never touches a closed port.
  *   - each worker polls the receive side of the ports assigned to it
- *     (round-robin at add time) and transmits to any port. With one worker
+ *     (round-robin at add time; a port with several receive queues, such
+ *     as a multiqueue vhost port, has each queue assigned on its own, so
+ *     its queues spread over the workers) and transmits to any port. With one worker
  *     (the default) nothing is shared; with more, a port's transmit side is
  *     taken under a per-port spinlock, as OVS does when PMDs outnumber
  *     transmit queues.
@@ -61,6 +63,7 @@ extern "C" {
 #define HL_SW_MAX_WORKERS 8
 #define HL_SW_BURST 32
 #define HL_SW_NAME_LEN 32
+#define HL_SW_MAX_RXQ 32 /* receive queues of one port polled apart (a bit each) */
 /*
  * A worker that moved nothing for this long sleeps until a kick. Short on
  * purpose: on a host whose guests share the switch's cores, a poll that
@@ -169,6 +172,21 @@ struct hl_sw_port_ops {
 	 * away (its MACs are then forgotten, see hl_switch_mac_moves).
 	 */
 	bool (*migrated_away)(struct hl_sw_port *p);
+	/*
+	 * Several receive queues polled apart, for a port whose nrxq > 1
+	 * (then rx, arm, disarm and set_wakeup are not used): rx_queue is rx
+	 * for queue q; rxq_ready tells, a bit a queue, which are worth a poll
+	 * now, so a queue the peer never enabled costs its worker nothing;
+	 * arm_queue, disarm_queue and set_queue_wakeup are arm, disarm and
+	 * set_wakeup for queue q. Each queue goes to a worker of its own
+	 * (round-robin), so one port's queues are received in parallel.
+	 */
+	uint16_t (*rx_queue)(struct hl_sw_port *p, unsigned q, struct hl_bufpool *bp, struct hl_buf **pkts,
+			     uint16_t n);
+	uint32_t (*rxq_ready)(const struct hl_sw_port *p);
+	bool (*arm_queue)(struct hl_sw_port *p, unsigned q);
+	void (*disarm_queue)(struct hl_sw_port *p, unsigned q);
+	int (*set_queue_wakeup)(struct hl_sw_port *p, unsigned q, int epfd, uint64_t data);
 	/* Longest a worker may sleep with this port armed (ms; 0: no limit): for peers that cannot always kick. */
 	unsigned max_sleep_ms;
 	/*
@@ -190,8 +208,10 @@ struct hl_sw_port {
 	const struct hl_sw_port_ops *ops;
 	char name[HL_SW_NAME_LEN];
 	uint16_t id;      /* set by the switch: index in its port array */
-	uint16_t worker;  /* set by the switch: who polls rx */
+	uint16_t worker;  /* set by the switch: who polls rx (with nrxq > 1: queue 0) */
 	int tx_lock;      /* taken around tx only when there are several workers */
+	uint16_t nrxq;    /* set by the kind: receive queues polled apart (ops->rx_queue); 0 or 1: rx */
+	uint32_t rxq_mask[HL_SW_MAX_WORKERS]; /* set by the switch, with nrxq > 1: the queues each worker polls */
 };
 
 /*

@@ -36,7 +36,9 @@
 extern "C" {
 #endif
 
-#define HL_VHOST_MAX_QUEUES 8
+/* virtqueues of a device: 16 queue pairs of virtio-net (receive 2k, transmit 2k+1) */
+#define HL_VHOST_MAX_QUEUE_PAIRS 16
+#define HL_VHOST_MAX_QUEUES (2 * HL_VHOST_MAX_QUEUE_PAIRS)
 #define HL_VHOST_MAX_MEM_SLOTS 509
 #define HL_VHOST_MAX_RING 32768
 
@@ -64,6 +66,12 @@ struct hl_vu_region {
 	uint64_t page_size;  /* of the file behind it: 4 KiB, or the hugepage size */
 	uint64_t *page_pa;   /* physical address of each page of the mapping; NULL: unknown */
 	int fd;
+	/*
+	 * ADD_MEM_REG of this very region again: QEMU 7.2 sends one per queue
+	 * pair of a multiqueue device. Each is taken (nothing mapped twice) and
+	 * undone by a REM_MEM_REG before the region goes.
+	 */
+	uint32_t dups;
 };
 
 struct hl_vu_vring {
@@ -112,7 +120,7 @@ struct hl_vhost_dev {
 	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
 	bool owner;
 	uint8_t status;
-	unsigned nqueues;           /* GET_QUEUE_NUM answer */
+	unsigned nqueues;           /* virtqueues; GET_QUEUE_NUM answers the queue pairs they make */
 	unsigned nregions;
 	struct hl_vu_region regions[HL_VHOST_MAX_MEM_SLOTS];
 	struct hl_guest_mem mem;    /* GPA -> host, what descriptors use */

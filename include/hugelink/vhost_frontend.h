@@ -24,7 +24,7 @@ struct hl_vhost_frontend {
 	int listen_fd;           /* server mode: where the back-end connects */
 	uint64_t features;       /* negotiated virtio features */
 	uint64_t protocol;       /* negotiated protocol features */
-	uint32_t backend_queues; /* GET_QUEUE_NUM, when MQ was offered */
+	uint32_t backend_queues; /* GET_QUEUE_NUM (queue pairs), when MQ was offered */
 };
 
 /* Connect to a back-end listening on `path`, retrying for up to timeout_ms. */
@@ -43,6 +43,12 @@ int hl_vhost_frontend_set_mem(struct hl_vhost_frontend *fe, struct hl_pool *pool
 int hl_vhost_frontend_start_queue(struct hl_vhost_frontend *fe, unsigned q, unsigned num,
 				  const void *desc, const void *avail, const void *used,
 				  uint16_t base, int kick_fd, int call_fd);
+
+/*
+ * SET_VRING_ENABLE: a started queue on or off, as a guest that changes its
+ * number of queue pairs does; -EOPNOTSUPP without PROTOCOL_FEATURES.
+ */
+int hl_vhost_frontend_enable_queue(struct hl_vhost_frontend *fe, unsigned q, bool on);
 
 /* GET_VRING_BASE: stop a queue; *base gets where the back-end stopped. */
 int hl_vhost_frontend_stop_queue(struct hl_vhost_frontend *fe, unsigned q, uint16_t *base);

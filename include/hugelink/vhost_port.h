@@ -98,7 +98,12 @@ struct hl_vhost_port_params {
 	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES, with the offloads unless no_offload */
 	bool no_offload;   /* offer no offloads (HL_VHOST_OFFLOAD_FEATURES) */
 	bool no_packed;    /* offer split rings only (no VIRTIO_F_RING_PACKED) */
-	unsigned nqueues;  /* 0: 2 (one receive and one transmit queue) */
+	/*
+	 * Virtqueues, 2 per queue pair (up to HL_VHOST_MAX_QUEUES); 0: 2. With
+	 * more than one pair the port offers VIRTIO_NET_F_MQ and GET_QUEUE_NUM
+	 * answers the pairs; the guest enables those it uses.
+	 */
+	unsigned nqueues;
 	enum hl_vhost_zc_mode zc_mode;
 	uint32_t zc_min_len;     /* AUTO threshold; 0: hl_vhost_zc_min_len_default() */
 	uint32_t zc_max_pinned;  /* 0: half the ring */
@@ -191,6 +196,8 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
  * After waking, disarm goes back to polling without kicks.
  */
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
+/* The same for one transmit queue q (odd), so queue pairs polled by different threads sleep apart. */
+int hl_vhost_port_set_queue_wakeup(struct hl_vhost_port *p, unsigned q, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);
 

@@ -60,6 +60,8 @@ extern "C" {
 #define HL_VIRTIO_NET_F_STATUS          16
 /* the guest announces itself (gratuitous ARP) when told, e.g. after a migration */
 #define HL_VIRTIO_NET_F_GUEST_ANNOUNCE  21
+/* several queue pairs (max_virtqueue_pairs in the device's config space) */
+#define HL_VIRTIO_NET_F_MQ              22
 
 #define HL_VIRTIO_BIT(b) (1ull << (b))
 

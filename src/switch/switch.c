@@ -283,6 +283,35 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 	}
 }
 
+/* Does worker w poll (some of) p's receive side? */
+static inline bool polls(const struct worker *w, const struct hl_sw_port *p)
+{
+	return p->nrxq > 1 ? p->rxq_mask[w->id] != 0 : p->worker == w->id;
+}
+
+/* Before sleeping: ask p (the queues of it that w polls) to wake w; false if packets wait. */
+static bool arm_port(const struct worker *w, struct hl_sw_port *p)
+{
+	if (p->nrxq <= 1)
+		return p->ops->arm == NULL || p->ops->arm(p);
+	for (uint32_t m = p->rxq_mask[w->id]; m != 0; m &= m - 1)
+		if (p->ops->arm_queue != NULL && !p->ops->arm_queue(p, (unsigned)__builtin_ctz(m)))
+			return false;
+	return true;
+}
+
+static void disarm_port(const struct worker *w, struct hl_sw_port *p)
+{
+	if (p->nrxq <= 1) {
+		if (p->ops->disarm != NULL)
+			p->ops->disarm(p);
+		return;
+	}
+	for (uint32_t m = p->rxq_mask[w->id]; m != 0; m &= m - 1)
+		if (p->ops->disarm_queue != NULL)
+			p->ops->disarm_queue(p, (unsigned)__builtin_ctz(m));
+}
+
 /* Arm every port this worker polls and sleep until a kick, a wake-up or the bound. */
 static void idle_sleep(struct worker *w)
 {
@@ -293,12 +322,11 @@ static void idle_sleep(struct worker *w)
 
 	for (unsigned i = 0; i < sw->nslots && ok; i++) {
 		struct hl_sw_port *p = port_get(sw, i);
-		if (p == NULL || p->worker != w->id)
+		if (p == NULL || !polls(w, p))
 			continue;
 		if (p->ops->max_sleep_ms != 0 && (int)p->ops->max_sleep_ms < timeout)
 			timeout = (int)p->ops->max_sleep_ms;
-		if (p->ops->arm != NULL)
-			ok = p->ops->arm(p);
+		ok = arm_port(w, p);
 	}
 	if (ok) {
 		/* from here until `sleeping` drops, this worker touches no port */
@@ -314,9 +342,54 @@ static void idle_sleep(struct worker *w)
 	}
 	for (unsigned i = 0; i < sw->nslots; i++) {
 		struct hl_sw_port *p = port_get(sw, i);
-		if (p != NULL && p->worker == w->id && p->ops->disarm != NULL)
-			p->ops->disarm(p);
+		if (p != NULL && polls(w, p))
+			disarm_port(w, p);
 	}
+}
+
+/*
+ * What one loop has received and not yet forwarded: a burst from a port
+ * whose frames are still on their way (rx_in_flight) is forwarded after
+ * the next poll, which gives their first lines, the ones forwarding reads,
+ * time to arrive.
+ */
+struct rx_loop {
+	struct hl_sw_port *held;
+	uint16_t nheld;
+	unsigned cur;
+};
+
+/* p just gave n frames into w->in[l->cur]: forward what was held, then these (or hold them). */
+static inline void took(struct worker *w, struct rx_loop *l, struct hl_sw_port *p, uint16_t n, uint64_t t0)
+{
+	if (l->nheld > 0) {
+		forward_burst(w, l->held, w->in[l->cur ^ 1], l->nheld, t0);
+		l->nheld = 0;
+	}
+	if (n == 0)
+		return;
+	if (p->ops->rx_in_flight) {
+		l->held = p;
+		l->nheld = n;
+		l->cur ^= 1;
+	} else {
+		forward_burst(w, p, w->in[l->cur], n, t0);
+	}
+}
+
+/* Poll the receive queues of p that w owns and that run now; how many packets came. */
+static inline unsigned poll_queues(struct worker *w, struct rx_loop *l, struct hl_sw_port *p, uint64_t t0)
+{
+	uint32_t m = p->rxq_mask[w->id];
+	unsigned moved = 0;
+	if (m == 0)
+		return 0;
+	for (m &= p->ops->rxq_ready(p); m != 0; m &= m - 1) {
+		uint16_t n = p->ops->rx_queue(p, (unsigned)__builtin_ctz(m), w->sw->bp, w->in[l->cur], HL_SW_BURST);
+		took(w, l, p, n, t0);
+		moved += n;
+	}
+	return moved;
 }
 
 static void *worker_main(void *arg)
@@ -336,38 +409,24 @@ static void *worker_main(void *arg)
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t gen = __atomic_load_n(&sw->gen, __ATOMIC_SEQ_CST);
 		unsigned moved = 0;
-		/*
-		 * A burst from a port whose frames are still on their way
-		 * (rx_in_flight) is forwarded after the next port has been
-		 * polled, which gives their first lines, the ones forwarding
-		 * reads, time to arrive. Port pointers stay valid until `seen`
-		 * is stored below.
-		 */
-		struct hl_sw_port *held = NULL;
-		uint16_t nheld = 0;
-		unsigned cur = 0;
+		/* port pointers stay valid until `seen` is stored below */
+		struct rx_loop l = {.held = NULL, .nheld = 0, .cur = 0};
 		for (unsigned i = 0; i < sw->nslots; i++) {
 			struct hl_sw_port *p = port_get(sw, i);
-			if (p == NULL || p->worker != w->id)
+			if (p == NULL)
 				continue;
-			uint16_t n = p->ops->rx(p, sw->bp, w->in[cur], HL_SW_BURST);
-			if (nheld > 0) {
-				forward_burst(w, held, w->in[cur ^ 1], nheld, t0);
-				nheld = 0;
+			if (p->nrxq > 1) {
+				moved += poll_queues(w, &l, p, t0);
+				continue;
 			}
-			if (n == 0)
+			if (p->worker != w->id)
 				continue;
+			uint16_t n = p->ops->rx(p, sw->bp, w->in[l.cur], HL_SW_BURST);
+			took(w, &l, p, n, t0);
 			moved += n;
-			if (p->ops->rx_in_flight) {
-				held = p;
-				nheld = n;
-				cur ^= 1;
-			} else {
-				forward_burst(w, p, w->in[cur], n, t0);
-			}
 		}
-		if (nheld > 0)
-			forward_burst(w, held, w->in[cur ^ 1], nheld, t0);
+		if (l.nheld > 0)
+			forward_burst(w, l.held, w->in[l.cur ^ 1], l.nheld, t0);
 		__atomic_store_n(&w->seen, gen, __ATOMIC_RELEASE);
 		uint64_t t1 = hl__fast_ns();
 		w->info.loops++;
@@ -522,6 +581,70 @@ struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i)
 	return i < sw->nslots ? sw->ports[i] : NULL;
 }
 
+/* The worker with the fewest receive queues to poll. */
+static unsigned least_loaded(const struct hl_switch *sw)
+{
+	unsigned w = 0;
+	for (unsigned i = 1; i < sw->nworkers; i++)
+		if (sw->nassigned[i] < sw->nassigned[w])
+			w = i;
+	return w;
+}
+
+/*
+ * Give p's receive side to workers, one queue at a time to the least
+ * loaded (round-robin when they are even), and have each queue's kicks
+ * wake its own worker. Nothing is counted unless all of it went.
+ */
+static int assign(struct hl_switch *sw, struct hl_sw_port *p, unsigned slot)
+{
+	int rc = 0;
+	if (p->nrxq <= 1) {
+		unsigned w = least_loaded(sw);
+		p->worker = (uint16_t)w;
+		if (p->ops->set_wakeup != NULL && (rc = p->ops->set_wakeup(p, sw->w[w].epfd, slot)) < 0)
+			return rc;
+		sw->nassigned[w]++;
+		return 0;
+	}
+	unsigned owner[HL_SW_MAX_RXQ], load[HL_SW_MAX_WORKERS];
+	memcpy(load, sw->nassigned, sizeof(load));
+	memset(p->rxq_mask, 0, sizeof(p->rxq_mask));
+	for (unsigned q = 0; q < p->nrxq; q++) {
+		unsigned w = 0;
+		for (unsigned i = 1; i < sw->nworkers; i++)
+			if (load[i] < load[w])
+				w = i;
+		owner[q] = w;
+		load[w]++;
+		if (p->ops->set_queue_wakeup != NULL && (rc = p->ops->set_queue_wakeup(p, q, sw->w[w].epfd, slot)) < 0)
+			return rc;
+	}
+	for (unsigned q = 0; q < p->nrxq; q++)
+		p->rxq_mask[owner[q]] |= 1u << q;
+	memcpy(sw->nassigned, load, sizeof(load));
+	p->worker = (uint16_t)owner[0];
+	return 0;
+}
+
+static void unassign(struct hl_switch *sw, const struct hl_sw_port *p)
+{
+	if (p->nrxq <= 1) {
+		sw->nassigned[p->worker]--;
+		return;
+	}
+	for (unsigned w = 0; w < sw->nworkers; w++)
+		sw->nassigned[w] -= (unsigned)__builtin_popcount(p->rxq_mask[w]);
+}
+
+/* Wake every worker that polls p, so it sees the port (again). */
+static void wake_port(struct hl_switch *sw, const struct hl_sw_port *p)
+{
+	for (unsigned w = 0; w < sw->nworkers; w++)
+		if (polls(&sw->w[w], p))
+			wake(&sw->w[w]);
+}
+
 int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 {
 	if (p->vlan.mode > HL_SW_VLAN_TRUNK)
@@ -533,26 +656,22 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 		slot++;
 	if (slot == HL_SW_MAX_PORTS)
 		return hl_error(-ENOSPC, "switch: all %u ports in use", HL_SW_MAX_PORTS);
-	unsigned w = 0;
-	for (unsigned i = 1; i < sw->nworkers; i++)
-		if (sw->nassigned[i] < sw->nassigned[w])
-			w = i;
+	if (p->nrxq > 1 && (p->nrxq > HL_SW_MAX_RXQ || p->ops->rx_queue == NULL || p->ops->rxq_ready == NULL))
+		return hl_error(-EINVAL, "port %s: %u receive queues (at most %d, each with rx_queue)", p->name, p->nrxq,
+				HL_SW_MAX_RXQ);
 	p->id = (uint16_t)slot;
-	p->worker = (uint16_t)w;
 	p->tx_lock = 0;
-	if (p->ops->set_wakeup != NULL) {
-		int rc = p->ops->set_wakeup(p, sw->w[w].epfd, slot);
-		if (rc < 0)
-			return rc;
-	}
+	int rc = assign(sw, p, slot);
+	if (rc < 0)
+		return rc;
 	/* a slot's counters keep counting across ports; a new port starts from here */
 	sum_stats(sw, slot, &sw->base[slot]);
-	sw->nassigned[w]++;
 	if (slot >= sw->nslots)
 		__atomic_store_n(&sw->nslots, slot + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&sw->ports[slot], p, __ATOMIC_RELEASE);
-	wake(&sw->w[w]);
-	HL_LOG_INFO("switch: port %s (%s) added as %u, worker %u", p->name, p->ops->kind, slot, w);
+	wake_port(sw, p);
+	HL_LOG_INFO("switch: port %s (%s) added as %u, worker %u%s", p->name, p->ops->kind, slot, p->worker,
+		    p->nrxq > 1 ? " (queue 0; its other queues round-robin)" : "");
 	return 0;
 }
 
@@ -564,7 +683,7 @@ int hl_switch_del_port(struct hl_switch *sw, const char *name)
 	__atomic_store_n(&sw->ports[p->id], NULL, __ATOMIC_SEQ_CST);
 	wait_quiescent(sw);
 	hl_mac_flush_port(sw->mac, p->id);
-	sw->nassigned[p->worker]--;
+	unassign(sw, p);
 	HL_LOG_INFO("switch: port %s removed", p->name);
 	p->ops->close(p);
 	return 0;
@@ -579,7 +698,7 @@ static int port_reset(struct hl_switch *sw, struct hl_sw_port *p, const char *wh
 	wait_quiescent(sw);
 	int rc = p->ops->reset(p, why);
 	__atomic_store_n(&sw->ports[p->id], p, __ATOMIC_RELEASE);
-	wake(&sw->w[p->worker]);
+	wake_port(sw, p);
 	return rc;
 }
 

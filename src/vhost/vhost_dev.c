@@ -202,8 +202,27 @@ static int set_mem_table(struct hl_vhost_dev *d, const struct hl_vu_mem_table *t
 	return 0;
 }
 
+/* A region the front-end added already, the same in every field; NULL if none. */
+static struct hl_vu_region *same_region(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m)
+{
+	for (unsigned i = 0; i < d->nregions; i++) {
+		struct hl_vu_region *r = &d->regions[i];
+		if (r->gpa == m->guest_phys_addr && r->size == m->memory_size && r->uva == m->userspace_addr &&
+		    r->mmap_offset == m->mmap_offset)
+			return r;
+	}
+	return NULL;
+}
+
 static int add_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m, int fd)
 {
+	struct hl_vu_region *again = same_region(d, m);
+	if (again != NULL && again->dups < UINT32_MAX) {
+		/* the same memory once more (one message per queue pair): counted, not mapped twice */
+		close(fd);
+		again->dups++;
+		return 0;
+	}
 	if (d->nregions >= HL_VHOST_MAX_MEM_SLOTS) {
 		close(fd);
 		return hl_error(-ENOSPC, "vhost-user ADD_MEM_REG: all %d slots in use", HL_VHOST_MAX_MEM_SLOTS);
@@ -235,6 +254,10 @@ static int rem_mem_reg(struct hl_vhost_dev *d, const struct hl_vu_mem_region *m)
 		struct hl_vu_region *r = &d->regions[i];
 		if (r->gpa != m->guest_phys_addr || r->size != m->memory_size)
 			continue;
+		if (r->dups > 0) { /* added more than once: it stays until the last removal */
+			r->dups--;
+			return 0;
+		}
 		/* rings may live in it: stop all, remove, restart what still translates */
 		bool was[HL_VHOST_MAX_QUEUES];
 		stop_all(d, was);
@@ -402,7 +425,8 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		hl_vhost_dev_reset(d);
 		return 0;
 	case HL_VU_GET_QUEUE_NUM:
-		return reply_u64(m, r, d->nqueues);
+		/* queue pairs, as QEMU and DPDK read it (each compares it with its queues=) */
+		return reply_u64(m, r, (d->nqueues + 1) / 2);
 	case HL_VU_GET_MAX_MEM_SLOTS:
 		return reply_u64(m, r, HL_VHOST_MAX_MEM_SLOTS);
 	case HL_VU_SET_STATUS:

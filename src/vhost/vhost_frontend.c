@@ -184,6 +184,13 @@ int hl_vhost_frontend_start_queue(struct hl_vhost_frontend *fe, unsigned q, unsi
 	return rc;
 }
 
+int hl_vhost_frontend_enable_queue(struct hl_vhost_frontend *fe, unsigned q, bool on)
+{
+	if (!(fe->features & (1ull << HL_VU_F_PROTOCOL_FEATURES)))
+		return hl_error(-EOPNOTSUPP, "vhost-user front-end: queues are enabled one by one only with PROTOCOL_FEATURES");
+	return set_state(fe, HL_VU_SET_VRING_ENABLE, q, on ? 1 : 0);
+}
+
 int hl_vhost_frontend_stop_queue(struct hl_vhost_frontend *fe, unsigned q, uint16_t *base)
 {
 	struct hl_vu_vring_state s = {.index = q};

@@ -91,13 +91,14 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	/* poll mode: the guest need not kick */
 	set_notify(vq, false);
 	log_used_flags(vq);
-	if ((q & 1) && p->wake_epfd >= 0 && v->kick_fd >= 0) {
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = p->wake_data};
-		if (epoll_ctl(p->wake_epfd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0)
+	if ((q & 1) && vq->wake_epfd >= 0 && v->kick_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = vq->wake_data};
+		if (epoll_ctl(vq->wake_epfd, EPOLL_CTL_ADD, v->kick_fd, &ev) < 0)
 			HL_LOG_WARN("vhost-user %s: queue %u: cannot watch its kick fd: %s", p->be.path, q,
 				    strerror(errno));
 	}
 	__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
+	__atomic_or_fetch(&p->running_mask, 1u << q, __ATOMIC_RELEASE);
 	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries, %s)", p->be.path, q, v->num,
 		    vq->packed ? "packed" : "split");
 }
@@ -109,6 +110,7 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 
 	if (!__atomic_load_n(&vq->running, __ATOMIC_ACQUIRE))
 		return d->vq[q].base;
+	__atomic_and_fetch(&p->running_mask, ~(1u << q), __ATOMIC_RELEASE);
 	__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
 		__builtin_ia32_pause();
@@ -120,8 +122,8 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 		HL_LOG_INFO("vhost-user %s: queue %u stopped with dirty logging on: the guest migrated", p->be.path, q);
 	}
 	/* before the engine closes the fd, or a stale registration would linger */
-	if ((q & 1) && p->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
-		epoll_ctl(p->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);
+	if ((q & 1) && vq->wake_epfd >= 0 && d->vq[q].kick_fd >= 0)
+		epoll_ctl(vq->wake_epfd, EPOLL_CTL_DEL, d->vq[q].kick_fd, NULL);
 	uint16_t base = vq->packed ? hl_vring_packed_get_base(&vq->pvr) : vq->vr.last_avail_idx;
 	HL_LOG_INFO("vhost-user %s: queue %u stopped at %s%u", p->be.path, q,
 		    vq->packed ? (base & 0x8000u ? "wrap 1, " : "wrap 0, ") : "", base & (vq->packed ? 0x7fffu : 0xffffu));
@@ -201,25 +203,31 @@ static const struct hl_vhost_ops port_ops = {
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
 	memset(p, 0, sizeof(*p));
-	p->wake_epfd = -1;
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
-		p->vq[q].call_fd = -1;
+		p->vq[q].call_fd = p->vq[q].wake_epfd = -1;
 	p->zc_mode = prm->zc_mode;
 	if (p->zc_mode != HL_VHOST_ZC_OFF)
 		hl_fast_clock_init(); /* pin ages are taken per burst */
 	p->zc_min_len = prm->zc_min_len;
 	p->zc_max_pinned = prm->zc_max_pinned;
 	p->zc_max_pin_ns = prm->zc_max_pin_ns;
+	unsigned nq = prm->nqueues ? prm->nqueues : 2;
+	if (nq > HL_VHOST_MAX_QUEUES)
+		return hl_error(-EINVAL, "vhost-user %s: %u virtqueues (at most %d: %d queue pairs)", prm->path, nq,
+				HL_VHOST_MAX_QUEUES, HL_VHOST_MAX_QUEUE_PAIRS);
 	struct hl_vhost_backend_params bp = {
 		.path = prm->path,
 		.client = prm->client,
 		.features = prm->features ? prm->features
 					  : (HL_VHOST_DEFAULT_FEATURES | (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES)) &
 						    ~(prm->no_packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED) : 0),
-		.nqueues = prm->nqueues ? prm->nqueues : 2,
+		.nqueues = nq,
 		.ops = &port_ops,
 		.opaque = p,
 	};
+	/* more than one queue pair is offered as virtio-net MQ; the front-end says how many it uses */
+	if (nq > 2)
+		bp.features |= HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MQ);
 	return hl_vhost_backend_open(&p->be, &bp);
 }
 
@@ -398,20 +406,31 @@ int hl_vhost_port_log_stop(struct hl_vhost_port *p)
 	return inject(&p->be.dev, &m, NULL, 0);
 }
 
+int hl_vhost_port_set_queue_wakeup(struct hl_vhost_port *p, unsigned q, int epfd, uint64_t data)
+{
+	if (q >= HL_VHOST_MAX_QUEUES || !(q & 1))
+		return hl_error(-EINVAL, "vhost-user %s: queue %u is not a transmit queue", p->be.path, q);
+	struct hl_vhost_vq *vq = &p->vq[q];
+	if (vq->wake_epfd >= 0)
+		return hl_error(-EBUSY, "vhost-user %s: queue %u: wake-up already set", p->be.path, q);
+	vq->wake_epfd = epfd;
+	vq->wake_data = data;
+	/* already running: register it now; otherwise its start does */
+	int fd = p->be.dev.vq[q].kick_fd;
+	if (!p->be.dev.vq[q].started || fd < 0)
+		return 0;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return hl_error(-errno, "vhost-user %s: watch kick fd: %s", p->be.path, strerror(errno));
+	return 0;
+}
+
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data)
 {
-	if (p->wake_epfd >= 0)
-		return hl_error(-EBUSY, "vhost-user %s: wake-up already set", p->be.path);
-	p->wake_epfd = epfd;
-	p->wake_data = data;
-	/* queues already running: register them now, later ones at queue start */
 	for (unsigned q = 1; q < HL_VHOST_MAX_QUEUES; q += 2) {
-		int fd = p->be.dev.vq[q].kick_fd;
-		if (!p->be.dev.vq[q].started || fd < 0)
-			continue;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
-		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-			return hl_error(-errno, "vhost-user %s: watch kick fd: %s", p->be.path, strerror(errno));
+		int rc = hl_vhost_port_set_queue_wakeup(p, q, epfd, data);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -54,6 +54,8 @@ struct hl_vhost_vq {
 	uint32_t log_used_total;        /* packed: pvr.used_total when the used slots were last logged */
 	int running;      /* control thread writes; data path reads */
 	int busy;         /* data path writes; control thread waits on it */
+	int wake_epfd;      /* -1, or where this transmit queue's kick fd is registered */
+	uint64_t wake_data; /* epoll data for that registration */
 	struct hl_vhost_vq_stats stats; /* data-path thread only */
 } hl_cache_aligned;
 
@@ -71,9 +73,19 @@ struct hl_vhost_port {
 	uint64_t rarp;
 	uint64_t rarps_sent;
 	int migrated_away; /* atomic: a queue stopped while dirty logging was on (a migration's end) */
-	int wake_epfd;      /* -1, or where transmit queues' kick fds are registered */
-	uint64_t wake_data; /* epoll data for those registrations */
+	/*
+	 * Bit q set while queue q runs (control thread writes, with `running`):
+	 * the data path picks among running queues with one load, and a queue
+	 * the guest never enabled is never looked at.
+	 */
+	uint32_t running_mask;
 };
+
+/* Queues running now, as a bit mask (any thread; a queue may stop just after). */
+static inline uint32_t hl_vhost_port_running(const struct hl_vhost_port *p)
+{
+	return __atomic_load_n(&p->running_mask, __ATOMIC_ACQUIRE);
+}
 
 /* Data-path entry and exit (see the note on threads above). */
 static inline bool hl_vhost_vq_enter(struct hl_vhost_vq *vq)

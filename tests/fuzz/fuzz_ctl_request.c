@@ -104,6 +104,7 @@ int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_p
 	assert(name_ok(prm->name));
 	assert(prm->path != NULL && prm->path[0] == '/' && strlen(prm->path) < sizeof(((struct sockaddr_un *)0)->sun_path));
 	assert(prm->zcopy == HL_VHOST_ZC_AUTO || prm->zcopy == HL_VHOST_ZC_ON || prm->zcopy == HL_VHOST_ZC_OFF);
+	assert(prm->queues >= 1 && prm->queues <= HL_VHOST_MAX_QUEUE_PAIRS);
 	struct stub_port *s = stub_new(&vhost_stub_ops, prm->name);
 	snprintf(s->path, sizeof(s->path), "%s", prm->path);
 	s->client = prm->client;

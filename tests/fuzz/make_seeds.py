@@ -117,6 +117,14 @@ for name, lines in {
                        '{"cmd":"port-add","kind":"tap","name":"t0","ifname":"hlt0","offload":"on"}',
                        '{"cmd":"qemu-args","name":"v0"}', '{"cmd":"port-list"}',
                        '{"cmd":"port-add","kind":"vhost","name":"v2","path":"/run/hl/v0.sock","mode":"server"}'],
+    "seed-vhost-mq": ['{"cmd":"port-add","kind":"vhost","name":"m0","path":"/run/hl/m0.sock","mode":"server",'
+                      '"queues":4}',
+                      '{"cmd":"port-add","kind":"vhost","name":"m1","path":"/run/hl/m1.sock","mode":"server",'
+                      '"queues":17}',
+                      '{"cmd":"port-add","kind":"vhost","name":"m2","path":"/run/hl/m2.sock","mode":"client",'
+                      '"queues":"4"}',
+                      '{"cmd":"qemu-args","name":"m0"}', '{"cmd":"libvirt-xml","name":"m0"}', '{"cmd":"stats"}',
+                      '{"cmd":"port-list"}'],
     "seed-refused": ['{"cmd":"nope"}', '{"cmd":1}', '[1,2]', '{"cmd":"port-del"}', '{"cmd":"port-add","kind":"x"}',
                      '{"cmd":"port-add","kind":"shm","name":"bad/name"}', '{"cmd":"qemu-args","name":"none"}',
                      'not json'],

@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"usage: hlctl [--ctl SOCK] [--timeout MS] COMMAND\n"
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
 	"                 [--packed on|off]\n"
+	"                 [--queues N]     (N queue pairs, 1..16: multiqueue)\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]\n"
@@ -191,6 +192,7 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
 	const char *packed = NULL;
 	bool isolated = false;
+	unsigned long long queues = 0;
 	struct hl_jw w;
 	static const char *const memif_key[] = {"id", "rings", "ring_size", "buffer_size"};
 	const char *memif_val[4] = {NULL, NULL, NULL, NULL}, *secret = NULL;
@@ -227,6 +229,12 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			zcopy = argv[++i];
 			if (strcmp(zcopy, "auto") != 0 && strcmp(zcopy, "on") != 0 && strcmp(zcopy, "off") != 0)
 				return usage("port add vhost: --zcopy is auto, on or off, not '%s'", zcopy);
+		} else if (strcmp(kind, "vhost") == 0 && strcmp(o, "--queues") == 0) {
+			char *end;
+			if (!has_arg || argv[i + 1][0] < '0' || argv[i + 1][0] > '9' ||
+			    (queues = strtoull(argv[i + 1], &end, 10), *end != '\0') || queues < 1 || queues > 16)
+				return usage("port add vhost: --queues needs a number of queue pairs, 1..16");
+			i++;
 		} else if (strcmp(kind, "shm") != 0 && strcmp(o, "--offload") == 0) {
 			if (!has_arg || (strcmp(argv[i + 1], "on") != 0 && strcmp(argv[i + 1], "off") != 0))
 				return usage("port add %s: --offload is on or off", kind);
@@ -272,6 +280,8 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 		hl_jw_kv_str(&w, "mode", mode);
 		if (zcopy != NULL)
 			hl_jw_kv_str(&w, "zcopy", zcopy);
+		if (queues != 0)
+			hl_jw_kv_u64(&w, "queues", queues);
 	} else if (strcmp(kind, "tap") == 0) {
 		if (ifname != NULL)
 			hl_jw_kv_str(&w, "ifname", ifname);

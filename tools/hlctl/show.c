@@ -126,7 +126,7 @@ void hlctl_show_ports(const struct hl_json *reply)
 				off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s=%s",
 							off ? " " : "", keys[k], v);
 		}
-		static const char *const nums[] = {"id", "queues", "regions"};
+		static const char *const nums[] = {"id", "regions"}; /* "queues" is among the keys */
 		for (size_t k = 0; k < HL_ARRAY_SIZE(nums); k++) {
 			uint64_t v;
 			if (hl_json_u64(hl_json_get(p, nums[k]), &v) && off < sizeof(det))
@@ -262,6 +262,19 @@ void hlctl_show_stats(const struct hl_json *reply)
 				printf(" refused_%s=%" PRIu64, hl_json_key_at(rf, k), n);
 		}
 		printf("\n");
+	}
+	/* multiqueue vhost ports: one line per queue pair */
+	for (size_t i = 0; i < hl_json_len(ports); i++) {
+		const struct hl_json *p = hl_json_at(ports, i), *qs = hl_json_get(p, "queues");
+		for (size_t k = 0; hl_json_len(qs) > 1 && k < hl_json_len(qs); k++) {
+			const struct hl_json *q = hl_json_at(qs, k);
+			int on = hl_json_bool(hl_json_get(q, "enabled"));
+			printf("queues %s: pair %" PRIu64 " %s worker %" PRIu64 " rx=%" PRIu64 " tx=%" PRIu64
+			       " rx_drops=%" PRIu64 " tx_drops=%" PRIu64 "\n",
+			       str_or(p, "name", "-"), hlctl_u64(q, "pair"), on == 1 ? "enabled" : "disabled",
+			       hlctl_u64(q, "worker"), hlctl_u64(q, "rx_packets"), hlctl_u64(q, "tx_packets"),
+			       hlctl_u64(q, "rx_drops"), hlctl_u64(q, "tx_drops"));
+		}
 	}
 	/* shm ports whose peer died, left or broke a ring: what the resets took back */
 	for (size_t i = 0; i < hl_json_len(ports); i++) {

@@ -124,6 +124,7 @@ static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 		struct hl_sw_vhost_info vi;
 		if (strcmp(p->ops->state(p), "up") == 0 && hl_sw_port_vhost_info(p, &vi) == 0)
 			hl_jw_kv_str(r, "ring", vi.packed ? "packed" : "split");
+		hl_jw_kv_u64(r, "queues", c->queues);
 	} else if (strcmp(c->kind, "tap") == 0) {
 		hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
 		hl_jw_kv_str(r, "offload", c->offload);
@@ -209,6 +210,43 @@ static void json_memif(struct hl_jw *r, const struct hl_memif_port *mp)
 	hl_jw_obj_end(r);
 }
 
+/* The worker that polls receive queue q of p. */
+static unsigned queue_worker(const struct hl_sw_port *p, unsigned q)
+{
+	if (p->nrxq > 1)
+		for (unsigned w = 0; w < HL_SW_MAX_WORKERS; w++)
+			if (p->rxq_mask[w] & (1u << q))
+				return w;
+	return p->worker;
+}
+
+/*
+ * A vhost port's queue pairs, as the switch sees them: rx is what it took
+ * from the guest's transmit queue 2k+1, tx what it gave the guest's
+ * receive queue 2k; "enabled" while the guest runs both; "worker" polls
+ * the pair's transmit queue.
+ */
+static void json_vhost_queues(struct hl_jw *r, const struct hl_sw_port *p, const struct hl_sw_vhost_info *vi)
+{
+	hl_jw_key(r, "queues");
+	hl_jw_arr_begin(r);
+	for (unsigned k = 0; k < vi->pairs; k++) {
+		const struct hl_sw_vhost_queue *tx = &vi->pair[k][0], *rx = &vi->pair[k][1];
+		hl_jw_obj_begin(r);
+		hl_jw_kv_u64(r, "pair", k);
+		hl_jw_kv_bool(r, "enabled", ((vi->running >> (2 * k)) & 3u) == 3u);
+		hl_jw_kv_u64(r, "worker", queue_worker(p, k));
+		hl_jw_kv_u64(r, "rx_packets", rx->packets);
+		hl_jw_kv_u64(r, "rx_bytes", rx->bytes);
+		hl_jw_kv_u64(r, "rx_drops", rx->drop_no_buf + rx->drop_bad_chain + rx->drop_bad_offload);
+		hl_jw_kv_u64(r, "tx_packets", tx->packets);
+		hl_jw_kv_u64(r, "tx_bytes", tx->bytes);
+		hl_jw_kv_u64(r, "tx_drops", tx->short_tx);
+		hl_jw_obj_end(r);
+	}
+	hl_jw_arr_end(r);
+}
+
 /* A port's counters. */
 static void stats_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 {
@@ -230,6 +268,9 @@ static void stats_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 	hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
 	hl_jw_kv_u64(r, "rarps", st.rarps);
 	json_offload(r, &st.ol);
+	struct hl_sw_vhost_info vi;
+	if (hl_sw_port_vhost_info(p, &vi) == 0)
+		json_vhost_queues(r, p, &vi);
 	hld_uplink_stats_json(p, r);
 	const struct hl_memif_port *mp = hl_sw_port_memif(p);
 	if (mp != NULL)
@@ -573,6 +614,12 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 			return hl_error(-EINVAL, "vhost port %s: \"zcopy\" must be auto, on or off", name);
 		if (path_in_use(d, path))
 			return hl_error(-EADDRINUSE, "vhost port %s: path %s is used by another port", name, path);
+		const struct hl_json *jq = hl_json_get(spec, "queues");
+		uint64_t nq = 1;
+		if (jq != NULL && !hl_json_is_null(jq) && (!hl_json_u64(jq, &nq) || nq < 1 || nq > HL_VHOST_MAX_QUEUE_PAIRS))
+			return hl_error(-EINVAL, "vhost port %s: \"queues\" must be a whole number of queue pairs 1..%d",
+					name, HL_VHOST_MAX_QUEUE_PAIRS);
+		c.queues = (unsigned)nq;
 		c.client = strcmp(mode, "client") == 0;
 		snprintf(c.kind, sizeof(c.kind), "vhost");
 		snprintf(c.path, sizeof(c.path), "%s", path);
@@ -580,6 +627,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		struct hl_sw_vhost_params vp = {
 			.name = name, .path = path, .client = c.client, .no_offload = strcmp(c.offload, "off") == 0,
 			.no_packed = strcmp(c.packed, "off") == 0,
+			.queues = c.queues,
 			.zcopy = strcmp(c.zcopy, "on") == 0	 ? HL_VHOST_ZC_ON
 				 : strcmp(c.zcopy, "off") == 0 ? HL_VHOST_ZC_OFF
 							       : HL_VHOST_ZC_AUTO};

@@ -265,6 +265,18 @@ void hld_cmd_qemu_args(struct daemon *d, const struct hl_json *req, struct hl_jw
 		qemu_arg(&t, "socket,id=chr-%s,path=%s%s", n, qemu_val(gp->c->path, val, sizeof(val)),
 			 gp->c->client ? ",server=on,wait=off" : ",reconnect=1");
 		qemu_arg(&t, "-netdev");
+		/*
+		 * Multiqueue: the port's queue pairs, and an MSI-X vector for each
+		 * queue plus the control queue and the config change (2N+2), as
+		 * virtio-net wants them to spread interrupts over vCPUs.
+		 */
+		unsigned nq = gp->c->queues;
+		if (nq > 1) {
+			qemu_arg(&t, "vhost-user,id=net-%s,chardev=chr-%s,queues=%u", n, n, nq);
+			qemu_arg(&t, "-device");
+			qemu_arg(&t, "virtio-net-pci,netdev=net-%s,mac=%s,mq=on,vectors=%u", n, gp->mac, 2 * nq + 2);
+			continue;
+		}
 		qemu_arg(&t, "vhost-user,id=net-%s,chardev=chr-%s", n, n);
 		qemu_arg(&t, "-device");
 		qemu_arg(&t, "virtio-net-pci,netdev=net-%s,mac=%s,vectors=0", n, gp->mac);
@@ -336,7 +348,10 @@ void hld_cmd_libvirt_xml(struct daemon *d, const struct hl_json *req, struct hl_
 			hld_printf(&dev, "' mode='server'/>\n");
 		else
 			hld_printf(&dev, "' mode='client'>\n    <reconnect enabled='yes' timeout='1'/>\n  </source>\n");
-		hld_printf(&dev, "  <model type='virtio'/>\n</interface>\n");
+		hld_printf(&dev, "  <model type='virtio'/>\n");
+		if (gp->c->queues > 1)
+			hld_printf(&dev, "  <driver queues='%u'/>\n", gp->c->queues);
+		hld_printf(&dev, "</interface>\n");
 	}
 	if (dom.failed || dev.failed || dom.s == NULL || dev.s == NULL) {
 		hld_text_free(&dom);

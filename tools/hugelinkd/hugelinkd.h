@@ -42,6 +42,7 @@ struct daemon {
 		char zcopy[8];    /* "auto", "on", "off" */
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char packed[4];   /* vhost: "on" (packed rings offered), "off" */
+		unsigned queues;  /* vhost: queue pairs offered */
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */

@@ -141,7 +141,10 @@ static void ports(struct daemon *d, struct hld_text *t)
 		}
 }
 
-/* Per virtqueue of each vhost port: queue 0 is the guest's receive queue, 1 its transmit queue. */
+/*
+ * Per direction of each vhost port, every queue pair added up: queue 0 is
+ * the guest's receive queues, 1 its transmit queues.
+ */
 static void queues(struct daemon *d, struct hld_text *t)
 {
 	static const char *const dir[2] = {"to_guest", "from_guest"};
@@ -165,7 +168,7 @@ static void queues(struct daemon *d, struct hld_text *t)
 		{"too_big", offsetof(struct hl_sw_vhost_queue, drop_too_big)},
 		{"bad_offload", offsetof(struct hl_sw_vhost_queue, drop_bad_offload)},
 	};
-	struct hl_sw_vhost_info vi[HL_SW_MAX_PORTS];
+	static struct hl_sw_vhost_info vi[HL_SW_MAX_PORTS]; /* control thread only; large with every pair's counters */
 	struct hl_sw_port *p[HL_SW_MAX_PORTS];
 	unsigned n = 0;
 
@@ -187,6 +190,30 @@ static void queues(struct daemon *d, struct hld_text *t)
 					port_sample(t, name, p[i], extra,
 						    (double)*(const uint64_t *)((const char *)&vi[i].q[q] + off));
 				}
+	}
+}
+
+/* Per queue pair of each vhost port (multiqueue): frames and bytes each way. */
+static void pairs(struct daemon *d, struct hld_text *t)
+{
+	static const char *const dir[2] = {"to_guest", "from_guest"};
+	static struct hl_sw_vhost_info vi; /* control thread only */
+	for (unsigned f = 0; f < 2; f++) {
+		const char *name = f == 0 ? "hugelink_queue_pair_packets_total" : "hugelink_queue_pair_bytes_total";
+		family(t, name, "counter", f == 0 ? "Packets through one queue pair of a vhost port"
+						  : "Bytes through one queue pair of a vhost port");
+		for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
+			struct hl_sw_port *p = hl_switch_port_at(d->sw, i);
+			if (p == NULL || hl_sw_port_vhost_info(p, &vi) < 0)
+				continue;
+			for (unsigned k = 0; k < vi.pairs; k++)
+				for (unsigned q = 0; q < 2; q++) {
+					char extra[64];
+					snprintf(extra, sizeof(extra), "pair=\"%u\",direction=\"%s\"", k, dir[q]);
+					port_sample(t, name, p, extra,
+						    (double)(f == 0 ? vi.pair[k][q].packets : vi.pair[k][q].bytes));
+				}
+		}
 	}
 }
 
@@ -253,4 +280,5 @@ void hld_metrics(struct daemon *d, struct hld_text *t)
 	workers(d, t);
 	ports(d, t);
 	queues(d, t);
+	pairs(d, t);
 }

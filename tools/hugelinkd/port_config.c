@@ -78,6 +78,7 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_str(&w, "zcopy", c->zcopy);
 			hl_jw_kv_str(&w, "offload", c->offload);
 			hl_jw_kv_str(&w, "packed", c->packed);
+			hl_jw_kv_u64(&w, "queues", c->queues);
 		} else if (strcmp(c->kind, "tap") == 0) {
 			if (c->ifname[0] != '\0')
 				hl_jw_kv_str(&w, "ifname", c->ifname);
