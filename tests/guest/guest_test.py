@@ -87,6 +87,16 @@ def nothing_left(tap, case, daemon, tokens, run):
     shutil.rmtree(run, ignore_errors=True)
 
 
+def end_with_daemon(tap, case, guest, daemon, dlog, run, ncases):
+    """Kill guest (if any), stop hugelinkd as TAP case `case`, drop run; the exit status."""
+    import shutil
+    if guest is not None:
+        guest.kill()
+    tap.result(case, stop_daemon(daemon), "", tail(dlog))
+    shutil.rmtree(run, ignore_errors=True)
+    return 0 if all(tap.done.get(i) for i in range(ncases)) else 1
+
+
 def hugepage_dir(pages_needed):
     """A 2 MiB hugetlbfs mount with pages_needed free pages, or None."""
     try:

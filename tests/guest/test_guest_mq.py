@@ -29,7 +29,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_guest import Guest  # noqa: E402
-from guest_test import guest_ready, hlctl, hugepage_dir, ports_up, start, start_daemon, stop_daemon, tail  # noqa: E402
+from guest_test import end_with_daemon, guest_ready, hlctl, hugepage_dir, ports_up, start, start_daemon, tail  # noqa: E402
 
 GUEST_MEM_MB = 256
 GUEST_TIMEOUT = 300
@@ -170,12 +170,8 @@ def main():
             time.sleep(0.25)
         tap.result(8, guest.status == 0 and in_use == 0, f"status {guest.status}, in use {in_use}", con[-1500:])
     finally:
-        if guest is not None:
-            guest.kill()
-        ok = stop_daemon(daemon)
-        tap.result(9, ok, "", tail(dlog))
-        subprocess.run(["rm", "-rf", run], check=False)
-    return 0 if all(tap.done.get(i) for i in range(len(CASES))) else 1
+        status = end_with_daemon(tap, 9, guest, daemon, dlog, run, len(CASES))
+    return status
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_guest import Guest  # noqa: E402
-from guest_test import (guest_ready, hlctl, hugepage_dir, ports_up, start, stop_daemon, switch_dirs,  # noqa: E402
+from guest_test import (end_with_daemon, guest_ready, hlctl, hugepage_dir, ports_up, start, switch_dirs,  # noqa: E402
                         switch_with_ports, tail)
 
 GUEST_MEM_MB = 256
@@ -144,12 +144,8 @@ def main():
         con = guest.wait(GUEST_TIMEOUT)
         tap.result(9, guest.status == 0, f"status {guest.status}", con[-1500:])
     finally:
-        if guest is not None:
-            guest.kill()
-        ok = stop_daemon(daemon)
-        tap.result(10, ok, "", tail(dlog))
-        subprocess.run(["rm", "-rf", run], check=False)
-    return 0 if all(tap.done.get(i) for i in range(len(CASES))) else 1
+        status = end_with_daemon(tap, 10, guest, daemon, dlog, run, len(CASES))
+    return status
 
 
 if __name__ == "__main__":

@@ -170,6 +170,19 @@ static bool frame_is(const uint8_t *f, uint32_t seq, uint32_t len)
 	return memcmp(f, want, len) == 0;
 }
 
+/* Frame seq of len bytes into the guest's receive queue: how many went (0 also when no buffer). */
+static uint16_t enqueue_one(uint32_t seq, uint32_t len)
+{
+	struct hl_buf *pk = hl_buf_alloc(bp);
+	if (pk == NULL)
+		return 0;
+	make_frame(hl_buf_data(pk), seq, len);
+	pk->data_len = pk->pkt_len = len;
+	uint16_t n = hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL);
+	hl_buf_free(pk);
+	return n;
+}
+
 static uint32_t frame_len(uint32_t seq) { return 60 + seq * 37 % 1400; }
 
 /*
@@ -655,12 +668,7 @@ HL_TEST(hostile_receive_buffers)
 		rd[i].id = d[i].id;
 		__atomic_store_n(&rd[i].flags, d[i].flags | HL_VRING_PACKED_DESC_F_AVAIL, __ATOMIC_RELEASE);
 	}
-	struct hl_buf *pk = hl_buf_alloc(bp);
-	REQUIRE(pk != NULL);
-	make_frame(hl_buf_data(pk), 5, 300);
-	pk->data_len = pk->pkt_len = 300;
-	CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL), 1);
-	hl_buf_free(pk);
+	CHECK_EQ(enqueue_one(5, 300), 1);
 	for (unsigned i = 0; i < 5; i++) {
 		uint16_t f = __atomic_load_n(&rd[i].flags, __ATOMIC_ACQUIRE);
 		CHECK((f & HL_VRING_PACKED_DESC_F_AVAIL) && (f & HL_VRING_PACKED_DESC_F_USED)); /* all back */
@@ -701,12 +709,7 @@ HL_TEST(dirty_log_of_packed_rings)
 		struct hl_drv_buf b = {gpa(at[i]), 512};
 		REQUIRE_OK(hl_vring_packed_driver_add(&rx, &b, 0, 1, (void *)(uintptr_t)(i + 1)));
 	}
-	struct hl_buf *pk = hl_buf_alloc(bp);
-	REQUIRE(pk != NULL);
-	make_frame(hl_buf_data(pk), 3, 1200);
-	pk->data_len = pk->pkt_len = 1200;
-	CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL), 1);
-	hl_buf_free(pk);
+	CHECK_EQ(enqueue_one(3, 1200), 1);
 	CHECK(page_dirty(log, gpa(RXBUF)));
 	CHECK(page_dirty(log, gpa(RXBUF + 0x3000)));
 	CHECK(!page_dirty(log, gpa(RXBUF + 0x1000))); /* nothing written there */
