@@ -22,6 +22,7 @@
 #include <hugelink/vhost_frontend.h>
 #include <hugelink/vhost_port.h>
 #include <hugelink/vring_driver.h>
+#include <hugelink/vring_packed_driver.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,7 +39,8 @@ struct hl_vuser_params {
 	 * 0: VERSION_1 | MRG_RXBUF | EVENT_IDX. With offload bits (those of
 	 * HL_VHOST_OFFLOAD_FEATURES the back-end grants) frames with offload
 	 * metadata go out with it in their header, and received headers are
-	 * checked into the frames' metadata.
+	 * checked into the frames' metadata. With VIRTIO_F_RING_PACKED both
+	 * queues are packed rings if the back-end grants it, split otherwise.
 	 */
 	uint64_t features;
 	const char *name;       /* zone name prefix, unique per pool; NULL: "vu" */
@@ -55,7 +57,9 @@ struct hl_vuser {
 	struct hl_vhost_frontend fe;
 	struct hl_pool *pool;
 	struct hl_bufpool *bp;
+	bool packed;                       /* the queues are packed rings (prx, ptx), else split (rx, tx) */
 	struct hl_vring_driver rx, tx;
+	struct hl_vring_packed_driver prx, ptx;
 	int kick[2], call[2];
 	uint16_t hdr_len;
 	bool mrg_rxbuf;

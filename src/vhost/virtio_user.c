@@ -4,6 +4,10 @@
  * lengths it reports on the used ring are checked against the buffers we
  * gave, and a completion that does not match one of ours is counted, not
  * followed.
+ *
+ * Either ring layout: the few calls below pick the split or the packed
+ * driver once per call, so the burst functions do not care which one the
+ * back-end granted.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,18 +20,65 @@
 #define RXQ 0
 #define TXQ 1
 
-static int ring_setup(struct hl_vuser *u, unsigned q, struct hl_vring_driver *d, unsigned num,
-		      uint64_t features, const char *prefix)
+/* ---- one queue, either layout ---------------------------------------------------- */
+
+static inline int q_add(struct hl_vuser *u, unsigned q, const struct hl_drv_buf *b, unsigned out, unsigned in,
+			void *token)
 {
-	uint64_t off;
+	if (u->packed)
+		return hl_vring_packed_driver_add(q == RXQ ? &u->prx : &u->ptx, b, out, in, token);
+	return hl_vring_driver_add(q == RXQ ? &u->rx : &u->tx, b, out, in, token);
+}
+
+static inline void *q_get_used(struct hl_vuser *u, unsigned q, uint32_t *len)
+{
+	if (u->packed)
+		return hl_vring_packed_driver_get_used(q == RXQ ? &u->prx : &u->ptx, len);
+	return hl_vring_driver_get_used(q == RXQ ? &u->rx : &u->tx, len);
+}
+
+static inline void q_kick(struct hl_vuser *u, unsigned q)
+{
+	bool need = u->packed ? hl_vring_packed_driver_kick_needed(q == RXQ ? &u->prx : &u->ptx)
+			      : hl_vring_driver_kick_needed(q == RXQ ? &u->rx : &u->tx);
+	if (need) {
+		eventfd_write(u->kick[q], 1);
+		u->stats.kicks++;
+	}
+}
+
+static inline unsigned q_free(const struct hl_vuser *u, unsigned q)
+{
+	if (u->packed)
+		return (q == RXQ ? &u->prx : &u->ptx)->free_slots;
+	return (q == RXQ ? &u->rx : &u->tx)->num_free;
+}
+
+/*
+ * Lay a ring out in a zone of the pool and start it at the back-end. A
+ * packed ring starts at slot 0 with its wrap counter 1, which is bit 15 of
+ * the base (the vhost-user spec's packed layout); its driver and device
+ * event words go where a split ring's avail and used rings would.
+ */
+static int ring_setup(struct hl_vuser *u, unsigned q, unsigned num, const char *prefix)
+{
+	uint64_t off, features = u->fe.features;
 	snprintf(u->zone[q], sizeof(u->zone[q]), "%s-%s", prefix, q == RXQ ? "rxq" : "txq");
-	int rc = hl_pool_zone_reserve(u->pool, u->zone[q], hl_vring_size(num), 4096, HL_ZONE_F_CONTIG, &off);
+	uint64_t size = u->packed ? hl_vring_packed_size(num) : hl_vring_size(num);
+	int rc = hl_pool_zone_reserve(u->pool, u->zone[q], size, 4096, HL_ZONE_F_CONTIG, &off);
 	if (rc < 0)
 		return rc;
 	void *mem = hl_pool_off2va(u->pool, off);
-	rc = hl_vring_driver_init(d, mem, num, features);
+	struct hl_vring_driver *d = q == RXQ ? &u->rx : &u->tx;
+	struct hl_vring_packed_driver *pd = q == RXQ ? &u->prx : &u->ptx;
+	rc = u->packed ? hl_vring_packed_driver_init(pd, mem, num, features) : hl_vring_driver_init(d, mem, num, features);
 	if (rc < 0)
 		return rc;
+	/* we poll: no interrupts wanted */
+	if (u->packed)
+		hl_vring_packed_driver_set_interrupt(pd, false);
+	else
+		hl_vring_driver_set_interrupt(d, false);
 	u->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	u->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->kick[q] < 0 || u->call[q] < 0)
@@ -35,25 +86,32 @@ static int ring_setup(struct hl_vuser *u, unsigned q, struct hl_vring_driver *d,
 	return 0;
 }
 
+static int ring_start(struct hl_vuser *u, unsigned q, unsigned num)
+{
+	struct hl_vring_driver *d = q == RXQ ? &u->rx : &u->tx;
+	struct hl_vring_packed_driver *pd = q == RXQ ? &u->prx : &u->ptx;
+	if (u->packed)
+		return hl_vhost_frontend_start_queue(&u->fe, q, num, pd->desc, pd->driver_event, pd->device_event,
+						     1u << 15, u->kick[q], u->call[q]);
+	return hl_vhost_frontend_start_queue(&u->fe, q, num, d->desc, d->avail, d->used, 0, u->kick[q], u->call[q]);
+}
+
 /* Offer receive buffers until the ring is full or the pool runs dry. */
 static void rx_refill(struct hl_vuser *u)
 {
-	while (u->rx.num_free > 0) {
+	while (q_free(u, RXQ) > 0) {
 		struct hl_buf *b = hl_buf_alloc(u->bp);
 		if (b == NULL)
 			break;
 		/* the header lands in the headroom, the frame at the data offset */
 		struct hl_drv_buf db = {.addr = (uintptr_t)hl_buf_data(b) - u->hdr_len,
 					.len = b->buf_len - b->data_off + u->hdr_len};
-		if (hl_vring_driver_add(&u->rx, &db, 0, 1, b) < 0) {
+		if (q_add(u, RXQ, &db, 0, 1, b) < 0) {
 			hl_buf_free(b);
 			break;
 		}
 	}
-	if (hl_vring_driver_kick_needed(&u->rx)) {
-		eventfd_write(u->kick[RXQ], 1);
-		u->stats.kicks++;
-	}
+	q_kick(u, RXQ);
 }
 
 int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
@@ -63,7 +121,6 @@ int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
 				    : HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) |
 					      HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |
 					      HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX);
-	want &= ~HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED); /* its rings are split rings */
 	int timeout = p->timeout_ms ? p->timeout_ms : 5000;
 	int rc;
 
@@ -78,6 +135,7 @@ int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
 		goto fail;
 	if ((rc = hl_vhost_frontend_negotiate(&u->fe, want)) < 0)
 		goto fail;
+	u->packed = u->fe.features & HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED);
 	u->mrg_rxbuf = u->fe.features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
 	u->hdr_len = (u->fe.features & HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1)) || u->mrg_rxbuf ? 12 : 10;
 	/* we are the driver: the device's HOST_* bits are what we may send, GUEST_* what we take */
@@ -86,20 +144,12 @@ int hl_vuser_open(struct hl_vuser *u, const struct hl_vuser_params *p)
 	if ((rc = hl_vhost_frontend_set_mem(&u->fe, u->pool)) < 0)
 		goto fail;
 	const char *prefix = p->name ? p->name : "vu";
-	if ((rc = ring_setup(u, RXQ, &u->rx, num, u->fe.features, prefix)) < 0 ||
-	    (rc = ring_setup(u, TXQ, &u->tx, num, u->fe.features, prefix)) < 0)
+	if ((rc = ring_setup(u, RXQ, num, prefix)) < 0 || (rc = ring_setup(u, TXQ, num, prefix)) < 0)
 		goto fail;
-	/* we poll: no interrupts wanted */
-	hl_vring_driver_set_interrupt(&u->rx, false);
-	hl_vring_driver_set_interrupt(&u->tx, false);
 	rx_refill(u);
-	struct hl_vring_driver *d[2] = {&u->rx, &u->tx};
-	for (unsigned q = 0; q < 2; q++) {
-		rc = hl_vhost_frontend_start_queue(&u->fe, q, num, d[q]->desc, d[q]->avail, d[q]->used,
-						   0, u->kick[q], u->call[q]);
-		if (rc < 0)
+	for (unsigned q = 0; q < 2; q++)
+		if ((rc = ring_start(u, q, num)) < 0)
 			goto fail;
-	}
 	return 0;
 fail:
 	hl_vuser_close(u);
@@ -112,7 +162,7 @@ unsigned hl_vuser_tx_reclaim(struct hl_vuser *u)
 	uint32_t len;
 	struct hl_buf *b;
 
-	while ((b = hl_vring_driver_get_used(&u->tx, &len)) != NULL) {
+	while ((b = q_get_used(u, TXQ, &len)) != NULL) {
 		hl_buf_free(b);
 		n++;
 	}
@@ -139,17 +189,15 @@ uint16_t hl_vuser_tx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 		db[nseg++] = (struct hl_drv_buf){.addr = (uintptr_t)h, .len = b->data_len + u->hdr_len};
 		for (struct hl_buf *s = b->next; s != NULL; s = s->next)
 			db[nseg++] = (struct hl_drv_buf){.addr = (uintptr_t)hl_buf_data(s), .len = s->data_len};
-		if (hl_vring_driver_add(&u->tx, db, nseg, 0, b) < 0) {
+		if (q_add(u, TXQ, db, nseg, 0, b) < 0) {
 			u->stats.tx_full++;
 			break;
 		}
 		u->stats.tx_bytes += b->pkt_len;
 	}
 	u->stats.tx_packets += sent;
-	if (sent && hl_vring_driver_kick_needed(&u->tx)) {
-		eventfd_write(u->kick[TXQ], 1);
-		u->stats.kicks++;
-	}
+	if (sent)
+		q_kick(u, TXQ);
 	return sent;
 }
 
@@ -159,7 +207,7 @@ uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 	uint32_t len;
 	struct hl_buf *b;
 
-	while (got < n && (b = hl_vring_driver_get_used(&u->rx, &len)) != NULL) {
+	while (got < n && (b = q_get_used(u, RXQ, &len)) != NULL) {
 		uint32_t room = b->buf_len - b->data_off + u->hdr_len;
 		if (len < u->hdr_len || len > room) {
 			u->stats.rx_bad++;
@@ -174,7 +222,7 @@ uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 		bool bad = false;
 		while (more--) {
 			uint32_t l2;
-			struct hl_buf *s = hl_vring_driver_get_used(&u->rx, &l2);
+			struct hl_buf *s = q_get_used(u, RXQ, &l2);
 			if (s == NULL || l2 > s->buf_len - s->data_off + u->hdr_len) {
 				if (s)
 					hl_buf_free(s);
@@ -201,14 +249,13 @@ uint16_t hl_vuser_rx_burst(struct hl_vuser *u, struct hl_buf **pkts, uint16_t n)
 	return got;
 }
 
-static void drain(struct hl_vring_driver *d)
+/* Every buffer still on a ring, by the token it went with. */
+static void drain(void **tokens, unsigned n)
 {
-	if (d->tokens == NULL)
-		return;
-	for (unsigned i = 0; i < d->num; i++)
-		if (d->tokens[i] != NULL) {
-			hl_buf_free(d->tokens[i]);
-			d->tokens[i] = NULL;
+	for (unsigned i = 0; tokens != NULL && i < n; i++)
+		if (tokens[i] != NULL) {
+			hl_buf_free(tokens[i]);
+			tokens[i] = NULL;
 		}
 }
 
@@ -221,10 +268,17 @@ void hl_vuser_close(struct hl_vuser *u)
 		hl_vhost_frontend_stop_queue(&u->fe, TXQ, &base);
 	}
 	hl_vuser_tx_reclaim(u);
-	drain(&u->rx);
-	drain(&u->tx);
-	hl_vring_driver_fini(&u->rx);
-	hl_vring_driver_fini(&u->tx);
+	if (u->packed) {
+		drain(u->prx.tokens, u->prx.num);
+		drain(u->ptx.tokens, u->ptx.num);
+		hl_vring_packed_driver_fini(&u->prx);
+		hl_vring_packed_driver_fini(&u->ptx);
+	} else {
+		drain(u->rx.tokens, u->rx.num);
+		drain(u->tx.tokens, u->tx.num);
+		hl_vring_driver_fini(&u->rx);
+		hl_vring_driver_fini(&u->tx);
+	}
 	hl_vhost_frontend_close(&u->fe);
 	for (unsigned q = 0; q < 2; q++) {
 		if (u->kick[q] >= 0)

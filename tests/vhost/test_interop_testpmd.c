@@ -209,7 +209,8 @@ HL_TEST(our_backend_delivers_to_testpmd_virtio_user_packed)
 	delivers_to_testpmd(true);
 }
 
-HL_TEST(our_virtio_user_through_testpmd_vhost)
+/* Our virtio-user front-end, on split or packed rings, through testpmd's vhost back-end and back. */
+static void through_testpmd_vhost(bool packed)
 {
 	struct testpmd t;
 	struct hl_vuser u;
@@ -218,20 +219,24 @@ HL_TEST(our_virtio_user_through_testpmd_vhost)
 	struct hl_bufpool *fb;
 
 	HL_TEST_NEED(testpmd_available(), "dpdk-testpmd (Debian dpdk-dev)");
-	const char *sock = sock_path("fe.sock");
+	const char *sock = sock_path(packed ? "fe-packed.sock" : "fe.sock");
 	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", sock);
-	REQUIRE_OK(testpmd_start(&t, "fe", vdev, "io", "--port-topology=loop"));
+	REQUIRE_OK(testpmd_start(&t, packed ? "fep" : "fe", vdev, "io", "--port-topology=loop"));
 	snprintf(name, sizeof(name), "t-fe-%d", (int)getpid());
 	struct hl_pool_params pp = {.name = name, .size = 64 << 20, .run_dir = hl_test_tmpdir(),
 				    .page_size = 2 << 20};
 	REQUIRE_OK(hl_pool_create(&pp, &fp));
 	REQUIRE_OK(hl_bufpool_create(fp, "fe", 4096, 2048, 0, &fb));
-	struct hl_vuser_params up = {.path = sock, .pool = fp, .bp = fb, .timeout_ms = 20000};
+	uint64_t features = HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |
+			    HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) |
+			    (packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED) : 0);
+	struct hl_vuser_params up = {.path = sock, .pool = fp, .bp = fb, .timeout_ms = 20000, .features = features};
 	int rc = hl_vuser_open(&u, &up);
 	if (rc < 0) {
 		testpmd_stop(&t);
 		REQUIRE_OK(rc);
 	}
+	CHECK_EQ(u.packed, packed); /* testpmd's vhost back-end grants packed rings */
 	CHECK(testpmd_wait_log(&t, "Rx-pps", 20000));
 	unsigned sent = 0, got = 0, bad = 0, goal = 20000;
 	struct hl_buf *b[32];
@@ -280,4 +285,14 @@ HL_TEST(our_virtio_user_through_testpmd_vhost)
 	CHECK_EQ(hl_bufpool_in_use(fb), 0);
 	hl_bufpool_free(fb);
 	hl_pool_destroy(fp);
+}
+
+HL_TEST(our_virtio_user_through_testpmd_vhost)
+{
+	through_testpmd_vhost(false);
+}
+
+HL_TEST(our_virtio_user_on_packed_rings_through_testpmd_vhost)
+{
+	through_testpmd_vhost(true);
 }

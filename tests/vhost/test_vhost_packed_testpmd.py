@@ -13,7 +13,9 @@ transmit queue again (zero-copy on): both directions, counted and content-checke
 64 and 1518 B. Then testpmd is killed with -9 and a new one reconnects
 (the rings start again from their base with the wrap counters), a port
 created with packed off makes the same testpmd fall back to split
-rings, and no buffer is left in use. Prints TAP.
+rings, and hugelink's own front-end (hltraffic --packed) gets packed rings
+from hugelinkd and sends through the split testpmd; no buffer is left in
+use. Prints TAP.
 """
 import os
 import signal
@@ -42,7 +44,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(14)
+    t = Tap(15)
     work = tempfile.mkdtemp(prefix="packed-testpmd.")
     psock, vsock = os.path.join(work, "p.sock"), os.path.join(work, "v.sock")
     d = Daemon(build, work)
@@ -99,6 +101,13 @@ def main():
         t.check(rc == 0 and q.get("ring") == "split" and q.get("packed") == "off",
                 "a port with --packed off gives testpmd split rings", f"{q} {pmd.tail()}")
         round_trip(t, build, work, vsock, 512, 1.0, "and frames flow through it as well")
+        # hugelink's own front-end on packed rings: the sender on v, through the split testpmd on q
+        sender = endpoint(build, work, vsock, A, B, 2.0, 128, extra=("--packed",))
+        v = wait_state(d, "v", "up")
+        r = result(sender)
+        t.check(v.get("ring") == "packed" and r[0] == 0 and r[1].get("rx_packets", 0) > 100
+                and r[1].get("rx_bad", 1) == 0,
+                "hltraffic --packed runs on packed rings of its own, every frame back and checked", f"{v} {r}")
         pmd.stop()
         pmd = None
 

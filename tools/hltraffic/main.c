@@ -160,7 +160,8 @@ static void usage(FILE *f)
 		   "       hltraffic --endpoint SOCK,MAC[,PEER] [--endpoint ...] [options]\n"
 		   "       hltraffic --path SOCK --mac MAC --ip MYIP --ping IP [--count N]\n"
 		   "options: [--size B] [--seconds S] [--rate PPS] [--server] [--no-check] [--progress]\n"
-		   "         [--pool-mb N] [--run-dir DIR]\n"
+		   "         [--pool-mb N] [--run-dir DIR] [--packed]\n"
+		   "--packed asks the back-end for packed virtqueues, and fails if it does not grant them.\n"
 		   "An endpoint without a peer only receives. Several endpoints are driven by one\n"
 		   "thread in turn, so a two-core machine keeps one core for the switch.\n");
 }
@@ -246,16 +247,18 @@ int main(int argc, char **argv)
 					     {"ip", required_argument, 0, 'i'},
 					     {"ping", required_argument, 0, 'I'},
 					     {"count", required_argument, 0, 'c'},
+					     {"packed", no_argument, 0, 'k'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	static struct endpoint ep[MAX_EP];
 	const char *run_dir = "/tmp", *my_ip = NULL, *ping_ip = NULL;
 	unsigned count = 3, nep = 0, size = 64, pool_mb = 64;
 	bool single = false, have_me = false, server = false, verify = true, progress = false, bad = false;
+	bool packed = false;
 	double seconds = 5, rate = 0;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "P:m:p:e:s:t:r:SngM:R:i:I:c:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "P:m:p:e:s:t:r:SngM:R:i:I:c:kh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'P': ep[0].path = optarg; single = true; break;
 		case 'm': have_me = hl_frame_parse_mac(optarg, ep[0].me) == 0; bad |= !have_me; break;
@@ -275,6 +278,7 @@ int main(int argc, char **argv)
 		case 'i': my_ip = optarg; break;
 		case 'I': ping_ip = optarg; break;
 		case 'c': count = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'k': packed = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -303,13 +307,21 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < nep && rc == 0; k++) {
 		char zone[16];
 		snprintf(zone, sizeof(zone), "vu%u", k);
+		uint64_t features = packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_VERSION_1) | HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF) |
+						     HL_VIRTIO_BIT(HL_VIRTIO_RING_F_EVENT_IDX) |
+						     HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED)
+					   : 0;
 		struct hl_vuser_params up = {.path = ep[k].path, .server = server, .timeout_ms = 10000, .pool = pool,
-					     .bp = bp, .name = zone};
+					     .bp = bp, .name = zone, .features = features};
 		if (hl_vuser_open(&ep[k].u, &up) < 0) {
 			fprintf(stderr, "hltraffic: %s: %s\n", ep[k].path, hl_last_error());
 			rc = 1;
 		} else {
 			ep[k].open = true;
+			if (packed && !ep[k].u.packed) {
+				fprintf(stderr, "hltraffic: %s: the back-end did not grant packed virtqueues\n", ep[k].path);
+				rc = 1;
+			}
 		}
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
