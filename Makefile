@@ -50,7 +50,7 @@ bench: all
 	rm -f $(BUILD)/bench.jsonl
 	./$(BUILD)/tools/hlbench xlate
 	./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,512,1518 --vs-dpdk --rounds 3
-	for r in split packed; do for d in g2h h2g; do ./$(BUILD)/tools/hlbench vhost --dir $$d --size 64,512,1518 \
+	for r in split packed best; do for d in g2h h2g; do ./$(BUILD)/tools/hlbench vhost --dir $$d --size 64,512,1518 \
 		--vs-dpdk --rounds 3 --seconds 2 --ring $$r || exit 1; done; done
 	./$(BUILD)/tools/hlbench vhost --dir g2h --size 1518 --mode copy,zcopy --vs-dpdk --rounds 3 --seconds 2 --ring packed
 	set -o pipefail; ./$(BUILD)/tools/hlbench vhost --dir g2h --size 64,256,512,1024,1518,2048,4096,9000 \

@@ -146,7 +146,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: hlbench xlate [--pool-mb N] [--reps N]\n"
 		   "  translate random addresses over a pool: O(1) table vs pagemap vs segment scan\n"
 		   "       hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]] [--seconds S]\n"
-		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log] [--ring split|packed]\n"
+		   "                     [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log] [--ring split|packed|best]\n"
 		   "  one direction of a vhost-user link against DPDK's virtio-user (and vhost)\n"
 		   "       hlbench switch --size B[,B...] [--seconds S] [--cpu N] [--vs-ovs] [--tso] [--idle-us N]\n"
 		   "  frames between two vhost-user ports through hugelinkd (and Open vSwitch with DPDK)\n"
