@@ -44,6 +44,7 @@ struct hl_sw_vhost_info {
 	uint64_t disconnects;
 	uint64_t pinned;      /* guest transmit chains held in place by zero-copy now */
 	bool packed;          /* the guest's queues are packed rings (as last negotiated) */
+	bool in_order;        /* VIRTIO_F_IN_ORDER negotiated (as last negotiated) */
 	/* per virtqueue: [0] the guest's receive queue (the switch sends), [1] its transmit queue */
 	struct hl_sw_vhost_queue {
 		uint64_t packets, bytes;

@@ -191,6 +191,7 @@ int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *i
 	info->disconnects = __atomic_load_n(&v->vp.be.disconnects, __ATOMIC_RELAXED);
 	info->pinned = __atomic_load_n(&v->vp.vq[1].stats.zc_pinned, __ATOMIC_RELAXED);
 	info->packed = __atomic_load_n(&v->vp.vq[1].packed, __ATOMIC_RELAXED);
+	info->in_order = __atomic_load_n(&v->vp.be.dev.features, __ATOMIC_RELAXED) & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER);
 	for (unsigned i = 0; i < 2; i++) {
 		const struct hl_vhost_vq_stats *vs = &v->vp.vq[i].stats;
 		struct hl_sw_vhost_queue *q = &info->q[i];
