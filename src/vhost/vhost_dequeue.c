@@ -17,6 +17,12 @@
  * pinning to hl_vhost_zc_pin(); their chains go on the used ring later,
  * when the switch frees their buffers. Everything else is copied exactly
  * as in copy mode.
+ *
+ * With VIRTIO_F_IN_ORDER (copy mode only: the port does not offer it when
+ * it may pin), a burst's chains, refused ones included, go back as one
+ * used entry naming the last of them, written after the burst's copies:
+ * every chain here gets length 0, which is what the driver assumes of the
+ * chains the entry skips.
  */
 #include <errno.h>
 #include <string.h>
@@ -175,7 +181,9 @@ idle:
  * goes back used (length 0) as soon as it is copied or refused, and the
  * burst's used descriptors are published together. With zero-copy on, a
  * pinned chain goes back when its buffers are freed, its used descriptor
- * skipping the slots it took (vhost_zcopy.c).
+ * skipping the slots it took (vhost_zcopy.c). With IN_ORDER the burst goes
+ * back as one used descriptor, the last chain's id over all the burst's
+ * slots, after the copies.
  */
 uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
