@@ -10,7 +10,8 @@ switch into the in-order port's receive queue and back out of its
 transmit queue, whose bursts go back to testpmd as one used entry
 (split) or one used descriptor (packed). Both directions are counted and
 content-checked at 64 and 1518 B on each layout; `hlctl port list` says
-"in_order": true. A port with --zcopy on does not offer IN_ORDER: the same
+"in_order": true. testpmd killed with -9 while frames flow, on each layout,
+and a new one reconnects in order with frames flowing again. A port with --zcopy on does not offer IN_ORDER: the same
 testpmd comes up without it and frames flow all the same. No buffer is
 left in use. Prints TAP.
 """
@@ -18,6 +19,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "memif"))
@@ -70,7 +72,7 @@ def main():
     build = os.path.abspath(sys.argv[1])
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(16)
+    t = Tap(18)
     work = tempfile.mkdtemp(prefix="inorder-testpmd.")
     psock, vsock, zsock = (os.path.join(work, n) for n in ("p.sock", "v.sock", "z.sock"))
     d = Daemon(build, work)
@@ -81,6 +83,26 @@ def main():
         t.check(ok, "hugelinkd runs with a copy-mode vhost port for testpmd and one for the sender", d.log_tail())
         layout(t, d, build, work, psock, vsock, "io1", "in_order=1", "split")
         layout(t, d, build, work, psock, vsock, "io2", "packed_vq=1,in_order=1", "packed")
+
+        # a front-end gone without a word while frames flow, a new one on the same in-order port
+        for tag, opts in (("io4", "in_order=1"), ("io5", "packed_vq=1,in_order=1")):
+            pmd = pmd_for(work, tag, psock, opts)
+            wait_state(d, "p", "up")
+            pmd.wait_for(FORWARDING, 15)
+            sender = endpoint(build, work, vsock, A, B, 1.0, 256)
+            time.sleep(0.6)  # the sender connected and frames cross testpmd's rings
+            pmd.stop(signal.SIGKILL)
+            result(sender)
+            pmd = None
+        p = wait_state(d, "p", "listening")
+        pmd = pmd_for(work, "io6", psock, "packed_vq=1,in_order=1")
+        p = wait_state(d, "p", "up")
+        pmd.wait_for(FORWARDING, 15)
+        t.check(p.get("in_order") is True and d.alive(), "testpmd killed with -9 twice mid-traffic: a new one comes "
+                "up in order on the same port", f"{p} {pmd.tail()}")
+        round_trip(t, build, work, vsock, 256, 1.5, "and frames flow again, every byte checked")
+        pmd.stop()
+        pmd = None
 
         # zero-copy may pin: IN_ORDER is not offered, and the same front-end goes without it
         rc = d.hlctl("port", "add", "vhost", "z", "--server", zsock, "--zcopy", "on")[0]
