@@ -67,6 +67,7 @@ struct hl_vring_driver {
 	uint32_t *in_len;
 	uint16_t batch_left; /* chains of the current batch still to hand out */
 	uint32_t batch_len;  /* what the element said of the batch's last chain */
+	uint64_t skipped;    /* chains returned by a batch entry naming a later chain */
 
 	/* optional indirect tables: one of `indirect_max` entries per head */
 	struct hl_vring_desc *indirect_va;

@@ -65,6 +65,7 @@ struct hl_vring_packed_driver {
 	uint32_t added, returned; /* chains, free-running */
 	uint16_t batch_left;
 	uint32_t batch_len;
+	uint64_t skipped;    /* chains returned by a batch entry naming a later chain */
 
 	/* optional indirect tables: one of `indirect_max` entries per id */
 	struct hl_vring_packed_desc *indirect_va;

@@ -203,6 +203,7 @@ void *hl_vring_driver_get_used(struct hl_vring_driver *d, uint32_t *len)
 		}
 		d->batch_len = e.len;
 		d->batch_left = k; /* after this one */
+		d->skipped += k;
 		e.id = d->order[d->last_used_idx & d->mask];
 		if (k > 0)
 			e.len = d->in_len[e.id];

@@ -207,6 +207,7 @@ void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t
 		}
 		d->batch_len = (f & HL_VRING_DESC_F_WRITE) ? l : 0;
 		d->batch_left = (uint16_t)k; /* after this one */
+		d->skipped += k;
 		id = d->order[d->returned % d->num];
 		l = k > 0 ? d->in_len[id] : d->batch_len;
 		f = HL_VRING_DESC_F_WRITE; /* l is what counts now */
