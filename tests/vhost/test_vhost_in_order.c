@@ -667,11 +667,5 @@ HL_TEST(our_front_end_in_order_through_the_back_end)
 	stop_echo = 1;
 	pthread_join(th, NULL);
 	CHECK_EQ(port.vq[1].stats.drop_bad_chain, 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_vhost_port_close(&port);
-	hl_bufpool_free(fe_bp);
-	hl_bufpool_free(bp);
-	hl_pool_destroy(fe_pool);
-	hl_pool_destroy(pool);
+	CHECK_EQ(echo_close(&port, fe_bp, fe_pool, bp, pool), 0);
 }
