@@ -55,14 +55,14 @@ struct hl_vring_packed_driver {
 	/*
 	 * VIRTIO_F_IN_ORDER in features: the device may return a batch with one
 	 * used descriptor naming its last chain, skipping the others' slots.
-	 * The ids in the order they were made available (a ring of num, by
-	 * chains added and chains returned), each one's writable bytes, and
-	 * the batch being handed out.
+	 * The ids in the order they were made available (a ring of num: the
+	 * next place to add at, the oldest in flight and how many are), each
+	 * one's writable bytes, and the batch being handed out.
 	 */
 	bool in_order;
 	uint16_t *order;
 	uint32_t *in_len;
-	uint32_t added, returned; /* chains, free-running */
+	uint16_t order_put, order_get, order_n;
 	uint16_t batch_left;
 	uint32_t batch_len;
 	uint64_t skipped;    /* chains returned by a batch entry naming a later chain */

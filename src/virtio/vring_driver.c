@@ -193,9 +193,12 @@ void *hl_vring_driver_get_used(struct hl_vring_driver *d, uint32_t *len)
 	if (d->in_order && e.id < d->num) {
 		/* the batch runs from the next chain in flight to the one named, within what idx published */
 		uint16_t ahead = (uint16_t)(idx - d->last_used_idx), k = 0;
-		while (k < ahead && k < d->num && d->order[(uint16_t)(d->last_used_idx + k) & d->mask] != e.id)
+		uint16_t flying = (uint16_t)(d->avail_idx - d->last_used_idx);
+		if (ahead > flying)
+			ahead = flying; /* an idx past what we made available names nothing more */
+		while (k < ahead && d->order[(uint16_t)(d->last_used_idx + k) & d->mask] != e.id)
 			k++;
-		if (k == ahead || k == d->num) {
+		if (k == ahead) {
 			d->broken = true;
 			HL_LOG_ERR("vring_driver: in order, the device returned id %u, which is not among the %u "
 				   "chains it published: queue stopped", e.id, ahead);

@@ -113,7 +113,9 @@ int hl_vring_packed_driver_add(struct hl_vring_packed_driver *d, const struct hl
 		uint32_t w = 0;
 		for (unsigned k = nr_out; k < n; k++)
 			w += bufs[k].len;
-		d->order[d->added++ % d->num] = id;
+		d->order[d->order_put] = id;
+		d->order_put = (uint16_t)(d->order_put + 1 == d->num ? 0 : d->order_put + 1);
+		d->order_n++;
 		d->in_len[id] = w;
 	}
 
@@ -184,7 +186,7 @@ void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t
 	uint32_t l;
 	uint16_t f = HL_VRING_DESC_F_WRITE;
 	if (d->in_order && d->batch_left > 0) {
-		id = d->order[d->returned % d->num];
+		id = d->order[d->order_get];
 		l = --d->batch_left == 0 ? d->batch_len : d->in_len[id];
 		goto take;
 	}
@@ -196,10 +198,12 @@ void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t
 	id = e->id;
 	l = e->len;
 	if (d->in_order && id < d->num) {
-		uint32_t flying = d->added - d->returned, k = 0;
-		while (k < flying && d->order[(d->returned + k) % d->num] != id)
+		unsigned k = 0, at = d->order_get;
+		while (k < d->order_n && d->order[at] != id) {
 			k++;
-		if (k == flying) {
+			at = at + 1 == d->num ? 0 : at + 1;
+		}
+		if (k == d->order_n) {
 			d->broken = true;
 			HL_LOG_ERR("vring driver (packed): in order, the device used id %u, which is not in flight: "
 				   "queue stopped", id);
@@ -208,13 +212,15 @@ void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t
 		d->batch_len = (f & HL_VRING_DESC_F_WRITE) ? l : 0;
 		d->batch_left = (uint16_t)k; /* after this one */
 		d->skipped += k;
-		id = d->order[d->returned % d->num];
+		id = d->order[d->order_get];
 		l = k > 0 ? d->in_len[id] : d->batch_len;
 		f = HL_VRING_DESC_F_WRITE; /* l is what counts now */
 	}
 take:
-	if (d->in_order)
-		d->returned++;
+	if (d->in_order) {
+		d->order_get = (uint16_t)(d->order_get + 1 == d->num ? 0 : d->order_get + 1);
+		d->order_n--;
+	}
 	if (id >= d->num || d->id_slots[id] == 0) {
 		d->broken = true;
 		HL_LOG_ERR("vring driver (packed): the device used id %u, which is not in flight: queue stopped", id);

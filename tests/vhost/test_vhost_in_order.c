@@ -201,7 +201,7 @@ static void *drv_used(bool txq, uint32_t *len)
 static uint16_t last_tx_id(void)
 {
 	if (packed)
-		return ptx.order[(ptx.added - 1) % ptx.num];
+		return ptx.order[ptx.order_put == 0 ? ptx.num - 1 : ptx.order_put - 1];
 	return stx.order[(uint16_t)(stx.avail_idx - 1) & stx.mask];
 }
 
@@ -444,7 +444,7 @@ HL_TEST(receive_writes_every_chain_with_its_length)
 					uint16_t f = prx.desc[i].flags;
 					if (!!(f & HL_VRING_PACKED_DESC_F_USED) != wrap || !!(f & HL_VRING_PACKED_DESC_F_AVAIL) != wrap)
 						break;
-					ok = ok && prx.desc[i].id == prx.order[(prx.returned + chains) % prx.num] &&
+					ok = ok && prx.desc[i].id == prx.order[(prx.order_get + chains) % prx.num] &&
 					     prx.desc[i].len > 0 && prx.desc[i].len <= 512 && (f & HL_VRING_DESC_F_WRITE);
 					if (++i == prx.num) {
 						i = 0;
