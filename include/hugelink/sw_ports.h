@@ -45,6 +45,7 @@ struct hl_sw_vhost_info {
 	uint64_t disconnects;
 	uint64_t pinned;      /* guest transmit chains held in place by zero-copy now */
 	bool packed;          /* the guest's queues are packed rings (as last negotiated) */
+	bool in_order;        /* VIRTIO_F_IN_ORDER negotiated (as last negotiated) */
 	/*
 	 * Per direction, every queue pair's added up: [0] the guest's receive
 	 * queues (the switch sends), [1] its transmit queues.

@@ -95,7 +95,8 @@ struct hl_vhost_vq_stats {
 struct hl_vhost_port_params {
 	const char *path;
 	bool client;
-	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES, with the offloads unless no_offload */
+	uint64_t features; /* 0: HL_VHOST_DEFAULT_FEATURES, with the offloads unless no_offload, and
+			    * IN_ORDER unless zero-copy may pin (never offered then, even if given here) */
 	bool no_offload;   /* offer no offloads (HL_VHOST_OFFLOAD_FEATURES) */
 	bool no_packed;    /* offer split rings only (no VIRTIO_F_RING_PACKED) */
 	/*

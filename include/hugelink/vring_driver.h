@@ -55,6 +55,19 @@ struct hl_vring_driver {
 	/* per head: the caller's token (NULL: not in flight) and chain length */
 	void **tokens;
 	uint16_t *chain_len;
+	/*
+	 * VIRTIO_F_IN_ORDER in features: the device may return a batch with one
+	 * used element naming its last chain. The heads in the order they were
+	 * made available (by avail idx), each one's writable bytes (what a
+	 * chain the element skipped counts as written), and the batch being
+	 * handed out.
+	 */
+	bool in_order;
+	uint16_t *order;
+	uint32_t *in_len;
+	uint16_t batch_left; /* chains of the current batch still to hand out */
+	uint32_t batch_len;  /* what the element said of the batch's last chain */
+	uint64_t skipped;    /* chains returned by a batch entry naming a later chain */
 
 	/* optional indirect tables: one of `indirect_max` entries per head */
 	struct hl_vring_desc *indirect_va;
@@ -98,7 +111,10 @@ bool hl_vring_driver_kick_needed(struct hl_vring_driver *d);
 
 /*
  * Next chain the device is done with: its token, and in *len the bytes the
- * device says it wrote. NULL if none (or the queue is broken).
+ * device says it wrote. NULL if none (or the queue is broken). With
+ * IN_ORDER, a used element whose id is a later chain than the next one in
+ * flight returns every chain up to it, one a call, in order; one whose id
+ * is no chain in flight at all breaks the queue.
  */
 void *hl_vring_driver_get_used(struct hl_vring_driver *d, uint32_t *len);
 

@@ -21,7 +21,8 @@
  *   - used descriptors are never written past what was taken: the device
  *     only overwrites descriptors it has consumed.
  * Used descriptors are written in completion order, one per chain, each
- * skipping the ring slots its chain took. Their flags (what makes them
+ * skipping the ring slots its chain took; with VIRTIO_F_IN_ORDER one may
+ * stand for a run of chains (the last one's id, all their slots). Their flags (what makes them
  * visible) are published by hl_vring_packed_flush_used(), the first of the
  * batch last, so the driver sees a burst at once.
  *

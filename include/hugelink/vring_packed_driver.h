@@ -52,6 +52,20 @@ struct hl_vring_packed_driver {
 	uint16_t *id_next;
 	uint16_t *id_slots; /* per id: ring slots its chain took (0: not in flight) */
 	void **tokens;
+	/*
+	 * VIRTIO_F_IN_ORDER in features: the device may return a batch with one
+	 * used descriptor naming its last chain, skipping the others' slots.
+	 * The ids in the order they were made available (a ring of num: the
+	 * next place to add at, the oldest in flight and how many are), each
+	 * one's writable bytes, and the batch being handed out.
+	 */
+	bool in_order;
+	uint16_t *order;
+	uint32_t *in_len;
+	uint16_t order_put, order_get, order_n;
+	uint16_t batch_left;
+	uint32_t batch_len;
+	uint64_t skipped;    /* chains returned by a batch entry naming a later chain */
 
 	/* optional indirect tables: one of `indirect_max` entries per id */
 	struct hl_vring_packed_desc *indirect_va;
@@ -97,7 +111,11 @@ bool hl_vring_packed_driver_kick_needed(struct hl_vring_packed_driver *d);
 
 /*
  * Next chain the device is done with: its token, and in *len the bytes the
- * device says it wrote. NULL if none (or the queue is broken).
+ * device says it wrote. NULL if none (or the queue is broken). With
+ * IN_ORDER, a used descriptor naming a later chain than the next one in
+ * flight returns every chain up to it, one a call, in order (the chains
+ * before the last counted as wholly written); one naming no chain in
+ * flight breaks the queue.
  */
 void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t *len);
 

@@ -177,6 +177,15 @@ int hl_vring_walk(struct hl_vring *vr, const struct hl_guest_mem *mem, uint16_t 
  */
 int hl_vring_put_used(struct hl_vring *vr, uint32_t id, uint32_t len);
 
+/*
+ * VIRTIO_F_IN_ORDER: `count` chains, the next ones in the order they were
+ * made available, go back with one used element, written where the first
+ * of them would go and naming the last (`last_id`, `len` bytes written into
+ * it); the used idx moves by count. The driver takes the others as wholly
+ * used, so only chains the device wrote nothing into (or filled) may be
+ * batched. -ENOSPC (counted) if that would pass num unpublished.
+ */
+int hl_vring_put_used_batch(struct hl_vring *vr, uint32_t last_id, uint32_t len, uint16_t count);
 /* Publish the queued used elements: release-store used->idx. */
 void hl_vring_flush_used(struct hl_vring *vr);
 

@@ -291,6 +291,7 @@ int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *i
 	info->connects = __atomic_load_n(&v->vp.be.connects, __ATOMIC_RELAXED);
 	info->disconnects = __atomic_load_n(&v->vp.be.disconnects, __ATOMIC_RELAXED);
 	info->packed = __atomic_load_n(&v->vp.vq[1].packed, __ATOMIC_RELAXED);
+	info->in_order = __atomic_load_n(&v->vp.be.dev.features, __ATOMIC_RELAXED) & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER);
 	info->pairs = v->pairs;
 	info->running = hl_vhost_port_running(&v->vp);
 	for (unsigned i = 0; i < 2 * v->pairs; i++) {

@@ -17,6 +17,12 @@
  * pinning to hl_vhost_zc_pin(); their chains go on the used ring later,
  * when the switch frees their buffers. Everything else is copied exactly
  * as in copy mode.
+ *
+ * With VIRTIO_F_IN_ORDER (copy mode only: the port does not offer it when
+ * it may pin), a burst's chains, refused ones included, go back as one
+ * used entry naming the last of them, written after the burst's copies:
+ * every chain here gets length 0, which is what the driver assumes of the
+ * chains the entry skips.
  */
 #include <errno.h>
 #include <string.h>
@@ -137,10 +143,10 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		} else if (hl_unlikely(hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp) < 0)) {
 			/* the head buffer stays ours, empty, for the next chain */
 			vq->stats.drop_no_buf++;
-			hl_vring_put_used(&vq->vr, head, 0);
+			hl_vhost_vq_tx_used(vq, head);
 			continue;
 		}
-		hl_vring_put_used(&vq->vr, head, 0);
+		hl_vhost_vq_tx_used(vq, head);
 		vq->stats.bytes += len;
 		got++;
 	}
@@ -157,6 +163,7 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 	if (taken < avail)
 		hl_buf_free_bulk(pkts + taken, avail - taken);
 	vq->stats.packets += got;
+	hl_vhost_vq_tx_used_end(vq); /* after the copies: the guest may reuse the buffers once it sees it */
 	flush = true;
 idle:
 	if (flush) {
@@ -174,7 +181,9 @@ idle:
  * goes back used (length 0) as soon as it is copied or refused, and the
  * burst's used descriptors are published together. With zero-copy on, a
  * pinned chain goes back when its buffers are freed, its used descriptor
- * skipping the slots it took (vhost_zcopy.c).
+ * skipping the slots it took (vhost_zcopy.c). With IN_ORDER the burst goes
+ * back as one used descriptor, the last chain's id over all the burst's
+ * slots, after the copies.
  */
 uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, struct hl_buf **pkts, uint16_t n)
 {
@@ -184,6 +193,10 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 	struct hl_chain ch;
 	uint32_t asks = 0, zc_from = UINT32_MAX;
 	unsigned got = 0, pins = 0, np = 0;
+	/* with IN_ORDER: the burst goes back as one used descriptor, the last chain's id over all their slots */
+	const bool io = vq->in_order;
+	unsigned io_slots = 0;
+	uint16_t io_last = 0;
 	/*
 	 * Single-piece frames (and pinned frames' first bytes) are copied in a
 	 * second pass, as on split rings, so their cache misses overlap; their
@@ -215,9 +228,14 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 		int rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
 		if (rc == -EAGAIN || rc == -EIO)
 			break;
+		if (io) {
+			io_last = ch.head;
+			io_slots += ch.ndesc;
+		}
 		if (hl_unlikely(rc < 0 || ch.out_len < vq->hdr_len)) {
 			vq->stats.drop_bad_chain++;
-			hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
+			if (!io)
+				hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
 			continue;
 		}
 		uint32_t len = ch.out_len - vq->hdr_len;
@@ -254,10 +272,11 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 			pend[np].dst = b;
 			pend[np].len = len;
 			pend[np].id = ch.head;
-			pend[np++].slots = ch.ndesc;
+			pend[np++].slots = io ? 0 : ch.ndesc;
 		} else {
 			int crc = hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp);
-			hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
+			if (!io)
+				hl_vring_packed_put_used(vr, ch.head, 0, ch.ndesc);
 			if (hl_unlikely(crc < 0)) {
 				vq->stats.drop_no_buf++; /* b is empty again, for the next chain */
 				continue;
@@ -273,6 +292,8 @@ uint16_t hl_vhost_dequeue_packed(struct hl_vhost_vq *vq, struct hl_bufpool *bp, 
 		if (pend[k].slots != 0)
 			hl_vring_packed_put_used(vr, pend[k].id, 0, pend[k].slots);
 	}
+	if (io_slots != 0)
+		hl_vring_packed_put_used(vr, io_last, 0, (uint16_t)io_slots);
 	/* spares (chains refused, or fewer chains than slots) */
 	if (got < ahead)
 		hl_buf_free_bulk(pkts + got, ahead - got);

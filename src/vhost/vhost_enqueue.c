@@ -10,6 +10,12 @@
  * delivered, and the chains it would have used are given back untouched (the
  * shadow indices roll back: nothing is visible to the guest before a flush).
  *
+ * With VIRTIO_F_IN_ORDER chains are taken and returned in the order the
+ * guest offered them (a roll-back leaves them in place), but each still
+ * gets its own used entry: the spec lets the driver take a chain a batched
+ * entry skips as filled to its end, and a frame's chains hold what the
+ * frame needs, not that.
+ *
  * While the guest migrates, every byte written into its buffers is logged
  * (header included), a rolled-back chain too: its memory changed all the
  * same. The bits go out with the used index (hl_vhost_vq_flush).

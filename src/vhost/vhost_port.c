@@ -78,6 +78,9 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	if (orc < 0)
 		HL_LOG_WARN("vhost-user %s: queue %u: %s", p->be.path, q, hl_last_error());
 	vq->zc = NULL;
+	/* offered only without zero-copy (hl_vhost_port_open), so no pin can come back out of order */
+	vq->in_order = (q & 1) && (d->features & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER)) && p->zc_mode == HL_VHOST_ZC_OFF;
+	vq->io_count = 0;
 	if ((q & 1) && p->zc_mode != HL_VHOST_ZC_OFF) {
 		vq->zc_min_len = p->zc_mode == HL_VHOST_ZC_ON ? 0 : p->zc_min_len ? p->zc_min_len
 										 : hl_vhost_zc_min_len_default();
@@ -99,8 +102,9 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	}
 	__atomic_store_n(&vq->running, 1, __ATOMIC_RELEASE);
 	__atomic_or_fetch(&p->running_mask, 1u << q, __ATOMIC_RELEASE);
-	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries, %s)", p->be.path, q, v->num,
-		    vq->packed ? "packed" : "split");
+	HL_LOG_INFO("vhost-user %s: queue %u running (%u entries, %s%s)", p->be.path, q, v->num,
+		    vq->packed ? "packed" : "split",
+		    d->features & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER) ? ", in order" : "");
 }
 
 static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
@@ -215,12 +219,21 @@ int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_param
 	if (nq > HL_VHOST_MAX_QUEUES)
 		return hl_error(-EINVAL, "vhost-user %s: %u virtqueues (at most %d: %d queue pairs)", prm->path, nq,
 				HL_VHOST_MAX_QUEUES, HL_VHOST_MAX_QUEUE_PAIRS);
+	uint64_t features = prm->features ? prm->features
+					  : (HL_VHOST_DEFAULT_FEATURES | HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER) |
+					     (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES)) &
+						    ~(prm->no_packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED) : 0);
+	/*
+	 * IN_ORDER promises chains back in the order they came. A pinned
+	 * zero-copy chain comes back when the switch frees its buffers, which
+	 * is later than the copies after it: a port that may pin never offers it.
+	 */
+	if (prm->zc_mode != HL_VHOST_ZC_OFF)
+		features &= ~HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER);
 	struct hl_vhost_backend_params bp = {
 		.path = prm->path,
 		.client = prm->client,
-		.features = prm->features ? prm->features
-					  : (HL_VHOST_DEFAULT_FEATURES | (prm->no_offload ? 0 : HL_VHOST_OFFLOAD_FEATURES)) &
-						    ~(prm->no_packed ? HL_VIRTIO_BIT(HL_VIRTIO_F_RING_PACKED) : 0),
+		.features = features,
 		.nqueues = nq,
 		.ops = &port_ops,
 		.opaque = p,

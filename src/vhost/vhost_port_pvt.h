@@ -37,6 +37,16 @@ struct hl_vhost_vq {
 	 * virtio-net header is neither read nor filled in.
 	 */
 	uint32_t ol_caps;
+	/*
+	 * VIRTIO_F_IN_ORDER on a transmit queue: a burst's chains go back with
+	 * one used entry (the last chain's id, and their slots on a packed
+	 * ring). Never with zero-copy, whose pins come back out of order (the
+	 * port does not offer it then). Receive queues write an entry per chain
+	 * all the same: the driver reads each one's length.
+	 */
+	bool in_order;
+	uint16_t io_last;            /* split, in order: the burst's last chain, not yet on the ring */
+	uint16_t io_count;           /* ... and how many chains the entry stands for */
 	struct hl_vhost_zc *zc;      /* transmit queues with zero-copy on, while running */
 	uint32_t zc_min_len;         /* zero-copy packets from this many bytes up */
 	uint32_t zc_max_pinned;      /* chains pinned at once */
@@ -142,6 +152,26 @@ static inline void hl_vhost_vq_put_used(struct hl_vhost_vq *vq, uint16_t id, uin
 		hl_vring_packed_put_used(&vq->pvr, id, len, slots);
 	else
 		hl_vring_put_used(&vq->vr, id, len);
+}
+
+/* A split transmit chain done with (length 0): on the used ring now, or with IN_ORDER in the burst's one entry. */
+static inline void hl_vhost_vq_tx_used(struct hl_vhost_vq *vq, uint16_t head)
+{
+	if (vq->in_order) {
+		vq->io_last = head;
+		vq->io_count++;
+		return;
+	}
+	hl_vring_put_used(&vq->vr, head, 0);
+}
+
+/* With IN_ORDER: the burst's transmit chains back as one used entry, before the flush. */
+static inline void hl_vhost_vq_tx_used_end(struct hl_vhost_vq *vq)
+{
+	if (vq->io_count != 0) {
+		hl_vring_put_used_batch(&vq->vr, vq->io_last, 0, vq->io_count);
+		vq->io_count = 0;
+	}
 }
 
 /* Packed: publish the used descriptors, then log the slots they took (their flags were the last write). */

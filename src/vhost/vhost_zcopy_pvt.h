@@ -161,7 +161,7 @@ static inline bool hl_vhost_walk_tx(struct hl_vhost_vq *vq, uint16_t head, struc
 	if (hl_unlikely(hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, ch) < 0 ||
 			ch->out_len < vq->hdr_len)) {
 		vq->stats.drop_bad_chain++;
-		hl_vring_put_used(&vq->vr, head, 0);
+		hl_vhost_vq_tx_used(vq, head);
 		return false;
 	}
 	*len = ch->out_len - vq->hdr_len;

@@ -42,7 +42,12 @@ int hl_vring_driver_init(struct hl_vring_driver *d, void *mem, unsigned num, uin
 		return hl_error(-EINVAL, "vring_driver: mem %p is NULL or not 16-byte aligned", mem);
 	d->tokens = calloc(num, sizeof(*d->tokens));
 	d->chain_len = calloc(num, sizeof(*d->chain_len));
-	if (!d->tokens || !d->chain_len) {
+	d->in_order = features & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER);
+	if (d->in_order) {
+		d->order = calloc(num, sizeof(*d->order));
+		d->in_len = calloc(num, sizeof(*d->in_len));
+	}
+	if (!d->tokens || !d->chain_len || (d->in_order && (!d->order || !d->in_len))) {
 		hl_vring_driver_fini(d);
 		return hl_error(-ENOMEM, "vring_driver: no memory for %u tokens", num);
 	}
@@ -66,8 +71,12 @@ void hl_vring_driver_fini(struct hl_vring_driver *d)
 {
 	free(d->tokens);
 	free(d->chain_len);
+	free(d->order);
+	free(d->in_len);
 	d->tokens = NULL;
 	d->chain_len = NULL;
+	d->order = NULL;
+	d->in_len = NULL;
 }
 
 int hl_vring_driver_set_indirect(struct hl_vring_driver *d, void *va, uint64_t gpa,
@@ -133,6 +142,13 @@ int hl_vring_driver_add(struct hl_vring_driver *d, const struct hl_drv_buf *bufs
 		d->chain_len[head] = (uint16_t)total;
 	}
 	d->tokens[head] = token;
+	if (d->in_order) {
+		uint32_t w = 0;
+		for (unsigned k = nr_out; k < total; k++)
+			w += bufs[k].len;
+		d->order[d->avail_idx & d->mask] = head;
+		d->in_len[head] = w;
+	}
 	d->avail->ring[d->avail_idx & d->mask] = head;
 	d->avail_idx++;
 	/* Release: descriptors and ring entry before the index that exposes them. */
@@ -162,6 +178,11 @@ void *hl_vring_driver_get_used(struct hl_vring_driver *d, uint32_t *len)
 
 	if (d->broken)
 		return NULL;
+	if (d->in_order && d->batch_left > 0) {
+		e.id = d->order[d->last_used_idx & d->mask];
+		e.len = --d->batch_left == 0 ? d->batch_len : d->in_len[e.id];
+		goto take;
+	}
 	/* Acquire: the element is visible once the index says so. */
 	idx = __atomic_load_n(&d->used->idx, __ATOMIC_ACQUIRE);
 	if (idx == d->last_used_idx)
@@ -169,6 +190,28 @@ void *hl_vring_driver_get_used(struct hl_vring_driver *d, uint32_t *len)
 	const volatile struct hl_vring_used_elem *s = &d->used->ring[d->last_used_idx & d->mask];
 	e.id = s->id;
 	e.len = s->len;
+	if (d->in_order && e.id < d->num) {
+		/* the batch runs from the next chain in flight to the one named, within what idx published */
+		uint16_t ahead = (uint16_t)(idx - d->last_used_idx), k = 0;
+		uint16_t flying = (uint16_t)(d->avail_idx - d->last_used_idx);
+		if (ahead > flying)
+			ahead = flying; /* an idx past what we made available names nothing more */
+		while (k < ahead && d->order[(uint16_t)(d->last_used_idx + k) & d->mask] != e.id)
+			k++;
+		if (k == ahead) {
+			d->broken = true;
+			HL_LOG_ERR("vring_driver: in order, the device returned id %u, which is not among the %u "
+				   "chains it published: queue stopped", e.id, ahead);
+			return NULL;
+		}
+		d->batch_len = e.len;
+		d->batch_left = k; /* after this one */
+		d->skipped += k;
+		e.id = d->order[d->last_used_idx & d->mask];
+		if (k > 0)
+			e.len = d->in_len[e.id];
+	}
+take:
 	if (e.id >= d->num || d->tokens[e.id] == NULL) {
 		d->broken = true;
 		HL_LOG_ERR("vring_driver: device returned id %u which is not in flight "

@@ -49,7 +49,13 @@ int hl_vring_packed_driver_init(struct hl_vring_packed_driver *d, void *mem, uns
 	d->id_next = calloc(num, sizeof(*d->id_next));
 	d->id_slots = calloc(num, sizeof(*d->id_slots));
 	d->tokens = calloc(num, sizeof(*d->tokens));
-	if (d->id_next == NULL || d->id_slots == NULL || d->tokens == NULL) {
+	d->in_order = features & HL_VIRTIO_BIT(HL_VIRTIO_F_IN_ORDER);
+	if (d->in_order) {
+		d->order = calloc(num, sizeof(*d->order));
+		d->in_len = calloc(num, sizeof(*d->in_len));
+	}
+	if (d->id_next == NULL || d->id_slots == NULL || d->tokens == NULL ||
+	    (d->in_order && (d->order == NULL || d->in_len == NULL))) {
 		hl_vring_packed_driver_fini(d);
 		return hl_error(-ENOMEM, "vring driver (packed): no memory for %u ids", num);
 	}
@@ -63,8 +69,11 @@ void hl_vring_packed_driver_fini(struct hl_vring_packed_driver *d)
 	free(d->id_next);
 	free(d->id_slots);
 	free(d->tokens);
-	d->id_next = d->id_slots = NULL;
+	free(d->order);
+	free(d->in_len);
+	d->id_next = d->id_slots = d->order = NULL;
 	d->tokens = NULL;
+	d->in_len = NULL;
 }
 
 int hl_vring_packed_driver_set_indirect(struct hl_vring_packed_driver *d, void *va, uint64_t gpa,
@@ -100,6 +109,15 @@ int hl_vring_packed_driver_add(struct hl_vring_packed_driver *d, const struct hl
 	d->free_id = d->id_next[id];
 	d->tokens[id] = token;
 	d->id_slots[id] = (uint16_t)slots;
+	if (d->in_order) {
+		uint32_t w = 0;
+		for (unsigned k = nr_out; k < n; k++)
+			w += bufs[k].len;
+		d->order[d->order_put] = id;
+		d->order_put = (uint16_t)(d->order_put + 1 == d->num ? 0 : d->order_put + 1);
+		d->order_n++;
+		d->in_len[id] = w;
+	}
 
 	uint16_t first = d->next_avail, first_flags = 0;
 	if (indirect) {
@@ -164,13 +182,45 @@ void *hl_vring_packed_driver_get_used(struct hl_vring_packed_driver *d, uint32_t
 {
 	if (d->broken)
 		return NULL;
+	uint16_t id;
+	uint32_t l;
+	uint16_t f = HL_VRING_DESC_F_WRITE;
+	if (d->in_order && d->batch_left > 0) {
+		id = d->order[d->order_get];
+		l = --d->batch_left == 0 ? d->batch_len : d->in_len[id];
+		goto take;
+	}
 	struct hl_vring_packed_desc *e = &d->desc[d->next_used];
 	/* Acquire: the id and length are visible once the flags say used. */
-	uint16_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+	f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
 	if (!!(f & F_USED) != d->used_wrap || !!(f & F_AVAIL) != d->used_wrap)
 		return NULL;
-	uint16_t id = e->id;
-	uint32_t l = e->len;
+	id = e->id;
+	l = e->len;
+	if (d->in_order && id < d->num) {
+		unsigned k = 0, at = d->order_get;
+		while (k < d->order_n && d->order[at] != id) {
+			k++;
+			at = at + 1 == d->num ? 0 : at + 1;
+		}
+		if (k == d->order_n) {
+			d->broken = true;
+			HL_LOG_ERR("vring driver (packed): in order, the device used id %u, which is not in flight: "
+				   "queue stopped", id);
+			return NULL;
+		}
+		d->batch_len = (f & HL_VRING_DESC_F_WRITE) ? l : 0;
+		d->batch_left = (uint16_t)k; /* after this one */
+		d->skipped += k;
+		id = d->order[d->order_get];
+		l = k > 0 ? d->in_len[id] : d->batch_len;
+		f = HL_VRING_DESC_F_WRITE; /* l is what counts now */
+	}
+take:
+	if (d->in_order) {
+		d->order_get = (uint16_t)(d->order_get + 1 == d->num ? 0 : d->order_get + 1);
+		d->order_n--;
+	}
 	if (id >= d->num || d->id_slots[id] == 0) {
 		d->broken = true;
 		HL_LOG_ERR("vring driver (packed): the device used id %u, which is not in flight: queue stopped", id);

@@ -234,6 +234,21 @@ int hl_vring_put_used(struct hl_vring *vr, uint32_t id, uint32_t len)
 	return 0;
 }
 
+int hl_vring_put_used_batch(struct hl_vring *vr, uint32_t last_id, uint32_t len, uint16_t count)
+{
+	if (count == 0)
+		return 0;
+	if (hl_unlikely((unsigned)(uint16_t)(vr->last_used_idx - vr->used_flushed) + count > vr->num)) {
+		vr->stats.bad_used++;
+		return -ENOSPC;
+	}
+	volatile struct hl_vring_used_elem *e = &vr->used->ring[vr->last_used_idx & vr->mask];
+	e->id = last_id;
+	e->len = len;
+	vr->last_used_idx = (uint16_t)(vr->last_used_idx + count);
+	return 0;
+}
+
 void hl_vring_flush_used(struct hl_vring *vr)
 {
 	/* Release: the elements are visible before the index that exposes them. */

@@ -22,4 +22,21 @@ static inline uint16_t echo_take(struct hl_vhost_port *port, struct hl_bufpool *
 	return n;
 }
 
+/*
+ * An echo test's end, once its thread is gone: the port closed, the
+ * buffers still in use in both pools counted (0: every one came back),
+ * then the pools freed.
+ */
+static inline uint64_t echo_close(struct hl_vhost_port *port, struct hl_bufpool *fe_bp, struct hl_pool *fe_pool,
+				  struct hl_bufpool *sw_bp, struct hl_pool *sw_pool)
+{
+	uint64_t left = hl_bufpool_in_use(fe_bp) + hl_bufpool_in_use(sw_bp);
+	hl_vhost_port_close(port);
+	hl_bufpool_free(fe_bp);
+	hl_bufpool_free(sw_bp);
+	hl_pool_destroy(fe_pool);
+	hl_pool_destroy(sw_pool);
+	return left;
+}
+
 #endif

@@ -164,11 +164,5 @@ HL_TEST(echo_through_our_backend)
 	stop_echo = 1;
 	pthread_join(th, NULL);
 	CHECK_EQ(port.vq[1].stats.drop_bad_chain, 0);
-	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
-	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
-	hl_vhost_port_close(&port);
-	hl_bufpool_free(fe_bp);
-	hl_bufpool_free(sw_bp);
-	hl_pool_destroy(fe_pool);
-	hl_pool_destroy(sw_pool);
+	CHECK_EQ(echo_close(&port, fe_bp, fe_pool, sw_bp, sw_pool), 0);
 }

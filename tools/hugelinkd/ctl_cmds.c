@@ -122,8 +122,10 @@ static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 		hl_jw_kv_str(r, "offload", c->offload);
 		hl_jw_kv_str(r, "packed", c->packed);
 		struct hl_sw_vhost_info vi;
-		if (strcmp(p->ops->state(p), "up") == 0 && hl_sw_port_vhost_info(p, &vi) == 0)
+		if (strcmp(p->ops->state(p), "up") == 0 && hl_sw_port_vhost_info(p, &vi) == 0) {
 			hl_jw_kv_str(r, "ring", vi.packed ? "packed" : "split");
+			hl_jw_kv_bool(r, "in_order", vi.in_order);
+		}
 		hl_jw_kv_u64(r, "queues", c->queues);
 	} else if (strcmp(c->kind, "tap") == 0) {
 		hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
