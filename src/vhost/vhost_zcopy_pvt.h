@@ -41,7 +41,7 @@ struct hl_zc_slot {
 struct hl_vhost_zc {
 	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
 	uint16_t num;                    /* ring size - 1: a mask */
-	unsigned pinned;                 /* owner of the queue only: slots not FREE */
+	unsigned pinned;                 /* owner of the queue only: pins not yet on the used ring */
 	uint32_t fifo_first, fifo_next;  /* chains taken and not yet on the used ring, in avail order */
 	uint32_t *fifo;                  /* num entries: a pinned head, or a done one | HL_ZC_COPIED */
 	unsigned orphans;                /* owner: slots given back while pinned, not yet freed */
