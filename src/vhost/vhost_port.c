@@ -48,6 +48,10 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 	}
 	/* every buffer before base was completed (nothing is in flight across a stop) */
 	hl_vring_set_base(&vq->vr, v->base, v->base);
+	uint16_t used_idx = __atomic_load_n(&((const struct hl_vring_used *)v->used)->idx, __ATOMIC_ACQUIRE);
+	if (used_idx != v->base) /* the front-end's ring state and its memory disagree: worth a line */
+		HL_LOG_WARN("vhost-user %s: queue %u resumes at %u but the guest's used index is %u", p->be.path, q,
+			    v->base, used_idx);
 	vq->mem = &d->mem;
 	vq->call_fd = v->call_fd;
 	vq->mrg_rxbuf = d->features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);
