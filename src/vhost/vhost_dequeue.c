@@ -16,7 +16,8 @@
  * With zero-copy on (vhost_zcopy.c), the same loop hands the packets worth
  * pinning to hl_vhost_zc_pin(); their chains go on the used ring later,
  * when the switch frees their buffers. Everything else is copied exactly
- * as in copy mode.
+ * as in copy mode, and its chain goes on the used ring behind the pinned
+ * ones taken before it (hl_vhost_tx_done).
  *
  * With VIRTIO_F_IN_ORDER (copy mode only: the port does not offer it when
  * it may pin), a burst's chains, refused ones included, go back as one
@@ -143,10 +144,10 @@ uint16_t hl_vhost_dequeue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		} else if (hl_unlikely(hl_vhost_copy_chain(iov, ch.nr_out, vq->hdr_len, len, b, bp) < 0)) {
 			/* the head buffer stays ours, empty, for the next chain */
 			vq->stats.drop_no_buf++;
-			hl_vhost_vq_tx_used(vq, head);
+			hl_vhost_tx_done(vq, head);
 			continue;
 		}
-		hl_vhost_vq_tx_used(vq, head);
+		hl_vhost_tx_done(vq, head);
 		vq->stats.bytes += len;
 		got++;
 	}

@@ -128,11 +128,22 @@ static bool queue_enabled(const struct hl_vhost_dev *d, const struct hl_vu_vring
 	return v->enabled || !(d->features & (1ull << HL_VU_F_PROTOCOL_FEATURES));
 }
 
+/*
+ * LOG_ALL without a log yet: a front-end that reconnects in the middle of a
+ * migration (QEMU after a back-end restart) sets up the rings before it
+ * hands over the log, and what a queue wrote in between would reach the
+ * destination stale. Such a queue starts once the log is there.
+ */
+static bool log_pending(const struct hl_vhost_dev *d)
+{
+	return (d->features & (1ull << HL_VU_F_LOG_ALL)) && d->log.log.bits == NULL;
+}
+
 static void maybe_start(struct hl_vhost_dev *d, unsigned q)
 {
 	struct hl_vu_vring *v = &d->vq[q];
 	if (v->started || v->num == 0 || !v->addr_set || !v->kick_set || d->nregions == 0 ||
-	    !queue_enabled(d, v))
+	    !queue_enabled(d, v) || log_pending(d))
 		return;
 	if (translate_rings(d, q) < 0)
 		return;
@@ -347,6 +358,8 @@ static int set_log_base(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *
 	log_changed(d);
 	hl_vhost_log_unmap(&old);
 	d->stats.log_bases++;
+	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
+		maybe_start(d, q); /* those that waited for it */
 	HL_LOG_INFO("vhost-user: dirty log of %llu bytes mapped (guest memory up to 0x%llx)",
 		    (unsigned long long)nl.log.size, (unsigned long long)mem_end(d));
 	return 0;
@@ -407,6 +420,8 @@ static int dispatch(struct hl_vhost_dev *d, const struct hl_vu_msg *m, int *fds,
 		d->features = v;
 		if (log_flips) /* at run time, when a migration begins or ends */
 			log_changed(d);
+		for (unsigned i = 0; log_flips && i < HL_VHOST_MAX_QUEUES; i++)
+			maybe_start(d, i); /* those that waited for a log no longer needed */
 		return 0;
 	}
 	case HL_VU_GET_PROTOCOL_FEATURES:

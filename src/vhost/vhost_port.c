@@ -69,6 +69,12 @@ static void queue_start(struct hl_vhost_dev *d, unsigned q)
 		return;
 	}
 	vq->log_used_total = vq->pvr.used_total;
+	if (!vq->packed) {
+		uint16_t used_idx = __atomic_load_n(&((const struct hl_vring_used *)v->used)->idx, __ATOMIC_ACQUIRE);
+		if (used_idx != v->base) /* the front-end's ring state and its memory disagree: worth a line */
+			HL_LOG_WARN("vhost-user %s: queue %u resumes at %u but the guest's used index is %u", p->be.path,
+				    q, v->base, used_idx);
+	}
 	vq->mem = &d->mem;
 	vq->call_fd = v->call_fd;
 	vq->mrg_rxbuf = d->features & HL_VIRTIO_BIT(HL_VIRTIO_NET_F_MRG_RXBUF);

@@ -13,18 +13,25 @@
  *    segments is dropped, on whatever thread. That thread marks the chain's
  *    slot done, one plain store, and touches nothing of the context
  *    afterwards; the dequeue thread finds done slots by walking its pins in
- *    order, and puts them on the used ring. Completions come out of order
- *    (split rings allow that, and so do packed ones: a used descriptor names
- *    its buffer id and skips the slots of that chain alone): a done slot
- *    behind one still pinned is found by a walk over every pin, made every
- *    few bursts.
+ *    order, and puts them on the used ring.
+ *  - The used ring is filled in the order the chains were taken from the
+ *    avail ring, whatever order the buffers come back in: a chain copied
+ *    (or refused) behind one still pinned waits in the fifo behind it. So
+ *    the used index is at every moment also the count of avail entries
+ *    done with, which is what a front-end falls back on when the back-end
+ *    dies (QEMU resumes the ring at the used index: everything after it is
+ *    offered again, and nothing before it may still be out). Out-of-order
+ *    completion would hand such a front-end ids it no longer has in flight.
  *  - Slot states: FREE -> PINNED (dequeue thread) -> DONE (last free) ->
  *    FREE (dequeue thread, on the used ring). Only the last free writes
  *    DONE, and only the queue's owner writes the rest.
  *  - No starvation: at most zc_max_pinned chains are pinned, and once the
- *    oldest pin is older than zc_max_pin_ns, new packets are copied (and
- *    returned at once) until it is freed. The guest always has descriptors
- *    to send with, however slowly a consumer frees.
+ *    oldest pin is older than zc_max_pin_ns, new packets are copied until
+ *    it is freed. An old pin holding half the guest's ring behind it is
+ *    given back on the used ring while still out (orphaned, as at a stop:
+ *    the guest may reuse the buffer, the consumer still reads mapped
+ *    memory, only that frame's payload can change), so the guest always
+ *    has descriptors to send with, however slowly a consumer frees.
  *  - A context lives while its queue runs or any buffer points into it. It
  *    holds references on the guest memory mappings, so a front-end that
  *    removes memory, resets or disconnects cannot unmap it from under a
@@ -55,7 +62,7 @@
 
 #define STOP_WAIT_NS 20000000ull /* how long a stop waits for pinned buffers to come back */
 
-#define ZC_SCAN_EVERY 8 /* bursts between walks over every pin, for completions out of order */
+#define ZC_REAP_EVERY 8 /* bursts between walks for orphaned slots that came back */
 
 static void zc_destroy(struct hl_vhost_zc *zc)
 {
@@ -156,10 +163,13 @@ static void zc_seg_free(void *va, void *opaque)
 	__atomic_store_n(&s->st, HL_ZC_DONE, __ATOMIC_RELEASE);
 }
 
-/* The fifo entry at i, if it still stands for a pin not yet on the used ring. */
+/* The pinned slot fifo entry i stands for, or NULL for a copied chain's entry (or one moved on). */
 static inline struct hl_zc_slot *zc_entry(struct hl_vhost_zc *zc, uint32_t i)
 {
-	struct hl_zc_slot *s = &zc->slots[zc->fifo[i & zc->num] & zc->num];
+	uint32_t e = zc->fifo[i & zc->num];
+	if (e & HL_ZC_COPIED)
+		return NULL;
+	struct hl_zc_slot *s = &zc->slots[e & zc->num];
 	return s->seq == i && __atomic_load_n(&s->st, __ATOMIC_RELAXED) != HL_ZC_FREE ? s : NULL;
 }
 
@@ -175,35 +185,62 @@ static inline bool zc_complete(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, s
 	return true;
 }
 
+/* A chain still pinned goes back to the guest now; its slot waits for the buffers (orphaned). */
+static void zc_give_back(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, struct hl_zc_slot *s)
+{
+	s->orphan = 1;
+	zc->orphans++;
+	zc->pinned--;
+	vq->stats.zc_reclaimed++;
+	hl_vhost_vq_put_used(vq, s->head, 0, s->slots);
+}
+
+/* Orphaned slots whose buffers came back are free for a pin again. */
+static void zc_reap(struct hl_vhost_zc *zc)
+{
+	for (unsigned i = 0; zc->orphans > 0 && i <= zc->num; i++) {
+		struct hl_zc_slot *s = &zc->slots[i];
+		if (s->orphan && __atomic_load_n(&s->st, __ATOMIC_ACQUIRE) == HL_ZC_DONE) {
+			s->orphan = 0;
+			__atomic_store_n(&s->st, HL_ZC_FREE, __ATOMIC_RELAXED);
+			zc->orphans--;
+		}
+	}
+}
+
 /*
- * Put the chains whose buffers came back on the used ring: in pin order up
- * to the first still out, and, every few bursts or with many pinned, the
- * ones done behind it (all of them when `all`).
+ * Put the chains at the front of the fifo on the used ring, in order, up to
+ * the first still pinned. That one is given back anyway when it is older
+ * than zc_max_pin_ns and holds half the ring behind it (the clock is read
+ * only then).
  */
-static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc, bool all)
+static void zc_drain(struct hl_vhost_vq *vq, struct hl_vhost_zc *zc)
 {
 	uint32_t i = zc->fifo_first, end = zc->fifo_next;
 	for (; i != end; i++) {
+		uint32_t e = zc->fifo[i & zc->num];
+		if (e & HL_ZC_COPIED) {
+			hl_vring_put_used(&vq->vr, (uint16_t)e, 0);
+			continue;
+		}
 		struct hl_zc_slot *s = zc_entry(zc, i);
-		if (s != NULL && !zc_complete(vq, zc, s))
+		if (s == NULL || zc_complete(vq, zc, s))
+			continue;
+		if (hl_likely(end - i <= (zc->num + 1u) / 2) || hl__fast_ns() - s->t_pin <= vq->zc_max_pin_ns)
 			break;
+		zc_give_back(vq, zc, s);
 	}
 	zc->fifo_first = i;
-	if (i != end && (all || ++zc->scan_tick % ZC_SCAN_EVERY == 0 || zc->pinned >= vq->zc_max_pinned)) {
-		for (i++; i != end; i++) {
-			struct hl_zc_slot *s = zc_entry(zc, i);
-			if (s != NULL)
-				zc_complete(vq, zc, s);
-		}
-	}
+	if (hl_unlikely(zc->orphans > 0) && ++zc->scan_tick % ZC_REAP_EVERY == 0)
+		zc_reap(zc);
 	vq->stats.zc_pinned = zc->pinned;
 }
 
-/* Time of the oldest chain still pinned, or 0. */
+/* Time of the oldest chain still pinned (the first pin in the fifo), or 0. */
 static uint64_t zc_oldest(struct hl_vhost_zc *zc)
 {
-	for (; zc->fifo_first != zc->fifo_next; zc->fifo_first++) {
-		const struct hl_zc_slot *s = zc_entry(zc, zc->fifo_first);
+	for (uint32_t i = zc->fifo_first; i != zc->fifo_next; i++) {
+		const struct hl_zc_slot *s = zc_entry(zc, i);
 		if (s != NULL)
 			return s->t_pin;
 	}
@@ -217,25 +254,23 @@ void hl_vhost_zc_stop(struct hl_vhost_vq *vq)
 		return;
 	uint64_t t0 = hl_now_ns();
 	for (;;) {
-		zc_drain(vq, zc, true);
+		zc_drain(vq, zc);
 		if (zc->pinned == 0 || hl_now_ns() - t0 > STOP_WAIT_NS)
 			break;
 		usleep(200);
 	}
-	unsigned out = 0;
-	for (unsigned i = 0; zc->pinned > 0 && i <= zc->num; i++) {
-		struct hl_zc_slot *s = &zc->slots[i];
-		uint32_t st = __atomic_load_n(&s->st, __ATOMIC_ACQUIRE);
-		if (st == HL_ZC_FREE)
-			continue;
-		if (st == HL_ZC_PINNED) { /* still out: the guest gets it back now, the context waits for it */
-			s->orphan = 1;
-			out++;
-			vq->stats.zc_reclaimed++;
-		}
-		zc->pinned--;
-		hl_vhost_vq_put_used(vq, s->head, 0, s->slots);
+	/* what is still out goes back in order too, the copies behind it with it */
+	for (uint32_t i = zc->fifo_first; i != zc->fifo_next; i++) {
+		uint32_t e = zc->fifo[i & zc->num];
+		struct hl_zc_slot *s = zc_entry(zc, i);
+		if (e & HL_ZC_COPIED)
+			hl_vring_put_used(&vq->vr, (uint16_t)e, 0);
+		else if (s != NULL && !zc_complete(vq, zc, s))
+			zc_give_back(vq, zc, s);
 	}
+	zc->fifo_first = zc->fifo_next;
+	zc_reap(zc);
+	unsigned out = zc->orphans;
 	vq->stats.zc_pinned = 0;
 	hl_vhost_vq_flush(vq);
 	hl_vhost_vq_notify(vq);
@@ -312,7 +347,7 @@ void hl_vhost_zc_gather(uint8_t *dst, const struct hl_iov *iov, unsigned niov, u
 
 void hl_vhost_zc_drain(struct hl_vhost_vq *vq)
 {
-	zc_drain(vq, vq->zc, false);
+	zc_drain(vq, vq->zc);
 }
 
 void hl_vhost_zc_age(struct hl_vhost_vq *vq)

@@ -21,6 +21,8 @@ void hl_vhost_zc_collect(void);
  */
 enum { HL_ZC_FREE, HL_ZC_PINNED, HL_ZC_DONE };
 
+#define HL_ZC_COPIED (1u << 16) /* a fifo entry for a chain done with at once, waiting for those before it */
+
 struct hl_zc_slot {
 	/*
 	 * The segment a one-piece frame is attached to: the slot's own, so a
@@ -33,17 +35,18 @@ struct hl_zc_slot {
 	uint32_t seq;   /* the pin's place in fifo */
 	uint16_t head;
 	uint16_t slots; /* packed rings: the ring slots its chain took (what its used descriptor skips) */
-	uint8_t orphan; /* control thread: returned at a stop while still out */
+	uint8_t orphan; /* owner: given back to the guest while still out (a stop, or too old) */
 	uint64_t t_pin;
 };
 
 struct hl_vhost_zc {
 	struct hl_vhost_zc *next_orphan; /* on the orphans list, after a stop that left chains out */
 	uint16_t num;                    /* ring size (packed: rounded up to a power of two) - 1: a mask */
-	unsigned pinned;                 /* owner of the queue only: slots not FREE */
-	uint32_t fifo_first, fifo_next;  /* pins in order; entries whose slot moved on are skipped */
-	uint16_t *fifo;                  /* num entries: heads */
-	unsigned scan_tick;
+	unsigned pinned;                 /* owner of the queue only: pins not yet on the used ring */
+	uint32_t fifo_first, fifo_next;  /* chains taken and not yet on the used ring, in avail order */
+	uint32_t *fifo;                  /* num entries: a pinned head, or a done one | HL_ZC_COPIED */
+	unsigned orphans;                /* owner: slots given back while pinned, not yet freed */
+	unsigned scan_tick;              /* bursts, for the walk over orphaned slots */
 	const struct hl_xlate *iova;     /* host address -> IOVA (physical) */
 	uint64_t now;                    /* this burst's time, once a packet was worth pinning */
 	int aged;                        /* -1: not looked at yet this burst; 1: the oldest pin is too old */
@@ -98,7 +101,7 @@ static inline bool hl_vhost_zc_begin(struct hl_vhost_vq *vq, uint32_t *from)
 	*from = vq->zc_min_len > HL_VHOST_ZC_COPY ? vq->zc_min_len : HL_VHOST_ZC_COPY + 1;
 	zc->aged = -1;
 	/* nothing pinned, nothing to complete: AUTO with small packets costs what copy mode does */
-	if (zc->pinned == 0)
+	if (zc->pinned == 0 && zc->orphans == 0)
 		return false;
 	hl_vhost_zc_drain(vq);
 	return true;
@@ -151,6 +154,22 @@ static inline void hl_vhost_zc_end(struct hl_vhost_vq *vq)
 }
 
 /*
+ * A chain the dequeue is done with at once (copied, or refused): on the used
+ * ring now if every chain taken before it is there, else in the fifo behind
+ * them. A fifo that is full can only come from a guest offering heads it
+ * has in flight; its chain goes out at once.
+ */
+static inline void hl_vhost_tx_done(struct hl_vhost_vq *vq, uint16_t head)
+{
+	struct hl_vhost_zc *zc = vq->zc;
+	if (zc == NULL || zc->fifo_first == zc->fifo_next || hl_unlikely(zc->fifo_next - zc->fifo_first > zc->num)) {
+		hl_vhost_vq_tx_used(vq, head);
+		return;
+	}
+	zc->fifo[zc->fifo_next++ & zc->num] = head | HL_ZC_COPIED;
+}
+
+/*
  * Walk the transmit chain at head into iov/ch, *len the frame's length (the
  * virtio-net header skipped). A chain the walker refuses, or one shorter
  * than the header, goes straight back on the used ring, counted: false.
@@ -161,7 +180,7 @@ static inline bool hl_vhost_walk_tx(struct hl_vhost_vq *vq, uint16_t head, struc
 	if (hl_unlikely(hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, ch) < 0 ||
 			ch->out_len < vq->hdr_len)) {
 		vq->stats.drop_bad_chain++;
-		hl_vhost_vq_tx_used(vq, head);
+		hl_vhost_tx_done(vq, head);
 		return false;
 	}
 	*len = ch->out_len - vq->hdr_len;

@@ -286,3 +286,66 @@ HL_TEST(log_reaches_the_file)
 	hl_vhost_dev_reset(d);
 	free(d);
 }
+
+static unsigned queue_starts;
+
+static void on_queue_start(struct hl_vhost_dev *d, unsigned q)
+{
+	(void)d;
+	(void)q;
+	queue_starts++;
+}
+
+/* Queue 1 of d set up in its memory as QEMU does it, kick without an fd. */
+static void set_up_queue(struct hl_vhost_dev *d)
+{
+	struct hl_vu_msg r;
+	struct hl_vu_vring_state num = {1, 256};
+	CHECK_EQ(send_msg(d, HL_VU_SET_VRING_NUM, &num, sizeof(num), NULL, 0, &r), 0);
+	struct hl_vu_vring_addr a = {.index = 1, .flags = HL_VU_VRING_F_LOG, .desc_user_addr = UVA0,
+				     .avail_user_addr = UVA0 + 4096, .used_user_addr = UVA0 + 8192,
+				     .log_guest_addr = GPA0 + 8192};
+	CHECK_EQ(send_msg(d, HL_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, &r), 0);
+	uint64_t kick = 1 | HL_VU_VRING_NOFD;
+	CHECK_EQ(send_msg(d, HL_VU_SET_VRING_KICK, &kick, 8, NULL, 0, &r), 0);
+}
+
+/*
+ * A front-end that reconnects in the middle of a migration (QEMU after a
+ * back-end restart) negotiates LOG_ALL and sets the rings up before it
+ * sends the log: the queue waits for the log, so nothing it writes goes
+ * unlogged. LOG_ALL turned off instead lets it start too.
+ */
+HL_TEST(queue_waits_for_the_log_when_log_all_comes_first)
+{
+	static const struct hl_vhost_ops start_ops = {.queue_start = on_queue_start, .log_change = on_log_change};
+	struct hl_vu_msg r;
+	for (int off = 0; off < 2; off++) {
+		struct hl_vhost_dev *d = dev_with_memory();
+		d->ops = &start_ops;
+		queue_starts = 0;
+		uint64_t f = (1ull << 32) | (1ull << HL_VU_F_LOG_ALL);
+		CHECK_EQ(send_msg(d, HL_VU_SET_FEATURES, &f, 8, NULL, 0, &r), 0);
+		set_up_queue(d);
+		CHECK(!d->vq[1].started);
+		CHECK_EQ(queue_starts, 0);
+		if (off) {
+			f = 1ull << 32;
+			CHECK_EQ(send_msg(d, HL_VU_SET_FEATURES, &f, 8, NULL, 0, &r), 0);
+		} else {
+			CHECK_EQ(log_base(d, 96, 0, 96, &r), 12);
+			CHECK(hl_vhost_dev_log_state(d).bits != NULL);
+		}
+		CHECK(d->vq[1].started);
+		CHECK_EQ(queue_starts, 1);
+		/* with the log there (or no LOG_ALL), a queue set up again starts at once */
+		struct hl_vu_vring_state st = {1, 0};
+		CHECK_EQ(send_msg(d, HL_VU_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &r), (int)(sizeof(r.hdr) + sizeof(st)));
+		CHECK(!d->vq[1].started);
+		set_up_queue(d);
+		CHECK(d->vq[1].started);
+		CHECK_EQ(queue_starts, 2);
+		hl_vhost_dev_reset(d);
+		free(d);
+	}
+}
