@@ -15,12 +15,8 @@ page it writes). The test checks: the migration completes, the guest's
 console goes on on the destination, the pings resume from there with at most
 one lost, the MAC is on vm1b in `hlctl mac --json` (moved), and hugelinkd
 logged dirty logging on, and a checked stream sent into the guest all along
-(migrate_guest.py) adds up on both sides of the migration. Then the guest
-migrates back to a new QEMU on vm1, more slowly, and hugelinkd is killed
-with SIGKILL in the middle of it and started again: the migration completes
-or fails, the guest runs on exactly one side, and pings and streams (every
-MD5 right) resume through the new hugelinkd, and no guest's virtio driver
-reported a used entry it did not have in flight. It prints the pings lost,
+(migrate_guest.py) adds up on both sides of the migration, and no guest's
+virtio driver reported a used entry it did not have in flight. It prints the pings lost,
 the longest gap between replies as seen here (ms) and QEMU's own downtime.
 
 Logs of the last run stay in BUILD_DIR/guest-migrate-test.
@@ -30,7 +26,6 @@ import os
 import re
 import sys
 import tempfile
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,16 +44,12 @@ CASES = [
     "at most one ping lost",
     "the MAC moved to the destination's port (hlctl mac --json)",
     "a checked stream into the guest across the migration: every MD5 right",
-    "a second migration (back to vm1): hugelinkd killed with SIGKILL in its middle and restarted",
-    "the guest runs on one side afterwards, the migration completed or failed",
-    "pings and checked streams resume through the new hugelinkd, every MD5 right",
     "no guest's virtio driver found its rings broken (an id not in flight, an index moved too far)",
     "hugelinkd stopped cleanly; no QEMU or hugelinkd left running",
 ]
 
 
 RING_BROKEN = re.compile(r"is not a head|id \d+ out of range|moved used index|Guest says index|virtio.*broken")
-RESTART_BANDWIDTH = 8 << 20  # the second migration lasts long enough to be cut in the middle
 
 
 def ports_state(build, ctl):
@@ -153,51 +144,13 @@ def main():
         tap.result(10, done and want is not None and not bad and spans,
                    f"expected {want}, wrong {bad[:3]}, spanning {spans}", m.dst.output()[-1500:])
 
-        # back to vm1, slowly, and the switch dies in the middle of it
-        back = m.destination_again(socks["src"])
-        ok = m.destination_status(back).get("status") == "inmigrate"
-        q = m.start_migration(m.dst, f"unix:{m.mig}2", RESTART_BANDWIDTH)
-        time.sleep(2)
-        during = q.cmd("query-migrate").get("status")
-        daemon.kill()
-        daemon.wait()
-        t_crash = time.monotonic()
-        time.sleep(0.5)
-        daemon = start_daemon(build, run, ctl, dlog, f"hlmig-{os.getpid()}", "--buffers", "4096")
-        names = sorted(ports_state(build, ctl)) if daemon else []
-        tap.result(11, ok and during == "active" and names == sorted(ports.values()),
-                   f"destination waiting: {ok}, migration {during} when killed, ports {names}", tail(dlog))
-        info2 = m.wait_migration(q)
-        q.close()
-        where = back if info2.get("status") == "completed" else m.dst
-        other = m.dst if where is back else back
-        tick = wait_for(lambda: any(t > t_crash and i == m.console.guests.index(where) and line.startswith("TICK")
-                                    for t, i, line in list(m.console.lines)), 60)
-        st_where = m.destination_status(where).get("status") if where.running() else "gone"
-        st_other = m.destination_status(other).get("status") if other.running() else "gone"
-        print(f"# second migration: {info2.get('status')}, guest on {where.name} ({st_where}), "
-              f"{other.name}: {st_other}", flush=True)
-        tap.result(12, info2.get("status") in ("completed", "failed") and tick is not None and st_where == "running"
-                   and st_other != "running", f"{info2.get('status')}: {where.name} {st_where}, {other.name} "
-                   f"{st_other}", where.output()[-1500:])
-
-        def resumed():
-            oks = sum(1 for t, i, line in list(m.console.lines) if i == 0 and t > t_crash and line.startswith("PING-OK"))
-            sums = sum(1 for t, i, k, md5 in m.streams()[1] if t > t_crash)
-            return oks >= 5 and sums >= 2
-        back_up = bool(wait_for(resumed, 90))
-        want, got = m.streams()
-        bad = [(k, md5) for t, i, k, md5 in got if md5 != want]
-        print(f"# after the restart: {sum(1 for g in got if g[0] > t_crash)} streams summed, {len(bad)} wrong in all",
-              flush=True)
-        tap.result(13, back_up and not bad, f"wrong {bad[:3]}", m.peer.output()[-1500:])
         # what Linux's virtio_ring says when a device returns what it should not, on any console
         broken = [line for g in m.guests for line in g.output().splitlines() if RING_BROKEN.search(line)]
-        tap.result(14, not broken, "; ".join(broken[:3]))
+        tap.result(11, not broken, "; ".join(broken[:3]))
     finally:
         if m is not None:
             m.stop()
-        nothing_left(tap, 15, daemon, [f"hlmig-{os.getpid()}", run], run)
+        nothing_left(tap, 12, daemon, [f"hlmig-{os.getpid()}", run], run)
     return 0
 
 
