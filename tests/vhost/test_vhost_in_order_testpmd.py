@@ -23,22 +23,9 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "memif"))
-from memif_env import TESTPMD, Daemon, Testpmd, endpoint, finish, result, settle, wait_state  # noqa: E402
+from memif_env import TESTPMD, Daemon, endpoint, finish, result, settle, wait_state  # noqa: E402
+from vhost_testpmd import A, B, FORWARDING, clean_end, pmd_for, round_trip  # noqa: E402
 from hltap import Tap, bail  # noqa: E402
-
-A, B = "02:00:00:00:0a:01", "02:00:00:00:0b:01"
-FORWARDING = r"Start automatic packet forwarding|Press enter"
-
-
-def pmd_for(work, tag, sock, opts):
-    vdev = f"net_virtio_user0,path={sock},queues=1,{opts},mac={B}"
-    return Testpmd(work, tag, [vdev], extra_eal=["--no-huge", "-m", "512"]).start()
-
-
-def round_trip(t, build, work, vsock, size, secs, what):
-    r = result(endpoint(build, work, vsock, A, B, secs, size))
-    return t.check(r[0] == 0 and r[1].get("rx_packets", 0) > 100 and r[1].get("rx_bad", 1) == 0, what, str(r)), r
-
 
 def layout(t, d, build, work, psock, vsock, tag, opts, ring):
     """testpmd with `opts` on port p: in order on `ring`, frames both ways, counted on both sides."""
@@ -116,11 +103,7 @@ def main():
         pmd.stop()
         pmd = None
 
-        st = settle(d, ["z", "v"])
-        bad = sum(x.get("errors", 0) for x in st["ports"])
-        t.check(st["buffers"]["in_use"] == 0, "no buffer is in use at the end", str(st["buffers"]))
-        t.check(bad == 0, "no port counted an error", str(st["ports"]))
-        t.check(d.stop() == 0, "hugelinkd exits cleanly")
+        clean_end(t, d, ["z", "v"])
     finally:
         if pmd is not None:
             pmd.stop(signal.SIGKILL)

@@ -24,21 +24,9 @@ import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "memif"))
-from memif_env import TESTPMD, Daemon, Testpmd, endpoint, finish, result, settle, wait_state  # noqa: E402
+from memif_env import TESTPMD, Daemon, endpoint, finish, result, settle, wait_state  # noqa: E402
+from vhost_testpmd import A, B, FORWARDING, clean_end, pmd_for, round_trip  # noqa: E402
 from hltap import Tap, bail  # noqa: E402
-
-A, B = "02:00:00:00:0a:01", "02:00:00:00:0b:01"
-
-
-def pmd_for(work, tag, sock):
-    vdev = f"net_virtio_user0,path={sock},queues=1,packed_vq=1,mac={B}"
-    return Testpmd(work, tag, [vdev], extra_eal=["--no-huge", "-m", "512"]).start()
-
-
-def round_trip(t, build, work, vsock, size, secs, what):
-    r = result(endpoint(build, work, vsock, A, B, secs, size))
-    return t.check(r[0] == 0 and r[1].get("rx_packets", 0) > 100 and r[1].get("rx_bad", 1) == 0, what, str(r)), r
-
 
 def main():
     build = os.path.abspath(sys.argv[1])
@@ -54,9 +42,9 @@ def main():
             and d.hlctl("port", "add", "vhost", "v", "--server", vsock, "--zcopy", "off")[0] == 0
         t.check(ok, "hugelinkd runs with a vhost port for testpmd and one for the sender", d.log_tail())
 
-        pmd = pmd_for(work, "pk1", psock)
+        pmd = pmd_for(work, "pk1", psock, "packed_vq=1")
         p = wait_state(d, "p", "up")
-        pmd.wait_for(r"Start automatic packet forwarding|Press enter", 15)
+        pmd.wait_for(FORWARDING, 15)
         t.check(p.get("state") == "up" and p.get("ring") == "packed" and p.get("packed") == "on",
                 "testpmd with packed_vq=1 comes up on packed rings", f"{p} {pmd.tail()}")
 
@@ -79,15 +67,15 @@ def main():
         pmd = None
 
         # a front-end gone without a word, a new one on the same port
-        pmd = pmd_for(work, "pk2", psock)
+        pmd = pmd_for(work, "pk2", psock, "packed_vq=1")
         p = wait_state(d, "p", "up")
-        pmd.wait_for(r"Start automatic packet forwarding|Press enter", 15)
+        pmd.wait_for(FORWARDING, 15)
         pmd.stop(signal.SIGKILL)
         p = wait_state(d, "p", "listening")
         t.check(p.get("state") == "listening" and d.alive(), "testpmd killed with -9: the port listens again", str(p))
-        pmd = pmd_for(work, "pk3", psock)
+        pmd = pmd_for(work, "pk3", psock, "packed_vq=1")
         p = wait_state(d, "p", "up")
-        pmd.wait_for(r"Start automatic packet forwarding|Press enter", 15)
+        pmd.wait_for(FORWARDING, 15)
         round_trip(t, build, work, vsock, 256, 1.5, "a new testpmd reconnects on packed rings and frames flow again")
         pmd.stop()
         pmd = None
@@ -95,9 +83,9 @@ def main():
         # packed off: the same front-end gets split rings
         rc = d.hlctl("port", "add", "vhost", "q", "--server", os.path.join(work, "q.sock"), "--packed", "off")[0]
         d.hlctl("port", "del", "p")
-        pmd = pmd_for(work, "pk4", os.path.join(work, "q.sock"))
+        pmd = pmd_for(work, "pk4", os.path.join(work, "q.sock"), "packed_vq=1")
         q = wait_state(d, "q", "up")
-        pmd.wait_for(r"Start automatic packet forwarding|Press enter", 15)
+        pmd.wait_for(FORWARDING, 15)
         t.check(rc == 0 and q.get("ring") == "split" and q.get("packed") == "off",
                 "a port with --packed off gives testpmd split rings", f"{q} {pmd.tail()}")
         round_trip(t, build, work, vsock, 512, 1.0, "and frames flow through it as well")
@@ -111,11 +99,7 @@ def main():
         pmd.stop()
         pmd = None
 
-        st = settle(d, ["q", "v"])
-        bad = sum(x.get("errors", 0) for x in st["ports"])
-        t.check(st["buffers"]["in_use"] == 0, "no buffer is in use at the end", str(st["buffers"]))
-        t.check(bad == 0, "no port counted an error", str(st["ports"]))
-        t.check(d.stop() == 0, "hugelinkd exits cleanly")
+        clean_end(t, d, ["q", "v"])
     finally:
         if pmd is not None:
             pmd.stop(signal.SIGKILL)
