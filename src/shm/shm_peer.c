@@ -372,7 +372,7 @@ static inline void entry(struct hl_shm_peer *pe, struct hl_shm_pkt *pk, uint64_t
 	if (for_read)
 		__builtin_prefetch(pk->data, 0);
 	else
-		__builtin_prefetch(pk->data, 1);
+		hl_prefetch_w(pk->data);
 	pk->len = pk->pkt_len = hl_shm_desc_len(d);
 	pk->flags = 0;
 	pk->nsegs = 1;

@@ -152,12 +152,76 @@ static void finish_burst(struct hl_vhost_vq *vq, uint16_t sent, uint64_t sent_by
 	hl_vhost_vq_notify(vq);
 }
 
+/*
+ * Single-piece packets whose chain is one writable piece, walked and
+ * waiting for their copies: the guest's buffers were last touched by its
+ * own core, so each first write misses; the walk prefetches them for a
+ * whole run of packets and the copies come after, so the misses overlap.
+ */
+struct fast_run {
+	unsigned n;
+	struct {
+		uint8_t *dst;
+		const struct hl_buf *b;
+		uint16_t head, slots; /* slots: packed rings only */
+	} e[HL_VHOST_BURST];
+};
+
+/* Queue a walked chain's copy; the run is finished when full. */
+static inline void fast_run_add(struct hl_vhost_vq *vq, struct fast_run *r, uint8_t *dst, const struct hl_buf *b,
+				uint16_t head, uint16_t slots, uint16_t *sent, uint64_t *sent_bytes);
+
+/* The run's copies, headers and used elements, in the order the chains were taken. */
+static void fast_run_finish(struct hl_vhost_vq *vq, struct fast_run *r, uint16_t *sent, uint64_t *sent_bytes)
+{
+	const uint16_t hl = vq->hdr_len;
+	for (unsigned i = 0; i < r->n; i++) {
+		uint8_t *dst = r->e[i].dst;
+		const struct hl_buf *b = r->e[i].b;
+		memcpy(dst + hl, hl_buf_data(b), b->pkt_len);
+		if (hl_likely(!(b->flags & HL_BUF_F_OFFLOAD))) {
+			put_header_one(dst, hl);
+		} else {
+			struct hl_iov one = {.base = dst, .len = hl};
+			put_header(vq, b, &one, 1, hl, 1);
+		}
+		hl_vhost_vq_put_used(vq, r->e[i].head, hl + b->pkt_len, r->e[i].slots);
+		if (hl_unlikely(vq->log.bits != NULL))
+			hl_vhost_vq_log_hva(vq, dst, hl + b->pkt_len);
+		*sent_bytes += b->pkt_len;
+	}
+	*sent = (uint16_t)(*sent + r->n);
+	r->n = 0;
+}
+
+static inline void fast_run_add(struct hl_vhost_vq *vq, struct fast_run *r, uint8_t *dst, const struct hl_buf *b,
+				uint16_t head, uint16_t slots, uint16_t *sent, uint64_t *sent_bytes)
+{
+	hl_prefetch_w(dst);
+	if (((uintptr_t)dst & 63) + vq->hdr_len + b->pkt_len > 64)
+		hl_prefetch_w(dst + 64);
+	r->e[r->n].dst = dst;
+	r->e[r->n].b = b;
+	r->e[r->n].head = head;
+	r->e[r->n++].slots = slots;
+	if (r->n == HL_VHOST_BURST)
+		fast_run_finish(vq, r, sent, sent_bytes);
+}
+
+/* Does a walked chain take b as a fast-run packet: one writable piece with room for header and frame? */
+static inline bool fast_fits(const struct hl_vhost_vq *vq, const struct hl_chain *ch, const struct hl_buf *b)
+{
+	return ch->nr_out == 0 && ch->nr_in == 1 && ch->in_len >= vq->hdr_len &&
+	       ch->in_len - vq->hdr_len >= b->pkt_len;
+}
+
 uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_buf **pkts, uint16_t n,
 				uint64_t *bytes)
 {
 	struct hl_vhost_vq *vq = &p->vq[q];
 	struct hl_iov iov[HL_VHOST_MAX_IOV], first[HL_VHOST_MAX_IOV];
 	struct hl_chain ch;
+	struct fast_run run;
 	uint16_t sent = 0;
 	uint64_t sent_bytes = 0;
 
@@ -168,12 +232,12 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		hl_vhost_vq_leave(vq);
 		return sent;
 	}
-	const bool logging = vq->log.bits != NULL;
 	unsigned avail = hl_vring_avail_count(&vq->vr);
 	hl_vring_prefetch_avail(&vq->vr, avail < n ? avail : n);
+	run.n = 0;
 	for (uint16_t k = 0; k < n && avail > 0; k++) {
 		struct hl_buf *b = pkts[k];
-		uint16_t save_avail = vq->vr.last_avail_idx, save_used = vq->vr.last_used_idx;
+		uint16_t save_avail = vq->vr.last_avail_idx, save_used;
 		unsigned save_count = avail;
 		uint32_t left = b->pkt_len;
 		struct src s = {.seg = b, .off = 0};
@@ -184,30 +248,23 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 
 		/*
 		 * The common case: a one-segment packet into one chain of one
-		 * writable piece. Anything else goes on below with this chain.
+		 * writable piece, copied with the rest of its run. Anything else
+		 * goes on below with this chain, after the run's copies.
 		 */
 		if (hl_likely(b->next == NULL && b->data_len == b->pkt_len)) {
 			head = hl_vring_pop_avail(&vq->vr);
 			avail--;
 			rc = hl_vring_walk(&vq->vr, vq->mem, head, iov, HL_VHOST_MAX_IOV, &ch);
-			if (hl_likely(rc == 0 && ch.nr_out == 0 && ch.nr_in == 1 &&
-				      ch.in_len >= vq->hdr_len &&
-				      ch.in_len - vq->hdr_len >= b->pkt_len)) {
-				uint8_t *dst = iov[0].base;
-				memcpy(dst + vq->hdr_len, hl_buf_data(b), b->pkt_len);
-				if (hl_likely(!(b->flags & HL_BUF_F_OFFLOAD)))
-					put_header_one(dst, vq->hdr_len);
-				else
-					put_header(vq, b, iov, 1, vq->hdr_len, 1);
-				hl_vring_put_used(&vq->vr, head, vq->hdr_len + b->pkt_len);
-				if (hl_unlikely(logging))
-					hl_vhost_vq_log_hva(vq, dst, vq->hdr_len + b->pkt_len);
-				sent_bytes += b->pkt_len;
-				sent++;
+			if (hl_likely(rc == 0 && fast_fits(vq, &ch, b))) {
+				fast_run_add(vq, &run, iov[0].base, b, head, 0, &sent, &sent_bytes);
 				continue;
 			}
 			walked = true;
 		}
+		/* the run's used elements go first: they were taken first */
+		if (run.n != 0)
+			fast_run_finish(vq, &run, &sent, &sent_bytes);
+		save_used = vq->vr.last_used_idx;
 
 		/* one chain, or several with MRG_RXBUF, until the packet is in */
 		do {
@@ -257,6 +314,8 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 		sent_bytes += b->pkt_len;
 		sent++;
 	}
+	if (run.n != 0)
+		fast_run_finish(vq, &run, &sent, &sent_bytes);
 	finish_burst(vq, sent, sent_bytes, bytes);
 	hl_vhost_vq_leave(vq);
 	return sent;
@@ -284,22 +343,52 @@ uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, u
 	struct hl_iov iov[HL_VHOST_MAX_IOV], first[HL_VHOST_MAX_IOV];
 	struct taken t[PACKED_MAX_CHAINS];
 	struct hl_chain ch;
+	struct fast_run run;
 	uint16_t sent = 0;
 	uint64_t sent_bytes = 0;
 	const unsigned max_chains = vq->mrg_rxbuf ? PACKED_MAX_CHAINS : 1;
 
-	hl_vring_packed_prefetch(vr, n < HL_VHOST_BURST ? n : HL_VHOST_BURST);
+	/*
+	 * Prefetch only descriptors the driver has made available: the ones
+	 * past them are where it is writing now, and pulling those lines here
+	 * on every poll of a full ring slows the driver's refill.
+	 */
+	unsigned ahead = hl_vring_packed_avail_slots(vr, n < HL_VHOST_BURST ? n : HL_VHOST_BURST);
+	if (ahead == 0) {
+		finish_burst(vq, 0, 0, bytes);
+		return 0;
+	}
+	hl_vring_packed_prefetch(vr, ahead);
+	run.n = 0;
 	for (uint16_t k = 0; k < n; k++) {
 		struct hl_buf *b = pkts[k];
-		uint16_t save_idx = vr->avail_idx, save_flight = vr->in_flight;
+		uint16_t save_idx = vr->avail_idx, save_flight;
 		bool save_wrap = vr->avail_wrap;
 		uint32_t left = b->pkt_len;
 		struct src s = {.seg = b, .off = 0};
 		unsigned nbufs = 0, nt = 0, nfirst = 0;
-		bool ok = true, too_big = false;
+		bool ok = true, too_big = false, walked = false;
+		int rc = 0;
+
+		/* the common case, as on split rings: copied with the rest of its run */
+		if (hl_likely(b->next == NULL && b->data_len == b->pkt_len)) {
+			rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
+			if (hl_likely(rc == 0 && fast_fits(vq, &ch, b))) {
+				fast_run_add(vq, &run, iov[0].base, b, ch.head, ch.ndesc, &sent, &sent_bytes);
+				continue;
+			}
+			walked = true;
+		}
+		if (run.n != 0)
+			fast_run_finish(vq, &run, &sent, &sent_bytes);
+		/* in flight before this packet's first chain, the run's chains now returned */
+		save_flight = (uint16_t)(vr->in_flight - (walked && rc != -EAGAIN && rc != -EIO ? ch.ndesc : 0));
 
 		do {
-			int rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
+			if (walked)
+				walked = false;
+			else
+				rc = hl_vring_packed_walk(vr, vq->mem, iov, HL_VHOST_MAX_IOV, &ch);
 			if (rc == -EAGAIN || rc == -EIO) {
 				ok = false;
 				if (nt > 0) /* ran out half-way; an empty ring is the switch's to count */
@@ -349,6 +438,8 @@ uint16_t hl_vhost_enqueue_packed(struct hl_vhost_vq *vq, struct hl_buf **pkts, u
 		sent_bytes += b->pkt_len;
 		sent++;
 	}
+	if (run.n != 0)
+		fast_run_finish(vq, &run, &sent, &sent_bytes);
 	finish_burst(vq, sent, sent_bytes, bytes);
 	return sent;
 }

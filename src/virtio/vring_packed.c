@@ -219,11 +219,11 @@ bool hl_vring_packed_need_notify(struct hl_vring_packed *vr)
 {
 	uint32_t dist = vr->used_total - vr->signalled_total;
 
+	if (dist == 0)
+		return false; /* nothing new since the last decision: no barrier either */
 	/* Our flags must be visible before we read the driver's event word (see split rings). */
 	hl_smp_mb();
 	vr->signalled_total = vr->used_total;
-	if (dist == 0)
-		return false;
 	uint16_t flags = __atomic_load_n(&vr->driver_event->flags, __ATOMIC_RELAXED) & 3u;
 	if (flags == HL_VRING_PACKED_EVENT_DISABLE)
 		return false;

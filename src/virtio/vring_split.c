@@ -251,6 +251,13 @@ int hl_vring_put_used_batch(struct hl_vring *vr, uint32_t last_id, uint32_t len,
 
 void hl_vring_flush_used(struct hl_vring *vr)
 {
+	/*
+	 * Nothing new: no store. The driver polls used->idx, and a store of the
+	 * same value still takes its cache line away from the driver's core, on
+	 * every empty poll of a back-end waiting for room.
+	 */
+	if (vr->used_flushed == vr->last_used_idx)
+		return;
 	/* Release: the elements are visible before the index that exposes them. */
 	__atomic_store_n(&vr->used->idx, vr->last_used_idx, __ATOMIC_RELEASE);
 	vr->used_flushed = vr->last_used_idx;
@@ -260,14 +267,14 @@ bool hl_vring_need_notify(struct hl_vring *vr)
 {
 	uint16_t old = vr->signalled_used, new_idx = vr->used_flushed;
 
+	if (old == new_idx)
+		return false; /* nothing published since the last decision: no barrier either */
 	/*
 	 * Full barrier: our used->idx store must be visible before we read the
 	 * guest's flags/used_event, or we and the guest can each miss the other.
 	 */
 	hl_smp_mb();
 	vr->signalled_used = new_idx;
-	if (old == new_idx)
-		return false;
 	if (vr->event_idx) {
 		uint16_t event = *hl_vring_used_event(vr->avail, vr->num);
 		return hl_vring_need_event(event, new_idx, old);

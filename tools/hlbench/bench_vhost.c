@@ -109,6 +109,12 @@ static int peer_start(struct peer *p, const char *dir, const char *tag, int main
 	char cmd[1400], segs[300];
 	txpkts(size, segs, sizeof(segs));
 	snprintf(p->log, sizeof(p->log), "%s/%s.log", dir, tag);
+	/*
+	 * The last round's log goes now, not when the shell truncates it: a
+	 * wait_log() in between would find that round's lines and time this
+	 * round from before its testpmd had started.
+	 */
+	unlink(p->log);
 	snprintf(cmd, sizeof(cmd),
 		 "exec dpdk-testpmd -l 0,1 --main-lcore %d --no-pci --no-huge -m 512 --file-prefix hlb-%s-%d-%u%s "
 		 "--vdev '%s' -- --nb-cores=1 --forward-mode=%s --txpkts=%s --stats-period 1 "
