@@ -129,6 +129,12 @@ unsigned hl_mac_age(struct hl_mac_table *t, uint64_t now_ns);
 
 /* Control thread: forget every MAC learned on `port` (a deleted port); returns how many. */
 unsigned hl_mac_flush_port(struct hl_mac_table *t, uint16_t port);
+/*
+ * Control thread: forget the MACs learned on `port` in VLANs whose bit in
+ * keep (bit v % 64 of word v / 64 for VLAN v, bit 0 for VLAN 0) is clear:
+ * the VLANs a port left. Returns how many.
+ */
+unsigned hl_mac_flush_port_vlans(struct hl_mac_table *t, uint16_t port, const uint64_t keep[64]);
 
 /*
  * Control thread: copy up to `max` live (not expired) entries to out, in

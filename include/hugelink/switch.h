@@ -34,12 +34,16 @@
  * switched as they are, tags or not, among the other VLAN 0 ports), an
  * access port of one VLAN (frames enter and leave untagged; a tagged one
  * arriving is dropped) or a trunk (frames carry a tag; only the VLANs it
- * carries pass, and untagged or malformed ones are dropped). Learning,
- * lookups and flooding are per VLAN, so no frame crosses from one VLAN to
- * another. The tag is pushed or popped at egress, per output port, where an
- * access port's frame leaves by a trunk or the other way round
+ * carries pass, and malformed ones are dropped; untagged ones belong to
+ * its native VLAN if it has one, else are dropped too). Learning, lookups
+ * and flooding are per VLAN, so no frame crosses from one VLAN to another.
+ * The tag is pushed or popped at egress, per output port and frame, where a
+ * frame that came in untagged leaves tagged or the other way round
  * (hl_ol_vlan_push/pop: in place when the buffer is the switch's alone,
- * else in a copy of the head).
+ * else in a copy of the head). A port's membership may change while it
+ * forwards (hl_switch_set_port_vlan): workers read it through a pointer to
+ * an immutable copy, replaced whole and freed once every worker has passed
+ * a quiescent point, as a removed port is.
  *
  * An idle worker backs off: after `idle_us` without a packet it arms every
  * port it polls (asks the guest to kick) and sleeps in epoll on the kick
@@ -112,6 +116,12 @@ struct hl_sw_port;
 struct hl_sw_vlan {
 	uint16_t mode; /* HL_SW_VLAN_* */
 	uint16_t vid;  /* access: 1..HL_SW_VLAN_ID_MAX */
+	/*
+	 * trunk: 0, or the VLAN (1..HL_SW_VLAN_ID_MAX) of its untagged frames,
+	 * whose frames also leave it untagged; a trunk carries its native VLAN
+	 * whether `trunk` lists it or not (hl_sw_port_set_vlan adds it)
+	 */
+	uint16_t native;
 	uint64_t trunk[64]; /* trunk: bit v % 64 of word v / 64 for VLAN v (1..HL_SW_VLAN_ID_MAX) */
 };
 
@@ -200,11 +210,12 @@ struct hl_sw_port_ops {
 /* A port as the switch sees it; kinds (sw_ports.h) embed it and set ops and name. */
 struct hl_sw_port {
 	/*
-	 * Set by hl_sw_port_set_vlan before hl_switch_add_port; fixed while in a
-	 * switch. First, so that its 512-byte trunk map does not sit between
-	 * ops and worker, which every poll reads; it is read once a burst.
+	 * Set by the switch: the membership the workers go by, an immutable
+	 * copy of `vlan` made by hl_switch_add_port and replaced whole by
+	 * hl_switch_set_port_vlan (the old one is freed after a quiescent
+	 * point). Read once a burst, and once a port a flooded frame.
 	 */
-	struct hl_sw_vlan vlan;
+	const struct hl_sw_vlan *vlan_live;
 	const struct hl_sw_port_ops *ops;
 	char name[HL_SW_NAME_LEN];
 	uint16_t id;      /* set by the switch: index in its port array */
@@ -212,13 +223,22 @@ struct hl_sw_port {
 	int tx_lock;      /* taken around tx only when there are several workers */
 	uint16_t nrxq;    /* set by the kind: receive queues polled apart (ops->rx_queue); 0 or 1: rx */
 	uint32_t rxq_mask[HL_SW_MAX_WORKERS]; /* set by the switch, with nrxq > 1: the queues each worker polls */
+	/*
+	 * Control thread: the membership, set by hl_sw_port_set_vlan before
+	 * hl_switch_add_port and by hl_switch_set_port_vlan after; workers never
+	 * read it. Last, so that its 512-byte trunk map sits apart from what
+	 * every poll reads.
+	 */
+	struct hl_sw_vlan vlan;
 };
 
 /*
- * Control thread, before hl_switch_add_port (a port in a switch keeps its
- * membership): make p an untagged, access or trunk port. -EINVAL for an
- * unknown mode, an access VLAN or trunk VLAN outside 1..HL_SW_VLAN_ID_MAX,
- * or a trunk that carries none.
+ * Control thread, before hl_switch_add_port (hl_switch_set_port_vlan
+ * changes a port in a switch): make p an untagged, access or trunk port.
+ * A trunk's native VLAN is added to the VLANs it carries. -EINVAL for an
+ * unknown mode, an access VLAN, trunk VLAN or native VLAN outside
+ * 1..HL_SW_VLAN_ID_MAX, a native VLAN on a port that is not a trunk, or a
+ * trunk that carries none; p is unchanged then.
  */
 int hl_sw_port_set_vlan(struct hl_sw_port *p, const struct hl_sw_vlan *v);
 
@@ -252,6 +272,15 @@ int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why
 struct hl_sw_port *hl_switch_find_port(struct hl_switch *sw, const char *name);
 /* The i-th port in the table (NULL where free), for listing. */
 struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i);
+/*
+ * Change the membership of port `name` while it forwards: checked as by
+ * hl_sw_port_set_vlan, published to the workers at once (each sees the old
+ * membership or the new, whole; a frame already queued for the port in a
+ * VLAN it left is dropped as no_port), and once every worker has
+ * passed a quiescent point the MACs the port learned in VLANs it left are
+ * forgotten and the old membership freed. -ENOENT, -EINVAL, -ENOMEM.
+ */
+int hl_switch_set_port_vlan(struct hl_switch *sw, const char *name, const struct hl_sw_vlan *v);
 
 /* Control thread, every few milliseconds: ports' control plane and the resets they want, MAC aging. */
 void hl_switch_ctrl(struct hl_switch *sw);

@@ -387,7 +387,14 @@ unsigned hl_mac_age(struct hl_mac_table *t, uint64_t now_ns)
 	return expired;
 }
 
-unsigned hl_mac_flush_port(struct hl_mac_table *t, uint16_t port)
+/* The VLAN an entry's key names. */
+static inline unsigned key_vlan(uint64_t k)
+{
+	return (unsigned)(((body_of(k) >> 48) & 0xFFF) - 1);
+}
+
+/* Forget port's entries, all of them (keep NULL) or those of VLANs not in keep. */
+static unsigned flush_port(struct hl_mac_table *t, uint16_t port, const uint64_t *keep)
 {
 	unsigned n = 0;
 
@@ -395,11 +402,24 @@ unsigned hl_mac_flush_port(struct hl_mac_table *t, uint16_t port)
 		return 0;
 	for (uint32_t i = 0; i <= t->mask; i++) {
 		uint64_t k = load_key(&t->slots[i]);
-		if (key_is_entry(k) && slot_port(&t->slots[i], k) == (int)port && entry_delete(t, i, k))
+		if (!key_is_entry(k) || slot_port(&t->slots[i], k) != (int)port)
+			continue;
+		unsigned v = key_vlan(k);
+		if ((keep == NULL || v > HL_MAC_VLAN_MAX || !(keep[v / 64] >> (v % 64) & 1)) && entry_delete(t, i, k))
 			n++;
 	}
 	sweep_tombstones(t);
 	return n;
+}
+
+unsigned hl_mac_flush_port(struct hl_mac_table *t, uint16_t port)
+{
+	return flush_port(t, port, NULL);
+}
+
+unsigned hl_mac_flush_port_vlans(struct hl_mac_table *t, uint16_t port, const uint64_t keep[64])
+{
+	return keep == NULL ? 0 : flush_port(t, port, keep);
 }
 
 unsigned hl_mac_dump(const struct hl_mac_table *t, uint64_t now_ns, struct hl_mac_entry *out,
@@ -422,7 +442,7 @@ unsigned hl_mac_dump(const struct hl_mac_table *t, uint64_t now_ns, struct hl_ma
 		for (int b = 0; b < 6; b++)
 			e->mac[b] = (uint8_t)(k >> (40 - 8 * b));
 		e->port = (uint16_t)port;
-		e->vlan = (uint16_t)(((body_of(k) >> 48) & 0xFFF) - 1);
+		e->vlan = (uint16_t)key_vlan(k);
 		e->age_ns = now_ns > seen ? now_ns - seen : 0;
 	}
 	return n;

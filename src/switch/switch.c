@@ -4,11 +4,17 @@
  * threading rules are in include/hugelink/switch.h; in short, the control
  * thread publishes and unpublishes port pointers and waits for workers to
  * pass a quiescent point (`seen` catching up with `gen`, or asleep) before
- * a removed port is closed.
+ * a removed port is closed. A port's VLAN membership goes the same way: a
+ * new copy is published, and the old one freed after a quiescent point.
+ * Within a burst a worker reads the ingress port's membership once, and an
+ * output port's once when it first queues a frame for it and once as it
+ * sends: where the two differ (it changed meanwhile) the queued frames are
+ * checked again against the one it sends by.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,8 +51,10 @@ struct worker {
 	struct hl_sw_port_stats st[HL_SW_MAX_PORTS]; /* `ol` holds what this worker did at egress */
 	/* the burst received last and the one before it */
 	struct hl_buf *in[2][HL_SW_BURST];
-	/* per burst: packets bound for each port */
+	/* per burst: packets bound for each port, what each is (sw_vlan_ingress), by which membership they went */
 	struct hl_buf *out[HL_SW_MAX_PORTS][HL_SW_BURST];
+	uint16_t otag[HL_SW_MAX_PORTS][HL_SW_BURST];
+	const struct hl_sw_vlan *ovlan[HL_SW_MAX_PORTS];
 	uint16_t nout[HL_SW_MAX_PORTS];
 } hl_cache_aligned;
 
@@ -82,6 +90,12 @@ static inline struct hl_sw_port *port_get(struct hl_switch *sw, unsigned i)
 	return __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
 }
 
+/* The membership a worker goes by; valid until its next quiescent point. */
+static inline const struct hl_sw_vlan *port_vlan(const struct hl_sw_port *p)
+{
+	return __atomic_load_n(&p->vlan_live, __ATOMIC_ACQUIRE);
+}
+
 static inline void tx_lock(struct hl_switch *sw, struct hl_sw_port *p)
 {
 	if (sw->nworkers == 1)
@@ -110,25 +124,35 @@ static inline uint64_t mac_key(const uint8_t *mac)
 	return v;
 }
 
-/* Queue pkt for port o; `o` has room: a burst brings at most HL_SW_BURST packets. */
-static inline void put_out(struct worker *w, unsigned o, struct hl_buf *b)
+/*
+ * Queue pkt, which is `tag`, for port o, found to carry its VLAN by
+ * membership v; `o` has room: a burst brings at most HL_SW_BURST packets.
+ */
+static inline void put_out(struct worker *w, unsigned o, struct hl_buf *b, uint16_t tag, const struct hl_sw_vlan *v)
 {
-	w->out[o][w->nout[o]++] = b;
+	uint16_t k = w->nout[o]++;
+	if (k == 0)
+		w->ovlan[o] = v;
+	w->otag[o][k] = tag;
+	w->out[o][k] = b;
 }
 
-/* To every port of VLAN vid but the ingress one. */
-static void flood(struct worker *w, struct hl_buf *b, unsigned in, uint16_t vid)
+/* To every port of b's VLAN but the ingress one. */
+static void flood(struct worker *w, struct hl_buf *b, unsigned in, uint16_t tag)
 {
 	struct hl_switch *sw = w->sw;
 	bool first = true;
 	for (unsigned j = 0; j < sw->nslots; j++) {
 		struct hl_sw_port *p = port_get(sw, j);
-		if (j == in || p == NULL || !hl_sw_vlan_carries(&p->vlan, vid))
+		if (j == in || p == NULL)
+			continue;
+		const struct hl_sw_vlan *v = port_vlan(p);
+		if (!hl_sw_vlan_carries(v, SW_VLAN_VID(tag)))
 			continue;
 		if (!first)
 			hl_buf_ref(b);
 		first = false;
-		put_out(w, j, b);
+		put_out(w, j, b, tag, v);
 	}
 	if (first) {
 		w->st[in].drops[HL_SW_DROP_NO_PORT]++;
@@ -144,8 +168,8 @@ static void flood(struct worker *w, struct hl_buf *b, unsigned in, uint16_t vid)
  * Returns how many frames went and, in *given, how many the port was
  * offered: their difference is the port's shortfall.
  */
-static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_buf **pkts, uint16_t c,
-			   struct hl_sw_port_stats *ost, unsigned *given)
+static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_buf **pkts, const uint16_t *tags,
+			   uint16_t c, struct hl_sw_port_stats *ost, unsigned *given)
 {
 	uint32_t caps = 0, max_frame = 1514;
 	struct hl_buf *batch[HL_SW_BURST], *segs[HL_OL_SEGS_MAX];
@@ -154,15 +178,15 @@ static uint16_t tx_offload(struct worker *w, struct hl_sw_port *op, struct hl_bu
 	if (op->ops->offloads != NULL)
 		op->ops->offloads(op, &caps, &max_frame);
 	/*
-	 * A trunk's frames carry a tag beyond what an Ethernet MTU counts
+	 * A tagged frame carries a tag beyond what an Ethernet MTU counts
 	 * (802.1Q: 1518 bytes for 1500). Only a limit of that kind (1514 or
 	 * less) grows: a larger one is the port's buffers', with no room to spare.
 	 */
-	if (op->vlan.mode == HL_SW_VLAN_TRUNK && max_frame <= 1514)
-		max_frame += 4;
+	uint32_t tagged_max = max_frame <= 1514 ? max_frame + 4 : max_frame;
 	*given = 0;
 	for (uint16_t k = 0; k < c; k++) {
-		int n = hl_ol_prepare(pkts[k], caps, max_frame, w->sw->bp, segs, HL_OL_SEGS_MAX, &ost->ol);
+		uint32_t mf = tags[k] & SW_VLAN_TAGGED ? tagged_max : max_frame;
+		int n = hl_ol_prepare(pkts[k], caps, mf, w->sw->bp, segs, HL_OL_SEGS_MAX, &ost->ol);
 		if (hl_unlikely(n < 0)) {
 			ost->drops[n == -ENOBUFS ? HL_SW_DROP_NO_BUF : n == -EMSGSIZE ? HL_SW_DROP_TOO_BIG
 										    : HL_SW_DROP_BAD]++;
@@ -199,6 +223,7 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 	struct hl_switch *sw = w->sw;
 
 	struct hl_sw_port_stats *ist = &w->st[in->id];
+	const struct hl_sw_vlan *iv = port_vlan(in);
 	/*
 	 * A burst is mostly one flow: the MAC table is asked again only when a
 	 * packet's source or destination differs from the one before. A learn
@@ -219,40 +244,42 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 		}
 		const uint8_t *eth = hl_buf_data(b);
 		enum hl_sw_drop why;
-		int vid = sw_vlan_ingress(&in->vlan, b, &why);
-		if (hl_unlikely(vid < 0)) {
+		int tag = sw_vlan_ingress(iv, b, &why);
+		if (hl_unlikely(tag < 0)) {
 			ist->drops[why]++;
 			hl_buf_free(b);
 			continue;
 		}
+		uint16_t vid = SW_VLAN_VID(tag);
 		uint64_t vkey = (uint64_t)vid << 48;
 		uint64_t dst = mac_key(eth) | vkey, src = mac_key(eth + 6) | vkey;
 		b->port = in->id;
 		if (src != last_src) {
 			if (!is_multicast(eth + 6))
-				hl_mac_learn_vlan(sw->mac, (uint16_t)vid, eth + 6, in->id, now);
+				hl_mac_learn_vlan(sw->mac, vid, eth + 6, in->id, now);
 			last_src = src;
 			last_dst = UINT64_MAX;
 		}
 		if (is_multicast(eth)) {
-			flood(w, b, in->id, (uint16_t)vid);
+			flood(w, b, in->id, (uint16_t)tag);
 			continue;
 		}
 		int o = last_o;
 		if (dst != last_dst) {
-			o = last_o = hl_mac_lookup_vlan(sw->mac, (uint16_t)vid, eth, now);
+			o = last_o = hl_mac_lookup_vlan(sw->mac, vid, eth, now);
 			last_dst = dst;
 		}
 		struct hl_sw_port *to = o < 0 || (unsigned)o >= sw->nslots ? NULL : port_get(sw, (unsigned)o);
-		/* a port is learned only in VLANs it carries; checked again so nothing ever crosses */
-		if (to == NULL || !hl_sw_vlan_carries(&to->vlan, (uint16_t)vid)) {
-			flood(w, b, in->id, (uint16_t)vid);
+		const struct hl_sw_vlan *tv = to != NULL ? port_vlan(to) : NULL;
+		/* a port is learned only in VLANs it carries, and one that left a VLAN may still be learned there */
+		if (tv == NULL || !hl_sw_vlan_carries(tv, vid)) {
+			flood(w, b, in->id, (uint16_t)tag);
 		} else if ((unsigned)o == in->id) {
 			/* the destination is behind the port it came from */
 			ist->drops[HL_SW_DROP_NO_PORT]++;
 			hl_buf_free(b);
 		} else {
-			put_out(w, (unsigned)o, b);
+			put_out(w, (unsigned)o, b, (uint16_t)tag, tv);
 		}
 	}
 
@@ -264,16 +291,20 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 		struct hl_sw_port *op = port_get(sw, j);
 		struct hl_sw_port_stats *ost = &w->st[j];
 		unsigned sent = 0, given = c;
-		/* an access port's frames leaving by a trunk get their tag, a trunk's leaving by an access port lose it */
-		if (hl_unlikely(op != NULL && op->vlan.mode != in->vlan.mode))
-			given = c = sw_vlan_retag(&in->vlan, &op->vlan, w->out[j], c, sw->bp, ost);
+		const struct hl_sw_vlan *ov = op != NULL ? port_vlan(op) : NULL;
+		/* its membership changed since the first of these frames was queued: they go by the one in force */
+		if (hl_unlikely(ov != NULL && ov != w->ovlan[j]))
+			given = c = sw_vlan_refilter(ov, w->out[j], w->otag[j], c, ost);
+		/* a frame that came in untagged and leaves by a trunk gets its tag, and the other way round */
+		if (hl_unlikely(ov != NULL && sw_vlan_may_retag(iv, ov)))
+			given = c = sw_vlan_retag(ov, w->out[j], w->otag[j], c, sw->bp, ost);
 		if (hl_likely(op != NULL)) {
 			/* the port takes over all c references, sent or not */
 			tx_lock(sw, op);
 			if (hl_likely(!any_offload(w->out[j], c)))
 				sent = op->ops->tx(op, w->out[j], c, &ost->tx_bytes);
 			else
-				sent = tx_offload(w, op, w->out[j], c, ost, &given);
+				sent = tx_offload(w, op, w->out[j], w->otag[j], c, ost, &given);
 			tx_unlock(sw, op);
 		} else {
 			hl_buf_free_bulk(w->out[j], c);
@@ -539,6 +570,8 @@ void hl_switch_destroy(struct hl_switch *sw)
 		struct hl_sw_port *p = sw->ports[i];
 		if (p != NULL) {
 			sw->ports[i] = NULL;
+			free((void *)p->vlan_live);
+			p->vlan_live = NULL;
 			p->ops->close(p);
 		}
 	}
@@ -645,10 +678,22 @@ static void wake_port(struct hl_switch *sw, const struct hl_sw_port *p)
 			wake(&sw->w[w]);
 }
 
+/* An immutable copy of membership v for the workers (checked again: a kind may have set it by hand). */
+static int vlan_copy(const struct hl_sw_port *p, const struct hl_sw_vlan *v, struct hl_sw_vlan **out)
+{
+	struct hl_sw_vlan m;
+	int rc = sw_vlan_check(p->name, v, &m);
+	if (rc < 0)
+		return rc;
+	if ((*out = malloc(sizeof(**out))) == NULL)
+		return hl_error(-ENOMEM, "port %s: out of memory", p->name);
+	**out = m;
+	return 0;
+}
+
 int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 {
-	if (p->vlan.mode > HL_SW_VLAN_TRUNK)
-		return hl_error(-EINVAL, "port %s: VLAN mode %u unknown", p->name, p->vlan.mode);
+	struct hl_sw_vlan *live;
 	if (hl_switch_find_port(sw, p->name) != NULL)
 		return hl_error(-EEXIST, "port %s exists", p->name);
 	unsigned slot = 0;
@@ -659,11 +704,17 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 	if (p->nrxq > 1 && (p->nrxq > HL_SW_MAX_RXQ || p->ops->rx_queue == NULL || p->ops->rxq_ready == NULL))
 		return hl_error(-EINVAL, "port %s: %u receive queues (at most %d, each with rx_queue)", p->name, p->nrxq,
 				HL_SW_MAX_RXQ);
-	p->id = (uint16_t)slot;
-	p->tx_lock = 0;
-	int rc = assign(sw, p, slot);
+	int rc = vlan_copy(p, &p->vlan, &live);
 	if (rc < 0)
 		return rc;
+	p->id = (uint16_t)slot;
+	p->tx_lock = 0;
+	if ((rc = assign(sw, p, slot)) < 0) {
+		free(live);
+		return rc;
+	}
+	p->vlan = *live;
+	p->vlan_live = live;
 	/* a slot's counters keep counting across ports; a new port starts from here */
 	sum_stats(sw, slot, &sw->base[slot]);
 	if (slot >= sw->nslots)
@@ -685,7 +736,56 @@ int hl_switch_del_port(struct hl_switch *sw, const char *name)
 	hl_mac_flush_port(sw->mac, p->id);
 	unassign(sw, p);
 	HL_LOG_INFO("switch: port %s removed", p->name);
+	free((void *)p->vlan_live);
+	p->vlan_live = NULL;
 	p->ops->close(p);
+	return 0;
+}
+
+/* Membership v in words, for the log. */
+static void vlan_say(const struct hl_sw_vlan *v, char *s, size_t len)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < HL_ARRAY_SIZE(v->trunk); i++)
+		n += (unsigned)__builtin_popcountll(v->trunk[i]);
+	if (v->mode == HL_SW_VLAN_ACCESS)
+		snprintf(s, len, "access port of VLAN %u", v->vid);
+	else if (v->mode == HL_SW_VLAN_TRUNK && v->native != 0)
+		snprintf(s, len, "trunk of %u VLAN%s, native VLAN %u", n, n == 1 ? "" : "s", v->native);
+	else if (v->mode == HL_SW_VLAN_TRUNK)
+		snprintf(s, len, "trunk of %u VLAN%s", n, n == 1 ? "" : "s");
+	else
+		snprintf(s, len, "untagged");
+}
+
+int hl_switch_set_port_vlan(struct hl_switch *sw, const char *name, const struct hl_sw_vlan *v)
+{
+	struct hl_sw_port *p = hl_switch_find_port(sw, name);
+	struct hl_sw_vlan *live;
+	if (p == NULL)
+		return hl_error(-ENOENT, "no port %s", name);
+	int rc = vlan_copy(p, v, &live);
+	if (rc < 0)
+		return rc;
+	const struct hl_sw_vlan *old = p->vlan_live;
+	__atomic_store_n(&p->vlan_live, live, __ATOMIC_SEQ_CST);
+	/* from here on no worker learns the port in a VLAN it left, so what it learned there can go */
+	wait_quiescent(sw);
+	uint64_t keep[64];
+	for (unsigned i = 0; i < HL_ARRAY_SIZE(keep); i++)
+		keep[i] = live->mode == HL_SW_VLAN_TRUNK ? live->trunk[i] : 0;
+	if (live->mode == HL_SW_VLAN_ACCESS)
+		keep[live->vid / 64] |= 1ull << (live->vid % 64);
+	else if (live->mode == HL_SW_VLAN_NONE)
+		keep[0] = 1;
+	unsigned gone = hl_mac_flush_port_vlans(sw->mac, p->id, keep);
+	char was[64], now[64];
+	vlan_say(old, was, sizeof(was));
+	vlan_say(live, now, sizeof(now));
+	HL_LOG_INFO("switch: port %s: %s, was %s (%u MAC%s of VLANs it left forgotten)", p->name, now, was, gone,
+		    gone == 1 ? "" : "s");
+	free((void *)old);
+	p->vlan = *live;
 	return 0;
 }
 

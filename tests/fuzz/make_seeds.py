@@ -135,6 +135,17 @@ for name, lines in {
                         '{"cmd":"port-add","kind":"shm","name":"z","trunk":[]}',
                         '{"cmd":"port-add","kind":"shm","name":"w","trunk":[0,"10"]}',
                         '{"cmd":"port-list"}', '{"cmd":"mac"}', '{"cmd":"port-del","name":"t"}'],
+    "seed-vlan-set": ['{"cmd":"port-add","kind":"shm","name":"a","vlan":10}',
+                      '{"cmd":"port-add","kind":"shm","name":"t","trunk":[20],"native_vlan":10}',
+                      '{"cmd":"port-set","name":"a","vlan":20}',
+                      '{"cmd":"port-set","name":"a","trunk":[10,"30-40"],"native_vlan":30}',
+                      '{"cmd":"port-set","name":"t","vlan":0}',
+                      '{"cmd":"port-set","name":"t","vlan":10,"trunk":[20]}',
+                      '{"cmd":"port-set","name":"t","vlan":4095}',
+                      '{"cmd":"port-set","name":"nope","vlan":10}',
+                      '{"cmd":"port-set","name":"a","native_vlan":10}',
+                      '{"cmd":"port-set","name":"a"}',
+                      '{"cmd":"port-list"}', '{"cmd":"port-del","name":"t"}'],
 }.items():
     write("fuzz_ctl_request", name, "\n".join(lines).encode())
 write("fuzz_ctl_request", "seed-starting", b"\xff\n" + b'{"cmd":"ping"}')

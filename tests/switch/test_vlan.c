@@ -7,7 +7,10 @@
  * access ports of one VLAN talk, another VLAN sees nothing of theirs, a
  * trunk gets their frames tagged, a guest's TSO frame leaves a trunk of
  * MTU 1500 as tagged 1518-byte segments, hostile tags are counted and
- * dropped, and no pool buffer is left in use.
+ * dropped, a trunk's native VLAN comes in and goes out untagged, a port's
+ * membership changes in place (also while workers forward through it:
+ * isolation holds, its MACs of VLANs left are forgotten), and no pool
+ * buffer is left in use.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -107,6 +110,20 @@ HL_TEST(mac_table_per_vlan)
 	CHECK_EQ(hl_mac_lookup_vlan(t, 30, b, T0 + 2), -1);
 	CHECK_EQ(hl_mac_lookup_vlan(t, 20, a, T0 + 2), 5);
 	CHECK_EQ(hl_mac_lookup_vlan(t, 4094, b, T0 + 2), 7);
+
+	/* a port that leaves VLANs forgets its MACs there, only there */
+	uint64_t keep[64] = {0};
+	keep[0] = 1ull << 20;
+	CHECK_EQ(hl_mac_learn_vlan(t, 10, a, 5, T0), 0);
+	CHECK_EQ(hl_mac_learn_vlan(t, 0, b, 5, T0), 0);
+	CHECK_EQ(hl_mac_flush_port_vlans(t, 5, keep), 2);
+	CHECK_EQ(hl_mac_lookup_vlan(t, 20, a, T0 + 2), 5);
+	CHECK_EQ(hl_mac_lookup_vlan(t, 10, a, T0 + 2), -1);
+	CHECK_EQ(hl_mac_lookup_vlan(t, 0, b, T0 + 2), -1);
+	CHECK_EQ(hl_mac_lookup_vlan(t, 4094, b, T0 + 2), 7);
+	keep[0] = 0;
+	CHECK_EQ(hl_mac_flush_port_vlans(t, 5, keep), 1);
+	CHECK_EQ(hl_mac_lookup_vlan(t, 20, a, T0 + 2), -1);
 
 	/* a slot emptied and filled again over and over keeps key and port together */
 	for (unsigned i = 0; i < 100; i++) {
@@ -363,6 +380,11 @@ struct raw {
 	struct hl_buf *inject;      /* a frame rx hands over as it is (with its offload metadata) */
 	const uint8_t *tso_of;      /* check every frame sent as a tagged segment of this TSO frame */
 	uint32_t tso_payload, tso_seen, tso_bad, tso_max;
+	unsigned gen;               /* atomic: rx hands over this many copies of pend[0] at every call */
+	/* every frame sent, of 60 bytes untagged, of 64 tagged 10 or 20, or anything else */
+	unsigned long n_plain, n_tag10, n_tag20, n_odd;
+	const uint8_t *banned;      /* a source MAC no frame sent here may have ... */
+	unsigned long n_banned;     /* ... and how many had it */
 };
 
 static uint16_t raw_rx(struct hl_sw_port *p, struct hl_bufpool *from, struct hl_buf **pkts, uint16_t n)
@@ -373,6 +395,14 @@ static uint16_t raw_rx(struct hl_sw_port *p, struct hl_bufpool *from, struct hl_
 	if (r->inject != NULL && n > 0) {
 		pkts[k++] = r->inject;
 		r->inject = NULL;
+	}
+	for (unsigned g = __atomic_load_n(&r->gen, __ATOMIC_RELAXED); k < n && g > 0; g--) {
+		struct hl_buf *b = hl_buf_alloc(from);
+		if (b == NULL)
+			break;
+		memcpy(hl_buf_data(b), r->pend[0].d, r->pend[0].len);
+		b->data_len = b->pkt_len = r->pend[0].len;
+		pkts[k++] = b;
 	}
 	while (k < n && r->at < r->npend) {
 		struct hl_buf *b = hl_buf_alloc(from);
@@ -397,6 +427,18 @@ static uint16_t raw_tx(struct hl_sw_port *p, struct hl_buf **pkts, uint16_t n, u
 			g->len = pkts[k]->pkt_len;
 			memcpy(g->d, hl_buf_data(pkts[k]), pkts[k]->data_len < FMAX ? pkts[k]->data_len : FMAX);
 		}
+		const uint8_t *d = hl_buf_data(pkts[k]);
+		uint32_t len = pkts[k]->pkt_len;
+		bool tag = pkts[k]->data_len >= 18 && get16(d + 12) == 0x8100;
+		if (len == 60 && !tag)
+			r->n_plain++;
+		else if (len == 64 && tag && (get16(d + 14) & 0xfff) == 10)
+			r->n_tag10++;
+		else if (len == 64 && tag && (get16(d + 14) & 0xfff) == 20)
+			r->n_tag20++;
+		else
+			r->n_odd++;
+		r->n_banned += r->banned != NULL && pkts[k]->data_len >= 12 && memcmp(d + 6, r->banned, 6) == 0;
 		if (r->tso_of != NULL) {
 			uint32_t sl;
 			uint8_t *f = flatten(pkts[k], &sl);
@@ -488,13 +530,13 @@ static unsigned got(unsigned i)
 static struct hl_switch *vsw;
 
 /* Five raw ports: two access ports of VLAN 10, one of VLAN 20, a trunk of 10 and 20, an untagged one. */
-static void vlan_switch(void)
+static void vlan_switch_of(unsigned workers)
 {
 	vsw = NULL;
 	need_pool();
 	if (hl_test_failed())
 		return;
-	struct hl_switch_params sp = {.bp = bp, .first_cpu = -1};
+	struct hl_switch_params sp = {.bp = bp, .first_cpu = -1, .workers = workers};
 	REQUIRE_OK(hl_switch_create(&sp, &vsw));
 	memset(raws, 0, sizeof(raws));
 	static const char *const names[NRAW] = {"a10", "b10", "c20", "trunk", "plain"};
@@ -514,6 +556,11 @@ static void vlan_switch(void)
 		REQUIRE_OK(hl_sw_port_set_vlan(&r->base, &v));
 		REQUIRE_OK(hl_switch_add_port(vsw, &r->base));
 	}
+}
+
+static void vlan_switch(void)
+{
+	vlan_switch_of(1);
 }
 
 static void vlan_switch_end(struct hl_switch *s)
@@ -695,6 +742,235 @@ HL_TEST(switch_tso_frame_out_of_trunk)
 	vlan_switch_end(s);
 }
 
+/* A trunk of VLANs a and b (0: none) whose untagged frames are VLAN native's (0: none). */
+static struct hl_sw_vlan trunk_of(uint16_t a, uint16_t b, uint16_t native)
+{
+	struct hl_sw_vlan v = {.mode = HL_SW_VLAN_TRUNK, .native = native};
+	if (a != 0)
+		v.trunk[a / 64] |= 1ull << (a % 64);
+	if (b != 0)
+		v.trunk[b / 64] |= 1ull << (b % 64);
+	return v;
+}
+
+static unsigned long counted(unsigned i, const unsigned long *field)
+{
+	pthread_mutex_lock(&raws[i].lock);
+	unsigned long n = *field;
+	pthread_mutex_unlock(&raws[i].lock);
+	return n;
+}
+
+/* The plain port made a trunk of VLAN 20 with native VLAN 10: untagged frames both ways are VLAN 10's. */
+HL_TEST(switch_native_vlan)
+{
+	vlan_switch();
+	if (hl_test_failed())
+		return;
+	struct hl_switch *s = vsw;
+	struct raw *n = &raws[PLAIN];
+	struct hl_sw_vlan nv = trunk_of(20, 0, 10);
+	REQUIRE_OK(hl_switch_set_port_vlan(s, "plain", &nv));
+	CHECK(n->base.vlan.mode == HL_SW_VLAN_TRUNK && n->base.vlan.native == 10);
+	CHECK(hl_sw_vlan_carries(&n->base.vlan, 10)); /* the native VLAN is carried, listed or not */
+	CHECK(hl_sw_vlan_carries(&n->base.vlan, 20));
+	CHECK(!hl_sw_vlan_carries(&n->base.vlan, 30));
+
+	/* its untagged broadcast: VLAN 10's access ports untagged, the other trunk tagged 10, not VLAN 20 */
+	queue(n, BCAST, MA[PLAIN], -1, 0x0806, 60);
+	settle_raw(s);
+	CHECK_EQ(got(A10), 1);
+	CHECK_EQ(got(B10), 1);
+	CHECK_EQ(got(C20), 0);
+	CHECK_EQ(got(TRUNK), 1);
+	CHECK(raws[A10].got[0].len == 60 && get16(raws[A10].got[0].d + 12) == 0x0806);
+	CHECK(raws[TRUNK].got[0].len == 64 && get16(raws[TRUNK].got[0].d + 12) == 0x8100 &&
+	      get16(raws[TRUNK].got[0].d + 14) == 10 && get16(raws[TRUNK].got[0].d + 16) == 0x0806);
+	CHECK_EQ(hl_mac_lookup_vlan(hl_switch_mac_table(s), 10, MA[PLAIN], NOT_AGED), n->base.id);
+
+	/* its VLAN 20 is tagged: C gets it untagged, the other trunk with the tag as it was */
+	queue(n, BCAST, MA[PLAIN], 0x2000 | 20, 0x0800, 64);
+	settle_raw(s);
+	CHECK_EQ(got(C20), 1);
+	CHECK_EQ(got(A10), 1);
+	CHECK_EQ(got(TRUNK), 2);
+	CHECK(raws[C20].got[0].len == 60 && get16(raws[C20].got[0].d + 12) == 0x0800);
+	CHECK(raws[TRUNK].got[1].len == 64 && get16(raws[TRUNK].got[1].d + 14) == (0x2000 | 20));
+
+	/* a frame tagged with the native VLAN is VLAN 10's too */
+	queue(n, BCAST, MA[PLAIN], 10, 0x0800, 64);
+	settle_raw(s);
+	CHECK_EQ(got(A10), 2);
+	CHECK(raws[A10].got[1].len == 60 && get16(raws[A10].got[1].d + 12) == 0x0800);
+	CHECK(got(TRUNK) == 3 && raws[TRUNK].got[2].len == 64 && get16(raws[TRUNK].got[2].d + 14) == 10);
+
+	/* out of it: VLAN 10 untagged (pushed by no one, popped from the other trunk), VLAN 20 tagged */
+	queue(&raws[A10], BCAST, MA[A10], -1, 0x0806, 60);
+	queue(&raws[C20], BCAST, MA[C20], -1, 0x0806, 60);
+	queue(&raws[TRUNK], BCAST, MA[TRUNK], 10, 0x0806, 64);
+	queue(&raws[TRUNK], BCAST, MA[TRUNK], 20, 0x0806, 64);
+	queue(&raws[B10], MA[PLAIN], MA[B10], -1, 0x0800, 60); /* known unicast: to it alone */
+	settle_raw(s);
+	CHECK_EQ(got(PLAIN), 5);
+	CHECK_EQ(counted(PLAIN, &n->n_plain), 3);
+	CHECK_EQ(counted(PLAIN, &n->n_tag20), 2);
+	CHECK_EQ(counted(PLAIN, &n->n_tag10) + counted(PLAIN, &n->n_odd), 0);
+	CHECK_EQ(got(A10), 3); /* the trunk's VLAN 10 broadcast; not B's unicast */
+
+	/* VLANs it does not carry are still filtered */
+	uint8_t other[6];
+	mac(other, 0x78);
+	queue(n, BCAST, other, 30, 0x0800, 64);
+	settle_raw(s);
+	struct hl_sw_port_stats st;
+	hl_switch_port_stats(s, &n->base, &st);
+	CHECK_EQ(st.drops[HL_SW_DROP_VLAN_FILTERED], 1);
+	CHECK_EQ(st.drops[HL_SW_DROP_VLAN_BAD] + st.drops[HL_SW_DROP_VLAN_TAGGED] + st.drops[HL_SW_DROP_NO_BUF], 0);
+	vlan_switch_end(s);
+}
+
+/* hl_switch_set_port_vlan: refused when wrong, else in force at once, and MACs of VLANs left forgotten. */
+HL_TEST(switch_port_set_vlan)
+{
+	vlan_switch();
+	if (hl_test_failed())
+		return;
+	struct hl_switch *s = vsw;
+	struct hl_mac_table *mt = hl_switch_mac_table(s);
+	queue(&raws[B10], BCAST, MA[B10], -1, 0x0806, 60);
+	queue(&raws[TRUNK], BCAST, MA[TRUNK], 10, 0x0806, 64);
+	queue(&raws[TRUNK], BCAST, MA[TRUNK], 20, 0x0806, 64);
+	settle_raw(s);
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 10, MA[B10], NOT_AGED), raws[B10].base.id);
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 20, MA[TRUNK], NOT_AGED), raws[TRUNK].base.id);
+
+	/* refused, and nothing changes: a VLAN id out of range, no such port, a native VLAN on an access port */
+	struct hl_sw_vlan v = {.mode = HL_SW_VLAN_ACCESS, .vid = 4095};
+	CHECK_EQ(hl_switch_set_port_vlan(s, "b10", &v), -EINVAL);
+	v.vid = 20;
+	CHECK_EQ(hl_switch_set_port_vlan(s, "nope", &v), -ENOENT);
+	v.native = 10;
+	CHECK_EQ(hl_switch_set_port_vlan(s, "b10", &v), -EINVAL);
+	struct hl_sw_vlan t = trunk_of(10, 0, 4095);
+	CHECK_EQ(hl_switch_set_port_vlan(s, "trunk", &t), -EINVAL);
+	CHECK(raws[B10].base.vlan.mode == HL_SW_VLAN_ACCESS && raws[B10].base.vlan.vid == 10);
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 10, MA[B10], NOT_AGED), raws[B10].base.id);
+
+	/* B moves to VLAN 20: its VLAN 10 MAC is forgotten, A's frames for it no longer reach it, C's do */
+	v.native = 0;
+	REQUIRE_OK(hl_switch_set_port_vlan(s, "b10", &v));
+	CHECK(raws[B10].base.vlan.mode == HL_SW_VLAN_ACCESS && raws[B10].base.vlan.vid == 20);
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 10, MA[B10], NOT_AGED), -1);
+	unsigned b0 = got(B10), t0 = got(TRUNK);
+	queue(&raws[A10], MA[B10], MA[A10], -1, 0x0800, 60);
+	queue(&raws[C20], BCAST, MA[C20], -1, 0x0806, 60);
+	settle_raw(s);
+	CHECK_EQ(got(B10), b0 + 1);
+	CHECK(memcmp(raws[B10].got[b0].d + 6, MA[C20], 6) == 0);
+	CHECK_EQ(got(TRUNK), t0 + 2); /* A's frame, an unknown unicast now, floods VLAN 10: the trunk alone */
+
+	/* the trunk leaves VLAN 20: its MAC there is forgotten, in VLAN 10 it stays */
+	t = trunk_of(10, 0, 0);
+	REQUIRE_OK(hl_switch_set_port_vlan(s, "trunk", &t));
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 20, MA[TRUNK], NOT_AGED), -1);
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 10, MA[TRUNK], NOT_AGED), raws[TRUNK].base.id);
+
+	/* untagged: it meets the plain port in VLAN 0, frames as they are */
+	struct hl_sw_vlan none = {.mode = HL_SW_VLAN_NONE};
+	REQUIRE_OK(hl_switch_set_port_vlan(s, "trunk", &none));
+	CHECK_EQ(hl_mac_lookup_vlan(mt, 10, MA[TRUNK], NOT_AGED), -1);
+	t0 = got(TRUNK);
+	queue(&raws[PLAIN], BCAST, MA[PLAIN], -1, 0x0806, 60);
+	queue(&raws[A10], BCAST, MA[A10], -1, 0x0806, 60);
+	settle_raw(s);
+	CHECK_EQ(got(TRUNK), t0 + 1);
+	CHECK(raws[TRUNK].got[t0].len == 60 && memcmp(raws[TRUNK].got[t0].d + 6, MA[PLAIN], 6) == 0);
+	vlan_switch_end(s);
+}
+
+/* The memberships the port under change goes through: each mode, with and without native VLANs. */
+static struct hl_sw_vlan churn(unsigned i)
+{
+	switch (i % 6) {
+	case 0: return (struct hl_sw_vlan){.mode = HL_SW_VLAN_ACCESS, .vid = 10};
+	case 1: return (struct hl_sw_vlan){.mode = HL_SW_VLAN_ACCESS, .vid = 20};
+	case 2: return trunk_of(10, 20, 0);
+	case 3: return trunk_of(20, 0, 10);
+	case 4: return trunk_of(10, 0, 20);
+	default: return (struct hl_sw_vlan){.mode = HL_SW_VLAN_NONE};
+	}
+}
+
+/*
+ * Two workers forward a stream of broadcasts from VLAN 10 (A), VLAN 20 (C)
+ * and the port whose membership the control thread keeps changing (the
+ * plain port, untagged frames): no frame ever crosses VLANs (B hears
+ * nothing of C, C nothing of A, the fixed trunk only tagged frames of 10
+ * and 20), every frame leaves in a shape some membership allows, and once
+ * it stops the last membership holds, with every buffer back in the pool.
+ */
+HL_TEST(switch_port_set_vlan_while_forwarding)
+{
+	vlan_switch_of(2);
+	if (hl_test_failed())
+		return;
+	struct hl_switch *s = vsw;
+	struct raw *p = &raws[PLAIN];
+	const unsigned gens[] = {A10, C20, PLAIN};
+	for (unsigned g = 0; g < HL_ARRAY_SIZE(gens); g++) {
+		struct raw *r = &raws[gens[g]];
+		queue(r, BCAST, MA[gens[g]], -1, 0x0806, 60);
+		pthread_mutex_lock(&r->lock);
+		r->at = r->npend; /* pend[0] is the template of the stream, not a frame to send once */
+		pthread_mutex_unlock(&r->lock);
+	}
+	raws[B10].banned = MA[C20];
+	raws[C20].banned = MA[A10];
+	for (unsigned g = 0; g < HL_ARRAY_SIZE(gens); g++)
+		__atomic_store_n(&raws[gens[g]].gen, 4, __ATOMIC_RELAXED);
+	unsigned changes = 0;
+	for (unsigned i = 0; i < 2000; i++) {
+		struct hl_sw_vlan v = churn(i);
+		changes += hl_switch_set_port_vlan(s, "plain", &v) == 0;
+		if (i % 50 == 0)
+			hl_switch_ctrl(s);
+	}
+	for (unsigned g = 0; g < HL_ARRAY_SIZE(gens); g++)
+		__atomic_store_n(&raws[gens[g]].gen, 0, __ATOMIC_RELAXED);
+	settle_raw(s);
+	CHECK_EQ(changes, 2000);
+	CHECK_EQ(hl_bufpool_in_use(bp), 0);
+	unsigned long carried = counted(PLAIN, &p->n_plain) + counted(PLAIN, &p->n_tag10) + counted(PLAIN, &p->n_tag20);
+	printf("# the changing port got %lu frames (%lu untagged), B %lu, the trunk %lu\n", carried,
+	       counted(PLAIN, &p->n_plain), counted(B10, &raws[B10].n_plain),
+	       counted(TRUNK, &raws[TRUNK].n_tag10) + counted(TRUNK, &raws[TRUNK].n_tag20));
+	CHECK(carried > 0);
+	CHECK(counted(TRUNK, &raws[TRUNK].n_tag10) > 0 && counted(TRUNK, &raws[TRUNK].n_tag20) > 0);
+	CHECK_EQ(counted(PLAIN, &p->n_odd), 0);
+	CHECK_EQ(counted(B10, &raws[B10].n_banned), 0);
+	CHECK_EQ(counted(C20, &raws[C20].n_banned), 0);
+	CHECK_EQ(counted(B10, &raws[B10].n_odd) + counted(B10, &raws[B10].n_tag10) + counted(B10, &raws[B10].n_tag20), 0);
+	CHECK_EQ(counted(C20, &raws[C20].n_odd) + counted(C20, &raws[C20].n_tag10) + counted(C20, &raws[C20].n_tag20), 0);
+	CHECK_EQ(counted(TRUNK, &raws[TRUNK].n_plain) + counted(TRUNK, &raws[TRUNK].n_odd), 0);
+
+	/* it ends an access port of VLAN 20: A's broadcast misses it, C's reaches it untagged */
+	struct hl_sw_vlan v = {.mode = HL_SW_VLAN_ACCESS, .vid = 20};
+	REQUIRE_OK(hl_switch_set_port_vlan(s, "plain", &v));
+	unsigned long n0 = counted(PLAIN, &p->n_plain) + counted(PLAIN, &p->n_tag10) + counted(PLAIN, &p->n_tag20);
+	queue(&raws[A10], BCAST, MA[A10], -1, 0x0806, 60);
+	settle_raw(s);
+	queue(&raws[C20], BCAST, MA[C20], -1, 0x0806, 60);
+	settle_raw(s);
+	CHECK_EQ(counted(PLAIN, &p->n_plain) + counted(PLAIN, &p->n_tag10) + counted(PLAIN, &p->n_tag20), n0 + 1);
+	/* nothing of the plain port's stream is left learned in a VLAN it is not in */
+	struct hl_mac_entry e[16];
+	unsigned k = hl_mac_dump(hl_switch_mac_table(s), NOT_AGED, e, 16), stray = 0;
+	for (unsigned i = 0; i < k; i++)
+		stray += e[i].port == p->base.id && e[i].vlan != 20;
+	CHECK_EQ(stray, 0);
+	vlan_switch_end(s);
+}
+
 HL_TEST(port_vlan_membership_checked)
 {
 	struct raw r = {.base = {.ops = &raw_ops, .name = "v"}};
@@ -719,6 +995,20 @@ HL_TEST(port_vlan_membership_checked)
 	struct hl_sw_vlan bad = {.mode = 7};
 	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &bad), -EINVAL);
 	CHECK_EQ(r.base.vlan.mode, HL_SW_VLAN_TRUNK);
+
+	/* a native VLAN: a trunk's alone, 1..4094, and carried once set, even by a trunk that lists nothing */
+	struct hl_sw_vlan n = {.mode = HL_SW_VLAN_ACCESS, .vid = 10, .native = 10};
+	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &n), -EINVAL);
+	n = (struct hl_sw_vlan){.mode = HL_SW_VLAN_NONE, .native = 10};
+	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &n), -EINVAL);
+	n = (struct hl_sw_vlan){.mode = HL_SW_VLAN_TRUNK, .native = 4095};
+	n.trunk[0] = 1ull << 20;
+	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &n), -EINVAL);
+	CHECK_EQ(r.base.vlan.native, 0);
+	n = (struct hl_sw_vlan){.mode = HL_SW_VLAN_TRUNK, .native = 4094};
+	CHECK_EQ(hl_sw_port_set_vlan(&r.base, &n), 0);
+	CHECK(hl_sw_vlan_carries(&r.base.vlan, 4094) && !hl_sw_vlan_carries(&r.base.vlan, 20));
+	CHECK_EQ(r.base.vlan.native, 4094);
 }
 
 /* last: nothing of the pool may be left */

@@ -16,7 +16,12 @@ end of a trunk is vlan_peer.py on a packet socket:
   - u: an untagged port (VLAN 0), 10.239.10.9, in VLAN 10's subnet;
   - x1, x2: access ports of VLAN 30 and VLAN 40, 10.239.30.1 and .2, and
     xb, a trunk of both with offloads off whose peer sends VLAN 30's frames
-    back as VLAN 40's and the other way: the only path between x1 and x2.
+    back as VLAN 40's and the other way: the only path between x1 and x2;
+  - n: a trunk of VLAN 20 with native VLAN 10 (--trunk 20 --native-vlan 10):
+    its kernel is 10.239.10.4, untagged, and a peer answers for
+    10.239.20.4 in VLAN 20;
+  - m: an access port of VLAN 10, 10.239.10.5 and 10.239.20.5, that
+    `hlctl port set` moves to VLAN 20.
 Checked: the ports' VLAN fields in `port list` (JSON and text); a1 pings
 a2 and the trunk's VLAN 10 address, b the trunk's VLAN 20 address; b and
 the trunk's VLAN 20 see not one frame of VLAN 10's traffic, floods
@@ -29,9 +34,15 @@ ways between x1 and x2 through the trunk (the kernel's TSO frames cut by
 the switch into tagged 1518-byte segments, untagged again on the far
 side) with no checksum error; hltraffic endpoints on vhost ports, two of
 VLAN 10 (one zero-copy) exchanging checked frames while one of VLAN 20
-hears nothing; after kill -9 and a restart the VLAN
-configuration comes back from the saved port list and traffic resumes;
-and the switch's buffers are back to idle. Prints TAP, plan first.
+hears nothing; the native-VLAN trunk's kernel and a1 ping each other
+untagged while b pings its VLAN 20 peer tagged, and no frame of VLAN 10
+leaves it tagged; `hlctl port set m --vlan 20` while m pings a1 many
+times a second: m then reaches b and not a1, its MACs are in VLAN 20
+alone, `port list` and the log say so, and bad port-set requests are
+refused; after kill -9 and a restart the VLAN configuration, the native
+VLAN and the change included, comes back from the saved port list and
+traffic resumes; and the switch's buffers are back to idle. Prints TAP,
+plan first.
 """
 import json
 import os
@@ -46,15 +57,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hlnet import Switch, csum_errors, iperf, netns, sh, test_main  # noqa: E402
 
 TAG = f"{os.getpid() % 100000}"
-NS = {k: f"vlan{TAG}{k}" for k in ("a1", "a2", "b", "t", "u", "x1", "x2", "xb")}
+NS = {k: f"vlan{TAG}{k}" for k in ("a1", "a2", "b", "t", "u", "x1", "x2", "xb", "n", "m")}
 IF = {k: f"vl{TAG}{k}" for k in NS}
 VLAN = {"a1": ["--vlan", "10"], "a2": ["--vlan", "10"], "b": ["--vlan", "20"], "t": ["--trunk", "10,20"], "u": [],
-        "x1": ["--vlan", "30"], "x2": ["--vlan", "40"], "xb": ["--trunk", "30-32,40", "--offload", "off"]}
+        "x1": ["--vlan", "30"], "x2": ["--vlan", "40"], "xb": ["--trunk", "30-32,40", "--offload", "off"],
+        "n": ["--trunk", "20", "--native-vlan", "10"], "m": ["--vlan", "10"]}
 ADDR = {"a1": "10.239.10.1", "a2": "10.239.10.2", "b": "10.239.20.1", "u": "10.239.10.9",
-        "x1": "10.239.30.1", "x2": "10.239.30.2"}
+        "x1": "10.239.30.1", "x2": "10.239.30.2", "n": "10.239.10.4", "m": "10.239.10.5"}
 T10, T20 = "10.239.10.3", "10.239.20.3"
+N20, M20 = "10.239.20.4", "10.239.20.5"  # the native trunk's peer in VLAN 20; m's address there
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vlan_peer.py")
-PLAN = 21
+PLAN = 25
 MACV = {"v1": "02:76:00:00:01:01", "v2": "02:76:00:00:01:02", "v3": "02:76:00:00:01:03"}
 
 # Frames put on an interface as they are, through a raw socket in its namespace.
@@ -102,6 +115,8 @@ def place(k):
     netns(ns, "ip", "link", "set", i, "up")
     if k in ADDR:
         netns(ns, "ip", "addr", "add", f"{ADDR[k]}/24", "dev", i)
+    if k == "m":
+        netns(ns, "ip", "addr", "add", f"{M20}/24", "dev", i)
 
 
 class Peer:
@@ -138,11 +153,15 @@ def add_ports(sw):
 
 
 def vlan_fields(sw):
-    return {p["name"]: (p.get("vlan"), p.get("trunk")) for p in sw.json("port", "list").get("ports", [])}
+    return {p["name"]: (p.get("vlan"), p.get("trunk"), p.get("native_vlan"))
+            for p in sw.json("port", "list").get("ports", [])}
 
 
-WANT = {"a1": (10, []), "a2": (10, []), "b": (20, []), "t": (0, [10, 20]), "u": (0, []), "x1": (30, []),
-        "x2": (40, []), "xb": (0, ["30-32", 40])}  # a run of three or more is one "N-M" item
+WANT = {"a1": (10, [], 0), "a2": (10, [], 0), "b": (20, [], 0), "t": (0, [10, 20], 0), "u": (0, [], 0),
+        "x1": (30, [], 0), "x2": (40, [], 0), "xb": (0, ["30-32", 40], 0),  # a run of three or more is one "N-M" item
+        "n": (0, [10, 20], 10),  # the native VLAN is among those the trunk carries, listed or not
+        "m": (10, [], 0)}
+MOVED = dict(WANT, m=(20, [], 0))
 
 
 def drops(sw, name):
@@ -178,16 +197,77 @@ def vhost_endpoints(t, sw):
         sw.hlctl("port", "del", k)
 
 
+def native_trunk(t):
+    """n: a trunk of VLAN 20 whose native VLAN is 10, its kernel untagged in VLAN 10, a peer tagged in VLAN 20."""
+    peer = Peer("n", "respond", f"20={N20}")
+    got_in, got_out = ping(NS["n"], ADDR["a1"]), ping(NS["a1"], ADDR["n"])
+    got20 = ping(NS["b"], N20)
+    seen = peer.stop()
+    rx_ = seen.get("rx", {})
+    t.check(got_in == 3 and got_out == 3 and got20 == 3 and rx_.get("0", 0) >= 6 and rx_.get("20", 0) >= 3 and
+            "10" not in rx_, "a trunk with native VLAN 10: its kernel and a1 ping each other untagged, b pings its "
+            "VLAN 20 peer tagged 20, and no frame of VLAN 10 leaves it tagged",
+            f"n->a1 {got_in}, a1->n {got_out}, b->peer {got20}, peer {seen}")
+
+
+def move(t, sw):
+    """m from VLAN 10 to 20 with `hlctl port set` while it pings a1 fast."""
+    before = ping(NS["m"], ADDR["a1"])
+    flood = subprocess.Popen(["ip", "netns", "exec", NS["m"], "ping", "-i", "0.01", "-c", "300", "-W", "1",
+                              ADDR["a1"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    rc, _, err = sw.hlctl("port", "set", "m", "--vlan", "20")
+    out, _ = flood.communicate(timeout=30)
+    m = re.search(r"(\d+) received", out)
+    during = int(m.group(1)) if m else -1
+    got_b, got_a1 = ping(NS["m"], ADDR["b"]), ping(NS["m"], ADDR["a1"], 2)
+    mmac = netns(NS["m"], "cat", f"/sys/class/net/{IF['m']}/address").stdout.strip()
+    vlans = sorted({e.get("vlan") for e in sw.json("mac").get("entries", []) if e["mac"] == mmac})
+    t.check(before == 3 and rc == 0 and 0 < during < 300 and got_b == 3 and got_a1 == 0 and vlans == [20] and
+            sw.proc.poll() is None,
+            "hlctl port set m --vlan 20 while m pings a1 100 times a second: then m reaches b (VLAN 20) and not a1, "
+            "and its MAC is learned in VLAN 20 alone",
+            f"before {before}, set {rc} {err.strip()}, during {during}/300, to b {got_b}, to a1 {got_a1}, "
+            f"m's MAC in {vlans}")
+    rc, out, _ = sw.hlctl("port", "list")
+    logged = any("port m: access port of VLAN 20, was access port of VLAN 10" in line for line in log_lines(sw))
+    t.check(vlan_fields(sw).get("m") == (20, [], 0) and re.search(r"^m .*vlan=20", out, re.M) and logged,
+            "port list (JSON and text) shows m in VLAN 20, and the log tells of the change", f"{out} logged {logged}")
+    bad = [sw.hlctl("port", "set", "nope", "--vlan", "10"), sw.hlctl("raw", '{"cmd":"port-set","name":"nope","vlan":10}'),
+           sw.hlctl("raw", '{"cmd":"port-set","name":"m","vlan":10,"trunk":[20]}'),
+           sw.hlctl("raw", '{"cmd":"port-set","name":"m","vlan":4095}'),
+           sw.hlctl("raw", '{"cmd":"port-set","name":"m","vlan":10,"native_vlan":10}'),
+           sw.hlctl("raw", '{"cmd":"port-set","name":"m"}')]
+    usage = [sw.hlctl("port", "set", "m", "--vlan", "10", "--trunk", "20"), sw.hlctl("port", "set", "m", "--vlan", "0"),
+             sw.hlctl("port", "set", "m", "--native-vlan", "10"), sw.hlctl("port", "set", "m")]
+    errs = [r[2].strip() for r in bad]
+    t.check(all(r[0] == 1 for r in bad) and all(r[0] == 2 for r in usage) and "no port nope" in errs[0] and
+            "not both" in errs[2] and "1..4094" in errs[3] and "trunk" in errs[4] and vlan_fields(sw).get("m") ==
+            (20, [], 0), "port set refused: an unknown port, both vlan and trunk, VLAN 4095, a native VLAN without a "
+            "trunk, no membership at all (hlctl's own checks exit 2); m stays in VLAN 20",
+            f"{[r[0] for r in bad]} {errs} usage {[r[0] for r in usage]} {vlan_fields(sw).get('m')}")
+
+
+def log_lines(sw):
+    try:
+        with open(os.path.join(sw.work, "hugelinkd.log")) as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
 def run(t, sw):
     t.check(sw.start(), "hugelinkd starts", sw.log_tail())
     base = sw.in_use()
     errs = add_ports(sw)
-    t.check(not errs, "TAP ports added with --vlan 10, 10, 20, 30, 40, --trunk 10,20 and 30-32,40, and none", str(errs))
-    t.check(vlan_fields(sw) == WANT, "port list --json shows each port's \"vlan\" and \"trunk\"", str(vlan_fields(sw)))
+    t.check(not errs, "TAP ports added with --vlan 10, 10, 20, 30, 40, 10, --trunk 10,20, 30-32,40 and 20 with "
+            "--native-vlan 10, and none", str(errs))
+    t.check(vlan_fields(sw) == WANT, "port list --json shows each port's \"vlan\", \"trunk\" and \"native_vlan\"",
+            str(vlan_fields(sw)))
     rc, out, _ = sw.hlctl("port", "list")
     t.check(rc == 0 and re.search(r"^a1 .*vlan=10", out, re.M) and re.search(r"^t .*trunk=10,20", out, re.M) and
-            re.search(r"^xb .*trunk=30-32,40", out, re.M), "hlctl port list says vlan=10, trunk=10,20 and trunk=30-32,40",
-            out)
+            re.search(r"^xb .*trunk=30-32,40", out, re.M) and re.search(r"^n .*trunk=10,20 native=10", out, re.M),
+            "hlctl port list says vlan=10, trunk=10,20, trunk=30-32,40 and trunk=10,20 native=10", out)
 
     b0, u0 = rx(NS["b"], IF["b"]), rx(NS["u"], IF["u"])
     peer = responder()
@@ -264,22 +344,28 @@ def run(t, sw):
             f"ping {got}, {mb1:.1f} {mb2:.1f} Mbit/s {d1} {d2} csum {e0} -> {e1} peer {carried} offload {ol}")
 
     vhost_endpoints(t, sw)
+    native_trunk(t)
+    move(t, sw)
 
     rc = sw.stop(signal.SIGKILL)
     t.check(rc == -signal.SIGKILL and os.path.exists(os.path.join(sw.work, "hugelinkd.ports")),
             "hugelinkd killed with SIGKILL leaves its port list", f"exit {rc}")
     time.sleep(0.3)
     t.check(sw.start(), "a new hugelinkd starts on the same run directory", sw.log_tail())
-    t.check(vlan_fields(sw) == WANT, "the VLAN configuration came back from the saved port list", str(vlan_fields(sw)))
+    t.check(vlan_fields(sw) == MOVED, "the VLAN configuration came back from the saved port list: the native VLAN, "
+            "and m in VLAN 20", str(vlan_fields(sw)))
     for k in NS:  # the TAP interfaces went with the old process: the new ones go where the old ones were
         place(k)
     b0 = rx(NS["b"], IF["b"])
     peer = responder()
     got_a2, got_t10 = ping(NS["a1"], ADDR["a2"]), ping(NS["a1"], T10)
     seen = peer.stop()
-    t.check(got_a2 == 3 and got_t10 == 3 and rx(NS["b"], IF["b"]) == b0 and "20" not in seen.get("rx", {}),
-            "after the restart VLAN 10 works again through the access ports and the trunk, and VLAN 20 sees none of it",
-            f"{got_a2} {got_t10} {seen}")
+    b1 = rx(NS["b"], IF["b"])
+    got_n, got_m20, got_m10 = ping(NS["n"], ADDR["a1"]), ping(NS["m"], ADDR["b"]), ping(NS["m"], ADDR["a1"], 2)
+    t.check(got_a2 == 3 and got_t10 == 3 and b1 == b0 and "20" not in seen.get("rx", {}) and got_n == 3 and
+            got_m20 == 3 and got_m10 == 0,
+            "after the restart VLAN 10 works again through the access ports, the trunk and the native VLAN, VLAN 20 "
+            "sees none of it, and m is in VLAN 20 still", f"{got_a2} {got_t10} {seen} n {got_n} m {got_m20} {got_m10}")
 
     for k in NS:
         sw.hlctl("port", "del", k)
@@ -292,7 +378,7 @@ def run(t, sw):
     rc3, _, err3 = sw.hlctl("raw", '{"cmd":"port-add","kind":"shm","name":"z","vlan":0,"trunk":[]}')
     rc4, _, err4 = sw.hlctl("port", "add", "shm", "all", "--trunk", "1-4094")
     t.check(rc != 0 and rc2 != 0 and "trunk" in err2 and rc3 == 0 and rc4 == 0 and
-            vlan_fields(sw) == {"z": (0, []), "all": (0, ["1-4094"])},
+            vlan_fields(sw) == {"z": (0, [], 0), "all": (0, ["1-4094"], 0)},
             "both --vlan and --trunk, or a trunk of VLAN 4095: refused; \"vlan\": 0 and \"trunk\": [] (as port "
             "list shows them) make an untagged port; a trunk of every VLAN is listed as one item",
             f"{rc} {err.strip()} / {rc2} {err2.strip()} / {rc3} {err3} / {rc4} {err4} {vlan_fields(sw)}")

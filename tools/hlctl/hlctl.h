@@ -50,16 +50,21 @@ bool hlctl_uplink_kind(const char *kind);
 int hlctl_uplink_args(const char *kind, int argc, char **argv, struct hl_jw *w, char *err, size_t errlen);
 
 /*
- * --vlan N and --trunk N,M-P,... of any `port add` (vlan_args.c): taken out
- * of argv (*argc shrinks), checked for form; -1 with a usage message in err.
- * hlctl_vlan_json() writes them as the request's "vlan" / "trunk".
+ * --vlan N, --trunk N,M-P,... and --native-vlan N of any `port add` and of
+ * `port set`, which also takes --untagged (untagged_ok) (vlan_args.c):
+ * taken out of argv (*argc shrinks), checked for form; -1 with a usage
+ * message, which opens with cmd, in err. hlctl_vlan_json() writes them as
+ * the request's "vlan" / "trunk" / "native_vlan".
  */
 struct hlctl_vlan {
-	unsigned vlan;   /* 0: none */
+	unsigned vlan;    /* 0: none */
 	bool trunk;
+	bool untagged;    /* --untagged: "vlan": 0 */
+	unsigned native;  /* trunk: 0 or its native VLAN */
 	uint64_t set[64]; /* trunk: bit v for VLAN v */
 };
-int hlctl_vlan_args(int *argc, char **argv, struct hlctl_vlan *v, char *err, size_t errlen);
+int hlctl_vlan_args(int *argc, char **argv, const char *cmd, bool untagged_ok, struct hlctl_vlan *v, char *err,
+		    size_t errlen);
 void hlctl_vlan_json(struct hl_jw *w, const struct hlctl_vlan *v);
 
 /* numeric member or 0 */

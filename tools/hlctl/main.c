@@ -35,7 +35,10 @@ static const char usage_text[] =
 	"  port add afxdp NAME --ifname IF [--queues N] [--mode native|generic] [--zerocopy auto|on|off]\n"
 	"  port add memif NAME --socket PATH [--role server|client] [--id N] [--secret S] [--rings N]\n"
 	"                 [--ring-size N] [--buffer-size N]\n"
-	"                 [--vlan N | --trunk N,M-P,...]  on any port add: access port of VLAN N, or 802.1Q trunk\n"
+	"                 [--vlan N | --trunk N,M-P,... [--native-vlan N]]  on any port add: access port of\n"
+	"                 VLAN N, or 802.1Q trunk (its untagged frames in the native VLAN)\n"
+	"  port set NAME --vlan N | --trunk N,M-P,... [--native-vlan N] | --untagged\n"
+	"                                 (a running port's VLAN membership changed in place)\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -199,7 +202,7 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	struct hlctl_vlan vl;
 	char err[256];
 
-	if (hlctl_vlan_args(&argc, argv, &vl, err, sizeof(err)) < 0)
+	if (hlctl_vlan_args(&argc, argv, "port add", false, &vl, err, sizeof(err)) < 0)
 		return usage("%s", err);
 	if (argc < 2)
 		return usage("port add: KIND and NAME are required");
@@ -306,6 +309,27 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	return run(h, &w, false, NULL);
 }
 
+/* port set NAME --vlan N | --trunk LIST [--native-vlan N] | --untagged */
+static int port_set(const struct hlctl *h, int argc, char **argv)
+{
+	struct hlctl_vlan vl;
+	struct hl_jw w;
+	char err[256];
+
+	if (hlctl_vlan_args(&argc, argv, "port set", true, &vl, err, sizeof(err)) < 0)
+		return usage("%s", err);
+	if (argc != 1 || argv[0][0] == '\0' || argv[0][0] == '-')
+		return usage("port set: exactly one NAME is required%s%s", argc > 1 ? ", not also " : "",
+			     argc > 1 ? argv[1] : "");
+	if (vl.vlan == 0 && !vl.trunk && !vl.untagged)
+		return usage("port set: give --vlan N, --trunk N,M-P,... or --untagged");
+	req_begin(&w, "port-set");
+	hl_jw_kv_str(&w, "name", argv[0]);
+	hlctl_vlan_json(&w, &vl);
+	hl_jw_obj_end(&w);
+	return run(h, &w, false, NULL);
+}
+
 static int cmd_port(const struct hlctl *h, int argc, char **argv)
 {
 	struct hl_jw w;
@@ -313,9 +337,11 @@ static int cmd_port(const struct hlctl *h, int argc, char **argv)
 	int rc;
 
 	if (argc < 1)
-		return usage("port: add, del, reset or list?");
+		return usage("port: add, set, del, reset or list?");
 	if (strcmp(argv[0], "add") == 0)
 		return port_add(h, argc - 1, argv + 1);
+	if (strcmp(argv[0], "set") == 0)
+		return port_set(h, argc - 1, argv + 1);
 	if (strcmp(argv[0], "del") == 0 || strcmp(argv[0], "reset") == 0) {
 		bool del = argv[0][0] == 'd';
 		if (argc != 2 || argv[1][0] == '\0')

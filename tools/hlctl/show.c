@@ -159,6 +159,8 @@ void hlctl_show_ports(const struct hl_json *reply)
 			off += (size_t)snprintf(det + off, sizeof(det) - off, "%s%s", k ? "," : off ? " trunk=" : "trunk=",
 						item);
 		}
+		if (hl_json_u64(hl_json_get(p, "native_vlan"), &vid) && vid != 0 && off < sizeof(det))
+			off += (size_t)snprintf(det + off, sizeof(det) - off, "%snative=%" PRIu64, off ? " " : "", vid);
 		row(&t);
 		cell(&t, 0, "%s", str_or(p, "name", "-"));
 		cell(&t, 1, "%s", str_or(p, "kind", "-"));

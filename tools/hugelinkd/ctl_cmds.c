@@ -444,6 +444,15 @@ static void cmd_port_reset(struct daemon *d, const struct hl_json *req, struct h
 	port_done(d, r, hl_switch_reset_port(d->sw, name, "asked for"), false);
 }
 
+/* A running port's VLAN membership changed in place: its frames, MACs and counters carry on. */
+static void cmd_port_set(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
+{
+	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
+	if (name == NULL)
+		return;
+	port_done(d, r, hld_port_set_vlan(d, req, name), true);
+}
+
 static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
 {
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
@@ -479,6 +488,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_port_del(d, req, r);
 	} else if (strcmp(cmd, "port-reset") == 0) {
 		cmd_port_reset(d, req, r);
+	} else if (strcmp(cmd, "port-set") == 0) {
+		cmd_port_set(d, req, r);
 	} else if (strcmp(cmd, "port-list") == 0) {
 		cmd_port_list(d, r);
 	} else if (strcmp(cmd, "stats") == 0) {
@@ -671,6 +682,7 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 		p->ops->close(p);
 		return rc;
 	}
+	c.vlan = p->vlan; /* as the switch keeps it: a trunk's native VLAN among those it carries */
 	d->conf[p->id] = c;
 	return 0;
 }

@@ -68,10 +68,12 @@ void hld_cmd_libvirt_xml(struct daemon *d, const struct hl_json *req, struct hl_
 int hld_port_add(struct daemon *d, const struct hl_json *spec);
 int hld_port_del(struct daemon *d, const char *name);
 
-/* A port's "vlan" / "trunk" fields (port_vlan.c): read them from spec (0 or -EINVAL) ... */
+/* A port's "vlan" / "trunk" / "native_vlan" fields (port_vlan.c): read them from spec (0 or -EINVAL) ... */
 int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_vlan *v);
-/* ... and write them: always (a listing: "vlan" 0 and "trunk" [] for none) or only those set. */
+/* ... and write them: always (a listing: "vlan" 0, "native_vlan" 0 and "trunk" [] for none) or only those set. */
 void hld_vlan_json(struct hl_jw *w, const struct hl_sw_vlan *v, bool always);
+/* Change a running port's membership to the one spec's fields give (port-set): 0, -ENOENT or -EINVAL. */
+int hld_port_set_vlan(struct daemon *d, const struct hl_json *spec, const char *name);
 
 /*
  * Load {"ports":[...]} from a file and add each port; 0 or -errno. With
