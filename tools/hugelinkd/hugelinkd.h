@@ -43,6 +43,8 @@ struct daemon {
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char packed[4];   /* vhost: "on" (packed rings offered), "off" */
 		unsigned queues;  /* vhost: queue pairs offered */
+		unsigned nmap;    /* vhost: 0, the switch's spread, or queues: worker_map holds every pair's worker */
+		uint8_t worker_map[HL_VHOST_MAX_QUEUE_PAIRS];
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */
@@ -72,6 +74,23 @@ int hld_port_del(struct daemon *d, const char *name);
 int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_vlan *v);
 /* ... and write them: always (a listing: "vlan" 0 and "trunk" [] for none) or only those set. */
 void hld_vlan_json(struct hl_jw *w, const struct hl_sw_vlan *v, bool always);
+
+/*
+ * A vhost port's "worker_map" (port_workers.c): read it from spec, checked
+ * against c (its kind, its queue pairs) and the workers there are (0 or
+ * -EINVAL; m->set false when absent), move the pairs to it (and keep it in
+ * the port's conf), write it (always: "auto" for none).
+ */
+struct hld_worker_map {
+	bool set;
+	bool automatic; /* "auto" */
+	unsigned n;
+	unsigned w[HL_VHOST_MAX_QUEUE_PAIRS];
+};
+int hld_worker_map_field(const struct hl_json *spec, const struct port_conf *c, unsigned workers,
+			 struct hld_worker_map *m);
+int hld_worker_map_apply(struct daemon *d, struct hl_sw_port *p, const struct hld_worker_map *m);
+void hld_worker_map_json(struct hl_jw *w, const struct port_conf *c, bool always);
 
 /*
  * Load {"ports":[...]} from a file and add each port; 0 or -errno. With
