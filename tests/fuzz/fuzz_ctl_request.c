@@ -13,12 +13,15 @@
  * calls (those of src/switch/sw_port_vhost.c, sw_port_tap.c,
  * sw_port_vxlan.c and sw_port_afxdp.c that the dispatch calls) make stub
  * ports that check what the dispatch let through. shm ports are real, in a pool in a private
- * directory.
+ * directory. A vhost stub has a receive queue a pair, polled apart as a
+ * real one's are, and the switch two workers, so a worker map (port-add's
+ * or port-set's "worker_map") really moves queues between them.
  *
  * Checked after every request: the reply is one JSON object with a boolean
  * "ok" and, when false, a non-empty "error"; every line is counted once as
  * a request or a bad request, and as refused exactly when "ok" is false. After every input: the saved port list
- * brings back exactly the ports there were, and once they are all deleted
+ * brings back exactly the ports there were (and every queue pair on the
+ * worker it had), and once they are all deleted
  * no buffer of the switch's pool is in use.
  */
 #include <assert.h>
