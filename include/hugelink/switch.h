@@ -153,7 +153,11 @@ struct hl_sw_port_ops {
 	/* Before sleeping: ask to be woken; false if packets already wait. */
 	bool (*arm)(struct hl_sw_port *p);
 	void (*disarm)(struct hl_sw_port *p);
-	/* Register the fds that wake a sleeping worker in epfd with `data`. */
+	/*
+	 * Register the fds that wake a sleeping worker in epfd with `data`.
+	 * Called again with another epfd (hl_switch_move_queues), it moves
+	 * the registration there; a kind that cannot returns an error.
+	 */
 	int (*set_wakeup)(struct hl_sw_port *p, int epfd, uint64_t data);
 	/* Control plane work (sockets, reconnects); must not block. */
 	void (*ctrl)(struct hl_sw_port *p);
@@ -270,6 +274,20 @@ int hl_switch_del_port(struct hl_switch *sw, const char *name);
  */
 int hl_switch_reset_port(struct hl_switch *sw, const char *name, const char *why);
 struct hl_sw_port *hl_switch_find_port(struct hl_switch *sw, const char *name);
+/*
+ * Control thread: hand p's receive queues to other workers, to[q] for
+ * queue q < n (a port with nrxq <= 1 has one queue, 0); the rest keep
+ * theirs. to NULL: back to where adding the port now would put them (the
+ * least loaded workers, beside the other ports). A queue's old worker
+ * stops polling it before the new one starts, and its kicks wake the new
+ * one; frames waiting in it stay there for the new worker. Each move is
+ * logged. -ENOENT for a port not in the switch, -EINVAL for n above the
+ * port's queues or a worker out of range (nothing moves then), or the
+ * kind's error from moving its wake-up.
+ */
+int hl_switch_move_queues(struct hl_switch *sw, struct hl_sw_port *p, const unsigned *to, unsigned n);
+/* Control thread: the worker that polls receive queue q of p (for q beyond its queues: queue 0's). */
+unsigned hl_switch_queue_worker(const struct hl_sw_port *p, unsigned q);
 /* The i-th port in the table (NULL where free), for listing. */
 struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i);
 /*

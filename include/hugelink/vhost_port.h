@@ -188,8 +188,8 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
 				uint64_t *bytes);
 
 /*
- * Sleeping instead of polling. hl_vhost_port_set_wakeup() (control thread,
- * once) has the port keep the kick fds of its transmit queues registered in
+ * Sleeping instead of polling. hl_vhost_port_set_wakeup() (control thread)
+ * has the port keep the kick fds of its transmit queues registered in
  * epfd, edge-triggered with `data`, across reconnects: a kick is one event
  * and nobody needs to read the eventfd. Before it sleeps, the data-path
  * thread arms each queue it polls: the guest is asked to kick again, and
@@ -197,7 +197,11 @@ uint16_t hl_vhost_enqueue_burst(struct hl_vhost_port *p, unsigned q, struct hl_b
  * After waking, disarm goes back to polling without kicks.
  */
 int hl_vhost_port_set_wakeup(struct hl_vhost_port *p, int epfd, uint64_t data);
-/* The same for one transmit queue q (odd), so queue pairs polled by different threads sleep apart. */
+/*
+ * The same for one transmit queue q (odd), so queue pairs polled by
+ * different threads sleep apart. Called again, the registration moves to
+ * the new epfd (the queue changed threads).
+ */
 int hl_vhost_port_set_queue_wakeup(struct hl_vhost_port *p, unsigned q, int epfd, uint64_t data);
 bool hl_vhost_port_arm(struct hl_vhost_port *p, unsigned q);
 void hl_vhost_port_disarm(struct hl_vhost_port *p, unsigned q);

@@ -9,7 +9,10 @@
  * Within a burst a worker reads the ingress port's membership once, and an
  * output port's once when it first queues a frame for it and once as it
  * sends: where the two differ (it changed meanwhile) the queued frames are
- * checked again against the one it sends by.
+ * checked again against the one it sends by. Moving a receive queue to
+ * another worker uses the same wait: its old worker's bit goes first, and
+ * the new one's is set only once every worker is past the old state, so
+ * one queue is never polled by two threads.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -314,10 +317,16 @@ static void forward_burst(struct worker *w, struct hl_sw_port *in, struct hl_buf
 	}
 }
 
+/* The queues of p that w polls: the control thread moves them (hl_switch_move_queues). */
+static inline uint32_t rxq_mask(const struct worker *w, const struct hl_sw_port *p)
+{
+	return __atomic_load_n(&p->rxq_mask[w->id], __ATOMIC_RELAXED);
+}
+
 /* Does worker w poll (some of) p's receive side? */
 static inline bool polls(const struct worker *w, const struct hl_sw_port *p)
 {
-	return p->nrxq > 1 ? p->rxq_mask[w->id] != 0 : p->worker == w->id;
+	return p->nrxq > 1 ? rxq_mask(w, p) != 0 : __atomic_load_n(&p->worker, __ATOMIC_RELAXED) == w->id;
 }
 
 /* Before sleeping: ask p (the queues of it that w polls) to wake w; false if packets wait. */
@@ -325,7 +334,7 @@ static bool arm_port(const struct worker *w, struct hl_sw_port *p)
 {
 	if (p->nrxq <= 1)
 		return p->ops->arm == NULL || p->ops->arm(p);
-	for (uint32_t m = p->rxq_mask[w->id]; m != 0; m &= m - 1)
+	for (uint32_t m = rxq_mask(w, p); m != 0; m &= m - 1)
 		if (p->ops->arm_queue != NULL && !p->ops->arm_queue(p, (unsigned)__builtin_ctz(m)))
 			return false;
 	return true;
@@ -338,7 +347,7 @@ static void disarm_port(const struct worker *w, struct hl_sw_port *p)
 			p->ops->disarm(p);
 		return;
 	}
-	for (uint32_t m = p->rxq_mask[w->id]; m != 0; m &= m - 1)
+	for (uint32_t m = rxq_mask(w, p); m != 0; m &= m - 1)
 		if (p->ops->disarm_queue != NULL)
 			p->ops->disarm_queue(p, (unsigned)__builtin_ctz(m));
 }
@@ -411,7 +420,7 @@ static inline void took(struct worker *w, struct rx_loop *l, struct hl_sw_port *
 /* Poll the receive queues of p that w owns and that run now; how many packets came. */
 static inline unsigned poll_queues(struct worker *w, struct rx_loop *l, struct hl_sw_port *p, uint64_t t0)
 {
-	uint32_t m = p->rxq_mask[w->id];
+	uint32_t m = rxq_mask(w, p);
 	unsigned moved = 0;
 	if (m == 0)
 		return 0;
@@ -450,7 +459,7 @@ static void *worker_main(void *arg)
 				moved += poll_queues(w, &l, p, t0);
 				continue;
 			}
-			if (p->worker != w->id)
+			if (__atomic_load_n(&p->worker, __ATOMIC_RELAXED) != w->id)
 				continue;
 			uint16_t n = p->ops->rx(p, sw->bp, w->in[l.cur], HL_SW_BURST);
 			took(w, &l, p, n, t0);
@@ -614,47 +623,67 @@ struct hl_sw_port *hl_switch_port_at(struct hl_switch *sw, unsigned i)
 	return i < sw->nslots ? sw->ports[i] : NULL;
 }
 
-/* The worker with the fewest receive queues to poll. */
-static unsigned least_loaded(const struct hl_switch *sw)
+#define NO_WORKER 0xffffu /* p->worker while a single-queue port moves: nobody polls it */
+
+/* Receive queues the switch tells apart: rx alone counts as one. */
+static inline unsigned nqueues(const struct hl_sw_port *p)
 {
-	unsigned w = 0;
-	for (unsigned i = 1; i < sw->nworkers; i++)
-		if (sw->nassigned[i] < sw->nassigned[w])
-			w = i;
-	return w;
+	return p->nrxq > 1 ? p->nrxq : 1;
+}
+
+/* The worker that polls receive queue q of p (control thread). */
+static unsigned queue_owner(const struct hl_sw_port *p, unsigned q)
+{
+	if (p->nrxq > 1)
+		for (unsigned w = 0; w < HL_SW_MAX_WORKERS; w++)
+			if (p->rxq_mask[w] & (1u << q))
+				return w;
+	return p->worker;
 }
 
 /*
- * Give p's receive side to workers, one queue at a time to the least
- * loaded (round-robin when they are even), and have each queue's kicks
- * wake its own worker. Nothing is counted unless all of it went.
+ * Deal n queues to the least loaded workers, one at a time (round-robin
+ * when they are even), counting each into load as it goes.
  */
-static int assign(struct hl_switch *sw, struct hl_sw_port *p, unsigned slot)
+static void spread(const struct hl_switch *sw, unsigned n, unsigned *load, unsigned *owner)
 {
-	int rc = 0;
-	if (p->nrxq <= 1) {
-		unsigned w = least_loaded(sw);
-		p->worker = (uint16_t)w;
-		if (p->ops->set_wakeup != NULL && (rc = p->ops->set_wakeup(p, sw->w[w].epfd, slot)) < 0)
-			return rc;
-		sw->nassigned[w]++;
-		return 0;
-	}
-	unsigned owner[HL_SW_MAX_RXQ], load[HL_SW_MAX_WORKERS];
-	memcpy(load, sw->nassigned, sizeof(load));
-	memset(p->rxq_mask, 0, sizeof(p->rxq_mask));
-	for (unsigned q = 0; q < p->nrxq; q++) {
+	for (unsigned q = 0; q < n; q++) {
 		unsigned w = 0;
 		for (unsigned i = 1; i < sw->nworkers; i++)
 			if (load[i] < load[w])
 				w = i;
 		owner[q] = w;
 		load[w]++;
-		if (p->ops->set_queue_wakeup != NULL && (rc = p->ops->set_queue_wakeup(p, q, sw->w[w].epfd, slot)) < 0)
+	}
+}
+
+/* Have queue q's kicks wake worker w (again: the registration moves there). */
+static int set_wake(struct hl_switch *sw, struct hl_sw_port *p, unsigned q, unsigned w)
+{
+	if (p->nrxq > 1)
+		return p->ops->set_queue_wakeup == NULL ? 0 : p->ops->set_queue_wakeup(p, q, sw->w[w].epfd, p->id);
+	return p->ops->set_wakeup == NULL ? 0 : p->ops->set_wakeup(p, sw->w[w].epfd, p->id);
+}
+
+/*
+ * Give p's receive side to workers, one queue at a time to the least
+ * loaded, and have each queue's kicks wake its own worker. Nothing is
+ * counted unless all of it went.
+ */
+static int assign(struct hl_switch *sw, struct hl_sw_port *p)
+{
+	unsigned n = nqueues(p), owner[HL_SW_MAX_RXQ], load[HL_SW_MAX_WORKERS];
+	memcpy(load, sw->nassigned, sizeof(load));
+	spread(sw, n, load, owner);
+	for (unsigned q = 0; q < n; q++) {
+		int rc = set_wake(sw, p, q, owner[q]);
+		if (rc < 0)
 			return rc;
 	}
-	for (unsigned q = 0; q < p->nrxq; q++)
-		p->rxq_mask[owner[q]] |= 1u << q;
+	memset(p->rxq_mask, 0, sizeof(p->rxq_mask));
+	if (p->nrxq > 1)
+		for (unsigned q = 0; q < n; q++)
+			p->rxq_mask[owner[q]] |= 1u << q;
 	memcpy(sw->nassigned, load, sizeof(load));
 	p->worker = (uint16_t)owner[0];
 	return 0;
@@ -662,12 +691,92 @@ static int assign(struct hl_switch *sw, struct hl_sw_port *p, unsigned slot)
 
 static void unassign(struct hl_switch *sw, const struct hl_sw_port *p)
 {
-	if (p->nrxq <= 1) {
-		sw->nassigned[p->worker]--;
-		return;
+	for (unsigned q = 0; q < nqueues(p); q++)
+		sw->nassigned[queue_owner(p, q)]--;
+}
+
+unsigned hl_switch_queue_worker(const struct hl_sw_port *p, unsigned q)
+{
+	return q < nqueues(p) ? queue_owner(p, q) : p->worker;
+}
+
+/*
+ * A queue changes worker in three steps. The new worker's epoll gets its
+ * kicks first (a failure there moves nothing). Then the old worker's bit
+ * goes and every worker passes a quiescent point: the old one has finished
+ * any poll of the queue, or sleeps and reads its bits afresh when it
+ * wakes. Only then does the new worker's bit appear, so no two threads
+ * ever touch the queue. Between the two, the control thread disarms the
+ * queue: the old worker may have asked for kicks before it slept, and the
+ * new one, polling, would never take that back.
+ */
+int hl_switch_move_queues(struct hl_switch *sw, struct hl_sw_port *p, const unsigned *to, unsigned n)
+{
+	if (p == NULL || p->id >= sw->nslots || sw->ports[p->id] != p)
+		return hl_error(-ENOENT, "switch: no such port");
+	unsigned nq = nqueues(p), from[HL_SW_MAX_RXQ], want[HL_SW_MAX_RXQ];
+	if (n > nq)
+		return hl_error(-EINVAL, "port %s: %u workers given for its %u receive queue%s", p->name, n, nq,
+				nq == 1 ? "" : "s");
+	for (unsigned q = 0; q < nq; q++)
+		from[q] = want[q] = queue_owner(p, q);
+	if (to == NULL) {
+		/* where the port would go if it were added now, beside the others */
+		unsigned load[HL_SW_MAX_WORKERS];
+		memcpy(load, sw->nassigned, sizeof(load));
+		for (unsigned q = 0; q < nq; q++)
+			load[from[q]]--;
+		spread(sw, nq, load, want);
 	}
+	for (unsigned q = 0; to != NULL && q < n; q++) {
+		if (to[q] >= sw->nworkers)
+			return hl_error(-EINVAL, "port %s: worker %u for queue %u: the switch has %u worker%s (0..%u)",
+					p->name, to[q], q, sw->nworkers, sw->nworkers == 1 ? "" : "s", sw->nworkers - 1);
+		want[q] = to[q];
+	}
+	uint32_t moving = 0;
+	for (unsigned q = 0; q < nq; q++) {
+		if (want[q] == from[q])
+			continue;
+		int rc = set_wake(sw, p, q, want[q]);
+		if (rc < 0) {
+			for (uint32_t m = moving; m != 0; m &= m - 1)
+				set_wake(sw, p, (unsigned)__builtin_ctz(m), from[__builtin_ctz(m)]);
+			return rc;
+		}
+		moving |= 1u << q;
+	}
+	if (moving == 0)
+		return 0;
+	if (p->nrxq > 1)
+		for (uint32_t m = moving; m != 0; m &= m - 1) {
+			unsigned q = (unsigned)__builtin_ctz(m);
+			__atomic_store_n(&p->rxq_mask[from[q]], p->rxq_mask[from[q]] & ~(1u << q), __ATOMIC_SEQ_CST);
+		}
+	else
+		__atomic_store_n(&p->worker, NO_WORKER, __ATOMIC_SEQ_CST);
+	wait_quiescent(sw);
+	for (uint32_t m = moving; m != 0; m &= m - 1) {
+		unsigned q = (unsigned)__builtin_ctz(m);
+		if (p->nrxq > 1 && p->ops->disarm_queue != NULL)
+			p->ops->disarm_queue(p, q);
+		else if (p->nrxq <= 1 && p->ops->disarm != NULL)
+			p->ops->disarm(p);
+		if (p->nrxq > 1)
+			__atomic_store_n(&p->rxq_mask[want[q]], p->rxq_mask[want[q]] | 1u << q, __ATOMIC_RELEASE);
+		sw->nassigned[from[q]]--;
+		sw->nassigned[want[q]]++;
+		HL_LOG_INFO("switch: port %s: receive queue %u moved from worker %u to worker %u", p->name, q, from[q],
+			    want[q]);
+	}
+	__atomic_store_n(&p->worker, (uint16_t)want[0], __ATOMIC_RELEASE);
 	for (unsigned w = 0; w < sw->nworkers; w++)
-		sw->nassigned[w] -= (unsigned)__builtin_popcount(p->rxq_mask[w]);
+		for (uint32_t m = moving; m != 0; m &= m - 1)
+			if (want[__builtin_ctz(m)] == w) {
+				wake(&sw->w[w]);
+				break;
+			}
+	return 0;
 }
 
 /* Wake every worker that polls p, so it sees the port (again). */
@@ -709,7 +818,7 @@ int hl_switch_add_port(struct hl_switch *sw, struct hl_sw_port *p)
 		return rc;
 	p->id = (uint16_t)slot;
 	p->tx_lock = 0;
-	if ((rc = assign(sw, p, slot)) < 0) {
+	if ((rc = assign(sw, p)) < 0) {
 		free(live);
 		return rc;
 	}

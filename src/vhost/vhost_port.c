@@ -430,17 +430,16 @@ int hl_vhost_port_set_queue_wakeup(struct hl_vhost_port *p, unsigned q, int epfd
 	if (q >= HL_VHOST_MAX_QUEUES || !(q & 1))
 		return hl_error(-EINVAL, "vhost-user %s: queue %u is not a transmit queue", p->be.path, q);
 	struct hl_vhost_vq *vq = &p->vq[q];
-	if (vq->wake_epfd >= 0)
-		return hl_error(-EBUSY, "vhost-user %s: queue %u: wake-up already set", p->be.path, q);
+	/* registered now if running (its start does otherwise), and out of the epfd it leaves */
+	int fd = p->be.dev.vq[q].kick_fd;
+	bool live = p->be.dev.vq[q].started && fd >= 0;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
+	if (live && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return hl_error(-errno, "vhost-user %s: watch kick fd: %s", p->be.path, strerror(errno));
+	if (live && vq->wake_epfd >= 0 && vq->wake_epfd != epfd)
+		epoll_ctl(vq->wake_epfd, EPOLL_CTL_DEL, fd, NULL);
 	vq->wake_epfd = epfd;
 	vq->wake_data = data;
-	/* already running: register it now; otherwise its start does */
-	int fd = p->be.dev.vq[q].kick_fd;
-	if (!p->be.dev.vq[q].started || fd < 0)
-		return 0;
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = data};
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return hl_error(-errno, "vhost-user %s: watch kick fd: %s", p->be.path, strerror(errno));
 	return 0;
 }
 

@@ -13,12 +13,15 @@
  * calls (those of src/switch/sw_port_vhost.c, sw_port_tap.c,
  * sw_port_vxlan.c and sw_port_afxdp.c that the dispatch calls) make stub
  * ports that check what the dispatch let through. shm ports are real, in a pool in a private
- * directory.
+ * directory. A vhost stub has a receive queue a pair, polled apart as a
+ * real one's are, and the switch two workers, so a worker map (port-add's
+ * or port-set's "worker_map") really moves queues between them.
  *
  * Checked after every request: the reply is one JSON object with a boolean
  * "ok" and, when false, a non-empty "error"; every line is counted once as
  * a request or a bad request, and as refused exactly when "ok" is false. After every input: the saved port list
- * brings back exactly the ports there were, and once they are all deleted
+ * brings back exactly the ports there were (and every queue pair on the
+ * worker it had), and once they are all deleted
  * no buffer of the switch's pool is in use.
  */
 #include <assert.h>
@@ -72,8 +75,23 @@ static void stub_close(struct hl_sw_port *p)
 	free(p);
 }
 
+/* a queue pair's transmit queue, polled apart as a multiqueue port's are: never anything in it */
+static uint16_t stub_rx_queue(struct hl_sw_port *p, unsigned q, struct hl_bufpool *bp, struct hl_buf **pkts,
+			      uint16_t n)
+{
+	assert(q < (p->nrxq > 1 ? p->nrxq : 1u));
+	return stub_rx(p, bp, pkts, n);
+}
+
+static uint32_t stub_rxq_ready(const struct hl_sw_port *p)
+{
+	(void)p;
+	return 0;
+}
+
 static const struct hl_sw_port_ops vhost_stub_ops = {
-	.kind = "vhost", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
+	.kind = "vhost", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close,
+	.rx_queue = stub_rx_queue, .rxq_ready = stub_rxq_ready};
 static const struct hl_sw_port_ops tap_stub_ops = {
 	.kind = "tap", .rx = stub_rx, .tx = stub_tx, .state = stub_state, .close = stub_close};
 
@@ -106,6 +124,7 @@ int hl_sw_port_vhost_create(const struct hl_sw_vhost_params *prm, struct hl_sw_p
 	assert(prm->zcopy == HL_VHOST_ZC_AUTO || prm->zcopy == HL_VHOST_ZC_ON || prm->zcopy == HL_VHOST_ZC_OFF);
 	assert(prm->queues >= 1 && prm->queues <= HL_VHOST_MAX_QUEUE_PAIRS);
 	struct stub_port *s = stub_new(&vhost_stub_ops, prm->name);
+	s->base.nrxq = (uint16_t)prm->queues; /* as the real port: one receive queue a pair */
 	snprintf(s->path, sizeof(s->path), "%s", prm->path);
 	s->client = prm->client;
 	*out = &s->base;
@@ -126,6 +145,7 @@ int hl_sw_port_vhost_info(const struct hl_sw_port *p, struct hl_sw_vhost_info *i
 	if (p->ops != &vhost_stub_ops)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
+	info->pairs = p->nrxq > 1 ? p->nrxq : 1;
 	return 0;
 }
 
@@ -208,7 +228,8 @@ static void setup(void)
 				    .flags = HL_POOL_F_NO_HUGE};
 	if (hl_pool_create(&pp, &d.pool) < 0 || hl_bufpool_create(d.pool, "sw", 2048, 2048, 0, &d.bp) < 0)
 		abort();
-	struct hl_switch_params sp = {.bp = d.bp, .first_cpu = -1};
+	/* two workers: a worker map has somewhere to move pairs to */
+	struct hl_switch_params sp = {.bp = d.bp, .workers = 2, .first_cpu = -1};
 	if (hl_switch_create(&sp, &d.sw) < 0)
 		abort();
 	d.name = name;
@@ -289,9 +310,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.ready = true;
 	unsigned n = nports();
 	if (n > 0) {
+		/* and every queue pair polled by the worker it had: a worker map comes back too */
+		static char names[HL_SW_MAX_PORTS][HL_SW_NAME_LEN];
+		static unsigned wk[HL_SW_MAX_PORTS][HL_VHOST_MAX_QUEUE_PAIRS], nq[HL_SW_MAX_PORTS];
+		unsigned k = 0;
+		for (unsigned i = 0; i < HL_SW_MAX_PORTS; i++) {
+			struct hl_sw_port *p = hl_switch_port_at(d.sw, i);
+			if (p == NULL || d.conf[i].nmap == 0)
+				continue;
+			snprintf(names[k], sizeof(names[k]), "%s", p->name);
+			nq[k] = d.conf[i].queues;
+			for (unsigned q = 0; q < nq[k]; q++)
+				wk[k][q] = hl_switch_queue_worker(p, q);
+			k++;
+		}
 		del_all(); /* as the daemon's own exit does: the list on disk stays */
 		assert(hld_config_load(&d, state_path, false) == 0);
 		assert(nports() == n);
+		for (unsigned j = 0; j < k; j++) {
+			struct hl_sw_port *p = hl_switch_find_port(d.sw, names[j]);
+			assert(p != NULL);
+			for (unsigned q = 0; q < nq[j]; q++)
+				assert(hl_switch_queue_worker(p, q) == wk[j][q]);
+		}
 		del_all();
 	}
 	unlink(state_path);

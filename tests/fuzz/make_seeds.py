@@ -125,6 +125,18 @@ for name, lines in {
                       '"queues":"4"}',
                       '{"cmd":"qemu-args","name":"m0"}', '{"cmd":"libvirt-xml","name":"m0"}', '{"cmd":"stats"}',
                       '{"cmd":"port-list"}'],
+    "seed-worker-map": ['{"cmd":"port-add","kind":"vhost","name":"w0","path":"/run/hl/w0.sock","mode":"server",'
+                        '"queues":4,"worker_map":[1,1]}',
+                        '{"cmd":"port-set","name":"w0","worker_map":[0,1,1,0]}',
+                        '{"cmd":"port-set","name":"w0","worker_map":[2]}',
+                        '{"cmd":"port-set","name":"w0","worker_map":[0,0,0,0,0]}',
+                        '{"cmd":"port-set","name":"w0","worker_map":"1"}',
+                        '{"cmd":"port-set","name":"w0"}', '{"cmd":"port-set","name":"nope","worker_map":[0]}',
+                        '{"cmd":"port-add","kind":"vhost","name":"w1","path":"/run/hl/w1.sock","mode":"server",'
+                        '"worker_map":[1]}',
+                        '{"cmd":"port-add","kind":"shm","name":"s","worker_map":[0]}',
+                        '{"cmd":"port-set","name":"w1","worker_map":"auto"}',
+                        '{"cmd":"stats"}', '{"cmd":"port-list"}'],
     "seed-refused": ['{"cmd":"nope"}', '{"cmd":1}', '[1,2]', '{"cmd":"port-del"}', '{"cmd":"port-add","kind":"x"}',
                      '{"cmd":"port-add","kind":"shm","name":"bad/name"}', '{"cmd":"qemu-args","name":"none"}',
                      'not json'],

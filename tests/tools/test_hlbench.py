@@ -27,7 +27,7 @@ def lines(cmd, timeout):
 
 def main():
     hlbench = sys.argv[1]
-    t = Tap(10)
+    t = Tap(11)
     rc, out, err = lines([hlbench, "xlate", "--pool-mb", "64", "--reps", "5"], 120)
     impls = {o.get("impl"): o for o in out}
     need = {"bench", "impl", "ns_per_op", "ops", "pages", "segments"}
@@ -51,6 +51,14 @@ def main():
     ok = (rc == 0 and len(out) == 2 and all(o.get("ring") == "packed" and o["mpps"] > 0 for o in out)
           and {o["mode"] for o in out} == {"copy", "zcopy"} and rc2 == 2 and "split, packed or best" in err2)
     if not t.check(ok, "hlbench vhost --ring packed runs copy and zero-copy on packed rings and says so"):
+        t.diag("\n".join((err + err2 + str(out)).splitlines()[-10:]))
+    # two queue pairs, one core a side: both back-ends poll both pairs; a pair count out of range is refused
+    rc, out, err = lines([hlbench, "vhost", "--dir", "g2h", "--size", "64", "--seconds", "1", "--rounds", "1",
+                          "--queues", "2", "--vs-dpdk"], 120)
+    rc2, _, err2 = lines([hlbench, "vhost", "--queues", "17"], 20)
+    ok = (rc == 0 and len(out) == 2 and {o["backend"] for o in out} == {"hugelink", "dpdk"}
+          and all(o.get("queues") == 2 and o["mpps"] > 0 for o in out) and rc2 == 2 and "1..16" in err2)
+    if not t.check(ok, "hlbench vhost --queues 2 runs both back-ends on two queue pairs and says so"):
         t.diag("\n".join((err + err2 + str(out)).splitlines()[-10:]))
     # hugelinkd next to hlbench switches A -> B; no OVS here (that is the benchmark's job)
     rc, out, err = lines([hlbench, "switch", "--size", "64", "--seconds", "2", "--idle-us", "300"], 120)

@@ -14,16 +14,22 @@ same queue pair, and the frames come out of the TAP again, where their
 content is checked. Then: frames were seen on more than one queue pair
 both ways, the per-pair counters add up to the port's totals and equal
 testpmd's own per-queue counters, one flow stays on one queue, and when
-testpmd stops every buffer is back. Prints TAP.
+testpmd stops every buffer is back. While the frames flow, `hlctl port
+set --worker-map` moves pairs to other workers (stats and the log say so,
+nothing is lost, bad maps are refused), and after a kill -9 the restarted
+daemon has the same map, and frames make the round trip on it again.
+Prints TAP.
 """
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -155,6 +161,82 @@ def config(t, build, work):
                 d.stop()
 
 
+def worker_map(t, d, wire):
+    """Pairs moved to other workers while frames flow through them; bad maps refused."""
+    done = []
+    mover = threading.Thread(target=lambda: (time.sleep(0.05),
+                                             done.append(d.hlctl("port", "set", "mq", "--worker-map", "1,1,0,0"))))
+    q0 = queues(d)
+    mover.start()
+    sent = wire.send(range(FLOWS), 25, seq0=200000)
+    mover.join()
+    wire.drain()
+    back = sum(c for (f, s), c in wire.got.items() if s >= 200000)
+    q = queues(d)
+    t.check(done and done[0][0] == 0 and [x["worker"] for x in q] == [1, 1, 0, 0],
+            "hlctl port set --worker-map 1,1,0,0 moves the pairs while frames flow, and stats show it",
+            f"{done} {q}")
+    t.check(back >= sent * 0.95 and wire.bad == 0
+            and all(x["rx_drops"] == y["rx_drops"] and x["tx_drops"] == y["tx_drops"] for x, y in zip(q, q0)),
+            f"the {sent} frames sent meanwhile make the round trip, no pair dropped one", f"back {back} {q}")
+    with open(d.log) as f:
+        log = f.read()
+    t.check("port mq: receive queue 0 moved from worker 0 to worker 1" in log
+            and "port mq: receive queue 3 moved from worker 1 to worker 0" in log
+            and "receive queue 1 moved" not in log,
+            "each pair that moved has its log line, and only those", d.log_tail(6))
+    bad = [d.hlctl("port", "set", "mq", "--worker-map", "2"), d.hlctl("port", "set", "mq", "--worker-map", "0,0,0,0,0"),
+           d.hlctl("port", "set", "nope", "--worker-map", "0"), d.hlctl("port", "set", "t", "--worker-map", "0"),
+           d.hlctl("port", "set", "mq", "--worker-map", "x")]
+    t.check([b[0] for b in bad] == [1, 1, 1, 1, 2] and "worker 2" in bad[0][2] and "5 entries" in bad[1][2]
+            and "no port nope" in bad[2][2] and "no queue pairs" in bad[3][2]
+            and [x["worker"] for x in queues(d)] == [1, 1, 0, 0],
+            "a worker it does not run, more entries than pairs, no such port, a TAP port are refused; nothing moved",
+            str(bad))
+    rc, text, _ = d.hlctl("stats")
+    t.check(rc == 0 and "queues mq: pair 0 enabled worker 1 " in text and "queues mq: pair 3 enabled worker 0 " in text,
+            "hlctl stats prints the new workers", text[-600:])
+
+
+def map_after_kill(t, d, work, sock, ifname):
+    """kill -9 and a new daemon: the pairs are where the map put them, and frames flow on them again."""
+    d.stop(signal.SIGKILL)
+    time.sleep(0.5)
+    ok = d.start()
+    q = queues(d)
+    lst = {p["name"]: p for p in d.json("port", "list")["ports"]} if ok else {}
+    t.check(ok and [x["worker"] for x in q] == [1, 1, 0, 0] and lst.get("mq", {}).get("worker_map") == [1, 1, 0, 0],
+            "after kill -9 the restarted daemon has the worker map back", f"{q} {lst.get('mq')} {d.log_tail()}")
+    with open(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6", "w") as f:
+        f.write("1")
+    subprocess.run(["ip", "link", "set", "dev", ifname, "up"], check=True)
+    wire = Wire(ifname)
+    vdev = f"net_virtio_user0,path={sock},queues={PAIRS},mac={B}"
+    pmd = Testpmd(work, "mq2", [vdev], fwd="macswap", extra_eal=["--no-huge", "-m", "512"],
+                  extra=[f"--rxq={PAIRS}", f"--txq={PAIRS}"]).start()
+    try:
+        wait_enabled(d, PAIRS)
+        pmd.wait_for(r"Press enter|Start automatic packet forwarding", 10)
+        sent = wire.send(range(FLOWS), 10, seq0=300000)
+        wire.drain()
+        back = sum(c for (f, s), c in wire.got.items() if s >= 300000)
+        q = queues(d)
+        t.check(back >= sent * 0.95 and wire.bad == 0 and sum(1 for x in q if x["rx_packets"] > 0) >= 2
+                and [x["worker"] for x in q] == [1, 1, 0, 0],
+                "and frames make the round trip through testpmd again on those workers", f"back {back}/{sent} {q}")
+    finally:
+        pmd.stop()
+    rc, _, err = d.hlctl("port", "set", "mq", "--worker-map", "auto")
+    q = queues(d)
+    lst = {p["name"]: p for p in d.json("port", "list")["ports"]}
+    # the TAP port polled by worker 0: the least loaded is worker 1, and the pairs alternate from there
+    t.check(rc == 0 and [x["worker"] for x in q] == [1, 0, 1, 0] and lst["mq"].get("worker_map") == "auto",
+            "--worker-map auto gives the pairs back to the least loaded workers in turn", f"{err} {q} {lst['mq']}")
+    st = settle(d, ["mq", "t"])
+    t.check(st["buffers"]["in_use"] == 0, "every buffer is back after the moves and the restart", str(st["buffers"]))
+    return wire
+
+
 def queues_of(d, name):
     return {p["name"]: p for p in d.json("stats")["ports"]}.get(name, {}).get("queues", [])
 
@@ -165,7 +247,7 @@ def main():
         bail("needs root (a TAP interface)")
     if not os.access(TESTPMD, os.X_OK):
         bail(f"{TESTPMD} is missing: scripts/setup-host.sh installs dpdk")
-    t = Tap(25)
+    t = Tap(34)
     work = tempfile.mkdtemp(prefix="mq-testpmd.")
     sock = os.path.join(work, "mq.sock")
     ifname = f"mq{os.getpid() % 100000}"
@@ -251,6 +333,7 @@ def main():
                 "the 100 frames of one flow all went to one receive queue, in order", str(moved))
         seqs = [s for (f, s) in wire.got if f == 7 and s >= 100000]
         t.check(len(seqs) >= 95, "and came back", str(len(seqs)))
+        worker_map(t, d, wire)
 
         # testpmd's counters against the switch's, per queue
         pmd.stop()
@@ -271,6 +354,9 @@ def main():
         t.check(all(not x["enabled"] for x in q), "testpmd gone: no pair is enabled", str(q))
         t.check(st["buffers"]["in_use"] == 0, "every buffer is back (pinned chains returned when testpmd stopped)",
                 str(st["buffers"]))
+        wire.close()
+        wire = None
+        wire = map_after_kill(t, d, work, sock, ifname)
         wire.close()
         wire = None
         rc = d.stop()

@@ -41,6 +41,12 @@
  * --force-max-simd-bitwidth=512), no mergeable receive buffers; each
  * back-end gets what of it it grants, as a guest would.
  *
+ * --queues N gives the link N queue pairs (virtio-user and net_vhost with
+ * queues=N, testpmd with --rxq=N --txq=N) and still one core a side: the
+ * front-end's forwarding core serves all N, and so does our back-end,
+ * which polls each pair in turn, as a switch worker polls the pairs it
+ * was given. The JSON lines say "queues".
+ *
  * --dirty-log measures each of our modes a second time in every round with
  * dirty logging on, as during a live migration (a log over the front-end's
  * whole memory, the used ring logged too), and prints that line with
@@ -86,6 +92,7 @@ static void txpkts(unsigned size, char *out, size_t len)
 }
 
 static const char *ring_mode = "split"; /* --ring: the front-end's virtqueue set-up */
+static unsigned npairs = 1;             /* --queues */
 
 /* The front-end's device: testpmd's virtio-user on sock, with the ring set-up asked for. */
 static void frontend_vdev(char *out, size_t len, const char *sock)
@@ -93,7 +100,15 @@ static void frontend_vdev(char *out, size_t len, const char *sock)
 	const char *opt = strcmp(ring_mode, "packed") == 0 ? ",packed_vq=1"
 			  : strcmp(ring_mode, "best") == 0 ? ",packed_vq=1,in_order=1,vectorized=1,mrg_rxbuf=0"
 							   : "";
-	snprintf(out, len, "net_virtio_user0,path=%s,queues=1%s", sock, opt);
+	snprintf(out, len, "net_virtio_user0,path=%s,queues=%u%s", sock, npairs, opt);
+}
+
+/* testpmd's queues for --queues N: N of each on its one port */
+static const char *queue_opts(void)
+{
+	static char s[48];
+	snprintf(s, sizeof(s), " --rxq=%u --txq=%u", npairs, npairs);
+	return npairs > 1 ? s : "";
 }
 
 /* EAL options of a testpmd: the front-end's vectorized path needs AVX-512 allowed. */
@@ -232,11 +247,11 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 		return -1;
 	if (mode == HL_VHOST_ZC_AUTO)
 		auto_min_len = hl_vhost_zc_calibrate(bp, NULL); /* as hugelinkd does at start */
-	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode};
+	struct hl_vhost_port_params vp = {.path = sock, .zc_mode = mode, .nqueues = 2 * npairs};
 	if (hl_vhost_port_create(&vp, &port) < 0)
 		return -1;
 	frontend_vdev(vdev, sizeof(vdev), sock);
-	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
+	peer_start(&fe, dir, g2h ? "fe-tx" : "fe-rx", 0, vdev, g2h ? "txonly" : "rxonly", size, queue_opts());
 	/* on core 0 for the run only: testpmd instances forked later must not inherit it */
 	bench_set_cpu(0, 0);
 	hl_buf_thread_attach();
@@ -251,8 +266,11 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 	hl_fast_clock_init();
 	for (;;) {
 		hl_vhost_port_poll_ctrl(port, 0);
-		if (!ready && hl_vhost_port_queue_ready(port, 0) && hl_vhost_port_queue_ready(port, 1) &&
-		    wait_log(&fe, "pps", 1)) {
+		/* every pair running: testpmd starts them all */
+		unsigned up = 0;
+		for (unsigned q = 0; !ready && q < 2 * npairs; q++)
+			up += hl_vhost_port_queue_ready(port, q);
+		if (!ready && up == 2 * npairs && wait_log(&fe, "pps", 1)) {
 			ready = true;
 			if (dirty_log && bench_log_start(port) < 0) {
 				fprintf(stderr, "hlbench vhost: dirty logging: %s\n", hl_last_error());
@@ -268,14 +286,15 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 				break;
 			continue;
 		}
-		for (int i = 0; i < 64; i++) {
+		for (unsigned i = 0; i < 64; i++) {
+			unsigned k = i % npairs; /* each poll the next pair */
 			uint64_t t = hl_fast_ns();
 			if (was_busy)
 				busy += t - t_poll;
 			t_poll = t;
 			uint64_t before = count;
 			if (g2h) {
-				uint16_t n = hl_vhost_dequeue_burst(port, 1, bp, pkts, HL_VHOST_BURST);
+				uint16_t n = hl_vhost_dequeue_burst(port, 2 * k + 1, bp, pkts, HL_VHOST_BURST);
 				hl_buf_free_bulk(pkts, n);
 				count += n;
 				polls++;
@@ -288,7 +307,7 @@ static double run_hugelink(const char *dir, bool g2h, unsigned size, enum hl_vho
 					d[14] = 0x45;
 					pkts[k]->data_len = pkts[k]->pkt_len = size;
 				}
-				count += hl_vhost_enqueue_burst(port, 0, pkts, HL_VHOST_BURST, NULL);
+				count += hl_vhost_enqueue_burst(port, 2 * k, pkts, HL_VHOST_BURST, NULL);
 				hl_buf_free_bulk(pkts, HL_VHOST_BURST);
 			}
 			/* this poll, or the one before, moved packets */
@@ -375,12 +394,14 @@ static double run_dpdk(const char *dir, bool g2h, unsigned size, unsigned second
 
 	snprintf(sock, sizeof(sock), "%s/dpdk.sock", dir);
 	unlink(sock); /* a previous round's: the front-end must not find it early */
-	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", sock);
-	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size, " --record-core-cycles");
+	char extra[80];
+	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=%u", sock, npairs);
+	snprintf(extra, sizeof(extra), " --record-core-cycles%s", queue_opts());
+	peer_start(&be, dir, g2h ? "be-rx" : "be-tx", 1, vdev, g2h ? "rxonly" : "txonly", size, extra);
 	for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++)
 		usleep(50000);
 	frontend_vdev(vdev, sizeof(vdev), sock);
-	peer_start(&fe, dir, g2h ? "fe-tx2" : "fe-rx2", 0, vdev, g2h ? "txonly" : "rxonly", size, "");
+	peer_start(&fe, dir, g2h ? "fe-tx2" : "fe-rx2", 0, vdev, g2h ? "txonly" : "rxonly", size, queue_opts());
 	wait_log(g2h ? &be : &fe, "pps", 30000);
 	sleep(seconds + 2);
 	peer_stop(&fe);
@@ -437,16 +458,17 @@ int bench_vhost(int argc, char **argv)
 					     {"plot", required_argument, 0, 'p'},
 					     {"dirty-log", no_argument, 0, 'l'},
 					     {"ring", required_argument, 0, 'R'},
+					     {"queues", required_argument, 0, 'q'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *dirs = "g2h", *plot = NULL, *ring = "split";
-	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = BENCH_ROUNDS;
+	unsigned sizes[MAX_SIZES] = {64}, seconds = 5, rounds = BENCH_ROUNDS, queues = 1;
 	enum hl_vhost_zc_mode modes[3] = {HL_VHOST_ZC_OFF};
 	int nsizes = 1, nmodes = 1;
 	bool vs = false, dirty_log = false;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "d:s:t:m:vr:p:lh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:s:t:m:vr:p:lR:q:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': dirs = optarg; break;
 		case 's': nsizes = parse_list(optarg, sizes, MAX_SIZES); break;
@@ -457,10 +479,11 @@ int bench_vhost(int argc, char **argv)
 		case 'p': plot = optarg; break;
 		case 'l': dirty_log = true; break;
 		case 'R': ring = optarg; break;
+		case 'q': queues = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'h':
 			printf("usage: hlbench vhost --dir g2h|h2g --size B[,B...] [--mode copy|zcopy|auto[,...]]\n"
 			       "                     [--seconds S] [--vs-dpdk] [--rounds N] [--plot FILE.svg] [--dirty-log]\n"
-			       "                     [--ring split|packed|best]\n");
+			       "                     [--ring split|packed|best] [--queues N]\n");
 			return 0;
 		default: return 2;
 		}
@@ -471,6 +494,11 @@ int bench_vhost(int argc, char **argv)
 		return 2;
 	}
 	ring_mode = ring;
+	if (queues < 1 || queues > HL_VHOST_MAX_QUEUE_PAIRS) {
+		fprintf(stderr, "hlbench vhost: --queues is 1..%d queue pairs\n", HL_VHOST_MAX_QUEUE_PAIRS);
+		return 2;
+	}
+	npairs = queues;
 	if (nmodes < 1) {
 		fprintf(stderr, "hlbench vhost: --mode takes copy, zcopy and auto, comma-separated\n");
 		return 2;
@@ -611,9 +639,9 @@ int bench_vhost(int argc, char **argv)
 			bench_spread_json(ratio + at, sizeof(ratio) - at, "probe_ms", probe, rounds, "%.2f");
 			printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
 			       "\"ring\":\"%s\",\"size\":%u,\"mode\":\"%s\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,"
-			       "\"ns_pkt\":%.1f,\"seconds\":%u,\"rounds\":%u%s%s}\n",
+			       "\"ns_pkt\":%.1f,\"queues\":%u,\"seconds\":%u,\"rounds\":%u%s%s}\n",
 			       g2h ? "g2h" : "h2g", ring, size, mode_names[modes[mi]], ours, peak_ours[mi],
-			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), seconds, rounds, ratio,
+			       ours * size * 8 / 1000, bench_median(c_ours[mi], rounds), npairs, seconds, rounds, ratio,
 			       mi == ai ? vs_best : "");
 			if (dirty_log) {
 				double lc[MAX_SAMPLES], lr[MAX_SAMPLES];
@@ -627,11 +655,11 @@ int bench_vhost(int argc, char **argv)
 				printf("{\"bench\":\"vhost\",\"backend\":\"hugelink\",\"frontend\":\"dpdk\",\"dir\":\"%s\","
 				       "\"size\":%u,\"mode\":\"%s\",\"dirty_log\":true,\"mpps\":%.3f,\"mpps_peak\":%.3f,"
 				       "\"ns_pkt\":%.1f,\"log_cost\":%.3f,\"log_cost_min\":%.3f,\"log_cost_max\":%.3f,"
-				       "\"log_rate\":%.3f,\"seconds\":%u}\n",
+				       "\"log_rate\":%.3f,\"queues\":%u,\"seconds\":%u}\n",
 				       g2h ? "g2h" : "h2g", size, mode_names[modes[mi]], lm, peak_log[mi],
 				       bench_median(c_log[mi], rounds), nl ? bench_median(lc, nl) : 0,
 				       nl ? bench_min(lc, nl) : 0, nl ? bench_max(lc, nl) : 0, nl ? bench_median(lr, nl) : 0,
-				       seconds);
+				       npairs, seconds);
 				if (lm <= 0)
 					rc = 1;
 			}
@@ -644,8 +672,9 @@ int bench_vhost(int argc, char **argv)
 		if (vs) {
 			printf("{\"bench\":\"vhost\",\"backend\":\"dpdk\",\"frontend\":\"dpdk\",\"dir\":\"%s\",\"ring\":\"%s\","
 			       "\"size\":%u,\"mode\":\"copy\",\"mpps\":%.3f,\"mpps_peak\":%.3f,\"gbps\":%.3f,\"ns_pkt\":%.1f,"
-			       "\"seconds\":%u}\n",
-			       g2h ? "g2h" : "h2g", ring, size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, dpdk_ns, seconds);
+			       "\"queues\":%u,\"seconds\":%u}\n",
+			       g2h ? "g2h" : "h2g", ring, size, dpdk, peak_dpdk, dpdk * size * 8 / 1000, dpdk_ns, npairs,
+			       seconds);
 			ser[3].x[ser[3].n] = size;
 			ser[3].y[ser[3].n++] = dpdk * size * 8 / 1000;
 		}

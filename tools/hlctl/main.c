@@ -21,6 +21,7 @@
 #include <hugelink/ctl.h>
 #include <hugelink/json.h>
 #include <hugelink/pool.h>
+#include <hugelink/vhost_port.h>
 
 #include "hlctl.h"
 
@@ -29,6 +30,7 @@ static const char usage_text[] =
 	"  port add vhost NAME --server PATH | --client PATH [--zcopy auto|on|off] [--offload on|off]\n"
 	"                 [--packed on|off]\n"
 	"                 [--queues N]     (N queue pairs, 1..16: multiqueue)\n"
+	"                 [--worker-map W0,W1,...|auto]   the worker that polls each queue pair\n"
 	"  port add tap NAME [--ifname IF] [--offload on|off]\n"
 	"  port add shm NAME [--isolated]\n"
 	"  port add vxlan NAME --remote IP[,IP...] --vni N [--local IP] [--dstport P] [--mtu M]\n"
@@ -39,6 +41,7 @@ static const char usage_text[] =
 	"                 VLAN N, or 802.1Q trunk (its untagged frames in the native VLAN)\n"
 	"  port set NAME --vlan N | --trunk N,M-P,... [--native-vlan N] | --untagged\n"
 	"                                 (a running port's VLAN membership changed in place)\n"
+	"  port set NAME --worker-map W0,W1,...|auto   (vhost) move queue pairs to these workers, in pair order\n"
 	"  port del NAME\n"
 	"  port reset NAME                (shm: take every buffer back, fresh rings; the peer attaches again)\n"
 	"  port list [--json]\n"
@@ -162,6 +165,38 @@ static int json_flag(int argc, char **argv, const char *cmd, bool *json)
 	return 0;
 }
 
+/*
+ * --worker-map W0,W1,... (a worker index a queue pair, in pair order) or
+ * auto, as the request's "worker_map"; the daemon checks the indexes
+ * against its workers and the port's pairs. -1 if it is not of that form.
+ */
+static int worker_map_json(struct hl_jw *w, const char *arg)
+{
+	if (strcmp(arg, "auto") == 0) {
+		hl_jw_kv_str(w, "worker_map", "auto");
+		return 0;
+	}
+	unsigned long v[HL_VHOST_MAX_QUEUE_PAIRS];
+	unsigned n = 0;
+	for (const char *p = arg;; p++) {
+		char *end;
+		if (*p < '0' || *p > '9' || n == HL_VHOST_MAX_QUEUE_PAIRS)
+			return -1;
+		v[n++] = strtoul(p, &end, 10);
+		if (v[n - 1] > 255 || (*end != ',' && *end != '\0'))
+			return -1;
+		if (*end == '\0')
+			break;
+		p = end;
+	}
+	hl_jw_key(w, "worker_map");
+	hl_jw_arr_begin(w);
+	for (unsigned k = 0; k < n; k++)
+		hl_jw_u64(w, v[k]);
+	hl_jw_arr_end(w);
+	return 0;
+}
+
 static int port_add_uplink(const struct hlctl *h, const char *kind, const char *name, int argc, char **argv,
 			   const struct hlctl_vlan *vl)
 {
@@ -193,7 +228,7 @@ static int memif_number(const char *o)
 static int port_add(const struct hlctl *h, int argc, char **argv)
 {
 	const char *kind, *name, *path = NULL, *mode = NULL, *zcopy = NULL, *ifname = NULL, *offload = NULL;
-	const char *packed = NULL;
+	const char *packed = NULL, *worker_map = NULL;
 	bool isolated = false;
 	unsigned long long queues = 0;
 	struct hl_jw w;
@@ -238,6 +273,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			    (queues = strtoull(argv[i + 1], &end, 10), *end != '\0') || queues < 1 || queues > 16)
 				return usage("port add vhost: --queues needs a number of queue pairs, 1..16");
 			i++;
+		} else if (strcmp(kind, "vhost") == 0 && strcmp(o, "--worker-map") == 0) {
+			if (!has_arg)
+				return usage("port add vhost: --worker-map needs W0,W1,... or auto");
+			worker_map = argv[++i];
 		} else if (strcmp(kind, "shm") != 0 && strcmp(o, "--offload") == 0) {
 			if (!has_arg || (strcmp(argv[i + 1], "on") != 0 && strcmp(argv[i + 1], "off") != 0))
 				return usage("port add %s: --offload is on or off", kind);
@@ -285,6 +324,10 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 			hl_jw_kv_str(&w, "zcopy", zcopy);
 		if (queues != 0)
 			hl_jw_kv_u64(&w, "queues", queues);
+		if (worker_map != NULL && worker_map_json(&w, worker_map) < 0) {
+			hl_jw_free(&w);
+			return usage("port add vhost: --worker-map takes worker indexes W0,W1,... (one a queue pair) or auto");
+		}
 	} else if (strcmp(kind, "tap") == 0) {
 		if (ifname != NULL)
 			hl_jw_kv_str(&w, "ifname", ifname);
@@ -309,23 +352,44 @@ static int port_add(const struct hlctl *h, int argc, char **argv)
 	return run(h, &w, false, NULL);
 }
 
-/* port set NAME --vlan N | --trunk LIST [--native-vlan N] | --untagged */
+/*
+ * port set NAME [--vlan N | --trunk LIST [--native-vlan N] | --untagged]
+ * [--worker-map W0,W1,...|auto]: one port-set request with a field for
+ * each option given; the daemon checks them before it changes anything.
+ */
 static int port_set(const struct hlctl *h, int argc, char **argv)
 {
 	struct hlctl_vlan vl;
 	struct hl_jw w;
 	char err[256];
+	bool wm = false;
 
 	if (hlctl_vlan_args(&argc, argv, "port set", true, &vl, err, sizeof(err)) < 0)
 		return usage("%s", err);
-	if (argc != 1 || argv[0][0] == '\0' || argv[0][0] == '-')
-		return usage("port set: exactly one NAME is required%s%s", argc > 1 ? ", not also " : "",
-			     argc > 1 ? argv[1] : "");
-	if (vl.vlan == 0 && !vl.trunk && !vl.untagged)
-		return usage("port set: give --vlan N, --trunk N,M-P,... or --untagged");
+	if (argc < 1 || argv[0][0] == '\0' || argv[0][0] == '-')
+		return usage("port set: a port NAME is required");
 	req_begin(&w, "port-set");
 	hl_jw_kv_str(&w, "name", argv[0]);
-	hlctl_vlan_json(&w, &vl);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--worker-map") == 0) {
+			if (i + 1 >= argc || worker_map_json(&w, argv[++i]) < 0) {
+				hl_jw_free(&w);
+				return usage("port set: --worker-map takes worker indexes W0,W1,... (one a queue pair, "
+					     "at most %d) or auto", HL_VHOST_MAX_QUEUE_PAIRS);
+			}
+			wm = true;
+		} else {
+			hl_jw_free(&w);
+			return usage("port set: unexpected argument '%s'", argv[i]);
+		}
+	}
+	bool vlan = vl.vlan != 0 || vl.trunk || vl.untagged;
+	if (!vlan && !wm) {
+		hl_jw_free(&w);
+		return usage("port set: give --vlan N, --trunk N,M-P,..., --untagged or --worker-map W0,W1,...|auto");
+	}
+	if (vlan)
+		hlctl_vlan_json(&w, &vl);
 	hl_jw_obj_end(&w);
 	return run(h, &w, false, NULL);
 }

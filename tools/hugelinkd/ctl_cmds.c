@@ -127,6 +127,7 @@ static void list_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 			hl_jw_kv_bool(r, "in_order", vi.in_order);
 		}
 		hl_jw_kv_u64(r, "queues", c->queues);
+		hld_worker_map_json(r, c, true);
 	} else if (strcmp(c->kind, "tap") == 0) {
 		hl_jw_kv_str(r, "ifname", hl_sw_port_tap_ifname(p));
 		hl_jw_kv_str(r, "offload", c->offload);
@@ -212,16 +213,6 @@ static void json_memif(struct hl_jw *r, const struct hl_memif_port *mp)
 	hl_jw_obj_end(r);
 }
 
-/* The worker that polls receive queue q of p. */
-static unsigned queue_worker(const struct hl_sw_port *p, unsigned q)
-{
-	if (p->nrxq > 1)
-		for (unsigned w = 0; w < HL_SW_MAX_WORKERS; w++)
-			if (p->rxq_mask[w] & (1u << q))
-				return w;
-	return p->worker;
-}
-
 /*
  * A vhost port's queue pairs, as the switch sees them: rx is what it took
  * from the guest's transmit queue 2k+1, tx what it gave the guest's
@@ -237,7 +228,7 @@ static void json_vhost_queues(struct hl_jw *r, const struct hl_sw_port *p, const
 		hl_jw_obj_begin(r);
 		hl_jw_kv_u64(r, "pair", k);
 		hl_jw_kv_bool(r, "enabled", ((vi->running >> (2 * k)) & 3u) == 3u);
-		hl_jw_kv_u64(r, "worker", queue_worker(p, k));
+		hl_jw_kv_u64(r, "worker", hl_switch_queue_worker(p, k));
 		hl_jw_kv_u64(r, "rx_packets", rx->packets);
 		hl_jw_kv_u64(r, "rx_bytes", rx->bytes);
 		hl_jw_kv_u64(r, "rx_drops", rx->drop_no_buf + rx->drop_bad_chain + rx->drop_bad_offload);
@@ -444,13 +435,31 @@ static void cmd_port_reset(struct daemon *d, const struct hl_json *req, struct h
 	port_done(d, r, hl_switch_reset_port(d->sw, name, "asked for"), false);
 }
 
-/* A running port's VLAN membership changed in place: its frames, MACs and counters carry on. */
+/*
+ * {"cmd":"port-set","name":N, ...}: change a port in place. Every field is
+ * optional, at least one is needed, and all are checked before any is
+ * applied; the port list is saved after.
+ */
 static void cmd_port_set(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
 {
 	const char *name = need_str(req, "name", HL_SW_NAME_LEN, r);
 	if (name == NULL)
 		return;
-	port_done(d, r, hld_port_set_vlan(d, req, name), true);
+	struct hl_sw_port *p = hl_switch_find_port(d->sw, name);
+	if (p == NULL)
+		return hld_fail(r, "no port %s", name);
+	bool vlan = hl_json_get(req, "vlan") != NULL || hl_json_get(req, "trunk") != NULL ||
+		    hl_json_get(req, "native_vlan") != NULL;
+	struct hld_worker_map wm;
+	int rc = hld_worker_map_field(req, &d->conf[p->id], hl_switch_workers(d->sw), &wm);
+	if (rc == 0 && !vlan && !wm.set)
+		rc = hl_error(-EINVAL, "port %s: nothing to set (the fields are: \"vlan\", \"trunk\", \"native_vlan\", "
+			      "\"worker_map\")", name);
+	if (rc == 0 && vlan)
+		rc = hld_port_set_vlan(d, req, name);
+	if (rc == 0 && wm.set)
+		rc = hld_worker_map_apply(d, p, &wm);
+	port_done(d, r, rc, true);
 }
 
 static void cmd_port_del(struct daemon *d, const struct hl_json *req, struct hl_jw *r)
@@ -486,6 +495,8 @@ void hld_handle(void *opaque, const struct hl_json *req, struct hl_jw *r)
 		cmd_port_add(d, req, r);
 	} else if (strcmp(cmd, "port-del") == 0) {
 		cmd_port_del(d, req, r);
+	} else if (strcmp(cmd, "port-set") == 0) {
+		cmd_port_set(d, req, r);
 	} else if (strcmp(cmd, "port-reset") == 0) {
 		cmd_port_reset(d, req, r);
 	} else if (strcmp(cmd, "port-set") == 0) {
@@ -611,6 +622,12 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	if ((rc = hld_vlan_fields(spec, name, &c.vlan)) < 0)
 		return rc;
+	struct hld_worker_map wm;
+	/* a kind that has no pairs is refused whatever else is wrong: the vhost branch checks it again */
+	snprintf(c.kind, sizeof(c.kind), "%s", kind);
+	if (strcmp(kind, "vhost") != 0 && (rc = hld_worker_map_field(spec, &c, hl_switch_workers(d->sw), &wm)) < 0)
+		return rc;
+	memset(&wm, 0, sizeof(wm));
 
 	if (strcmp(kind, "vhost") == 0) {
 		const char *path = hl_json_str(hl_json_get(spec, "path"));
@@ -633,6 +650,8 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 			return hl_error(-EINVAL, "vhost port %s: \"queues\" must be a whole number of queue pairs 1..%d",
 					name, HL_VHOST_MAX_QUEUE_PAIRS);
 		c.queues = (unsigned)nq;
+		if ((rc = hld_worker_map_field(spec, &c, hl_switch_workers(d->sw), &wm)) < 0)
+			return rc;
 		c.client = strcmp(mode, "client") == 0;
 		snprintf(c.kind, sizeof(c.kind), "vhost");
 		snprintf(c.path, sizeof(c.path), "%s", path);
@@ -684,6 +703,11 @@ int hld_port_add(struct daemon *d, const struct hl_json *spec)
 	}
 	c.vlan = p->vlan; /* as the switch keeps it: a trunk's native VLAN among those it carries */
 	d->conf[p->id] = c;
+	if (wm.set && (rc = hld_worker_map_apply(d, p, &wm)) < 0) {
+		d->conf[p->id].used = false;
+		hl_switch_del_port(d->sw, name);
+		return rc;
+	}
 	return 0;
 }
 

@@ -43,6 +43,8 @@ struct daemon {
 		char offload[4];  /* vhost, tap: "on", "off" */
 		char packed[4];   /* vhost: "on" (packed rings offered), "off" */
 		unsigned queues;  /* vhost: queue pairs offered */
+		unsigned nmap;    /* vhost: 0, the switch's spread, or queues: worker_map holds every pair's worker */
+		uint8_t worker_map[HL_VHOST_MAX_QUEUE_PAIRS];
 		char ifname[16];  /* tap */
 		bool isolated;    /* shm */
 		struct uplink_conf up; /* vxlan, afxdp */
@@ -74,6 +76,23 @@ int hld_vlan_fields(const struct hl_json *spec, const char *name, struct hl_sw_v
 void hld_vlan_json(struct hl_jw *w, const struct hl_sw_vlan *v, bool always);
 /* Change a running port's membership to the one spec's fields give (port-set): 0, -ENOENT or -EINVAL. */
 int hld_port_set_vlan(struct daemon *d, const struct hl_json *spec, const char *name);
+
+/*
+ * A vhost port's "worker_map" (port_workers.c): read it from spec, checked
+ * against c (its kind, its queue pairs) and the workers there are (0 or
+ * -EINVAL; m->set false when absent), move the pairs to it (and keep it in
+ * the port's conf), write it (always: "auto" for none).
+ */
+struct hld_worker_map {
+	bool set;
+	bool automatic; /* "auto" */
+	unsigned n;
+	unsigned w[HL_VHOST_MAX_QUEUE_PAIRS];
+};
+int hld_worker_map_field(const struct hl_json *spec, const struct port_conf *c, unsigned workers,
+			 struct hld_worker_map *m);
+int hld_worker_map_apply(struct daemon *d, struct hl_sw_port *p, const struct hld_worker_map *m);
+void hld_worker_map_json(struct hl_jw *w, const struct port_conf *c, bool always);
 
 /*
  * Load {"ports":[...]} from a file and add each port; 0 or -errno. With

@@ -3,7 +3,7 @@
  * hugelinkd's port list on disk. A config file (--config) and the state
  * file share one format, {"ports":[{"kind":..,"name":..,...}]}, each entry
  * what `hlctl port add` would send. The state file is rewritten (tmp +
- * rename) whenever a port is added or removed and removed on a clean exit,
+ * rename) whenever a port is added, changed or removed, and removed on a clean exit,
  * so a daemon that finds one was killed, and re-creates its ports from it.
  */
 #include <errno.h>
@@ -79,6 +79,7 @@ void hld_state_save(struct daemon *d)
 			hl_jw_kv_str(&w, "offload", c->offload);
 			hl_jw_kv_str(&w, "packed", c->packed);
 			hl_jw_kv_u64(&w, "queues", c->queues);
+			hld_worker_map_json(&w, c, false);
 		} else if (strcmp(c->kind, "tap") == 0) {
 			if (c->ifname[0] != '\0')
 				hl_jw_kv_str(&w, "ifname", c->ifname);
