@@ -18,184 +18,18 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include <hugelink/vhost_port.h>
 #include <hugelink/virtio_user.h>
-#include <hugelink/vring_driver.h>
-#include <hugelink/vring_packed_driver.h>
 
-#include "../../src/vhost/vhost_port_pvt.h"
 #include "../memory/pool_util.h"
 #include "echo_util.h"
-#include "fd_util.h"
 #include "hl_test.h"
+#include "vq_env.h"
 
-#define GPA0 0x100000ull
-#define MEM (4ull << 20)
-#define RXRING 0x0ull
-#define TXRING 0x10000ull
-#define TXBUF 0x40000ull /* 2 KiB a buffer */
-#define RXBUF 0x140000ull
-#define NBUF 512
-#define HDR 12
-#define BADGPA (GPA0 + MEM + 0x1000) /* outside guest memory */
-
-#define F(b) HL_VIRTIO_BIT(b)
 #define BASE_FEATURES (F(HL_VIRTIO_F_VERSION_1) | F(HL_VIRTIO_RING_F_EVENT_IDX) | F(HL_VIRTIO_NET_F_MRG_RXBUF))
 #define IN_ORDER F(HL_VIRTIO_F_IN_ORDER)
 #define PACKED F(HL_VIRTIO_F_RING_PACKED)
-
-static struct hl_vhost_port port;
-static struct hl_pool *pool;
-static struct hl_bufpool *bp;
-static uint8_t *g; /* guest memory, as the guest sees it */
-static int memfd = -1, callfd[2] = {-1, -1};
-static bool packed;
-static unsigned ring_num;
-static struct hl_vring_driver srx, stx;
-static struct hl_vring_packed_driver prx, ptx;
-
-static uint64_t gpa(uint64_t off) { return GPA0 + off; }
-
-static int msg(uint32_t req, const void *payload, uint32_t size, int *fds, unsigned nfds, struct hl_vu_msg *r)
-{
-	struct hl_vu_msg m, rr;
-	memset(&m, 0, sizeof(m));
-	m.hdr = (struct hl_vu_hdr){.request = req, .flags = HL_VU_VERSION, .size = size};
-	if (size)
-		memcpy(m.payload.raw, payload, size);
-	return hl_vhost_dev_handle(&port.be.dev, &m, sizeof(m.hdr) + size, fds, nfds, r ? r : &rr);
-}
-
-static int msg_u64(uint32_t req, uint64_t v) { return msg(req, &v, 8, NULL, 0, NULL); }
-
-static int msg_state(uint32_t req, uint32_t idx, uint32_t num, struct hl_vu_msg *r)
-{
-	struct hl_vu_vring_state s = {idx, num};
-	return msg(req, &s, sizeof(s), NULL, 0, r);
-}
-
-static int set_addr(unsigned q, uint64_t off)
-{
-	uintptr_t b = (uintptr_t)(g + off);
-	struct hl_vu_vring_addr a = {.index = q, .desc_user_addr = b, .log_guest_addr = gpa(off)};
-	a.avail_user_addr = b + (packed ? hl_vring_packed_driver_event_offset(ring_num) : hl_vring_avail_offset(ring_num));
-	a.used_user_addr = b + (packed ? hl_vring_packed_device_event_offset(ring_num) : hl_vring_used_offset(ring_num));
-	return msg(HL_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL);
-}
-
-static int start_queue(unsigned q, uint32_t base)
-{
-	int rc;
-	if ((rc = msg_state(HL_VU_SET_VRING_NUM, q, ring_num, NULL)) < 0 ||
-	    (rc = msg_state(HL_VU_SET_VRING_BASE, q, base, NULL)) < 0 || (rc = set_addr(q, q ? TXRING : RXRING)) < 0)
-		return rc;
-	uint64_t idx = q;
-	int fd = dup(callfd[q]);
-	if ((rc = msg(HL_VU_SET_VRING_CALL, &idx, 8, &fd, 1, NULL)) < 0)
-		return rc;
-	return msg_u64(HL_VU_SET_VRING_KICK, q | HL_VU_VRING_NOFD);
-}
-
-/* A port (copy mode), guest memory, both queues running num entries with `features`. */
-static int open_env(unsigned num, uint64_t features)
-{
-	char path[256];
-	int rc;
-
-	ring_num = num;
-	packed = features & PACKED;
-	if ((rc = pool_with_bufs(hl_test_tmpdir(), "ino", 32 << 20, 4096, &pool, &bp)) < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/inorder.sock", hl_test_tmpdir());
-	struct hl_vhost_port_params pp = {.path = path};
-	if ((rc = hl_vhost_port_open(&port, &pp)) < 0)
-		return rc;
-	memfd = memfd_of(MEM);
-	g = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (memfd < 0 || g == MAP_FAILED)
-		return -ENOMEM;
-	callfd[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	callfd[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if ((rc = msg(HL_VU_SET_OWNER, NULL, 0, NULL, 0, NULL)) < 0 || (rc = msg_u64(HL_VU_SET_FEATURES, features)) < 0)
-		return rc;
-	struct hl_vu_mem_table t;
-	memset(&t, 0, sizeof(t));
-	t.nregions = 1;
-	t.regions[0] = (struct hl_vu_mem_region){gpa(0), MEM, (uintptr_t)g, 0};
-	int fd = dup(memfd);
-	if ((rc = msg(HL_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), &fd, 1, NULL)) < 0)
-		return rc;
-	if (packed)
-		rc = hl_vring_packed_driver_init(&prx, g + RXRING, num, features) < 0 ||
-				     hl_vring_packed_driver_init(&ptx, g + TXRING, num, features) < 0
-			     ? -EINVAL
-			     : 0;
-	else
-		rc = hl_vring_driver_init(&srx, g + RXRING, num, features) < 0 ||
-				     hl_vring_driver_init(&stx, g + TXRING, num, features) < 0
-			     ? -EINVAL
-			     : 0;
-	if (rc < 0)
-		return rc;
-	uint32_t base = packed ? 0x8000 : 0;
-	if ((rc = start_queue(0, base)) < 0 || (rc = start_queue(1, base)) < 0)
-		return rc;
-	return hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) ? 0 : -ENODEV;
-}
-
-static void close_env(void)
-{
-	hl_vhost_port_close(&port);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_vring_driver_fini(&srx);
-	hl_vring_driver_fini(&stx);
-	hl_vring_packed_driver_fini(&prx);
-	hl_vring_packed_driver_fini(&ptx);
-	hl_bufpool_free(bp);
-	hl_pool_destroy(pool);
-	munmap(g, MEM);
-	close(memfd);
-	close(callfd[0]);
-	close(callfd[1]);
-	memset(&srx, 0, sizeof(srx));
-	memset(&stx, 0, sizeof(stx));
-	memset(&prx, 0, sizeof(prx));
-	memset(&ptx, 0, sizeof(ptx));
-}
-
-static void make_frame(uint8_t *f, uint32_t seq, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i++)
-		f[i] = (uint8_t)(seq * 7 + i);
-	memcpy(f, &seq, sizeof(seq));
-}
-
-static bool frame_is(const uint8_t *f, uint32_t seq, uint32_t len)
-{
-	uint8_t want[2048];
-	make_frame(want, seq, len);
-	return memcmp(f, want, len) == 0;
-}
-
-static uint32_t frame_len(uint32_t seq) { return 60 + seq * 37 % 1400; }
-
-static int drv_add(bool txq, const struct hl_drv_buf *b, unsigned nr_out, unsigned nr_in, void *tok)
-{
-	if (packed)
-		return hl_vring_packed_driver_add(txq ? &ptx : &prx, b, nr_out, nr_in, tok);
-	return hl_vring_driver_add(txq ? &stx : &srx, b, nr_out, nr_in, tok);
-}
-
-static void *drv_used(bool txq, uint32_t *len)
-{
-	if (packed)
-		return hl_vring_packed_driver_get_used(txq ? &ptx : &prx, len);
-	return hl_vring_driver_get_used(txq ? &stx : &srx, len);
-}
 
 /* The id the transmit queue's driver gave the chain it added last. */
 static uint16_t last_tx_id(void)
@@ -203,59 +37,6 @@ static uint16_t last_tx_id(void)
 	if (packed)
 		return ptx.order[ptx.order_put == 0 ? ptx.num - 1 : ptx.order_put - 1];
 	return stx.order[(uint16_t)(stx.avail_idx - 1) & stx.mask];
-}
-
-/*
- * The guest transmits `count` frames from seq on: header and frame in one
- * descriptor, or every third in two; frame k is a chain outside guest
- * memory when bad_at == k (the back-end refuses it; no frame comes of it).
- */
-static unsigned guest_send(uint32_t seq, unsigned count, unsigned bad_at)
-{
-	unsigned k;
-	for (k = 0; k < count && k < NBUF; k++) {
-		uint64_t off = TXBUF + (uint64_t)((seq + k) % NBUF) * 2048;
-		uint32_t len = frame_len(seq + k);
-		memset(g + off, 0, HDR);
-		make_frame(g + off + HDR, seq + k, len);
-		struct hl_drv_buf b[2] = {{gpa(off), HDR + len}, {0, 0}};
-		bool two = (seq + k) % 3 == 1;
-		if (two) {
-			b[0].len = HDR;
-			b[1] = (struct hl_drv_buf){gpa(off + HDR), len};
-		}
-		if (k == bad_at)
-			b[0].addr = BADGPA;
-		if (drv_add(true, b, two ? 2 : 1, 0, (void *)(uintptr_t)(seq + k + 1)) < 0)
-			break;
-	}
-	return k;
-}
-
-/* The switch takes what the guest sent, frames checked in order from *seq (a refused one skipped). */
-static unsigned switch_take(uint32_t *seq, unsigned *got, uint32_t skip_seq)
-{
-	struct hl_buf *pkts[HL_VHOST_BURST];
-	unsigned bad = 0;
-	uint16_t n;
-	while ((n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST)) > 0) {
-		for (uint16_t i = 0; i < n; i++) {
-			if (*seq == skip_seq)
-				(*seq)++;
-			uint8_t f[2048];
-			uint32_t len = pkts[i]->pkt_len, at = 0;
-			for (struct hl_buf *s = pkts[i]; s != NULL && at + s->data_len <= sizeof(f); s = s->next) {
-				memcpy(f + at, hl_buf_data(s), s->data_len);
-				at += s->data_len;
-			}
-			if (len != frame_len(*seq) || at != len || !frame_is(f, *seq, len))
-				bad++;
-			(*seq)++;
-		}
-		*got += n;
-		hl_buf_free_bulk(pkts, n);
-	}
-	return bad;
 }
 
 /* The guest takes back its transmit chains: all `want` of them, tokens in order from *tok, lengths 0. */
@@ -307,21 +88,21 @@ HL_TEST(split_transmit_burst_is_one_used_element)
 	uint32_t seq = 0, next = 0, tok = 0;
 	unsigned got = 0, bad = 0, sent = 0, one_entry = 0, reaped_ok = 0, rounds = 0, refused = 0;
 	for (unsigned round = 0; round < 80; round++) {
-		unsigned count = 1 + round * 7 % 30, bad_at = round % 5 == 2 ? count / 2 : UINT32_MAX;
+		unsigned count = 1 + round * 7 % 30, bad_at = round % 5 == 2 ? count / 2 : NO_SEQ;
 		uint16_t used0 = stx.used->idx;
 		/* the elements after the first, as the guest last saw them: the burst must not write them */
 		struct hl_vring_used_elem before[32];
 		for (unsigned i = 0; i < count; i++)
 			before[i] = stx.used->ring[(uint16_t)(used0 + i) & stx.mask];
-		unsigned k = guest_send(next, count, bad_at);
+		unsigned k = guest_send(next, count, TX_TWO_EVERY_THIRD, bad_at);
 		REQUIRE(k == count);
 		uint16_t last = last_tx_id();
-		uint32_t skip = bad_at != UINT32_MAX ? next + bad_at : UINT32_MAX;
+		uint32_t skip = bad_at != NO_SEQ ? next + bad_at : NO_SEQ;
 		unsigned got0 = got;
 		bad += switch_take(&seq, &got, skip);
-		if (skip != UINT32_MAX && seq == skip)
+		if (skip != NO_SEQ && seq == skip)
 			seq++;
-		refused += skip != UINT32_MAX;
+		refused += skip != NO_SEQ;
 		bool one = stx.used->idx == (uint16_t)(used0 + count) &&
 			   stx.used->ring[used0 & stx.mask].id == last && stx.used->ring[used0 & stx.mask].len == 0;
 		for (unsigned i = 1; i < count; i++)
@@ -329,10 +110,10 @@ HL_TEST(split_transmit_burst_is_one_used_element)
 					    sizeof(before[i])) == 0;
 		one_entry += one;
 		reaped_ok += guest_reap_tx(&tok, count);
-		sent += count - (skip != UINT32_MAX);
+		sent += count - (skip != NO_SEQ);
 		next += count;
 		rounds++;
-		CHECK_EQ(got - got0, count - (skip != UINT32_MAX));
+		CHECK_EQ(got - got0, count - (skip != NO_SEQ));
 	}
 	CHECK_EQ(one_entry, rounds);
 	CHECK_EQ(reaped_ok, rounds);
@@ -359,12 +140,12 @@ HL_TEST(packed_transmit_burst_is_one_used_descriptor)
 		uint32_t seq = 0, next = 0, tok = 0;
 		unsigned got = 0, bad = 0, sent = 0, one_desc = 0, reaped_ok = 0, rounds = 0;
 		for (unsigned round = 0; round < 80; round++) {
-			unsigned count = 1 + round * 7 % 30, bad_at = round % 5 == 2 ? count / 2 : UINT32_MAX;
+			unsigned count = 1 + round * 7 % 30, bad_at = round % 5 == 2 ? count / 2 : NO_SEQ;
 			if (count * 2 > sizes[si])
 				count = sizes[si] / 2;
 			uint16_t first = ptx.next_avail;
 			uint32_t slots0 = ptx.avail_total;
-			REQUIRE(guest_send(next, count, bad_at) == count);
+			REQUIRE(guest_send(next, count, TX_TWO_EVERY_THIRD, bad_at) == count);
 			unsigned slots = ptx.avail_total - slots0;
 			uint16_t last = last_tx_id();
 			struct hl_vring_packed_desc *d = ptx.desc;
@@ -372,9 +153,9 @@ HL_TEST(packed_transmit_burst_is_one_used_descriptor)
 			struct hl_vring_packed_desc before[64];
 			for (unsigned i = 1; i < slots; i++)
 				before[i] = d[(first + i) % sizes[si]];
-			uint32_t skip = bad_at != UINT32_MAX ? next + bad_at : UINT32_MAX;
+			uint32_t skip = bad_at != NO_SEQ ? next + bad_at : NO_SEQ;
 			bad += switch_take(&seq, &got, skip);
-			if (skip != UINT32_MAX && seq == skip)
+			if (skip != NO_SEQ && seq == skip)
 				seq++;
 			bool wrap = ptx.used_wrap;
 			uint16_t f = d[first].flags;
@@ -384,7 +165,7 @@ HL_TEST(packed_transmit_burst_is_one_used_descriptor)
 				one = one && memcmp(&d[(first + i) % sizes[si]], &before[i], sizeof(before[i])) == 0;
 			one_desc += one;
 			reaped_ok += guest_reap_tx(&tok, count);
-			sent += count - (skip != UINT32_MAX);
+			sent += count - (skip != NO_SEQ);
 			next += count;
 			rounds++;
 		}
@@ -412,25 +193,10 @@ HL_TEST(receive_writes_every_chain_with_its_length)
 		unsigned posted = 0, delivered = 0, rx_bad = 0, frames = 0, entries_ok = 0, bursts = 0;
 		uint32_t rseq = 0;
 		for (unsigned round = 0; round < 40; round++) {
-			while (posted - delivered < ring_num && posted - delivered < NBUF) {
-				struct hl_drv_buf b = {gpa(RXBUF + (uint64_t)(posted % NBUF) * 512), 512};
-				if (drv_add(false, &b, 0, 1, (void *)(uintptr_t)(posted % NBUF + 1)) < 0)
-					break;
-				posted++;
-			}
-			struct hl_buf *pkts[8];
-			unsigned m = 1 + round % 8;
-			for (unsigned i = 0; i < m; i++) {
-				pkts[i] = hl_buf_alloc(bp);
-				REQUIRE(pkts[i] != NULL);
-				uint32_t len = frame_len(frames + i);
-				make_frame(hl_buf_data(pkts[i]), frames + i, len);
-				pkts[i]->data_len = pkts[i]->pkt_len = len;
-			}
+			guest_post_rx(&posted, delivered);
 			uint16_t used0 = pk ? 0 : srx.used->idx, at0 = pk ? prx.next_used : 0;
-			uint16_t s = hl_vhost_enqueue_burst(&port, 0, pkts, (uint16_t)m, NULL);
+			uint16_t s = enqueue_frames(frames, 1 + round % 8);
 			frames += s;
-			hl_buf_free_bulk(pkts, m);
 			/* every element of the burst names the chain at its place and says how much it holds */
 			bool ok = s > 0;
 			unsigned chains = 0;
@@ -454,30 +220,7 @@ HL_TEST(receive_writes_every_chain_with_its_length)
 			}
 			entries_ok += ok && chains >= s;
 			bursts++;
-			uint32_t len;
-			void *tok;
-			while ((tok = drv_used(false, &len)) != NULL) {
-				unsigned id = (unsigned)(uintptr_t)tok - 1;
-				const uint8_t *b0 = g + RXBUF + (uint64_t)id * 512;
-				struct hl_virtio_net_hdr_v1 h;
-				memcpy(&h, b0, sizeof(h));
-				uint8_t f[2048];
-				uint32_t at = len - HDR;
-				memcpy(f, b0 + HDR, at);
-				delivered++;
-				for (unsigned nb = 1; nb < h.num_buffers; nb++) {
-					tok = drv_used(false, &len);
-					if (tok == NULL || at + len > sizeof(f))
-						break;
-					id = (unsigned)(uintptr_t)tok - 1;
-					memcpy(f + at, g + RXBUF + (uint64_t)id * 512, len);
-					at += len;
-					delivered++;
-				}
-				if (at != frame_len(rseq) || !frame_is(f, rseq, at) || h.num_buffers != (HDR + at + 511) / 512)
-					rx_bad++;
-				rseq++;
-			}
+			rx_bad += guest_take_rx(&rseq, &delivered);
 		}
 		CHECK(frames > 100);
 		CHECK_EQ(rseq, frames);
@@ -497,8 +240,8 @@ HL_TEST(base_right_across_a_restart)
 		unsigned got = 0, bad = 0;
 		bool reaped = true;
 		for (unsigned i = 0; i < 5; i++) { /* 150 chains: past one lap */
-			next += guest_send(next, 30, UINT32_MAX);
-			bad += switch_take(&seq, &got, UINT32_MAX);
+			next += guest_send(next, 30, TX_TWO_EVERY_THIRD, NO_SEQ);
+			bad += switch_take(&seq, &got, NO_SEQ);
 			reaped = reaped && guest_reap_tx(&tok, 30);
 		}
 		CHECK(reaped);
@@ -513,12 +256,12 @@ HL_TEST(base_right_across_a_restart)
 		CHECK_EQ(r.payload.state.num, want);
 		if (!pk)
 			CHECK_EQ(stx.used->idx, 150);
-		next += guest_send(next, 20, UINT32_MAX);
+		next += guest_send(next, 20, TX_TWO_EVERY_THIRD, NO_SEQ);
 		CHECK_EQ(msg_state(HL_VU_SET_VRING_BASE, 1, r.payload.state.num, NULL), 0);
 		CHECK_EQ(msg_u64(HL_VU_SET_VRING_KICK, 1 | HL_VU_VRING_NOFD), 0);
 		REQUIRE(hl_vhost_port_queue_ready(&port, 1));
 		CHECK(port.vq[1].in_order);
-		bad += switch_take(&seq, &got, UINT32_MAX);
+		bad += switch_take(&seq, &got, NO_SEQ);
 		CHECK(guest_reap_tx(&tok, 20));
 		CHECK_EQ(got, 170);
 		CHECK_EQ(bad, 0);
@@ -532,10 +275,10 @@ HL_TEST(without_the_feature_every_chain_has_its_element)
 	REQUIRE_OK(open_env(64, BASE_FEATURES));
 	CHECK(!port.vq[1].in_order);
 	uint16_t used0 = stx.used->idx;
-	REQUIRE(guest_send(0, 20, UINT32_MAX) == 20);
+	REQUIRE(guest_send(0, 20, TX_TWO_EVERY_THIRD, NO_SEQ) == 20);
 	uint32_t seq = 0, tok = 0;
 	unsigned got = 0;
-	CHECK_EQ(switch_take(&seq, &got, UINT32_MAX), 0);
+	CHECK_EQ(switch_take(&seq, &got, NO_SEQ), 0);
 	CHECK_EQ(got, 20);
 	unsigned named = 0;
 	for (unsigned i = 0; i < 20; i++)
@@ -592,9 +335,7 @@ static void *echo_thread(void *arg)
 	(void)arg;
 	while (!stop_echo) {
 		uint16_t n = echo_take(&port, bp, pkts);
-		uint16_t sent = 0;
-		for (int tries = 0; sent < n && tries < 10000 && !stop_echo; tries++)
-			sent += hl_vhost_enqueue_burst(&port, 0, pkts + sent, (uint16_t)(n - sent), NULL);
+		echo_give(&port, pkts, n, &stop_echo);
 		hl_buf_free_bulk(pkts, n);
 	}
 	return NULL;
@@ -620,9 +361,7 @@ HL_TEST(our_front_end_in_order_through_the_back_end)
 				     .features = BASE_FEATURES | IN_ORDER};
 	REQUIRE_OK(hl_vuser_open(&u, &up));
 	CHECK(u.fe.features & IN_ORDER);
-	for (int i = 0; i < 100 && !(hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1)); i++)
-		usleep(10000);
-	REQUIRE(hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1));
+	REQUIRE(echo_ready(&port));
 	CHECK(port.vq[1].in_order);
 	CHECK(u.tx.in_order);
 
@@ -642,16 +381,8 @@ HL_TEST(our_front_end_in_order_through_the_back_end)
 		sent += q;
 		struct hl_buf *rx[32];
 		uint16_t n = hl_vuser_rx_burst(&u, rx, 32);
-		for (uint16_t i = 0; i < n; i++, got++) {
-			uint8_t f[2048];
-			uint32_t at = 0;
-			for (struct hl_buf *sg = rx[i]; sg != NULL && at + sg->data_len <= sizeof(f); sg = sg->next) {
-				memcpy(f + at, hl_buf_data(sg), sg->data_len);
-				at += sg->data_len;
-			}
-			if (rx[i]->pkt_len != frame_len(got) || at != rx[i]->pkt_len || !frame_is(f, got, at))
-				bad++;
-		}
+		for (uint16_t i = 0; i < n; i++, got++)
+			bad += !buf_is_frame(rx[i], got);
 		hl_buf_free_bulk(rx, n);
 		if (n == 0)
 			usleep(20);
@@ -663,9 +394,7 @@ HL_TEST(our_front_end_in_order_through_the_back_end)
 	CHECK(u.tx.skipped > 0); /* transmit chains did come back in batches */
 	CHECK_EQ(u.rx.skipped, 0); /* receive chains each on their own */
 	CHECK_EQ(u.stats.rx_bad, 0);
-	hl_vuser_close(&u);
-	stop_echo = 1;
-	pthread_join(th, NULL);
+	echo_stop(&u, &stop_echo, th);
 	CHECK_EQ(port.vq[1].stats.drop_bad_chain, 0);
 	CHECK_EQ(echo_close(&port, fe_bp, fe_pool, bp, pool), 0);
 }

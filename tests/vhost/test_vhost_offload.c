@@ -103,16 +103,12 @@ static int env_open(struct env *e, enum hl_vhost_zc_mode zc, uint64_t fe_feature
 				     .features = fe_features};
 	if ((rc = hl_vuser_open(&e->u, &up)) < 0)
 		return rc;
-	for (int i = 0; i < 100 && !(hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1)); i++)
-		usleep(10000);
-	return hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) ? 0 : -ETIMEDOUT;
+	return echo_ready(&port) ? 0 : -ETIMEDOUT;
 }
 
 static void env_close(struct env *e)
 {
-	hl_vuser_close(&e->u);
-	stop_echo = 1;
-	pthread_join(e->th, NULL);
+	echo_stop(&e->u, &stop_echo, e->th);
 	CHECK_EQ(hl_bufpool_in_use(e->fe_bp), 0);
 	CHECK_EQ(hl_bufpool_in_use(sw_bp), 0);
 	hl_vhost_port_close(&port);

@@ -18,228 +18,25 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <hugelink/vhost_port.h>
-#include <hugelink/vring_packed_driver.h>
-
-#include "../../src/vhost/vhost_port_pvt.h"
-#include "../memory/pool_util.h"
 #include "fd_util.h"
 #include "hl_test.h"
+#include "vq_env.h"
 
-#define GPA0 0x100000ull
-#define MEM (4ull << 20)
-#define RXRING 0x0ull
-#define TXRING 0x10000ull
-#define TXIND 0x20000ull   /* indirect tables of the transmit queue */
-#define TXBUF 0x40000ull   /* 2 KiB a buffer */
-#define RXBUF 0x140000ull
-#define NBUF 512
-#define IND_MAX 4
-#define HDR 12
-
-#define F(b) HL_VIRTIO_BIT(b)
 #define FEATURES                                                                                              \
 	(F(HL_VIRTIO_F_VERSION_1) | F(HL_VIRTIO_F_RING_PACKED) | F(HL_VIRTIO_RING_F_EVENT_IDX) |               \
 	 F(HL_VIRTIO_RING_F_INDIRECT_DESC) | F(HL_VIRTIO_NET_F_MRG_RXBUF))
 
-static struct hl_vhost_port port;
-static struct hl_pool *pool;
-static struct hl_bufpool *bp;
-static uint8_t *g; /* guest memory, as the guest sees it */
-static int memfd = -1, callfd[2] = {-1, -1};
-static struct hl_vring_packed_driver rx, tx;
-static unsigned ring_num;
-static enum hl_vhost_zc_mode env_zc; /* the next port's zero-copy mode */
-
-static uint64_t gpa(uint64_t off) { return GPA0 + off; }
-
-static int msg(uint32_t req, const void *payload, uint32_t size, int *fds, unsigned nfds, struct hl_vu_msg *r)
-{
-	struct hl_vu_msg m, rr;
-	memset(&m, 0, sizeof(m));
-	m.hdr = (struct hl_vu_hdr){.request = req, .flags = HL_VU_VERSION, .size = size};
-	if (size)
-		memcpy(m.payload.raw, payload, size);
-	return hl_vhost_dev_handle(&port.be.dev, &m, sizeof(m.hdr) + size, fds, nfds, r ? r : &rr);
-}
-
-static int msg_u64(uint32_t req, uint64_t v) { return msg(req, &v, 8, NULL, 0, NULL); }
-
-static int msg_state(uint32_t req, uint32_t idx, uint32_t num, struct hl_vu_msg *r)
-{
-	struct hl_vu_vring_state s = {idx, num};
-	return msg(req, &s, sizeof(s), NULL, 0, r);
-}
-
-/* Ring addresses are front-end virtual: ours (the memfd's mapping in this process). */
-static int set_addr(unsigned q, uint64_t ring_off, uint32_t flags)
-{
-	struct hl_vu_vring_addr a = {.index = q, .flags = flags,
-				     .desc_user_addr = (uintptr_t)(g + ring_off),
-				     .avail_user_addr = (uintptr_t)(g + ring_off) + hl_vring_packed_driver_event_offset(ring_num),
-				     .used_user_addr = (uintptr_t)(g + ring_off) + hl_vring_packed_device_event_offset(ring_num),
-				     .log_guest_addr = gpa(ring_off)};
-	return msg(HL_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL);
-}
-
-/* Start (or restart) queue q at base: size, base, addresses, call, kick (none: polled). */
-static int start_queue(unsigned q, uint32_t base)
-{
-	int rc;
-	if ((rc = msg_state(HL_VU_SET_VRING_NUM, q, ring_num, NULL)) < 0 ||
-	    (rc = msg_state(HL_VU_SET_VRING_BASE, q, base, NULL)) < 0 || (rc = set_addr(q, q ? TXRING : RXRING, 0)) < 0)
-		return rc;
-	uint64_t idx = q;
-	int fd = dup(callfd[q]);
-	if ((rc = msg(HL_VU_SET_VRING_CALL, &idx, 8, &fd, 1, NULL)) < 0)
-		return rc;
-	return msg_u64(HL_VU_SET_VRING_KICK, q | HL_VU_VRING_NOFD);
-}
-
-/* A port, guest memory, both queues running packed rings of num entries with `features`. */
-static int open_env(unsigned num, uint64_t features)
-{
-	char path[256];
-	int rc;
-
-	ring_num = num;
-	if ((rc = pool_with_bufs(hl_test_tmpdir(), "pkd", 32 << 20, 4096, &pool, &bp)) < 0)
-		return rc;
-	snprintf(path, sizeof(path), "%s/packed.sock", hl_test_tmpdir());
-	struct hl_vhost_port_params pp = {.path = path, .zc_mode = env_zc};
-	if ((rc = hl_vhost_port_open(&port, &pp)) < 0)
-		return rc;
-	memfd = memfd_of(MEM);
-	g = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (memfd < 0 || g == MAP_FAILED)
-		return -ENOMEM;
-	callfd[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	callfd[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if ((rc = msg(HL_VU_SET_OWNER, NULL, 0, NULL, 0, NULL)) < 0 || (rc = msg_u64(HL_VU_SET_FEATURES, features)) < 0)
-		return rc;
-	struct hl_vu_mem_table t;
-	memset(&t, 0, sizeof(t));
-	t.nregions = 1;
-	t.regions[0] = (struct hl_vu_mem_region){gpa(0), MEM, (uintptr_t)g, 0};
-	int fd = dup(memfd);
-	if ((rc = msg(HL_VU_SET_MEM_TABLE, &t, 8 + sizeof(t.regions[0]), &fd, 1, NULL)) < 0)
-		return rc;
-	if ((rc = hl_vring_packed_driver_init(&rx, g + RXRING, num, features)) < 0 ||
-	    (rc = hl_vring_packed_driver_init(&tx, g + TXRING, num, features)) < 0)
-		return rc;
-	if ((features & F(HL_VIRTIO_RING_F_INDIRECT_DESC)) &&
-	    (rc = hl_vring_packed_driver_set_indirect(&tx, g + TXIND, gpa(TXIND), IND_MAX)) < 0)
-		return rc;
-	if ((rc = start_queue(0, 0x8000)) < 0 || (rc = start_queue(1, 0x8000)) < 0)
-		return rc;
-	return hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1) ? 0 : -ENODEV;
-}
-
-static void close_env(void)
-{
-	hl_vhost_port_close(&port);
-	CHECK_EQ(hl_bufpool_in_use(bp), 0);
-	hl_vring_packed_driver_fini(&rx);
-	hl_vring_packed_driver_fini(&tx);
-	hl_bufpool_free(bp);
-	hl_pool_destroy(pool);
-	munmap(g, MEM);
-	close(memfd);
-	close(callfd[0]);
-	close(callfd[1]);
-	memset(&rx, 0, sizeof(rx));
-	memset(&tx, 0, sizeof(tx));
-}
-
-/* Frame `seq` of len bytes: its number, then a pattern of it. */
-static void make_frame(uint8_t *f, uint32_t seq, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i++)
-		f[i] = (uint8_t)(seq * 7 + i);
-	memcpy(f, &seq, sizeof(seq));
-}
-
-static bool frame_is(const uint8_t *f, uint32_t seq, uint32_t len)
-{
-	uint8_t want[2048];
-	make_frame(want, seq, len);
-	return memcmp(f, want, len) == 0;
-}
-
-/* Frame seq of len bytes into the guest's receive queue: how many went (0 also when no buffer). */
-static uint16_t enqueue_one(uint32_t seq, uint32_t len)
-{
-	struct hl_buf *pk = hl_buf_alloc(bp);
-	if (pk == NULL)
-		return 0;
-	make_frame(hl_buf_data(pk), seq, len);
-	pk->data_len = pk->pkt_len = len;
-	uint16_t n = hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL);
-	hl_buf_free(pk);
-	return n;
-}
-
-static uint32_t frame_len(uint32_t seq) { return 60 + seq * 37 % 1400; }
-
-/*
- * The guest transmits `count` frames from seq on, header and frame in one
- * buffer, or (split) in two through an indirect table. Returns how many
- * the ring took.
- */
-static unsigned guest_send(uint32_t seq, unsigned count, bool split)
-{
-	unsigned k;
-	for (k = 0; k < count && k < NBUF; k++) {
-		uint64_t off = TXBUF + (uint64_t)k * 2048;
-		uint32_t len = frame_len(seq + k);
-		memset(g + off, 0, HDR);
-		make_frame(g + off + HDR, seq + k, len);
-		struct hl_drv_buf b[2] = {{gpa(off), HDR + len}, {0, 0}};
-		if (split) {
-			b[0].len = HDR;
-			b[1] = (struct hl_drv_buf){gpa(off + HDR), len};
-		}
-		if (hl_vring_packed_driver_add(&tx, b, split ? 2 : 1, 0, (void *)(uintptr_t)(k + 1)) < 0)
-			break;
-	}
-	return k;
-}
-
+/* The guest takes back its transmit chains: how many came. */
 static unsigned guest_reap_tx(void)
 {
 	uint32_t len;
 	unsigned n = 0;
-	while (hl_vring_packed_driver_get_used(&tx, &len) != NULL)
+	while (hl_vring_packed_driver_get_used(&ptx, &len) != NULL)
 		n++;
 	return n;
-}
-
-/* The switch side takes what the guest sent; frames checked in order from *seq. Returns bad frames. */
-static unsigned switch_take(uint32_t *seq, unsigned *got)
-{
-	struct hl_buf *pkts[HL_VHOST_BURST];
-	unsigned bad = 0;
-	uint16_t n;
-	while ((n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST)) > 0) {
-		for (uint16_t i = 0; i < n; i++) {
-			uint8_t f[2048];
-			uint32_t len = pkts[i]->pkt_len, at = 0;
-			for (struct hl_buf *s = pkts[i]; s != NULL && at + s->data_len <= sizeof(f); s = s->next) {
-				memcpy(f + at, hl_buf_data(s), s->data_len);
-				at += s->data_len;
-			}
-			if (len != frame_len(*seq) || at != len || !frame_is(f, *seq, len))
-				bad++;
-			(*seq)++;
-		}
-		*got += n;
-		hl_buf_free_bulk(pkts, n);
-	}
-	return bad;
 }
 
 /* Did the engine refuse the message `expr` sends (counted; without REPLY_ACK nothing is answered)? */
@@ -293,7 +90,7 @@ HL_TEST(ring_addresses_checked_against_guest_memory)
 	a.desc_user_addr = (uintptr_t)(g + MEM - 16 * 100); /* 200 descriptors do not fit */
 	CHECK_EQ(msg(HL_VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, NULL), 0);
 	CHECK(!hl_vhost_port_queue_ready(&port, 1));
-	CHECK_EQ(set_addr(1, TXRING, 0), 0);
+	CHECK_EQ(set_addr(1, TXRING), 0);
 	CHECK(hl_vhost_port_queue_ready(&port, 1));
 	close_env();
 }
@@ -307,10 +104,10 @@ HL_TEST(frames_both_ways_over_many_laps)
 		uint32_t seq = 0, next = 0;
 		unsigned got = 0, bad = 0, sent = 0, back = 0;
 		for (unsigned round = 0; round < 60; round++) {
-			unsigned k = guest_send(next, 1 + round * 13 % 48, round % 3 == 1);
+			unsigned k = guest_send(next, 1 + round * 13 % 48, round % 3 == 1 ? TX_TWO : TX_ONE, NO_SEQ);
 			next += k;
 			sent += k;
-			bad += switch_take(&seq, &got);
+			bad += switch_take(&seq, &got, NO_SEQ);
 			back += guest_reap_tx();
 		}
 		CHECK_EQ(got, sent);
@@ -326,50 +123,10 @@ HL_TEST(frames_both_ways_over_many_laps)
 		unsigned posted = 0, delivered = 0, rx_bad = 0, frames = 0;
 		uint32_t rseq = 0;
 		for (unsigned round = 0; round < 40; round++) {
-			while (posted - delivered < sizes[si] && posted - delivered < NBUF) {
-				struct hl_drv_buf b = {gpa(RXBUF + (uint64_t)(posted % NBUF) * 512), 512};
-				if (hl_vring_packed_driver_add(&rx, &b, 0, 1, (void *)(uintptr_t)(posted % NBUF + 1)) < 0)
-					break;
-				posted++;
-			}
-			struct hl_buf *pkts[8];
-			unsigned m = 1 + round % 8;
-			for (unsigned i = 0; i < m; i++) {
-				pkts[i] = hl_buf_alloc(bp);
-				REQUIRE(pkts[i] != NULL);
-				uint32_t len = frame_len(frames + i);
-				make_frame(hl_buf_data(pkts[i]), frames + i, len);
-				pkts[i]->data_len = pkts[i]->pkt_len = len;
-			}
-			uint16_t s = hl_vhost_enqueue_burst(&port, 0, pkts, (uint16_t)m, NULL);
-			frames += s;
-			hl_buf_free_bulk(pkts, m);
+			guest_post_rx(&posted, delivered);
+			frames += enqueue_frames(frames, 1 + round % 8);
 			/* the guest takes each frame: num_buffers chains, in order */
-			uint32_t len;
-			void *tok;
-			while ((tok = hl_vring_packed_driver_get_used(&rx, &len)) != NULL) {
-				unsigned id = (unsigned)(uintptr_t)tok - 1;
-				const uint8_t *b0 = g + RXBUF + (uint64_t)id * 512;
-				struct hl_virtio_net_hdr_v1 h;
-				memcpy(&h, b0, sizeof(h));
-				uint8_t f[2048];
-				uint32_t at = len - HDR;
-				memcpy(f, b0 + HDR, at);
-				delivered++;
-				for (unsigned nb = 1; nb < h.num_buffers; nb++) {
-					tok = hl_vring_packed_driver_get_used(&rx, &len);
-					if (tok == NULL || at + len > sizeof(f))
-						break;
-					id = (unsigned)(uintptr_t)tok - 1;
-					memcpy(f + at, g + RXBUF + (uint64_t)id * 512, len);
-					at += len;
-					delivered++;
-				}
-				if (h.hdr.flags != 0 || at != frame_len(rseq) || !frame_is(f, rseq, at) ||
-				    h.num_buffers != (HDR + at + 511) / 512)
-					rx_bad++;
-				rseq++;
-			}
+			rx_bad += guest_take_rx(&rseq, &delivered);
 		}
 		CHECK(frames > 100);
 		CHECK_EQ(rseq, frames);
@@ -385,7 +142,7 @@ HL_TEST(frame_too_big_for_one_buffer)
 {
 	REQUIRE_OK(open_env(64, FEATURES & ~F(HL_VIRTIO_NET_F_MRG_RXBUF)));
 	struct hl_drv_buf b = {gpa(RXBUF), 300};
-	REQUIRE_OK(hl_vring_packed_driver_add(&rx, &b, 0, 1, (void *)1));
+	REQUIRE_OK(hl_vring_packed_driver_add(&prx, &b, 0, 1, (void *)1));
 	struct hl_buf *pk[2] = {hl_buf_alloc(bp), hl_buf_alloc(bp)};
 	REQUIRE(pk[0] != NULL && pk[1] != NULL);
 	make_frame(hl_buf_data(pk[0]), 1, 1000);
@@ -394,9 +151,9 @@ HL_TEST(frame_too_big_for_one_buffer)
 	pk[1]->data_len = pk[1]->pkt_len = 200;
 	uint32_t len;
 	CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, pk, 1, NULL), 0);
-	CHECK(hl_vring_packed_driver_get_used(&rx, &len) == NULL); /* the buffer is still the guest's offer */
+	CHECK(hl_vring_packed_driver_get_used(&prx, &len) == NULL); /* the buffer is still the guest's offer */
 	CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, pk + 1, 1, NULL), 1);
-	CHECK(hl_vring_packed_driver_get_used(&rx, &len) == (void *)1);
+	CHECK(hl_vring_packed_driver_get_used(&prx, &len) == (void *)1);
 	CHECK_EQ(len, 200 + HDR);
 	CHECK(frame_is(g + RXBUF + HDR, 2, 200));
 	struct hl_vhost_vq_stats st;
@@ -423,36 +180,36 @@ HL_TEST(event_suppression)
 		pk->data_len = pk->pkt_len = 100;
 		for (unsigned i = 0; i < 8; i++) {
 			struct hl_drv_buf b = {gpa(RXBUF + i * 2048ull), 2048};
-			REQUIRE_OK(hl_vring_packed_driver_add(&rx, &b, 0, 1, (void *)(uintptr_t)(i + 1)));
+			REQUIRE_OK(hl_vring_packed_driver_add(&prx, &b, 0, 1, (void *)(uintptr_t)(i + 1)));
 		}
 		uint32_t len;
 		calls_pending(callfd[0]);
-		hl_vring_packed_driver_set_interrupt(&rx, false);
+		hl_vring_packed_driver_set_interrupt(&prx, false);
 		CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL), 1);
 		CHECK_EQ(calls_pending(callfd[0]), 0);
-		CHECK(hl_vring_packed_driver_get_used(&rx, &len) != NULL);
-		hl_vring_packed_driver_set_interrupt(&rx, true);
+		CHECK(hl_vring_packed_driver_get_used(&prx, &len) != NULL);
+		hl_vring_packed_driver_set_interrupt(&prx, true);
 		CHECK_EQ(hl_vhost_enqueue_burst(&port, 0, &pk, 1, NULL), 1);
 		CHECK_EQ(calls_pending(callfd[0]), 1);
-		CHECK(hl_vring_packed_driver_get_used(&rx, &len) != NULL);
+		CHECK(hl_vring_packed_driver_get_used(&prx, &len) != NULL);
 		struct hl_vhost_vq_stats st;
 		hl_vhost_port_queue_stats(&port, 0, &st, NULL);
 		CHECK_EQ(st.calls, 1);
 		/* polling: no kicks wanted; armed: a kick for the next descriptor */
-		const volatile struct hl_vring_packed_event *de = tx.device_event;
+		const volatile struct hl_vring_packed_event *de = ptx.device_event;
 		CHECK_EQ(de->flags, HL_VRING_PACKED_EVENT_DISABLE);
 		CHECK(hl_vhost_port_arm(&port, 1)); /* nothing pending: may sleep */
 		CHECK_EQ(de->flags, event_idx ? HL_VRING_PACKED_EVENT_DESC : HL_VRING_PACKED_EVENT_ENABLE);
 		if (event_idx)
 			CHECK_EQ(de->off_wrap, 0x8000);
-		CHECK_EQ(guest_send(0, 1, false), 1);
-		CHECK(hl_vring_packed_driver_kick_needed(&tx));
+		CHECK_EQ(guest_send(0, 1, TX_ONE, NO_SEQ), 1);
+		CHECK(hl_vring_packed_driver_kick_needed(&ptx));
 		CHECK(!hl_vhost_port_arm(&port, 1)); /* a frame is waiting: no sleep */
 		hl_vhost_port_disarm(&port, 1);
 		CHECK_EQ(de->flags, HL_VRING_PACKED_EVENT_DISABLE);
 		uint32_t seq = 0;
 		unsigned got = 0;
-		CHECK_EQ(switch_take(&seq, &got), 0);
+		CHECK_EQ(switch_take(&seq, &got, NO_SEQ), 0);
 		CHECK_EQ(got, 1);
 		CHECK_EQ(guest_reap_tx(), 1);
 		hl_buf_free(pk);
@@ -467,8 +224,8 @@ HL_TEST(base_keeps_the_wrap_counter_across_a_restart)
 	uint32_t seq = 0, next = 0;
 	unsigned got = 0, bad = 0;
 	for (unsigned i = 0; i < 5; i++) { /* 150 slots: one wrap, position 50 */
-		next += guest_send(next, 30, false);
-		bad += switch_take(&seq, &got);
+		next += guest_send(next, 30, TX_ONE, NO_SEQ);
+		bad += switch_take(&seq, &got, NO_SEQ);
 		guest_reap_tx();
 	}
 	CHECK_EQ(got, 150);
@@ -477,11 +234,11 @@ HL_TEST(base_keeps_the_wrap_counter_across_a_restart)
 	CHECK_EQ(r.payload.state.num, (50u << 16) | 50u); /* wrap counter 0 in both bits 15 and 31 */
 	CHECK(!hl_vhost_port_queue_ready(&port, 1));
 	/* frames the guest sends while the queue is stopped wait in the ring */
-	next += guest_send(next, 70, false);
+	next += guest_send(next, 70, TX_ONE, NO_SEQ);
 	CHECK_EQ(msg_state(HL_VU_SET_VRING_BASE, 1, r.payload.state.num, NULL), 0);
 	CHECK_EQ(msg_u64(HL_VU_SET_VRING_KICK, 1 | HL_VU_VRING_NOFD), 0);
 	CHECK(hl_vhost_port_queue_ready(&port, 1));
-	bad += switch_take(&seq, &got);
+	bad += switch_take(&seq, &got, NO_SEQ);
 	CHECK_EQ(guest_reap_tx(), 70);
 	CHECK_EQ(got, 220);
 	CHECK_EQ(msg_state(HL_VU_GET_VRING_BASE, 1, 0, &r) > 0, 1);
@@ -502,13 +259,13 @@ HL_TEST(base_with_chains_in_flight_takes_them_again)
 	CHECK(msg_state(HL_VU_GET_VRING_BASE, 1, 0, &r) > 0);
 	CHECK_EQ(r.payload.state.num, 0x80008000u);
 	/* ten frames offered; a back-end "took" six of them (avail 6) and returned none (used 0) */
-	CHECK_EQ(guest_send(0, 10, false), 10);
+	CHECK_EQ(guest_send(0, 10, TX_ONE, NO_SEQ), 10);
 	CHECK_EQ(msg_state(HL_VU_SET_VRING_BASE, 1, 0x8000u << 16 | 0x8000u | 6, NULL), 0);
 	CHECK_EQ(msg_u64(HL_VU_SET_VRING_KICK, 1 | HL_VU_VRING_NOFD), 0);
 	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
 	uint32_t seq = 0;
 	unsigned got = 0;
-	CHECK_EQ(switch_take(&seq, &got), 0); /* all ten, from frame 0, in order */
+	CHECK_EQ(switch_take(&seq, &got, NO_SEQ), 0); /* all ten, from frame 0, in order */
 	CHECK_EQ(got, 10);
 	CHECK_EQ(guest_reap_tx(), 10);
 	close_env();
@@ -707,7 +464,7 @@ HL_TEST(dirty_log_of_packed_rings)
 	static const uint64_t at[3] = {RXBUF, RXBUF + 512, RXBUF + 0x3000};
 	for (unsigned i = 0; i < 3; i++) {
 		struct hl_drv_buf b = {gpa(at[i]), 512};
-		REQUIRE_OK(hl_vring_packed_driver_add(&rx, &b, 0, 1, (void *)(uintptr_t)(i + 1)));
+		REQUIRE_OK(hl_vring_packed_driver_add(&prx, &b, 0, 1, (void *)(uintptr_t)(i + 1)));
 	}
 	CHECK_EQ(enqueue_one(3, 1200), 1);
 	CHECK(page_dirty(log, gpa(RXBUF)));
@@ -716,7 +473,7 @@ HL_TEST(dirty_log_of_packed_rings)
 	CHECK(page_dirty(log, gpa(RXRING)));         /* the used descriptors */
 	CHECK(!page_dirty(log, gpa(TXRING)));
 	/* transmit: only the ring the used descriptors go to */
-	CHECK_EQ(guest_send(0, 4, false), 4);
+	CHECK_EQ(guest_send(0, 4, TX_ONE, NO_SEQ), 4);
 	CHECK_EQ(take_all(), 4);
 	CHECK(page_dirty(log, gpa(TXRING)));
 	CHECK(!page_dirty(log, gpa(TXBUF))); /* read, not written */
@@ -730,18 +487,6 @@ HL_TEST(dirty_log_of_packed_rings)
 	close_env();
 }
 
-/* The frame in b (head and its segments, pinned or not) is frame seq. */
-static bool buf_is_frame(const struct hl_buf *b, uint32_t seq)
-{
-	uint8_t f[2048];
-	uint32_t at = 0;
-	for (const struct hl_buf *x = b; x != NULL && at + x->data_len <= sizeof(f); x = x->next) {
-		memcpy(f + at, hl_buf_data(x), x->data_len);
-		at += x->data_len;
-	}
-	return at == b->pkt_len && at == frame_len(seq) && frame_is(f, seq, at);
-}
-
 /* Zero-copy on a packed ring: chains back in avail order once their buffers are freed, and all at a stop. */
 HL_TEST(zero_copy_on_packed_rings)
 {
@@ -753,7 +498,7 @@ HL_TEST(zero_copy_on_packed_rings)
 	uint32_t seq = 1; /* frame 0 is 60 bytes: copied, not worth pinning */
 	unsigned bad = 0;
 	for (unsigned lap = 0; lap < 6; lap++) { /* 120 frames over 50 slots: wraps while pins are out */
-		CHECK_EQ(guest_send(seq, 20, lap % 2 == 1), 20);
+		CHECK_EQ(guest_send(seq, 20, lap % 2 == 1 ? TX_TWO : TX_ONE, NO_SEQ), 20);
 		uint16_t n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST);
 		CHECK_EQ(n, 20);
 		for (uint16_t i = 0; i < n; i++)
@@ -777,7 +522,7 @@ HL_TEST(zero_copy_on_packed_rings)
 	CHECK_EQ(st.zc_pinned, 0);
 
 	/* a stop with frames still pinned: all back on the ring before the base is reported */
-	CHECK_EQ(guest_send(seq, 10, false), 10);
+	CHECK_EQ(guest_send(seq, 10, TX_ONE, NO_SEQ), 10);
 	uint16_t n = hl_vhost_dequeue_burst(&port, 1, bp, pkts, HL_VHOST_BURST);
 	CHECK_EQ(n, 10);
 	struct hl_vu_msg r;

@@ -32,9 +32,7 @@ static void *echo_thread(void *arg)
 		uint16_t n = echo_take(&port, sw_bp, pkts);
 		if (n == 0)
 			continue;
-		uint16_t sent = 0;
-		for (int tries = 0; sent < n && tries < 10000 && !stop_echo; tries++)
-			sent += hl_vhost_enqueue_burst(&port, 0, pkts + sent, (uint16_t)(n - sent), NULL);
+		uint16_t sent = echo_give(&port, pkts, n, &stop_echo);
 		hl_buf_free_bulk(pkts, n);
 		echoed += sent;
 	}
@@ -150,9 +148,7 @@ HL_TEST(echo_through_our_backend)
 	REQUIRE_OK(hl_vuser_open(&u, &up));
 	CHECK(u.mrg_rxbuf);
 	CHECK_EQ(u.hdr_len, 12);
-	for (int i = 0; i < 100 && !(hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1)); i++)
-		usleep(10000);
-	REQUIRE(hl_vhost_port_queue_ready(&port, 0) && hl_vhost_port_queue_ready(&port, 1));
+	REQUIRE(echo_ready(&port));
 
 	run_size(&u, fe_bp, 64, 2000);
 	run_size(&u, fe_bp, 1518, 2000);
@@ -160,9 +156,7 @@ HL_TEST(echo_through_our_backend)
 	run_size(&u, fe_bp, 65000, 20);
 	CHECK_EQ(u.stats.rx_bad, 0);
 
-	hl_vuser_close(&u);
-	stop_echo = 1;
-	pthread_join(th, NULL);
+	echo_stop(&u, &stop_echo, th);
 	CHECK_EQ(port.vq[1].stats.drop_bad_chain, 0);
 	CHECK_EQ(echo_close(&port, fe_bp, fe_pool, sw_bp, sw_pool), 0);
 }
