@@ -109,21 +109,43 @@ static bool frame_ok(const struct hl_buf *b, uint8_t dst, uint32_t len, uint32_t
 	return true;
 }
 
-static void open_pair(struct hl_vuser *u, enum hl_vhost_zc_mode mode, uint32_t min_len, uint32_t max_pinned,
-		      uint64_t max_pin_ns)
+/* The switch's pool and the front-end's, made once for all the tests. */
+static void setup(void)
+{
+	HL_TEST_NEED(access("/dev/hugepages", F_OK) == 0, "hugetlbfs at /dev/hugepages");
+	if (sw_pool == NULL) {
+		REQUIRE_OK(make_pool("sw", &sw_pool, &sw_bp, 8192));
+		REQUIRE_OK(make_pool("fe", &fe_pool, &fe_bp, 4096));
+	}
+}
+
+/*
+ * The pools (setup(), once), a port zero-copying as asked, its control
+ * thread, and the front-end connected with its transmit queue running: 0,
+ * or what failed.
+ */
+static int open_pair(struct hl_vuser *u, enum hl_vhost_zc_mode mode, uint32_t min_len, uint32_t max_pinned,
+		     uint64_t max_pin_ns)
 {
 	char path[256];
+	int rc;
+	setup();
+	if (sw_pool == NULL || fe_pool == NULL)
+		return -ENOENT; /* setup() said what is missing */
 	snprintf(path, sizeof(path), "%s/zc.sock", hl_test_tmpdir());
 	struct hl_vhost_port_params pp = {.path = path, .zc_mode = mode, .zc_min_len = min_len,
 					  .zc_max_pinned = max_pinned, .zc_max_pin_ns = max_pin_ns};
-	REQUIRE_OK(hl_vhost_port_open(&port, &pp));
+	if ((rc = hl_vhost_port_open(&port, &pp)) < 0)
+		return rc;
 	stop_ctrl = 0;
-	REQUIRE(pthread_create(&ctrl_th, NULL, ctrl_thread, NULL) == 0);
+	if (pthread_create(&ctrl_th, NULL, ctrl_thread, NULL) != 0)
+		return -EAGAIN;
 	struct hl_vuser_params up = {.path = path, .pool = fe_pool, .bp = fe_bp, .ring_size = RING};
-	REQUIRE_OK(hl_vuser_open(u, &up));
+	if ((rc = hl_vuser_open(u, &up)) < 0)
+		return rc;
 	for (int i = 0; i < 200 && !hl_vhost_port_queue_ready(&port, 1); i++)
 		usleep(10000);
-	REQUIRE(hl_vhost_port_queue_ready(&port, 1));
+	return hl_vhost_port_queue_ready(&port, 1) ? 0 : -ETIMEDOUT;
 }
 
 static void close_pair(struct hl_vuser *u)
@@ -177,21 +199,11 @@ static unsigned settle(struct hl_vuser *u)
 	return back;
 }
 
-static void setup(void)
-{
-	HL_TEST_NEED(access("/dev/hugepages", F_OK) == 0, "hugetlbfs at /dev/hugepages");
-	if (sw_pool == NULL) {
-		REQUIRE_OK(make_pool("sw", &sw_pool, &sw_bp, 8192));
-		REQUIRE_OK(make_pool("fe", &fe_pool, &fe_bp, 4096));
-	}
-}
-
 HL_TEST(pinned_until_freed_then_returned_in_avail_order)
 {
 	struct hl_vuser u;
 	struct hl_buf *p[64];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 	unsigned got = send_and_take(&u, 40, 1500, p, 64);
 	REQUIRE(got == 40);
 	unsigned ok = 0, ext = 0;
@@ -239,8 +251,7 @@ HL_TEST(bounds_keep_the_guest_ring_moving)
 {
 	struct hl_vuser u;
 	struct hl_buf *held[8], *p[32];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 8, 2000000);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 8, 2000000));
 	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
 	CHECK_EQ(port.vq[1].stats.zc_pinned, 8);
 	/*
@@ -285,8 +296,7 @@ HL_TEST(auto_copies_small_packets)
 {
 	struct hl_vuser u;
 	struct hl_buf *p[32];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_AUTO, 512, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_AUTO, 512, 0, 0));
 	unsigned got = send_and_take(&u, 16, 256, p, 32);
 	CHECK_EQ(got, 16);
 	CHECK_EQ(port.vq[1].stats.zcopy, 0);
@@ -472,7 +482,7 @@ HL_TEST(auto_splits_at_the_calibrated_threshold)
 	uint32_t thr = c.min_len;
 
 	/* a port that gives no threshold takes the calibrated one */
-	open_pair(&u, HL_VHOST_ZC_AUTO, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_AUTO, 0, 0, 0));
 	CHECK_EQ(port.vq[1].zc_min_len, thr);
 	/* below it copied, from it up left in guest memory (sizes above 1900 B as descriptor chains) */
 	const uint32_t sizes[] = {64, thr - 1, thr, thr + 1000};
@@ -525,8 +535,7 @@ HL_TEST(guest_rewriting_after_the_kick_cannot_redirect)
 {
 	struct hl_vuser u;
 	struct hl_buf *p[4];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 	struct hl_buf *b = frame(0x22, 7, 1500);
 	REQUIRE(b != NULL);
 	uint8_t *guest = hl_buf_data(b); /* the front-end's own buffer: guest memory */
@@ -554,7 +563,7 @@ HL_TEST(iova_is_the_physical_address_of_guest_memory)
 	setup();
 	hl_pool_get_info(fe_pool, &fi);
 	HL_TEST_NEED(fi.hugepages && fi.phys_iova, "front-end pool on hugepages with physical addresses (root)");
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 	struct hl_buf *b = frame(0x22, 1, 1500);
 	REQUIRE(b != NULL);
 	/* where the rest of the frame lies, as the front-end's own pool sees it */
@@ -576,8 +585,7 @@ HL_TEST(queue_lost_with_buffers_pinned)
 {
 	struct hl_vuser u;
 	struct hl_buf *held[16];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 	REQUIRE(send_and_take(&u, 16, 1500, held, 16) == 16);
 	CHECK_EQ(port.vq[1].stats.zc_pinned, 16);
 	/* the front-end stops the queue (GET_VRING_BASE) and goes away while we hold its buffers */
@@ -633,8 +641,7 @@ HL_TEST(queue_restarted_with_buffers_pinned)
 {
 	struct hl_vuser u;
 	struct hl_buf *held[8], *p[32];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 
 	/* 1: SET_VRING_CALL for the transmit queue, with a fresh eventfd */
 	REQUIRE(send_and_take(&u, 8, 1500, held, 8) == 8);
@@ -749,8 +756,7 @@ static void start_log(struct hl_vuser *u, unsigned q, uint8_t **logp, uint64_t *
 HL_TEST(enqueue_logs_the_pages_it_writes)
 {
 	struct hl_vuser u;
-	setup();
-	open_pair(&u, HL_VHOST_ZC_OFF, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_OFF, 0, 0, 0));
 	for (int i = 0; i < 200 && !hl_vhost_port_queue_ready(&port, 0); i++)
 		usleep(10000);
 	REQUIRE(hl_vhost_port_queue_ready(&port, 0));
@@ -809,8 +815,7 @@ HL_TEST(migration_with_buffers_pinned)
 {
 	struct hl_vuser u;
 	struct hl_buf *held[16];
-	setup();
-	open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0);
+	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_ON, 0, 0, 0));
 	struct hl_vhost_dev *d = &port.be.dev;
 	uint64_t log_size, used_gpa;
 	uint8_t *log = NULL;
