@@ -27,6 +27,7 @@ struct qstub {
 	struct hl_sw_port base;
 	uint32_t ready;             /* atomic: queues worth a poll */
 	unsigned pend[QS];          /* atomic: frames each queue still has */
+	int stop;                   /* atomic: no more frames from any queue (pend is not reset under a poll) */
 	unsigned polls[QS];         /* atomic */
 	unsigned not_ready_polls;   /* atomic: polls of a queue that was not ready: must stay 0 */
 	pthread_t by[QS];           /* who polled each queue first ... */
@@ -70,7 +71,7 @@ static uint16_t q_rx_queue(struct hl_sw_port *p, unsigned q, struct hl_bufpool *
 		__atomic_add_fetch(&s->moved[q], 1, __ATOMIC_RELAXED);
 	}
 	uint16_t k = 0;
-	while (k < n && __atomic_load_n(&s->pend[q], __ATOMIC_ACQUIRE) > 0) {
+	while (k < n && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) && __atomic_load_n(&s->pend[q], __ATOMIC_ACQUIRE) > 0) {
 		struct hl_buf *b = hl_buf_alloc(bp);
 		if (b == NULL)
 			break;
@@ -213,7 +214,7 @@ HL_TEST(queues_spread_over_workers)
 static bool wait_polls(const struct qstub *s, unsigned q, unsigned n)
 {
 	unsigned from = __atomic_load_n(&s->polls[q], __ATOMIC_RELAXED);
-	for (int i = 0; i < 4000; i++) {
+	for (int i = 0; i < 20000; i++) { /* up to 10 s: a loaded host may hold a worker back that long */
 		if (__atomic_load_n(&s->polls[q], __ATOMIC_RELAXED) - from >= n)
 			return true;
 		usleep(500);
@@ -244,6 +245,10 @@ HL_TEST(queues_move_while_frames_flow)
 		__atomic_store_n(&mq.pend[q], 1u << 30, __ATOMIC_RELEASE);
 	__atomic_store_n(&mq.ready, 0xfu, __ATOMIC_RELEASE);
 	CHECK(wait_got(&sink, 1000));
+	/* both workers polled once (on a loaded host the second may start late) */
+	for (int i = 0; i < 20000 && !(__atomic_load_n(&mq.seen[0], __ATOMIC_ACQUIRE) &&
+				       __atomic_load_n(&mq.seen[1], __ATOMIC_ACQUIRE)); i++)
+		usleep(500);
 	REQUIRE(__atomic_load_n(&mq.seen[0], __ATOMIC_ACQUIRE) && __atomic_load_n(&mq.seen[1], __ATOMIC_ACQUIRE));
 	tids[0] = mq.by[0]; /* queue 0 started on worker 0, queue 1 on worker 1 */
 	tids[1] = mq.by[1];
@@ -296,8 +301,11 @@ HL_TEST(queues_move_while_frames_flow)
 
 	/* the traffic stops: every frame taken reached the sink (every buffer is back: pool_release, once
 	 * the workers' caches went back with them) */
-	for (unsigned q = 0; q < QS; q++)
-		__atomic_store_n(&mq.pend[q], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&mq.stop, 1, __ATOMIC_RELEASE);
+	/* the last burst a worker took may still be on its way (a loaded host descheduled it) */
+	for (int i = 0; i < 10000 && __atomic_load_n(&sink.got, __ATOMIC_RELAXED) !=
+					 __atomic_load_n(&mq.taken, __ATOMIC_RELAXED); i++)
+		usleep(1000);
 	usleep(50000);
 	CHECK_EQ(__atomic_load_n(&sink.got, __ATOMIC_RELAXED), __atomic_load_n(&mq.taken, __ATOMIC_RELAXED));
 	CHECK(__atomic_load_n(&mq.taken, __ATOMIC_RELAXED) > 40 * QS * 20);

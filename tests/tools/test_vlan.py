@@ -130,7 +130,7 @@ class Peer:
     def stop(self):
         """{"rx": {VLAN: frames}, "sent": N}, or {} if it failed."""
         self.p.send_signal(signal.SIGINT)
-        out, err = self.p.communicate(timeout=10)
+        out, err = self.p.communicate(timeout=30)  # a loaded host can hold it back that long
         try:
             return json.loads(out.strip().splitlines()[-1])
         except (IndexError, ValueError):
