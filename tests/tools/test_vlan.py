@@ -394,4 +394,5 @@ def body(t, build, work, switches):
 
 
 if __name__ == "__main__":
+    os.environ["HL_LOG"] = "info"  # membership changes are checked in the log, whatever the runner's $HL_LOG
     sys.exit(test_main(__doc__, PLAN, ("ip", "iperf3", "ping"), tuple(NS.values()), body))
