@@ -12,6 +12,7 @@ with its tag taken out into the auxiliary data (PACKET_AUXDATA); a frame
 sent is written with its tag in place.
 """
 import json
+import signal
 import socket
 import struct
 import sys
@@ -74,6 +75,8 @@ def answer(f, mac, ip):
 
 
 def main():
+    # stopped by SIGINT: also when started from a shell that ignores it (a background job), which Python keeps
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode, ifname = sys.argv[1], sys.argv[2]
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
     s.bind((ifname, 0))
