@@ -167,10 +167,6 @@ struct fast_run {
 	} e[HL_VHOST_BURST];
 };
 
-/* Queue a walked chain's copy; the run is finished when full. */
-static inline void fast_run_add(struct hl_vhost_vq *vq, struct fast_run *r, uint8_t *dst, const struct hl_buf *b,
-				uint16_t head, uint16_t slots, uint16_t *sent, uint64_t *sent_bytes);
-
 /* The run's copies, headers and used elements, in the order the chains were taken. */
 static void fast_run_finish(struct hl_vhost_vq *vq, struct fast_run *r, uint16_t *sent, uint64_t *sent_bytes)
 {
@@ -194,6 +190,7 @@ static void fast_run_finish(struct hl_vhost_vq *vq, struct fast_run *r, uint16_t
 	r->n = 0;
 }
 
+/* Queue a walked chain's copy, its buffer prefetched for writing; the run is finished when full. */
 static inline void fast_run_add(struct hl_vhost_vq *vq, struct fast_run *r, uint8_t *dst, const struct hl_buf *b,
 				uint16_t head, uint16_t slots, uint16_t *sent, uint64_t *sent_bytes)
 {
