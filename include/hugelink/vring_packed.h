@@ -183,19 +183,19 @@ int hl_vring_packed_put_used(struct hl_vring_packed *vr, uint16_t id, uint32_t l
 void hl_vring_packed_flush_used(struct hl_vring_packed *vr);
 
 /*
- * After a flush: should the guest be interrupted? Honours the driver's
- * event suppression (ENABLE, DISABLE, or with EVENT_IDX a descriptor
- * position and wrap). Remembers what it decided on: once per flush.
- */
-bool hl_vring_packed_need_notify(struct hl_vring_packed *vr);
-
-/*
  * Ask the guest to kick us (enable) or not: the device event word, with
  * EVENT_IDX for our next position. Enabling ends with a full barrier:
  * re-check hl_vring_packed_avail() after it, or a kick sent in between is
  * lost.
  */
 void hl_vring_packed_set_notify(struct hl_vring_packed *vr, bool enable);
+
+/*
+ * After a flush: should the guest be interrupted? Honours the driver's
+ * event suppression (ENABLE, DISABLE, or with EVENT_IDX a descriptor
+ * position and wrap). Remembers what it decided on: once per flush.
+ */
+bool hl_vring_packed_need_notify(struct hl_vring_packed *vr);
 
 #ifdef __cplusplus
 }

@@ -73,13 +73,6 @@ struct hl_vring_packed_driver {
 	unsigned indirect_max;
 };
 
-/* Bytes for a packed ring of `num` entries laid out by hl_vring_packed_driver_init(). */
-uint64_t hl_vring_packed_size(unsigned num);
-
-/* Offsets of the driver and the device event words inside that layout. */
-uint64_t hl_vring_packed_driver_event_offset(unsigned num);
-uint64_t hl_vring_packed_device_event_offset(unsigned num);
-
 /*
  * Lay out (and zero) a ring of `num` entries (1..32768) in `mem`, 16-byte
  * aligned, hl_vring_packed_size(num) bytes. features: the negotiated bits
@@ -87,6 +80,13 @@ uint64_t hl_vring_packed_device_event_offset(unsigned num);
  */
 int hl_vring_packed_driver_init(struct hl_vring_packed_driver *d, void *mem, unsigned num, uint64_t features);
 void hl_vring_packed_driver_fini(struct hl_vring_packed_driver *d);
+
+/* Bytes for a packed ring of `num` entries laid out by hl_vring_packed_driver_init(). */
+uint64_t hl_vring_packed_size(unsigned num);
+
+/* Offsets of the driver and the device event words inside that layout. */
+uint64_t hl_vring_packed_driver_event_offset(unsigned num);
+uint64_t hl_vring_packed_device_event_offset(unsigned num);
 
 /*
  * Use indirect tables for multi-buffer adds: `va` (16-byte aligned,

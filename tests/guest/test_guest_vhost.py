@@ -28,6 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu_guest import Guest, spawn, stop  # noqa: E402
 from guest_test import guest_ready, hugepage_dir, our_processes, start, tail  # noqa: E402
 
+GUEST_SH = """\
+ip link set eth0 up
+ip addr add 10.0.0.2/24 dev eth0
+ping -c 3 -W 5 10.0.0.1
+"""
+
 CASES = [
     "guest kernel and initramfs built",
     "hugelink responder listening on a vhost-user socket",
@@ -37,12 +43,6 @@ CASES = [
     "responder exited with every buffer back in its pool",
     "no QEMU or responder process left running",
 ]
-
-GUEST_SH = """\
-ip link set eth0 up
-ip addr add 10.0.0.2/24 dev eth0
-ping -c 3 -W 5 10.0.0.1
-"""
 
 
 def main():

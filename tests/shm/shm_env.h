@@ -29,6 +29,17 @@ static inline int env_open(struct env *e, const char *tag, unsigned nbuf)
 	return rc;
 }
 
+/*
+ * A test's first step: the free hugepages it needs (missing ones fail it
+ * loudly, nothing skips), then env_open(); returns from the test if either
+ * fails.
+ */
+#define REQUIRE_ENV(e, tag, nbuf, pages)                                                 \
+	do {                                                                             \
+		HL_TEST_NEED(free_hugepages_2m() >= (pages), #pages " free 2 MiB hugepages"); \
+		REQUIRE_OK(env_open(e, tag, nbuf));                                      \
+	} while (0)
+
 /* Every buffer back, none freed twice, the pool gone. */
 static inline void env_close(struct env *e)
 {

@@ -159,6 +159,24 @@ static int open_pair(struct env *e, struct hl_switch **sw, struct hl_sw_port **s
 	return hl_sw_port_shm_create(e->pool, e->bp, "iso", true, iso);
 }
 
+/*
+ * Both peers gone, then the switch, which closes both ports: the isolated
+ * one's pool goes with it, record and file; then every buffer of the
+ * switch's own pool is back.
+ */
+static void close_pair(struct env *e, struct hl_switch *sw, struct hl_sw_port *iso, struct hl_shm_peer *psh,
+		       struct hl_shm_peer *piso)
+{
+	struct hl_pool_info ii;
+	hl_shm_detach(psh);
+	hl_shm_detach(piso);
+	CHECK_EQ(hl_sw_port_shm_pool_info(iso, &ii), 0);
+	hl_switch_destroy(sw);
+	CHECK(!exists(ii.record_path));
+	CHECK(!exists(ii.file_path));
+	env_close(e);
+}
+
 HL_TEST(isolated_and_shared_ports_exchange_frames)
 {
 	struct env e;
@@ -239,14 +257,7 @@ HL_TEST(isolated_and_shared_ports_exchange_frames)
 	CHECK_EQ(q, FILL);
 	CHECK_EQ(f + q, ISO_NBUF);
 
-	hl_shm_detach(psh);
-	hl_shm_detach(piso);
-	struct hl_pool_info ii;
-	REQUIRE_OK(hl_sw_port_shm_pool_info(iso, &ii));
-	hl_switch_destroy(sw); /* closes both ports: the isolated one's pool goes */
-	CHECK(!exists(ii.record_path));
-	CHECK(!exists(ii.file_path));
-	env_close(&e);
+	close_pair(&e, sw, iso, psh, piso);
 }
 
 /* ---- chains and offload metadata across the boundary ----------------------------------- */
@@ -323,10 +334,7 @@ HL_TEST(chains_and_offload_metadata_cross_the_boundary)
 		CHECK_EQ(si.drops[d] + ss.drops[d], 0);
 	CHECK_EQ(hl_bufpool_in_use(e.bp), FILL);
 	CHECK_EQ(hl_bufpool_in_use(hl_shm_port_bufpool(pi)), FILL);
-	hl_shm_detach(psh);
-	hl_shm_detach(piso);
-	hl_switch_destroy(sw);
-	env_close(&e);
+	close_pair(&e, sw, iso, psh, piso);
 }
 
 /* ---- (2) the isolated peer reaches nothing of the switch's ------------------------------ */
@@ -336,11 +344,8 @@ HL_TEST(isolated_peer_maps_only_its_partition)
 	struct env e;
 	struct hl_sw_port *sh, *iso;
 	struct hl_shm_peer *psh, *piso;
-	struct hl_shm_pkt spk[4], ipk[4];
-	struct hl_buf *bufs[32];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "iso", NBUF));
+	REQUIRE_ENV(&e, "iso", NBUF, 16);
 	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "sh", false, &sh));
 	CHECK_EQ(hl_sw_port_shm_create(e.pool, e.bp, "sh", true, &iso), -EEXIST);
 	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "iso", true, &iso));
@@ -383,6 +388,7 @@ HL_TEST(isolated_peer_maps_only_its_partition)
 
 	/* the isolated peer names the switch's buffers (beyond its own pool's
 	 * end, so they cannot be taken for its own): all refused, counted */
+	struct hl_shm_pkt spk[4], ipk[4];
 	REQUIRE(hl_shm_tx_alloc(psh, spk, 4) == 4);
 	REQUIRE(hl_shm_tx_alloc(piso, ipk, 2) == 2);
 	unsigned main_in_use = hl_bufpool_in_use(e.bp);
@@ -400,6 +406,7 @@ HL_TEST(isolated_peer_maps_only_its_partition)
 	shm_frame_fill(ipk[0].data, shm_frame_len(3), 0xa, 0xb, 3);
 	memset(spk[0].data, 0x5a, 64);
 	raw_push(piso, HL_SHM_RING_TX, d, HL_ARRAY_SIZE(d));
+	struct hl_buf *bufs[32];
 	unsigned got = iso->ops->rx(iso, e.bp, bufs, 32);
 	REQUIRE(got == 1);
 	/* it arrived as a copy in the switch's bufpool */
@@ -483,8 +490,7 @@ HL_TEST(deleting_an_isolated_port_removes_its_pool)
 	struct hl_shm_peer *pe;
 	struct hl_shm_pkt pk[8];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 16, "16 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "iso", NBUF));
+	REQUIRE_ENV(&e, "iso", NBUF, 16);
 	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000};
 	REQUIRE_OK(hl_switch_create(&prm, &sw));
 	/* names become file names: none that climbs out of the run dir */

@@ -57,8 +57,7 @@ HL_TEST(port_layout_and_attach_checks)
 	struct hl_shm_port *p;
 	struct hl_shm_peer *pe;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	CHECK_EQ(hl_shm_port_create(e.pool, e.bp, "a", 100, &p), -EINVAL);
 	CHECK_EQ(hl_shm_port_create(e.pool, e.bp, "this-name-is-far-too-long-for-a-zone", 64, &p), -EINVAL);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "a", RING, &p));
@@ -102,8 +101,7 @@ HL_TEST(peer_and_switch_in_one_process)
 	struct hl_shm_pkt pk[16], back[16];
 	struct hl_buf *bufs[16];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "a", RING, &p));
 	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "a", &pe));
 
@@ -232,8 +230,7 @@ HL_TEST(peer_in_another_process_through_the_record)
 	const unsigned n = 300;
 	pid_t pid;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "proc", RING, &p));
 	REQUIRE_OK(run_peer_process(e.info.record_path, "proc", n, &pid));
 
@@ -292,8 +289,7 @@ static void forward_run(unsigned workers, unsigned nrecv)
 	struct hl_shm_pkt pk[32];
 	const unsigned n = 2000, nports = 1 + nrecv;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000000,
 				       .workers = workers};
 	REQUIRE_OK(hl_switch_create(&prm, &sw));
@@ -423,17 +419,14 @@ HL_TEST(hostile_peer_is_refused_and_counted)
 {
 	struct env e;
 	struct hl_shm_port *ph, *pg;
-	struct hl_shm_peer *h, *g;
-	struct hl_shm_pkt pk[8], gk[8];
-	struct hl_buf *bufs[32];
-	struct hl_shm_port_stats st;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "hostile", RING, &ph));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "good", RING, &pg));
+	struct hl_shm_peer *h, *g;
 	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "hostile", &h));
 	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "good", &g));
+	struct hl_shm_pkt pk[8], gk[8];
 	REQUIRE(hl_shm_tx_alloc(h, pk, 4) == 4);
 	REQUIRE(hl_shm_tx_alloc(g, gk, 2) == 2);
 
@@ -459,10 +452,12 @@ HL_TEST(hostile_peer_is_refused_and_counted)
 	};
 	memset(pk[1].data, 0xee, 64);
 	raw_push(h, HL_SHM_RING_TX, d, HL_ARRAY_SIZE(d));
+	struct hl_buf *bufs[32];
 	unsigned got = hl_shm_port_rx_burst(ph, bufs, 32);
 	REQUIRE(got == 1);
 	CHECK(hl_buf_data(bufs[0]) == pk[1].data);
 	CHECK_EQ(bufs[0]->data_len, 64);
+	struct hl_shm_port_stats st;
 	hl_shm_port_stats(ph, &st);
 	CHECK_EQ(st.c.bad_offset, 6);
 	CHECK_EQ(st.c.bad_len, 2);
@@ -548,8 +543,7 @@ HL_TEST(descriptors_rewritten_after_the_check_change_nothing)
 	struct hl_shm_pkt pk[8];
 	struct hl_buf *bufs[8];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "racer", RING, &p));
 	REQUIRE_OK(hl_shm_attach_mem(e.info.va, e.info.size, "racer", &pe));
 	REQUIRE(hl_shm_tx_alloc(pe, pk, 8) == 8);
@@ -591,8 +585,7 @@ HL_TEST(peer_refuses_garbage_from_the_switch_side)
 	struct hl_shm_pkt pk[8];
 	struct hl_shm_peer_stats st;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "p", RING, &p));
 
 	/* a control block whose bufpool geometry lies is refused at attach */
@@ -656,12 +649,9 @@ HL_TEST(chains_and_offload_entries_both_ways)
 	struct hl_shm_port *p, *q;
 	struct hl_shm_peer *pe, *plain;
 	struct hl_shm_pkt pk[16], back[16];
-	struct hl_buf *bufs[16];
-	struct hl_shm_port_stats st;
 	static uint8_t f[HDRS + 3000];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "c", RING, &p));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "n", RING, &q));
 	REQUIRE_OK(hl_shm_attach_mem_features(e.info.va, e.info.size, "c", HL_SHM_F_ALL | 0x100, &pe));
@@ -683,6 +673,7 @@ HL_TEST(chains_and_offload_entries_both_ways)
 	pk[0].ol = (struct hl_shm_ol){.csum_start = 34, .csum_offset = 16, .gso_size = 1000, .hdr_len = 1,
 				      .flags = HL_SHM_OL_F_CSUM_PARTIAL, .gso_type = HL_SHM_OL_GSO_TCPV4};
 	CHECK_EQ(hl_shm_tx_burst(pe, pk, 2), 2);
+	struct hl_buf *bufs[16];
 	REQUIRE(hl_shm_port_rx_burst(p, bufs, 16) == 1);
 	struct hl_buf *b = bufs[0];
 	CHECK_EQ(b->nb_segs, 2);
@@ -729,6 +720,7 @@ HL_TEST(chains_and_offload_entries_both_ways)
 	REQUIRE_OK(hl_buf_chain(c1, c2));
 	struct hl_buf *two[2] = {c1, NULL};
 	CHECK_EQ(hl_shm_port_tx_burst(q, two, 1), 1);
+	struct hl_shm_port_stats st;
 	hl_shm_port_stats(q, &st);
 	CHECK_EQ(st.copied, 1);
 	REQUIRE(hl_shm_rx_burst(plain, back, 16) == 1);
@@ -866,8 +858,7 @@ HL_TEST(hostile_chains_and_offload_entries_cost_their_frame)
 	struct hl_buf *bufs[32];
 	static uint8_t f[HDRS + 1500];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "h", 256, &p));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "o", RING, &o));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "n", RING, &n));
@@ -1081,8 +1072,7 @@ HL_TEST(random_hostile_peer_never_breaks_accounting)
 	static bool ours[NBUF]; /* buffers in a frame the switch side holds */
 	unsigned nmine = 0, nold = 0, nheld = 0, nsegs_held = 0, reused = 0, mismatch = 0;
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "r", RING, &p));
 	REQUIRE_OK(hl_shm_port_create(e.pool, e.bp, "o", RING, &o));
 	REQUIRE_OK(hl_shm_attach_mem_features(e.info.va, e.info.size, "r", HL_SHM_F_ALL, &pe));
@@ -1237,8 +1227,7 @@ HL_TEST(doorbell_wakes_a_sleeping_switch)
 	struct hl_shm_pkt pk[4];
 	uint64_t lat[40];
 
-	HL_TEST_NEED(free_hugepages_2m() >= 8, "8 free 2 MiB hugepages");
-	REQUIRE_OK(env_open(&e, "shm", NBUF));
+	REQUIRE_ENV(&e, "shm", NBUF, 8);
 	struct hl_switch_params prm = {.bp = e.bp, .first_cpu = -1, .idle_us = 1000};
 	REQUIRE_OK(hl_switch_create(&prm, &sw));
 	REQUIRE_OK(hl_sw_port_shm_create(e.pool, e.bp, "da", false, &sa));

@@ -166,6 +166,26 @@ static void close_pair_all_back(struct hl_vuser *u)
 	CHECK_EQ(hl_bufpool_in_use(fe_bp), 0);
 }
 
+/* Let the back-end drain completions (it does so at each dequeue), then count what the front-end got back. */
+static unsigned settle(struct hl_vuser *u)
+{
+	struct hl_buf *none[1];
+	unsigned back = 0;
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(hl_vhost_dequeue_burst(&port, 1, sw_bp, none, 1), 0);
+		back += hl_vuser_tx_reclaim(u);
+		usleep(1000);
+	}
+	return back;
+}
+
+/* Let the back-end return what it still holds, then close the pair with every buffer back. */
+static void settle_and_close(struct hl_vuser *u)
+{
+	settle(u);
+	close_pair_all_back(u);
+}
+
 /* Send `count` frames, dequeue them all (keeping them) into out[]. */
 static unsigned send_and_take(struct hl_vuser *u, unsigned count, uint32_t len, struct hl_buf **out, unsigned max)
 {
@@ -184,19 +204,6 @@ static unsigned send_and_take(struct hl_vuser *u, unsigned count, uint32_t len, 
 			usleep(10);
 	}
 	return got;
-}
-
-/* Let the back-end drain completions (it does so at each dequeue), then count what the front-end got back. */
-static unsigned settle(struct hl_vuser *u)
-{
-	struct hl_buf *none[1];
-	unsigned back = 0;
-	for (int i = 0; i < 20; i++) {
-		CHECK_EQ(hl_vhost_dequeue_burst(&port, 1, sw_bp, none, 1), 0);
-		back += hl_vuser_tx_reclaim(u);
-		usleep(1000);
-	}
-	return back;
 }
 
 HL_TEST(pinned_until_freed_then_returned_in_avail_order)
@@ -288,15 +295,14 @@ HL_TEST(bounds_keep_the_guest_ring_moving)
 	got = send_and_take(&u, 4, 1500, p, 4);
 	CHECK_EQ(port.vq[1].stats.zc_pinned, 4); /* young again: pinning resumed */
 	hl_buf_free_bulk(p, got);
-	settle(&u);
-	close_pair_all_back(&u);
+	settle_and_close(&u);
 }
 
 HL_TEST(auto_copies_small_packets)
 {
 	struct hl_vuser u;
-	struct hl_buf *p[32];
 	REQUIRE_OK(open_pair(&u, HL_VHOST_ZC_AUTO, 512, 0, 0));
+	struct hl_buf *p[32];
 	unsigned got = send_and_take(&u, 16, 256, p, 32);
 	CHECK_EQ(got, 16);
 	CHECK_EQ(port.vq[1].stats.zcopy, 0);
@@ -306,8 +312,7 @@ HL_TEST(auto_copies_small_packets)
 	CHECK_EQ(got, 16);
 	CHECK_EQ(port.vq[1].stats.zcopy, 16);
 	hl_buf_free_bulk(p, got);
-	settle(&u);
-	close_pair_all_back(&u);
+	settle_and_close(&u);
 }
 
 /*
@@ -551,8 +556,7 @@ HL_TEST(guest_rewriting_after_the_kick_cannot_redirect)
 	CHECK_EQ(eth[5], 0x22); /* what a forwarding decision reads: unchanged */
 	CHECK(p[0]->next != NULL && ((uint8_t *)hl_buf_data(p[0]->next))[1000 - HL_VHOST_ZC_COPY] == (guest[1000]));
 	hl_buf_free(p[0]);
-	settle(&u);
-	close_pair_all_back(&u);
+	settle_and_close(&u);
 }
 
 HL_TEST(iova_is_the_physical_address_of_guest_memory)
@@ -576,8 +580,7 @@ HL_TEST(iova_is_the_physical_address_of_guest_memory)
 	CHECK(want != HL_BAD_ADDR);
 	CHECK_EQ(p[0]->next->buf_iova, want);
 	hl_buf_free(p[0]);
-	settle(&u);
-	close_pair(&u);
+	settle_and_close(&u);
 }
 
 /* Stop the queue with buffers pinned: by disconnecting, and by GET_VRING_BASE/reset through a reconnect. */

@@ -254,13 +254,13 @@ static void stats_port(struct daemon *d, struct hl_sw_port *p, struct hl_jw *r)
 	for (unsigned k = 0; k < HL_SW_DROP_MAX; k++)
 		hl_jw_kv_u64(r, hl_sw_drop_names[k], st.drops[k]);
 	hl_jw_obj_end(r);
+	json_offload(r, &st.ol);
 	hl_jw_kv_u64(r, "zcopy_packets", st.zcopy_packets);
 	hl_jw_kv_u64(r, "copy_packets", st.copy_packets);
 	hl_jw_kv_u64(r, "errors", st.errors);
 	hl_jw_kv_u64(r, "dirty_log_words", st.dirty_log_words);
 	hl_jw_kv_u64(r, "dirty_log_dropped", st.dirty_log_dropped);
 	hl_jw_kv_u64(r, "rarps", st.rarps);
-	json_offload(r, &st.ol);
 	struct hl_sw_vhost_info vi;
 	if (hl_sw_port_vhost_info(p, &vi) == 0)
 		json_vhost_queues(r, p, &vi);
