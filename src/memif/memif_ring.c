@@ -144,6 +144,58 @@ static bool q_open(struct hl_memif_q *q, uint16_t *count)
 	return false;
 }
 
+/* A slot of the burst read ahead: where its bytes are, and how many (send side: how many fit). */
+struct slot {
+	uint8_t *bytes;
+	uint32_t len;
+};
+
+/*
+ * Prefetch the descriptors of slots pos..pos+m-1, for writing when we
+ * write them back (length and flags of offered buffers): the peer's core
+ * last wrote them, and each line is four slots.
+ */
+static inline void prefetch_descs(const struct hl_memif_q *q, uint16_t pos, unsigned m, bool write)
+{
+	for (unsigned k = 0; k < m; k++) {
+		const struct hl_memif_desc *d = &q->ring->desc[(uint16_t)(pos + k) & q->mask];
+		if (k == 0 || ((uintptr_t)d & 63) == 0) {
+			if (write)
+				hl_prefetch_w(d);
+			else
+				__builtin_prefetch(d);
+		}
+	}
+}
+
+/*
+ * The leading slots from pos on, up to m, that each hold a whole frame in
+ * one descriptor (received) or offer a buffer (to send into): each read once
+ * into locals and checked as desc_bytes() does, its bytes prefetched (for
+ * writing when we fill them). The first slot that is anything else ends
+ * the run, and the frame-at-a-time path takes over there, reading it anew:
+ * that path decides what a chain, an empty or a bad descriptor is. Taking
+ * the burst's misses together overlaps them; one frame at a time, each
+ * waited a round trip to the peer's core.
+ */
+static unsigned look_ahead(const struct hl_memif_port *p, const struct hl_memif_q *q, uint16_t pos, unsigned m,
+			   bool fill, struct slot *s)
+{
+	prefetch_descs(q, pos, m, fill);
+	for (unsigned k = 0; k < m; k++) {
+		struct hl_memif_desc d;
+		uint8_t *b = desc_bytes(p, &q->ring->desc[(uint16_t)(pos + k) & q->mask], &d);
+		if (b == NULL || d.length == 0 || (!fill && (d.flags & HL_MEMIF_DESC_F_NEXT)))
+			return k;
+		if (fill)
+			hl_prefetch_w(b);
+		else
+			__builtin_prefetch(b);
+		s[k] = (struct slot){b, d.length};
+	}
+	return m;
+}
+
 static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct hl_bufpool *bp, struct hl_buf **pkts,
 			 uint16_t n)
 {
@@ -158,6 +210,21 @@ static uint16_t rx_queue(struct hl_memif_port *p, struct hl_memif_q *q, struct h
 		nh = HL_MEMIF_BURST;
 	if (hl_buf_alloc_bulk(bp, heads, nh) < 0)
 		nh = 0;
+	struct slot s[HL_MEMIF_BURST];
+	unsigned fast = look_ahead(p, q, pos, nh, false, s);
+	for (unsigned k = 0; k < fast; k++)
+		hl_prefetch_w(hl_buf_data(heads[k]));
+	/* the run read ahead: one slot a frame, into the burst's heads */
+	for (; got < fast && hl_likely(s[got].len <= hl_buf_tailroom(heads[got])); got++) {
+		struct hl_buf *b = heads[got];
+		memcpy(hl_buf_data(b), s[got].bytes, s[got].len);
+		b->data_len = b->pkt_len = s[got].len;
+		q->stats.bytes += s[got].len;
+		pkts[got] = b;
+	}
+	hi = got;
+	pos = (uint16_t)(pos + got);
+	avail = (uint16_t)(avail - got);
 	while (got < n && avail > 0) {
 		uint16_t used = 0;
 		struct hl_buf *b = NULL, *fresh = hi < nh ? heads[hi] : NULL;
@@ -248,6 +315,22 @@ uint16_t hl_memif_tx_burst(struct hl_memif_port *p, unsigned qi, struct hl_buf *
 	if (!q_open(q, &space))
 		return 0;
 	uint16_t pos = q->pos;
+	struct slot s[HL_MEMIF_BURST];
+	unsigned m = n < space ? n : space;
+	unsigned fast = look_ahead(p, q, pos, m < HL_MEMIF_BURST ? m : HL_MEMIF_BURST, true, s);
+	/* the run read ahead: single-buffer frames, one slot each */
+	for (; sent < fast; sent++) {
+		const struct hl_buf *pk = pkts[sent];
+		if (pk->next != NULL || pk->data_len > s[sent].len || pk->data_len == 0)
+			break;
+		struct hl_memif_desc *ds = &q->ring->desc[(uint16_t)(pos + sent) & q->mask];
+		memcpy(s[sent].bytes, hl_buf_data(pk), pk->data_len);
+		__atomic_store_n(&ds->length, (uint32_t)pk->data_len, __ATOMIC_RELAXED);
+		__atomic_store_n(&ds->flags, (uint16_t)0, __ATOMIC_RELAXED);
+		q->stats.bytes += pk->data_len;
+	}
+	pos = (uint16_t)(pos + sent);
+	space = (uint16_t)(space - sent);
 	for (; sent < n; sent++) {
 		uint16_t used = 0;
 		if (pkts[sent]->pkt_len > HL_MEMIF_FRAME_MAX) {

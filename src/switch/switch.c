@@ -119,12 +119,24 @@ static inline bool is_multicast(const uint8_t *mac)
 	return mac[0] & 1;
 }
 
-/* The 6 bytes of a MAC address as a number (never UINT64_MAX). */
+/*
+ * The 6 bytes of a MAC address as a number (never UINT64_MAX), the value a
+ * 6-byte copy into a zeroed u64 gives, built in registers: that copy
+ * compiles to two stores and an 8-byte load of the same stack slot, which
+ * cannot be forwarded and stalled every frame (two keys a frame, half the
+ * forwarding loop's time at 64 B).
+ */
 static inline uint64_t mac_key(const uint8_t *mac)
 {
-	uint64_t v = 0;
-	memcpy(&v, mac, 6);
-	return v;
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, mac, 4);
+	memcpy(&hi, mac + 4, 2);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint64_t)lo | (uint64_t)hi << 32;
+#else
+	return (uint64_t)lo << 32 | (uint64_t)hi << 16;
+#endif
 }
 
 /*
