@@ -67,7 +67,7 @@ bench: all
 	set -o pipefail; ./$(BUILD)/tools/hlbench shm --size 1518,9000,65000 --seconds 2 --rounds 2 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench afxdp --size 64 --seconds 2 --rounds 6 | tee -a $(BUILD)/bench.jsonl
 	set -o pipefail; ./$(BUILD)/tools/hlbench vxlan --size 64 --seconds 2 --rounds 6 | tee -a $(BUILD)/bench.jsonl
-	for z in "" --zero-copy; do set -o pipefail; ./$(BUILD)/tools/hlbench memif --size 64,1518 --seconds 3 --rounds 5 $$z \
+	for z in "" --zero-copy; do set -o pipefail; ./$(BUILD)/tools/hlbench memif --size 64,1518 --seconds 3 --rounds 6 $$z \
 		| tee -a $(BUILD)/bench.jsonl || exit 1; done
 	./$(BUILD)/tools/hlbench plot --best --out $(BUILD)/throughput.svg $(BUILD)/bench.jsonl
 	set -o pipefail; python3 scripts/bench/iperf_guests.py $(BUILD) --rounds 3 --seconds 10 | tee -a $(BUILD)/bench.jsonl
