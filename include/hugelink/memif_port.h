@@ -272,23 +272,6 @@ int hl_memif_port_set_wakeup(struct hl_memif_port *p, int epfd, uint64_t data);
 bool hl_memif_port_arm(struct hl_memif_port *p);
 void hl_memif_port_disarm(struct hl_memif_port *p);
 
-static inline bool hl_memif_q_enter(struct hl_memif_q *q)
-{
-	if (!__atomic_load_n(&q->running, __ATOMIC_ACQUIRE))
-		return false;
-	__atomic_store_n(&q->busy, 1, __ATOMIC_SEQ_CST);
-	if (hl_unlikely(!__atomic_load_n(&q->running, __ATOMIC_SEQ_CST))) {
-		__atomic_store_n(&q->busy, 0, __ATOMIC_RELEASE);
-		return false;
-	}
-	return true;
-}
-
-static inline void hl_memif_q_leave(struct hl_memif_q *q)
-{
-	__atomic_store_n(&q->busy, 0, __ATOMIC_RELEASE);
-}
-
 #ifdef __cplusplus
 }
 #endif

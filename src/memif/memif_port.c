@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/fence_pvt.h"
 #include "memif_pvt.h"
 
 #define MSGS_PER_POLL 64
@@ -31,6 +32,7 @@ int hl_memif_port_open(struct hl_memif_port *p, const struct hl_memif_port_param
 	unsigned queues = prm->queues ? prm->queues : 1;
 	unsigned ring = prm->ring_size ? prm->ring_size : 1024;
 	unsigned bsize = prm->buffer_size ? prm->buffer_size : 2048;
+	hl__fence_init();
 	memset(p, 0, sizeof(*p));
 	p->listen_fd = p->conn_fd = p->wake_epfd = -1;
 	if (queues > HL_MEMIF_MAX_QUEUES)
@@ -118,9 +120,10 @@ static void stop_queues(struct hl_memif_port *p)
 		all[n++] = &p->tx[i];
 	}
 	for (unsigned i = 0; i < n; i++)
-		__atomic_store_n(&all[i]->running, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&all[i]->running, 0, __ATOMIC_RELAXED);
+	hl__fence_ctrl();
 	for (unsigned i = 0; i < n; i++)
-		while (__atomic_load_n(&all[i]->busy, __ATOMIC_SEQ_CST))
+		while (__atomic_load_n(&all[i]->busy, __ATOMIC_ACQUIRE))
 			sched_yield();
 	__atomic_store_n(&p->nq, 0, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < HL_MEMIF_MAX_QUEUES; i++) {

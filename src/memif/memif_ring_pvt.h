@@ -12,6 +12,19 @@
 
 #include <hugelink/memif_port.h>
 
+#include "../common/fence_pvt.h"
+
+/* Data-path entry and exit of a ring (memif_port.h: running/busy; fence_pvt.h). */
+static inline bool hl_memif_q_enter(struct hl_memif_q *q)
+{
+	return hl__dp_enter(&q->running, &q->busy);
+}
+
+static inline void hl_memif_q_leave(struct hl_memif_q *q)
+{
+	hl__dp_leave(&q->busy);
+}
+
 /* The ring is broken: the data path leaves it alone, the control thread ends the connection. */
 static inline void hl__memif_fault(struct hl_memif_q *q, uint64_t *counter)
 {

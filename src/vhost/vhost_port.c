@@ -121,8 +121,9 @@ static uint16_t queue_stop(struct hl_vhost_dev *d, unsigned q)
 	if (!__atomic_load_n(&vq->running, __ATOMIC_ACQUIRE))
 		return d->vq[q].base;
 	__atomic_and_fetch(&p->running_mask, ~(1u << q), __ATOMIC_RELEASE);
-	__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
+	__atomic_store_n(&vq->running, 0, __ATOMIC_RELAXED);
+	hl__fence_ctrl();
+	while (__atomic_load_n(&vq->busy, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 	/* every pinned chain goes back on the used ring before the front-end reads the base */
 	hl_vhost_zc_stop(vq);
@@ -152,8 +153,9 @@ static void log_change(struct hl_vhost_dev *d)
 		struct hl_vhost_vq *vq = &p->vq[q];
 		bool ran = __atomic_load_n(&vq->running, __ATOMIC_ACQUIRE);
 		if (ran) {
-			__atomic_store_n(&vq->running, 0, __ATOMIC_SEQ_CST);
-			while (__atomic_load_n(&vq->busy, __ATOMIC_SEQ_CST))
+			__atomic_store_n(&vq->running, 0, __ATOMIC_RELAXED);
+			hl__fence_ctrl();
+			while (__atomic_load_n(&vq->busy, __ATOMIC_ACQUIRE))
 				__builtin_ia32_pause();
 		}
 		take_log(d, vq, q);
@@ -212,6 +214,7 @@ static const struct hl_vhost_ops port_ops = {
 
 int hl_vhost_port_open(struct hl_vhost_port *p, const struct hl_vhost_port_params *prm)
 {
+	hl__fence_init();
 	memset(p, 0, sizeof(*p));
 	for (unsigned q = 0; q < HL_VHOST_MAX_QUEUES; q++)
 		p->vq[q].call_fd = p->vq[q].wake_epfd = -1;

@@ -9,7 +9,9 @@
  * queue's `running`/`busy` words: the data path announces itself in `busy`
  * and re-checks `running`; the control path clears `running` and waits for
  * `busy` to drop before it touches the ring or guest memory. That costs one
- * store and one fence per burst, not per packet, and no lock. The control
+ * store per burst and no lock: the fence each side needs between its store
+ * and its load is the asymmetric pair of fence_pvt.h, a compiler barrier on
+ * the data path's side. The control
  * thread changes a running queue's dirty log the same way (running off,
  * busy drained, the new log taken, running on), and hands a SEND_RARP to
  * the receiving side in one atomic word (`rarp`).
@@ -20,6 +22,8 @@
 #include <hugelink/vhost_log.h>
 #include <hugelink/vhost_port.h>
 #include <hugelink/vring_packed.h>
+
+#include "../common/fence_pvt.h"
 
 struct hl_vhost_zc;
 
@@ -100,19 +104,12 @@ static inline uint32_t hl_vhost_port_running(const struct hl_vhost_port *p)
 /* Data-path entry and exit (see the note on threads above). */
 static inline bool hl_vhost_vq_enter(struct hl_vhost_vq *vq)
 {
-	if (!__atomic_load_n(&vq->running, __ATOMIC_ACQUIRE))
-		return false;
-	__atomic_store_n(&vq->busy, 1, __ATOMIC_SEQ_CST);
-	if (hl_unlikely(!__atomic_load_n(&vq->running, __ATOMIC_SEQ_CST))) {
-		__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
-		return false;
-	}
-	return true;
+	return hl__dp_enter(&vq->running, &vq->busy);
 }
 
 static inline void hl_vhost_vq_leave(struct hl_vhost_vq *vq)
 {
-	__atomic_store_n(&vq->busy, 0, __ATOMIC_RELEASE);
+	hl__dp_leave(&vq->busy);
 }
 
 /* Control thread: did the guest migrate away since the last call? (True once.) */

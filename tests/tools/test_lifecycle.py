@@ -353,9 +353,11 @@ def run(env, tap):
             env.reset()
             delay /= 2
             continue
-        if rc == -signal.SIGTERM and not os.path.exists(env.run_dir("a")):
-            # too early: the dynamic loader's window, before the program's first
-            # instruction (nothing made, as the start-up checks above allow)
+        if rc == -signal.SIGTERM and not leftovers(env.run_dir("a")):
+            # too early: the dynamic loader's window (and a sanitizer runtime's
+            # start-up), before the program's first instruction; a parent past it
+            # never dies of a stop signal, and this one made nothing (the run
+            # directory may be there from the cases before)
             env.reset()
             delay *= 1.5
             continue
