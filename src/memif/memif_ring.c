@@ -168,6 +168,14 @@ static inline void prefetch_descs(const struct hl_memif_q *q, uint16_t pos, unsi
 	}
 }
 
+/* A received frame's lines, up to a buffer's worth: the copy that follows reads them all. */
+static inline void prefetch_frame(const uint8_t *b, uint32_t len)
+{
+	uint32_t n = len < 2048 ? len : 2048;
+	for (uint32_t off = 0; off < n; off += 64)
+		__builtin_prefetch(b + off);
+}
+
 /*
  * The leading slots from pos on, up to m, that each hold a whole frame in
  * one descriptor (received) or offer a buffer (to send into): each read once
@@ -190,7 +198,7 @@ static unsigned look_ahead(const struct hl_memif_port *p, const struct hl_memif_
 		if (fill)
 			hl_prefetch_w(b);
 		else
-			__builtin_prefetch(b);
+			prefetch_frame(b, d.length);
 		s[k] = (struct slot){b, d.length};
 	}
 	return m;
@@ -318,7 +326,12 @@ uint16_t hl_memif_tx_burst(struct hl_memif_port *p, unsigned qi, struct hl_buf *
 	struct slot s[HL_MEMIF_BURST];
 	unsigned m = n < space ? n : space;
 	unsigned fast = look_ahead(p, q, pos, m < HL_MEMIF_BURST ? m : HL_MEMIF_BURST, true, s);
-	/* the run read ahead: single-buffer frames, one slot each */
+	/* the run read ahead: single-buffer frames, one slot each, every line they will fill taken first */
+	for (unsigned k = 0; k < fast; k++) {
+		uint32_t len = pkts[k]->data_len < s[k].len ? pkts[k]->data_len : s[k].len;
+		for (uint32_t off = 64; off < len && off < 2048; off += 64)
+			hl_prefetch_w(s[k].bytes + off);
+	}
 	for (; sent < fast; sent++) {
 		const struct hl_buf *pk = pkts[sent];
 		if (pk->next != NULL || pk->data_len > s[sent].len || pk->data_len == 0)
